@@ -1,0 +1,144 @@
+"""Market sources for the simulation core: they move the mid and say how far the order flow reached.
+
+A market source simulates N paths (struct of arrays). Each decision interval it returns, per path, the depth
+from the mid (at quote time) reached by the most aggressive seller (``reach_bid``) and buyer
+(``reach_ask``); :mod:`mmenv.core` fills a quote iff the reach on its side is at least its depth.
+
+The Avellaneda-Stoikov model market (AS 2008, section 4): market orders reaching depth d arrive as a Poisson
+process of intensity lambda(d) = A exp(-k d) on each side (AS eq. 2.10-2.12). The reach R of the deepest order
+in an interval dt therefore satisfies
+
+    P(R >= d) = 1 - exp(-A exp(-k d) dt)                       ("exponential" fill model),
+
+i.e. R = (ln(A dt) - ln E) / k with E ~ Exp(1) (a Gumbel variable). The paper's approximation
+P(fill) = lambda(d) dt ("linear" fill model, clipped at 1) is R = (ln(A dt) + E) / k, since then
+P(R >= d) = min(1, A dt e^{-k d}). One Exp(1) draw per side and step serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from mmenv.config import MarketParams
+
+__all__ = ["Market", "ModelMarket", "make_market"]
+
+
+@runtime_checkable
+class Market(Protocol):
+    """The interface the core needs from a market source (arrays have shape (num_paths,)).
+
+    Attributes:
+        num_paths: N. dt: decision interval (market time unit). n_steps: decision steps per episode.
+        mid: current mid (price units). sigma: volatility known or estimated now (price / sqrt(time unit)).
+        s0: mid at the start of each path's episode.
+    """
+
+    num_paths: int
+    dt: float
+    n_steps: int
+    mid: np.ndarray
+    sigma: np.ndarray
+    s0: np.ndarray
+
+    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
+        """(Re)start the paths in ``mask`` (all if None)."""
+
+    def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Move every path one interval; return (reach_bid, reach_ask) relative to the mid before the move."""
+
+
+class ModelMarket:
+    """The Avellaneda-Stoikov market: arithmetic Brownian (or binomial) mid and Poisson order flow.
+
+    Mid step (AS 2008 section 4): ``s += mu dt + sigma sqrt(dt) Z`` with Z ~ N(0, 1) ("brownian") or
+    Z = +-1 with probability 1/2 ("binomial", the paper's tree). Reach: see the module docstring.
+
+    Random draws, per block of B steps: Exp(1) of shape (B, 2, N) (sell side, buy side), then the mid shocks
+    (B, N). Same generator state, same path, bit for bit.
+
+    Args:
+        params: the market parameters. num_paths: N >= 1.
+    """
+
+    def __init__(self, params: MarketParams, num_paths: int = 1) -> None:
+        if int(num_paths) < 1:
+            raise ValueError(f"num_paths must be >= 1, got {num_paths!r}")
+        self.params = params
+        self.num_paths = int(num_paths)
+        self.dt = float(params.dt)
+        self.n_steps = params.n_steps
+        n = self.num_paths
+        self.s0 = np.full(n, float(params.s0))
+        self.mid = self.s0.copy()
+        self.sigma = np.full(n, float(params.sigma))
+        self._log_adt = float(np.log(params.A * params.dt))
+        self._inv_k = 1.0 / float(params.k)
+        self._linear = params.fill_model == "linear"
+        self._drift = float(params.mu) * self.dt
+        self._vol = float(params.sigma) * np.sqrt(self.dt)
+        #: Depth below which the linear fill probability A dt e^{-k d} exceeds 1 (None: no clipping).
+        self.clip_depth: float | None = self._log_adt * self._inv_k if self._linear else None
+        self._block = max(1, min(4096 // n, self.n_steps))
+        self._pos = self._block
+
+    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
+        """Put the paths in ``mask`` (all if None) back at s0.
+
+        A full reset (``mask=None``) also discards the pre-drawn block of shocks, so that the episode depends
+        only on the generator's state at reset. The model draws nothing at reset.
+        """
+        if mask is None:
+            self.mid = self.s0.copy()
+            self._pos = self._block
+        else:
+            self.mid = np.where(mask, self.s0, self.mid)
+
+    def _refill(self, rng: np.random.Generator) -> None:
+        """Draw the next block of B steps: Exp(1) (B, 2, N) for the reach, then the mid shocks (B, N)."""
+        b, n = self._block, self.num_paths
+        e = rng.standard_exponential((b, 2, n))
+        if self._linear:
+            self._reach = (self._log_adt + e) * self._inv_k
+        else:
+            self._reach = (self._log_adt - np.log(e)) * self._inv_k
+        if self.params.mid_model == "binomial":
+            shock = np.where(rng.random((b, n)) < 0.5, -1.0, 1.0)
+        else:
+            shock = rng.standard_normal((b, n))
+        self._moves = self._drift + self._vol * shock
+        self._pos = 0
+
+    def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return the order-flow reach of this interval, then move the mid to its end.
+
+        Shocks are drawn in blocks of B = max(1, 4096 // N) steps (fewer generator calls for small N);
+        the stream is a deterministic function of the generator's state at the last full reset.
+        """
+        if self._pos >= self._block:
+            self._refill(rng)
+        i = self._pos
+        self._pos = i + 1
+        self.mid = self.mid + self._moves[i]
+        return self._reach[i, 0], self._reach[i, 1]
+
+
+def make_market(kind: str, params: MarketParams, num_paths: int, **kwargs) -> Market:
+    """Build a market source by name.
+
+    Args:
+        kind: "model" (:class:`ModelMarket` from ``params``) or "ticks" (:class:`mmenv.tick_market.TickMarket`,
+            replaying ticks synthesized from ``bars=`` 1-minute bars; other keyword arguments go to it).
+        params: the market parameters. num_paths: N.
+    """
+    if kind == "model":
+        if kwargs:
+            raise ValueError(f"unknown arguments for market='model': {sorted(kwargs)}")
+        return ModelMarket(params, num_paths)
+    if kind == "ticks":
+        from mmenv.tick_market import TickMarket
+
+        return TickMarket.from_params(params, num_paths, **kwargs)
+    raise ValueError(f"market must be 'model' or 'ticks', got {kind!r}")
