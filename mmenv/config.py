@@ -107,7 +107,9 @@ class MarketParams:
         if self.order_size > self.q_max:
             raise ValueError(f"order_size must be <= q_max ({self.q_max!r}), got {self.order_size!r}")
         if abs(self.q0) > self.q_max:
-            raise ValueError(f"q0 must lie in [-q_max, q_max] = [-{self.q_max}, {self.q_max}], got {self.q0!r}")
+            raise ValueError(
+                f"q0 must lie in [-q_max, q_max] = [-{self.q_max}, {self.q_max}], got {self.q0!r}"
+            )
         check_finite("fee_per_unit", self.fee_per_unit)
         check_finite("fee_rate", self.fee_rate)
         if self.mid_model not in ("brownian", "binomial"):

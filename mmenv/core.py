@@ -116,8 +116,19 @@ def step_paths(
     inf = math.inf
     for i in range(q.shape[0]):
         (q[i], cash[i], bought[i], sold[i], fees[i], bid_price[i], ask_price[i]) = match_and_settle(
-            q[i], cash[i], mid[i], bid_depth[i], ask_depth[i], reach_bid[i], reach_ask[i], inf, inf,
-            q_max, size, fee_per_unit, fee_rate,
+            q[i],
+            cash[i],
+            mid[i],
+            bid_depth[i],
+            ask_depth[i],
+            reach_bid[i],
+            reach_ask[i],
+            inf,
+            inf,
+            q_max,
+            size,
+            fee_per_unit,
+            fee_rate,
         )
 
 
@@ -161,8 +172,19 @@ def env_step_paths(
         q_b = q[i]
         w_b = cash[i] + q_b * mid_before[i]
         (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
-            q_b, cash[i], mid_before[i], db, da, reach_bid[i], reach_ask[i], inf, inf, q_max, size,
-            fee_per_unit, fee_rate,
+            q_b,
+            cash[i],
+            mid_before[i],
+            db,
+            da,
+            reach_bid[i],
+            reach_ask[i],
+            inf,
+            inf,
+            q_max,
+            size,
+            fee_per_unit,
+            fee_rate,
         )
         step[i] += 1
         terminal = step[i] >= n_steps
@@ -175,8 +197,16 @@ def env_step_paths(
 
 
 @nb.njit(cache=True)
-def observe_paths(q: np.ndarray, step: np.ndarray, n_steps: int, dt: float, mid: np.ndarray,
-                  s0: np.ndarray, sigma: np.ndarray, obs: np.ndarray) -> None:
+def observe_paths(
+    q: np.ndarray,
+    step: np.ndarray,
+    n_steps: int,
+    dt: float,
+    mid: np.ndarray,
+    s0: np.ndarray,
+    sigma: np.ndarray,
+    obs: np.ndarray,
+) -> None:
     """Observations of every path into the float32 (N, 4) array ``obs`` (see :mod:`mmenv.task`)."""
     for i in range(q.shape[0]):
         observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid[i] - s0[i], sigma[i])
@@ -282,8 +312,10 @@ class SimulationCore:
 
     def _warn_if_clipped(self, bid_depth: np.ndarray, ask_depth: np.ndarray) -> None:
         clip = getattr(self.market, "clip_depth", None)
-        if clip is not None and not self._clip_warned and (
-            np.any(bid_depth < clip) or np.any(ask_depth < clip)
+        if (
+            clip is not None
+            and not self._clip_warned
+            and (np.any(bid_depth < clip) or np.any(ask_depth < clip))
         ):
             warnings.warn(
                 f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {clip:.4g} and the fill "
@@ -309,13 +341,33 @@ class SimulationCore:
         bought, sold, fees, bid_price, ask_price = res
         st = self.state
         step_paths(
-            st.q, st.cash, mid_before, bid_depth, ask_depth, reach_bid, reach_ask, self.q_max,
-            self.order_size, self.fee_per_unit, self.fee_rate, bought, sold, fees, bid_price, ask_price,
+            st.q,
+            st.cash,
+            mid_before,
+            bid_depth,
+            ask_depth,
+            reach_bid,
+            reach_ask,
+            self.q_max,
+            self.order_size,
+            self.fee_per_unit,
+            self.fee_rate,
+            bought,
+            sold,
+            fees,
+            bid_price,
+            ask_price,
         )
         st.step += 1
         return StepResult(
-            mid_before=mid_before, mid_after=self.market.mid.copy(), bid_price=bid_price,
-            ask_price=ask_price, bought=bought, sold=sold, fees=fees, reach_bid=reach_bid,
+            mid_before=mid_before,
+            mid_after=self.market.mid.copy(),
+            bid_price=bid_price,
+            ask_price=ask_price,
+            bought=bought,
+            sold=sold,
+            fees=fees,
+            reach_bid=reach_bid,
             reach_ask=reach_ask,
         )
 
@@ -343,10 +395,32 @@ class SimulationCore:
         obs = np.empty((n, 4), dtype=np.float32)
         st = self.state
         env_step_paths(
-            action, task.normalized, task.min_depth, task.max_depth, st.q, st.cash, st.step, mid_before,
-            m.mid, m.s0, m.sigma, w0, reach_bid, reach_ask, self.q_max, self.order_size,
-            self.fee_per_unit, self.fee_rate, m.dt, m.n_steps, task.reward_code, task.phi, task.alpha,
-            task.utility_gamma, out, obs,
+            action,
+            task.normalized,
+            task.min_depth,
+            task.max_depth,
+            st.q,
+            st.cash,
+            st.step,
+            mid_before,
+            m.mid,
+            m.s0,
+            m.sigma,
+            w0,
+            reach_bid,
+            reach_ask,
+            self.q_max,
+            self.order_size,
+            self.fee_per_unit,
+            self.fee_rate,
+            m.dt,
+            m.n_steps,
+            task.reward_code,
+            task.phi,
+            task.alpha,
+            task.utility_gamma,
+            out,
+            obs,
         )
         return out, obs, mid_before
 

@@ -130,7 +130,9 @@ class MarketMakingEngine:
         q = np.asarray(q, dtype=float) if np.ndim(q) else float(q)
         denom = 2.0 * self._omega - g2s2 * q * q
         if np.any(np.asarray(denom) <= 0):
-            raise ValueError(f"q must satisfy |q| < sqrt(2 omega)/(gamma sigma) = {np.sqrt(2 * self._omega / g2s2):.4g}, got {q!r}")
+            raise ValueError(
+                f"q must satisfy |q| < sqrt(2 omega)/(gamma sigma) = {np.sqrt(2 * self._omega / g2s2):.4g}, got {q!r}"
+            )
         r_a = s + np.log1p((1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
         r_b = s + np.log1p((-1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
         return r_a, r_b

@@ -41,8 +41,12 @@ def build_simulation(
         task_kw["max_depth"] = max(5.0 / k, task_kw.get("min_depth", 0.0) + 1e-6)
     task = TaskParams(**task_kw)
     core = SimulationCore(
-        market, q_max=params.q_max, order_size=params.order_size, fee_per_unit=params.fee_per_unit,
-        fee_rate=params.fee_rate, q0=params.q0,
+        market,
+        q_max=params.q_max,
+        order_size=params.order_size,
+        fee_per_unit=params.fee_per_unit,
+        fee_rate=params.fee_rate,
+        q0=params.q0,
     )
     return params, task, core
 
@@ -117,9 +121,18 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         m, st = core.market, core.state
         nan = float("nan")
         info = {
-            "cash": float(st.cash[0]), "inventory": float(st.q[0]), "mid": float(m.mid[0]),
-            "bid": nan, "ask": nan, "bid_depth": nan, "ask_depth": nan, "bought": 0.0, "sold": 0.0,
-            "fees": 0.0, "equity": float(self._w0[0]), "time": 0.0,
+            "cash": float(st.cash[0]),
+            "inventory": float(st.q[0]),
+            "mid": float(m.mid[0]),
+            "bid": nan,
+            "ask": nan,
+            "bid_depth": nan,
+            "ask_depth": nan,
+            "bought": 0.0,
+            "sold": 0.0,
+            "fees": 0.0,
+            "equity": float(self._w0[0]),
+            "time": 0.0,
         }
         self._last_info = info
         return core.observe()[0], info
@@ -133,8 +146,17 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         st, m = core.state, core.market
         q, cash, mid = float(st.q[0]), float(st.cash[0]), float(m.mid[0])
         info = {
-            "cash": cash, "inventory": q, "mid": mid, "bid": o[2], "ask": o[3], "bid_depth": o[0],
-            "ask_depth": o[1], "bought": o[4], "sold": o[5], "fees": o[6], "equity": cash + q * mid,
+            "cash": cash,
+            "inventory": q,
+            "mid": mid,
+            "bid": o[2],
+            "ask": o[3],
+            "bid_depth": o[0],
+            "ask_depth": o[1],
+            "bought": o[4],
+            "sold": o[5],
+            "fees": o[6],
+            "equity": cash + q * mid,
             "time": float(st.step[0]) * m.dt,
         }
         self._last_info = info
@@ -145,5 +167,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.render_mode != "ansi":
             return None
         i = self._last_info
-        return (f"t={i['time']:.4f} mid={i['mid']:.4f} bid={i['bid']:.4f} ask={i['ask']:.4f} "
-                f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}")
+        return (
+            f"t={i['time']:.4f} mid={i['mid']:.4f} bid={i['bid']:.4f} ask={i['ask']:.4f} "
+            f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}"
+        )

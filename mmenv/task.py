@@ -26,10 +26,9 @@ Rewards (``reward``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
-
-import math
 
 import numba as nb
 import numpy as np
@@ -142,19 +141,33 @@ def as_action_array(action) -> np.ndarray:
 
 
 @nb.njit(cache=True, inline="always")
-def action_to_depth_one(a_bid: float, a_ask: float, normalized: bool, min_depth: float,
-                        max_depth: float) -> tuple[float, float]:
+def action_to_depth_one(
+    a_bid: float, a_ask: float, normalized: bool, min_depth: float, max_depth: float
+) -> tuple[float, float]:
     """One action pair to (delta_b, delta_a): clip to [-1, 1], then the affine map (module docstring)."""
     if not normalized:
         return a_bid, a_ask
     half = 0.5 * (max_depth - min_depth)
-    return (min_depth + (min(max(a_bid, -1.0), 1.0) + 1.0) * half,
-            min_depth + (min(max(a_ask, -1.0), 1.0) + 1.0) * half)
+    return (
+        min_depth + (min(max(a_bid, -1.0), 1.0) + 1.0) * half,
+        min_depth + (min(max(a_ask, -1.0), 1.0) + 1.0) * half,
+    )
 
 
 @nb.njit(cache=True, inline="always")
-def reward_one(code: int, w_before: float, w_after: float, q_before: float, q_after: float, dt: float,
-               terminal: bool, w0: float, phi: float, alpha: float, eta: float) -> float:
+def reward_one(
+    code: int,
+    w_before: float,
+    w_after: float,
+    q_before: float,
+    q_after: float,
+    dt: float,
+    terminal: bool,
+    w0: float,
+    phi: float,
+    alpha: float,
+    eta: float,
+) -> float:
     """Reward of one step on one path (module docstring): 0 pnl, 1 penalized, 2 cara."""
     if code == 0:
         return w_after - w_before

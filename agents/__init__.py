@@ -1,0 +1,39 @@
+"""Market-making policies: the AS strategy and baselines, all behind one Policy protocol.
+
+``agents.ppo`` (the ``rl`` extra) is imported lazily: ``import agents`` does not need torch.
+"""
+
+from agents.avellaneda_stoikov import AvellanedaStoikovAgent, SymmetricAgent
+from agents.base import BasePolicy, Policy, QuoteState, state_from_obs, to_env_action
+from agents.naive import NaiveAgent
+from agents.passive import PassiveAgent
+from agents.trend import TrendFollowingAgent
+
+__all__ = [
+    "AvellanedaStoikovAgent",
+    "BasePolicy",
+    "NaiveAgent",
+    "PassiveAgent",
+    "Policy",
+    "QuoteState",
+    "SymmetricAgent",
+    "TrendFollowingAgent",
+    "make_policy",
+    "state_from_obs",
+    "to_env_action",
+]
+
+POLICIES = {
+    "as": AvellanedaStoikovAgent,
+    "symmetric": SymmetricAgent,
+    "naive": NaiveAgent,
+    "passive": PassiveAgent,
+    "trend": TrendFollowingAgent,
+}
+
+
+def make_policy(name: str, **kwargs) -> Policy:
+    """Build a policy by its short name ("as", "symmetric", "naive", "passive", "trend")."""
+    if name not in POLICIES:
+        raise ValueError(f"strategy must be one of {sorted(POLICIES)}, got {name!r}")
+    return POLICIES[name](**kwargs)
