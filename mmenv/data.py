@@ -2,8 +2,9 @@
 embedded synthetic high-beta market.
 
 Every bar frame this module returns has the same shape: a tz-aware ``America/New_York``
-``DatetimeIndex`` named ``datetime`` (the bar's *start* time, as Yahoo stamps it), sorted and unique,
-and the float64 columns ``open, high, low, close, volume`` (prices in the quote currency, volume in
+``DatetimeIndex`` named ``datetime`` (the bar's *start* time, as Yahoo stamps it), sorted and
+unique, and the float64 columns ``open, high, low, close, volume`` (prices in the quote currency,
+volume in
 shares). Nothing downstream needs to know where the bars came from.
 
 Sources:
@@ -422,6 +423,7 @@ def _normalize_yf_frame(raw: pd.DataFrame, ticker: str | None = None) -> pd.Data
     if missing:
         raise ValueError(f"yfinance frame lacks column(s) {missing}; got {list(raw.columns)}")
     out = df.loc[:, list(COLUMNS)].astype(np.float64)
+    out.columns = pd.Index(list(COLUMNS))
     idx = pd.DatetimeIndex(out.index)
     if idx.tz is None:
         # yfinance returns tz-naive indexes only with ignore_tz=True (daily default): exchange time.
@@ -528,7 +530,10 @@ def validate_ticker(ticker: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    """``$MMENV_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mmenv/bars`` (``~/.cache/mmenv/bars``)."""
+    """The default cache root.
+
+    ``$MMENV_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mmenv/bars`` (``~/.cache/mmenv/bars``).
+    """
     env = os.environ.get("MMENV_CACHE_DIR")
     if env:
         return Path(env)
@@ -615,9 +620,7 @@ def _resolve_range(
     return first, last
 
 
-def _windows(
-    days: list[pd.Timestamp], max_days: int
-) -> Iterator[tuple[pd.Timestamp, pd.Timestamp]]:
+def _windows(days: list[pd.Timestamp], max_days: int) -> Iterator[tuple[pd.Timestamp, pd.Timestamp]]:
     """Split sorted days into runs of consecutive days of at most ``max_days``: [start, end)."""
     one = pd.Timedelta(days=1)
     run_start = prev = None
@@ -648,9 +651,7 @@ def _download(
     try:
         import yfinance as yf
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "load_bars needs yfinance: pip install 'mmenv[data]'. " + _REMEDY
-        ) from exc
+        raise ImportError("load_bars needs yfinance: pip install 'mmenv[data]'. " + _REMEDY) from exc
     capture = _LogCapture()
     logger = logging.getLogger("yfinance")
     logger.addHandler(capture)
@@ -745,7 +746,7 @@ def load_bars(
 
     fetched: list[pd.DataFrame] = []
     if offline:
-        weekdays = [d for d in missing if d.dayofweek < 5 and d < today]
+        weekdays = [d for d in missing if d.weekday() < 5 and d < today]
         if weekdays and cached_frames:
             warnings.warn(
                 f"offline: {len(weekdays)} weekday(s) of {sym} {interval} are not in the cache "
@@ -960,9 +961,9 @@ def synthetic_bars(
     volume = np.round(shares_per_day / m * level[:, None] * vol_u[None, :] * activity * noise)
 
     offsets = SESSION_OPEN + pd.to_timedelta(np.arange(m), unit="min")
-    index = pd.DatetimeIndex(
-        (sessions.values[:, None] + offsets.values[None, :]).ravel()
-    ).tz_localize(NEW_YORK)
+    index = pd.DatetimeIndex((sessions.values[:, None] + offsets.values[None, :]).ravel()).tz_localize(
+        NEW_YORK
+    )
     index.name = "datetime"
     bars = pd.DataFrame(
         {
