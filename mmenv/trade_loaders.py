@@ -31,6 +31,7 @@ import pandas as pd
 from mmenv.calibration import DepthSample
 
 __all__ = [
+    "TickSource",
     "TradesAndQuotes",
     "aggregate_market_orders",
     "infer_tick",
@@ -93,9 +94,7 @@ class TradesAndQuotes:
         bad = ~np.isin(self.trades["side"].to_numpy(), (-1.0, 1.0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"trades.side must be +1 or -1, got {self.trades['side'].iloc[i]!r} at row {i}"
-            )
+            raise ValueError(f"trades.side must be +1 or -1, got {self.trades['side'].iloc[i]!r} at row {i}")
         if self.tick is not None and not (math.isfinite(self.tick) and self.tick > 0):
             raise ValueError(f"tick must be > 0 or None, got {self.tick!r}")
 
@@ -124,9 +123,7 @@ class TradesAndQuotes:
         q = self.quotes
         return q["time"].to_numpy(), 0.5 * (q["bid"].to_numpy() + q["ask"].to_numpy())
 
-    def depth_sample(
-        self, *, aggregate: bool = True, sides: int = 2, censor: bool = True
-    ) -> DepthSample:
+    def depth_sample(self, *, aggregate: bool = True, sides: int = 2, censor: bool = True) -> DepthSample:
         """The sample of reach depths for :func:`mmenv.calibration.fit_intensity`.
 
         Args:
@@ -169,9 +166,7 @@ class TradesAndQuotes:
 
 
 def _warn_excluded(report: dict[str, int]) -> None:
-    parts = [
-        f"{v} {k.replace('_', ' ')}" for k, v in report.items() if k.startswith("excluded") and v
-    ]
+    parts = [f"{v} {k.replace('_', ' ')}" for k, v in report.items() if k.startswith("excluded") and v]
     if parts:
         warnings.warn("excluded: " + ", ".join(parts), stacklevel=3)
 
@@ -194,9 +189,7 @@ def trades_from_table(
     missing = [c for c in TRADE_COLUMNS if c not in trades.columns]
     if missing:
         raise ValueError(f"trades must have columns {TRADE_COLUMNS}, missing {missing}")
-    tr = trades.loc[:, [c for c in (*TRADE_COLUMNS, "size") if c in trades.columns]].astype(
-        np.float64
-    )
+    tr = trades.loc[:, [c for c in (*TRADE_COLUMNS, "size") if c in trades.columns]].astype(np.float64)
     if "size" not in tr:
         tr["size"] = 1.0
     vals = tr.to_numpy()
@@ -210,15 +203,9 @@ def trades_from_table(
             f"ask={tr['ask'].iloc[i]!r} at row {i}"
         )
     tr = tr.sort_values("time", kind="stable").reset_index(drop=True)
-    q = (
-        tr[["time", "bid", "ask"]]
-        if quotes is None
-        else quotes[["time", "bid", "ask"]].astype(np.float64)
-    )
+    q = tr[["time", "bid", "ask"]] if quotes is None else quotes[["time", "bid", "ask"]].astype(np.float64)
     q = q.sort_values("time", kind="stable").reset_index(drop=True)
-    return TradesAndQuotes(
-        trades=tr, quotes=q, tick=tick, source=source, report={"trades": len(tr)}
-    )
+    return TradesAndQuotes(trades=tr, quotes=q, tick=tick, source=source, report={"trades": len(tr)})
 
 
 def aggregate_market_orders(trades: pd.DataFrame) -> pd.DataFrame:
@@ -268,9 +255,7 @@ def load_lobster(
         orderbook_path, header=None, usecols=range(4), names=["ask", "ask_size", "bid", "bid_size"]
     )
     if len(msg) != len(book):
-        raise ValueError(
-            f"the orderbook file must have one row per message ({len(msg)}), got {len(book)}"
-        )
+        raise ValueError(f"the orderbook file must have one row per message ({len(msg)}), got {len(book)}")
     ask_raw, bid_raw = book["ask"].to_numpy(), book["bid"].to_numpy()
     valid_q = (
         (np.abs(ask_raw) < LOBSTER_DUMMY)
@@ -412,14 +397,11 @@ def simulate_trades_and_quotes(
     """
     if not (duration_s > 0 and quote_dt > 0 and duration_s >= 2 * quote_dt):
         raise ValueError(
-            "duration_s must be >= 2 quote_dt > 0, "
-            f"got duration_s={duration_s!r}, quote_dt={quote_dt!r}"
+            f"duration_s must be >= 2 quote_dt > 0, got duration_s={duration_s!r}, quote_dt={quote_dt!r}"
         )
     n_q = int(duration_s / quote_dt) + 1
     qt = quote_dt * np.arange(n_q)
-    mid = s0 + np.concatenate(
-        [[0.0], np.cumsum(sigma * math.sqrt(quote_dt) * rng.standard_normal(n_q - 1))]
-    )
+    mid = s0 + np.concatenate([[0.0], np.cumsum(sigma * math.sqrt(quote_dt) * rng.standard_normal(n_q - 1))])
     rate = A * math.exp(-k * half_spread) * qt[-1]
     counts = rng.poisson(rate, size=2)
     n = int(counts.sum())
@@ -450,3 +432,33 @@ def simulate_trades_and_quotes(
         source=f"synthetic AS market (A={A:g}, k={k:g}, sigma={sigma:g})",
         report={"trades": n},
     )
+
+
+@dataclass(frozen=True)
+class TickSource:
+    """Adapter of :class:`mmenv.ticks.Ticks` (synthetic trades from bars) for :func:`calibrate`.
+
+    The tick model draws each trade's reach from the mid as Exponential(k) with no truncation at the
+    quoted touch (see :mod:`mmenv.ticks`), so the sample uses threshold 0, both sides pooled, and the
+    trading-clock duration (overnight gaps removed). sigma comes from the mid at the trades, in price
+    units per sqrt(trading-clock second).
+    """
+
+    ticks: Any
+    source: str = "synthetic ticks (mmenv.ticks)"
+    report: dict[str, int] = field(default_factory=dict)
+
+    def depth_sample(self, *, aggregate: bool = True, sides: int = 2, censor: bool = True) -> DepthSample:
+        """Depths as drawn (aggregate and censor do not apply: one print per order, continuous)."""
+        tk = self.ticks
+        return DepthSample.build(
+            tk.depth,
+            float(tk.duration),
+            sides=sides,
+            times=tk.clock - tk.clock[0],
+            side=tk.side.astype(np.float64),
+        )
+
+    def mid_path(self) -> tuple[np.ndarray, np.ndarray]:
+        """(trading-clock seconds, mid) at the trades."""
+        return np.asarray(self.ticks.clock, dtype=np.float64), np.asarray(self.ticks.mid, dtype=np.float64)

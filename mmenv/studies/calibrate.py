@@ -1,0 +1,112 @@
+"""Calibrate lambda(d) = A exp(-k d) and sigma by maximum likelihood, with the MLE report.
+
+Sources (one of): the synthetic market (default: synthetic NVDA-like bars turned into ticks, where the
+true A and k are known and printed beside the estimates), ``--ticker`` (yfinance 1-minute bars -> ticks),
+``--bars-csv`` (a bars CSV -> ticks), ``--lobster MESSAGE ORDERBOOK`` (LOBSTER files) or
+``--trades FILE --quotes FILE`` (trades + best bid/ask CSVs in the Binance format). Writes
+``DIR/calibration.json`` (keys A, k, A_se, k_se, sigma, loglik, n_trades, duration_s, ...) and
+``DIR/calibration.png``, and prints the table of estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["configure_parser", "load_source", "main", "run"]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mmenv calibrate``."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument(
+        "--ticker", help="yfinance ticker: 1-minute bars -> synthetic ticks (needs the data extra)"
+    )
+    src.add_argument("--bars-csv", type=Path, help="bars CSV (yfinance or flat OHLCV) -> synthetic ticks")
+    src.add_argument("--lobster", nargs=2, type=Path, metavar=("MESSAGE", "ORDERBOOK"), help="LOBSTER files")
+    src.add_argument("--trades", type=Path, help="trades CSV (Binance format); needs --quotes")
+    parser.add_argument("--quotes", type=Path, help="best bid/ask CSV (Binance format), with --trades")
+    parser.add_argument("--days", type=int, default=5, help="days of synthetic bars (5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic bars and ticks (0)")
+    parser.add_argument("--offline", action="store_true", help="with --ticker: read only the bar cache")
+    parser.add_argument(
+        "--no-aggregate",
+        action="store_true",
+        help="do not merge the prints of one market order (same time and side)",
+    )
+    parser.add_argument("--sampling-s", type=float, default=1.0, help="grid step for sigma, seconds (1.0)")
+    parser.add_argument("--dt", type=float, default=None, help="window of the fill-probability panel (s)")
+    parser.add_argument("--out", type=Path, default=Path("out/calibrate"), help="output directory")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+
+
+def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None]:
+    """The data object for :func:`mmenv.calibration.calibrate` and the true (A, k) when known."""
+    from mmenv import trade_loaders as tl
+
+    if args.lobster is not None:
+        return tl.load_lobster(*args.lobster), None
+    if args.trades is not None or args.quotes is not None:
+        if args.trades is None or args.quotes is None:
+            raise SystemExit("--trades and --quotes must be given together")
+        return tl.load_trades_bbo(args.trades, args.quotes), None
+    from mmenv import data
+    from mmenv.ticks import synthesize_ticks
+
+    if args.ticker is not None:
+        bars = data.load_bars(args.ticker, offline=args.offline)
+    elif args.bars_csv is not None:
+        bars = data.read_bars_csv(args.bars_csv)
+    else:
+        bars = data.synthetic_bars(days=args.days, seed=args.seed)
+    ticks = synthesize_ticks(bars, seed=args.seed + 1)
+    return tl.TickSource(ticks, source=f"synthetic ticks from {len(bars):,} bars"), {
+        "A": ticks.A,
+        "k": ticks.k,
+    }
+
+
+def _write_json(obj: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the source, fit, print the table, write calibration.json and the figure."""
+    from mmenv.calibration import calibrate
+    from mmenv.calibration_report import format_table, plot_calibration
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source, truth = load_source(args)
+        result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
+        sample = source.depth_sample(aggregate=not args.no_aggregate)
+    for w in {str(w.message) for w in caught}:
+        print(f"warning: {w}")
+    print(format_table(result, truth))
+    if truth:
+        print("truth: the synthetic tick model draws reach ~ Exp(k) with A = mean trades / s / side")
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = result.to_dict()
+    if truth:
+        out["truth"] = truth
+    _write_json(out, args.out / "calibration.json")
+    print(f"wrote {args.out / 'calibration.json'}")
+    if not args.no_plot:
+        print(f"wrote {plot_calibration(result, sample, args.out / 'calibration.png', dt=args.dt)}")
+    print(f"done in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``experiments/calibrate.py``."""
+    parser = argparse.ArgumentParser(prog="mmenv calibrate", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
