@@ -11,6 +11,7 @@ __all__ = ["COMMANDS", "main"]
 #: subcommand -> module defining ``configure_parser(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, str] = {
     "replicate": "mmenv.studies.replication",
+    "calibrate": "mmenv.studies.calibrate",
 }
 
 
