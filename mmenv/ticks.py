@@ -110,8 +110,7 @@ class Ticks:
                 raise ValueError(f"Ticks.{name} has length {len(getattr(self, name))}, not {n}")
         if not (self.A > 0 and self.k > 0 and self.bar_seconds > 0):
             raise ValueError(
-                f"Ticks: A, k and bar_seconds must be > 0, got {self.A}, {self.k}, "
-                f"{self.bar_seconds}"
+                f"Ticks: A, k and bar_seconds must be > 0, got {self.A}, {self.k}, {self.bar_seconds}"
             )
 
     def __len__(self) -> int:
@@ -349,9 +348,7 @@ def log_returns(prices: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
     return _like(prices, out, "log_return")
 
 
-def rolling_std(
-    prices: np.ndarray | pd.Series, window: int = 20, *, ddof: int = 1
-) -> np.ndarray | pd.Series:
+def rolling_std(prices: np.ndarray | pd.Series, window: int = 20, *, ddof: int = 1) -> np.ndarray | pd.Series:
     """Rolling standard deviation of price *changes* ``P_t - P_{t-1}`` over ``window`` periods.
 
     ``s_t = std(P_{t-window+1} - P_{t-window}, ..., P_t - P_{t-1})`` in price units per period
