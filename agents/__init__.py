@@ -6,12 +6,15 @@
 from agents.avellaneda_stoikov import AvellanedaStoikovAgent, SymmetricAgent
 from agents.base import BasePolicy, Policy, QuoteState, state_from_obs, to_env_action
 from agents.naive import NaiveAgent
+from agents.optimal import CJPAgent, GLFTAgent
 from agents.passive import PassiveAgent
 from agents.trend import TrendFollowingAgent
 
 __all__ = [
     "AvellanedaStoikovAgent",
     "BasePolicy",
+    "CJPAgent",
+    "GLFTAgent",
     "NaiveAgent",
     "PassiveAgent",
     "Policy",
@@ -29,11 +32,13 @@ POLICIES = {
     "naive": NaiveAgent,
     "passive": PassiveAgent,
     "trend": TrendFollowingAgent,
+    "glft": GLFTAgent,
+    "optimal": CJPAgent,
 }
 
 
 def make_policy(name: str, **kwargs) -> Policy:
-    """Build a policy by its short name ("as", "symmetric", "naive", "passive", "trend")."""
+    """Build a policy by its short name ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")."""
     if name not in POLICIES:
         raise ValueError(f"strategy must be one of {sorted(POLICIES)}, got {name!r}")
     return POLICIES[name](**kwargs)
