@@ -12,6 +12,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "replicate": "mmenv.studies.replication",
     "calibrate": "mmenv.studies.calibrate",
+    "bar-limits": "mmenv.studies.bar_limits",
 }
 
 
