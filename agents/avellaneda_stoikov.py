@@ -20,6 +20,8 @@ class AvellanedaStoikovAgent(BasePolicy):
         sigma: volatility to use (price / sqrt(time)); None reads it from the state (the env's observation).
         horizon: "finite" (uses tau = T - t from the state) or "infinite" (AS eq. 2.12).
         q_max: inventory bound of the infinite-horizon discount; s0: see :class:`BasePolicy`.
+        spread_time_term: include gamma sigma^2 (T - t) in the spread (True, eq. 3.18); False keeps only the
+            liquidity term (2/gamma) ln(1 + gamma/k), the spread the paper's tables print (a diagnostic).
     """
 
     name = "as"
@@ -32,8 +34,10 @@ class AvellanedaStoikovAgent(BasePolicy):
         horizon: str = "finite",
         q_max: float = 25.0,
         s0: float = 100.0,
+        spread_time_term: bool = True,
     ) -> None:
         super().__init__(s0)
+        self.spread_time_term = bool(spread_time_term)
         check_positive("gamma", gamma, allow_zero=True)
         check_positive("k", k)
         if sigma is not None:
@@ -55,7 +59,8 @@ class AvellanedaStoikovAgent(BasePolicy):
             bid, ask = self._engine_inf.quotes(state.mid, state.q, 0.0)
             return state.mid - bid, ask - state.mid
         skew = state.mid - reservation_price(state.mid, state.q, state.tau, self.gamma, sigma)
-        half = 0.5 * optimal_spread(state.tau, self.gamma, sigma, self.k)
+        tau_spread = state.tau if self.spread_time_term else 0.0 * state.tau
+        half = 0.5 * optimal_spread(tau_spread, self.gamma, sigma, self.k)
         return half + skew, half - skew
 
 

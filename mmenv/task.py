@@ -107,10 +107,7 @@ class TaskParams:
         """
         a = as_action_array(action)
         out = np.empty((a.shape[0], 2))
-        for i in range(a.shape[0]):
-            out[i, 0], out[i, 1] = action_to_depth_one(
-                a[i, 0], a[i, 1], self.normalized, self.min_depth, self.max_depth
-            )
+        actions_to_depths(a, self.normalized, self.min_depth, self.max_depth, out)
         return out[:, 0], out[:, 1]
 
     def depth_to_action(self, bid_depth: np.ndarray, ask_depth: np.ndarray) -> np.ndarray:
@@ -188,3 +185,14 @@ def observe_one(obs: np.ndarray, q: float, tau: float, dmid: float, sigma: float
     obs[1] = max(tau, 0.0)
     obs[2] = min(max(dmid, -BIG), BIG)
     obs[3] = min(max(sigma, 0.0), BIG)
+
+
+@nb.njit(cache=True)
+def actions_to_depths(
+    action: np.ndarray, normalized: bool, min_depth: float, max_depth: float, out: np.ndarray
+) -> None:
+    """:func:`action_to_depth_one` on every row of ``action`` (N, 2), written into ``out`` (N, 2)."""
+    for i in range(action.shape[0]):
+        out[i, 0], out[i, 1] = action_to_depth_one(
+            action[i, 0], action[i, 1], normalized, min_depth, max_depth
+        )

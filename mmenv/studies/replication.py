@@ -100,6 +100,9 @@ def run_replication(
         policies = {
             "inventory": AvellanedaStoikovAgent(gamma=gamma, k=m["k"], sigma=m["sigma"]),
             "symmetric": SymmetricAgent(gamma=gamma, k=m["k"], sigma=m["sigma"]),
+            "inventory_liquidity_spread": AvellanedaStoikovAgent(
+                gamma=gamma, k=m["k"], sigma=m["sigma"], spread_time_term=False
+            ),
             "symmetric_liquidity_spread": SymmetricAgent(
                 gamma=gamma, k=m["k"], sigma=m["sigma"], time_term=False
             ),
@@ -116,7 +119,7 @@ def run_replication(
             row = _row(gamma, name, ro, summary)
             quotes = np.concatenate([ro.mid[:, :-1] - ro.bid, ro.ask - ro.mid[:, :-1]])
             row["clipped_quote_share"] = float(np.mean(quotes < clip))
-            if name == "symmetric_liquidity_spread":
+            if name.endswith("_liquidity_spread"):
                 diagnostics.append(row)
             else:
                 rows.append(row)
@@ -158,6 +161,9 @@ def explain(rows: list[dict[str, Any]], diagnostics: list[dict[str, Any]]) -> st
         g = d["gamma"]
         inv = next(r for r in rows if r["gamma"] == g and r["strategy"] == "inventory")
         sym = next(r for r in rows if r["gamma"] == g and r["strategy"] == "symmetric")
+        inv_l = next(
+            x for x in diagnostics if x["gamma"] == g and x["strategy"] == "inventory_liquidity_spread"
+        )
         sym_l = next(
             x for x in diagnostics if x["gamma"] == g and x["strategy"] == "symmetric_liquidity_spread"
         )
@@ -169,7 +175,10 @@ def explain(rows: list[dict[str, Any]], diagnostics: list[dict[str, Any]]) -> st
             f"Symmetric at the full spread: profit {sym['mean_pnl']:.2f}, std {sym['std_pnl']:.2f}; at the "
             f"liquidity-term spread: profit {sym_l['mean_pnl']:.2f}, std {sym_l['std_pnl']:.2f} "
             f"(paper {paper.get('symmetric', (0, float('nan'), float('nan')))[1]:.2f}, "
-            f"{paper.get('symmetric', (0, 0, float('nan')))[2]:.2f})."
+            f"{paper.get('symmetric', (0, 0, float('nan')))[2]:.2f}). Inventory strategy at the "
+            f"liquidity-term spread: profit {inv_l['mean_pnl']:.2f}, std {inv_l['std_pnl']:.2f} (paper "
+            f"{paper.get('inventory', (0, float('nan'), float('nan')))[1]:.2f}, "
+            f"{paper.get('inventory', (0, 0, float('nan')))[2]:.2f})."
         )
     return "\n".join(out)
 
