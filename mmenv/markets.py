@@ -17,13 +17,37 @@ P(R >= d) = min(1, A dt e^{-k d}). One Exp(1) draw per side and step serves both
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
+import numba as nb
 import numpy as np
 
 from mmenv.config import MarketParams
 
 __all__ = ["Market", "ModelMarket", "make_market"]
+
+_PARALLEL_MIN = 16_384
+
+
+def _transform(
+    e: np.ndarray, z: np.ndarray, log_adt: float, inv_k: float, linear: bool, drift: float, vol: float
+) -> None:
+    """In place: Exp(1) draws to reach depths (module docstring), shocks to mid moves mu dt + sigma sqrt(dt) z.
+
+    Elementwise, so the serial and the multi-threaded compilations give identical results.
+    """
+    for i in nb.prange(e.shape[0]):
+        if linear:
+            e[i] = (log_adt + e[i]) * inv_k
+        else:
+            e[i] = (log_adt - math.log(e[i])) * inv_k
+    for i in nb.prange(z.shape[0]):
+        z[i] = drift + vol * z[i]
+
+
+_transform_serial = nb.njit(cache=True)(_transform)
+_transform_parallel = nb.njit(cache=True, parallel=True)(_transform)
 
 
 @runtime_checkable
@@ -100,15 +124,15 @@ class ModelMarket:
         """Draw the next block of B steps: Exp(1) (B, 2, N) for the reach, then the mid shocks (B, N)."""
         b, n = self._block, self.num_paths
         e = rng.standard_exponential((b, 2, n))
-        if self._linear:
-            self._reach = (self._log_adt + e) * self._inv_k
-        else:
-            self._reach = (self._log_adt - np.log(e)) * self._inv_k
         if self.params.mid_model == "binomial":
             shock = np.where(rng.random((b, n)) < 0.5, -1.0, 1.0)
         else:
             shock = rng.standard_normal((b, n))
-        self._moves = self._drift + self._vol * shock
+        kernel = _transform_parallel if e.size >= _PARALLEL_MIN else _transform_serial
+        kernel(
+            e.reshape(-1), shock.reshape(-1), self._log_adt, self._inv_k, self._linear, self._drift, self._vol
+        )
+        self._reach, self._moves = e, shock
         self._pos = 0
 
     def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -125,12 +149,18 @@ class ModelMarket:
         return self._reach[i, 0], self._reach[i, 1]
 
 
+#: The weakness variants of :mod:`mmenv.market_variants` (imported lazily).
+VARIANT_KINDS = ("garch", "trend", "asymmetric", "toxic", "impact", "information")
+
+
 def make_market(kind: str, params: MarketParams, num_paths: int, **kwargs) -> Market:
     """Build a market source by name.
 
     Args:
         kind: "model" (:class:`ModelMarket` from ``params``) or "ticks" (:class:`mmenv.tick_market.TickMarket`,
-            replaying ticks synthesized from ``bars=`` 1-minute bars; other keyword arguments go to it).
+            replaying ticks synthesized from ``bars=`` 1-minute bars; other keyword arguments go to it), or a
+            weakness variant of :mod:`mmenv.market_variants` (one of ``VARIANT_KINDS``, e.g. "garch", with
+            its switches as keyword arguments).
         params: the market parameters. num_paths: N.
     """
     if kind == "model":
@@ -141,4 +171,8 @@ def make_market(kind: str, params: MarketParams, num_paths: int, **kwargs) -> Ma
         from mmenv.tick_market import TickMarket
 
         return TickMarket.from_params(params, num_paths, **kwargs)
-    raise ValueError(f"market must be 'model' or 'ticks', got {kind!r}")
+    if kind in VARIANT_KINDS:
+        from mmenv.market_variants import make_variant
+
+        return make_variant(kind, params, num_paths, **kwargs)
+    raise ValueError(f"market must be one of {['model', 'ticks', *VARIANT_KINDS]}, got {kind!r}")

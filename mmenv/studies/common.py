@@ -1,0 +1,184 @@
+"""Shared pieces of the studies: a simulation loop that reports fills to the market, scoring, JSON and tables.
+
+:func:`simulate` runs a policy over N paths of any market source on the simulation core, the same process
+as :func:`mmenv.rollout.rollout` (same core, same generator seeded by ``seed``: identical numbers on the
+model market, tested), and also calls the market's ``on_fills(bought, sold)`` hook after matching, which
+the market-impact variant needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "fmt_pm",
+    "score",
+    "simulate",
+    "write_json",
+]
+
+
+def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kwargs: Any):
+    """Run one episode of ``policy`` on ``num_paths`` paths; returns a :class:`mmenv.rollout.Rollout`.
+
+    Args:
+        policy: an :class:`agents.base.Policy` (depths in price units; +inf withdraws a side).
+        num_paths: P. seed: seeds the one generator of the market's randomness (common random numbers
+            across policies). progress: tqdm bar over the steps.
+        env_kwargs: the env's market arguments (MarketParams fields, ``market=`` and its switches).
+            Task arguments (reward, action_mode, ...) are not used: the reward column is the P&L change.
+    """
+    from agents.base import QuoteState
+    from mmenv.env import build_simulation
+    from mmenv.rollout import Rollout
+
+    kw = {k: v for k, v in env_kwargs.items() if k not in ("reward", "phi", "alpha", "action_mode")}
+    _, _, core = build_simulation(num_paths, kw)
+    rng = np.random.default_rng(seed)
+    core.reset(rng)
+    m = core.market
+    hook = getattr(m, "on_fills", None)
+    s0 = m.s0.copy()
+    policy.reset(num_paths)
+    n, p = core.n_steps, num_paths
+    mid = np.empty((p, n + 1))
+    inv = np.empty((p, n + 1))
+    cash = np.empty((p, n + 1))
+    rec = np.empty((5, p, n))
+    mid[:, 0], inv[:, 0], cash[:, 0] = m.mid, core.state.q, core.state.cash
+    steps = range(n)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=getattr(policy, "name", "policy"), leave=False)
+    for j in steps:
+        st = core.state
+        state = QuoteState(
+            q=st.q.copy(), tau=core.time_remaining(), mid=m.mid.copy(), sigma=m.sigma.copy(), s0=s0
+        )
+        db, da = policy.quote(state)
+        res = core.step(db, da, rng)
+        if hook is not None:
+            hook(res.bought, res.sold)
+        mid[:, j + 1], inv[:, j + 1], cash[:, j + 1] = res.mid_after, st.q, st.cash
+        rec[0, :, j], rec[1, :, j], rec[2, :, j] = res.bid_price, res.ask_price, res.bought
+        rec[3, :, j], rec[4, :, j] = res.sold, res.fees
+    equity = cash + inv * mid
+    return Rollout(
+        time=np.arange(n + 1) * m.dt,
+        mid=mid,
+        inventory=inv,
+        cash=cash,
+        equity=equity,
+        bid=rec[0],
+        ask=rec[1],
+        bought=rec[2],
+        sold=rec[3],
+        fees=rec[4],
+        reward=np.diff(equity, axis=1),
+        dt=m.dt,
+    )
+
+
+def adverse_selection(ro, horizon: int = 5) -> dict[str, float]:
+    """Spread capture and adverse selection of the fills of a rollout (per path, averaged; price units).
+
+    Spread capture: sum over fills of size * (mid at quote time - bid) or (ask - mid). Adverse selection
+    (markout at ``horizon`` steps): sum over fills of size * (mid_{t+h} - mid_t) for buys and
+    size * (mid_t - mid_{t+h}) for sells, where t is the quote time of the fill: negative when the mid
+    moves against the fills (Glosten-Milgrom adverse selection). The default horizon of 5 steps covers the
+    interval of the fill and the next ones (the impact of our own fills shows up one interval later). Inventory P&L is the rest of the P&L,
+    sum_t q_{t+1} (mid_{t+1} - mid_t) (the inventory after the interval's fills), so spread + inventory - fees = P&L exactly.
+    """
+    mid = ro.mid
+    n = ro.bid.shape[1]
+    m0 = mid[:, :-1]
+    spread = np.nansum(
+        ro.bought * (m0 - np.nan_to_num(ro.bid)) + ro.sold * (np.nan_to_num(ro.ask) - m0), axis=1
+    )
+    idx = np.minimum(np.arange(n) + horizon, n)
+    move = mid[:, idx] - m0
+    markout = ((ro.bought - ro.sold) * move).sum(axis=1)
+    inventory = (ro.inventory[:, 1:] * np.diff(mid, axis=1)).sum(axis=1)
+    fees = ro.fees.sum(axis=1)
+    return {
+        "spread_pnl": float(spread.mean()),
+        "inventory_pnl": float(inventory.mean()),
+        "adverse_selection_pnl": float(markout.mean()),
+        "fees": float(fees.mean()),
+    }
+
+
+def score(ro, horizon: int = 5) -> dict[str, Any]:
+    """Every metric of a rollout: :func:`mmenv.analytics.summarize_rollout` plus the attribution and fill rate.
+
+    Uses ``mmenv.analytics.attribute`` when the analytics module provides it (the backtester issue), else
+    :func:`adverse_selection` (same definitions).
+    """
+    from mmenv import analytics
+
+    out = dict(analytics.summarize_rollout(ro))
+    out.update(adverse_selection(ro, horizon))
+    quoted = np.isfinite(ro.bid).sum() + np.isfinite(ro.ask).sum()
+    fills = np.count_nonzero(ro.bought) + np.count_nonzero(ro.sold)
+    out["fill_rate"] = float(fills / quoted) if quoted else float("nan")
+    out["inventory_var"] = out["inventory_std"] ** 2
+    return out
+
+
+def fmt_pm(mean: float, se: float, width: int = 7, prec: int = 2) -> str:
+    """``mean ± se`` with fixed width."""
+    return f"{mean:{width}.{prec}f} ± {se:<5.{prec}f}"
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(obj: Any, path: Path) -> None:
+    """Write JSON atomically (temporary file, then rename); NaN and inf become null."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2))
+    os.replace(tmp, path)
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+    plt.close(fig)
+    return path
+
+
+def pyplot():
+    """matplotlib.pyplot with the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
