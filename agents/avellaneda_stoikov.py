@@ -100,4 +100,4 @@ class SymmetricAgent(BasePolicy):
         sigma = state.sigma if self.sigma is None else self.sigma
         tau = state.tau if self.time_term else 0.0 * state.tau
         half = 0.5 * optimal_spread(tau, self.gamma, sigma, self.k)
-        return half, half.copy()
+        return half, half + 0.0  # a distinct array (or float) for the ask

@@ -16,7 +16,7 @@ __all__ = ["Policy", "QuoteState", "state_from_obs", "to_env_action"]
 
 
 class QuoteState(NamedTuple):
-    """What a policy sees, as float64 arrays of shape (N,).
+    """What a policy sees: float64 arrays of shape (N,), or Python floats for one path.
 
     Attributes:
         q: inventory (units). tau: time remaining T - t (time units). mid: mid-price (price units).
@@ -74,7 +74,14 @@ class BasePolicy:
         raise NotImplementedError
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Depths (N, 2) for observations (N, 4), or (2,) for one observation (4,)."""
+        """Depths (N, 2) for observations (N, 4), or (2,) for one observation (4,).
+
+        A single observation goes through ``quote`` with Python floats (the fast path of a single env).
+        """
+        if np.ndim(obs) == 1:
+            q, tau, dmid, sigma = np.asarray(obs, dtype=np.float64).tolist()
+            bid, ask = self.quote(QuoteState(q, tau, self.s0 + dmid, sigma, self.s0))
+            return np.array([bid, ask], dtype=np.float64)
         bid, ask = self.quote(state_from_obs(obs, self.s0))
         out = np.stack([bid, ask], axis=-1)
         return out[0] if np.ndim(obs) == 1 else out

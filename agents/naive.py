@@ -27,4 +27,4 @@ class NaiveAgent(BasePolicy):
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """Constant depths."""
         d = np.full(np.shape(state.q), self.depth)
-        return d, d.copy()
+        return d, d + 0.0

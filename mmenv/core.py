@@ -132,8 +132,7 @@ def step_paths(
         )
 
 
-@nb.njit(cache=True)
-def env_step_paths(
+def _env_step_paths(
     action: np.ndarray,
     normalized: bool,
     min_depth: float,
@@ -167,7 +166,7 @@ def env_step_paths(
     terminated (0/1); ``obs`` (N, 4) float32 the next observation. State arrays are updated in place.
     """
     inf = math.inf
-    for i in range(q.shape[0]):
+    for i in nb.prange(q.shape[0]):
         db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
         q_b = q[i]
         w_b = cash[i] + q_b * mid_before[i]
@@ -194,6 +193,13 @@ def env_step_paths(
         out[i, 7] = reward_one(reward_code, w_b, w_a, q_b, q[i], dt, terminal, w0[i], phi, alpha, eta)
         out[i, 8] = 1.0 if terminal else 0.0
         observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid_after[i] - s0[i], sigma[i])
+
+
+#: Serial and multi-threaded compilations of the same elementwise kernel (identical results); the core
+#: picks the threaded one for N >= PARALLEL_MIN_PATHS.
+env_step_paths = nb.njit(cache=True)(_env_step_paths)
+env_step_paths_parallel = nb.njit(cache=True, parallel=True)(_env_step_paths)
+PARALLEL_MIN_PATHS = 8_192
 
 
 @nb.njit(cache=True)
@@ -394,7 +400,8 @@ class SimulationCore:
         out = np.empty((n, 9))
         obs = np.empty((n, 4), dtype=np.float32)
         st = self.state
-        env_step_paths(
+        kernel = env_step_paths_parallel if n >= PARALLEL_MIN_PATHS else env_step_paths
+        kernel(
             action,
             task.normalized,
             task.min_depth,

@@ -9,6 +9,7 @@ aversion) in 1 / price unit, k in 1 / price unit, q in units of the asset.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,7 +26,7 @@ def _liquidity_term(gamma: float, k: float) -> float:
     """(2/gamma) ln(1 + gamma/k), with its gamma -> 0 limit 2/k (AS eq. 3.18, second term)."""
     if gamma == 0.0:
         return 2.0 / k
-    return 2.0 * np.log1p(gamma / k) / gamma
+    return 2.0 * math.log1p(gamma / k) / gamma
 
 
 def reservation_price(s: ArrayLike, q: ArrayLike, tau: ArrayLike, gamma: float, sigma: float) -> ArrayLike:

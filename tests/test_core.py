@@ -155,3 +155,59 @@ def test_inventory_never_exceeds_limit_in_simulation():
         core.step(np.full(500, -0.5), np.full(500, 3.0), rng)  # aggressive bid, lazy ask: pushes q up
         assert core.state.q.max() <= 3.0
     assert core.state.q.max() == 3.0
+
+
+def test_threaded_kernels_equal_serial_kernels():
+    from mmenv.core import env_step_paths, env_step_paths_parallel
+    from mmenv.markets import _transform_parallel, _transform_serial
+
+    n = 20_000
+    rng = np.random.default_rng(0)
+    e = rng.standard_exponential(2 * n)
+    z = rng.standard_normal(n)
+    e1, z1, e2, z2 = e.copy(), z.copy(), e.copy(), z.copy()
+    _transform_serial(e1, z1, 0.5, 1 / 1.5, False, 0.0, 0.14)
+    _transform_parallel(e2, z2, 0.5, 1 / 1.5, False, 0.0, 0.14)
+    np.testing.assert_array_equal(e1, e2)
+    np.testing.assert_array_equal(z1, z2)
+
+    action = rng.uniform(-1.2, 1.2, (n, 2))
+    base = dict(q=rng.integers(-5, 6, n).astype(float), cash=rng.normal(size=n), step=np.zeros(n, np.int64))
+    common = (
+        100 + rng.normal(size=n),
+        100 + rng.normal(size=n),
+        np.full(n, 100.0),
+        np.full(n, 2.0),
+        np.zeros(n),
+        rng.normal(size=n),
+        rng.normal(size=n),
+    )
+    outs = []
+    for kernel in (env_step_paths, env_step_paths_parallel):
+        st = {k: v.copy() for k, v in base.items()}
+        out, obs = np.empty((n, 9)), np.empty((n, 4), np.float32)
+        kernel(
+            action,
+            True,
+            0.0,
+            3.0,
+            st["q"],
+            st["cash"],
+            st["step"],
+            *common,
+            4.0,
+            1.0,
+            0.0,
+            0.0,
+            0.005,
+            200,
+            1,
+            0.01,
+            0.1,
+            0.1,
+            out,
+            obs,
+        )
+        outs.append((out, obs, st["q"], st["cash"]))
+    for a, b in zip(outs[0], outs[1], strict=True):
+        np.testing.assert_array_equal(a, b)
