@@ -130,7 +130,7 @@ class TickStream:
             if name == "side" and raw.dtype != np.int8:
                 if raw.size and not np.isin(raw, (-1, 1)).all():
                     i = int(np.flatnonzero(~np.isin(raw, (-1, 1)))[0])
-                    raise ValueError(f"side must be +1 or -1, got {raw[i]!r} at event {i}")
+                    raise ValueError(f"side must be +1 or -1, got {raw[i].item()!r} at event {i}")
             arr = np.ascontiguousarray(raw, dtype=dt)
             object.__setattr__(self, name, arr)
             if n is None:
