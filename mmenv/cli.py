@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "replicate": "mmenv.studies.replication",
     "calibrate": "mmenv.studies.calibrate",
     "bar-limits": "mmenv.studies.bar_limits",
+    "backtest": "mmenv.studies.backtest",
 }
 
 

@@ -1,0 +1,273 @@
+"""Tick backtest of market-making strategies on synthetic, downloaded or CSV bars (``mmenv backtest``).
+
+The bars (the embedded synthetic NVDA-like market, yfinance 1-minute bars of ``--ticker``, or a CSV file) are
+turned into a trade stream by :func:`mmenv.ticks.synthesize_ticks` (a model of the trades inside each bar,
+with ``lambda(d) = A exp(-k d)`` by construction), and every strategy is replayed through the event-driven
+backtester (:mod:`mmenv.backtest`) on the same stream. Time unit: hours of trading clock (so sigma is in
+price / sqrt(hour) and the AS horizon ``--horizon-seconds`` is an episode of inventory management; inventory
+is carried over between episodes). sigma is the realised intrabar volatility of the stream's mid (estimated
+on the whole stream: in-sample), k the stream's depth decay.
+
+Outputs in ``--out``: ``metrics.json`` ({strategy: mean_pnl, std_pnl (per episode), sharpe (mean / std of the
+episode P&L, not annualised), max_drawdown, inventory_std, spread_pnl, inventory_pnl, adverse_selection_pnl
+(markout at the first ``--markouts`` horizon), fees, n_fills, ...}), ``backtest_config.json`` (the run's
+settings), ``equity.png``, ``inventory.png``, ``attribution_<strategy>.png``, ``markouts.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["STRATEGIES", "configure_parser", "load_stream", "main", "make_strategy", "run", "run_backtests"]
+
+STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
+HOURS_PER_YEAR = 252 * 6.5  # regular-session hours in a trading year (annualisation of the hourly Sharpe)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mmenv backtest``."""
+    parser.add_argument(
+        "--strategy",
+        nargs="+",
+        choices=(*STRATEGIES, "all"),
+        default=["as"],
+        help="strategies to backtest (several allowed; 'all' for every one)",
+    )
+    parser.add_argument("--market", choices=("synthetic", "ticker", "bars-csv"), default="synthetic")
+    parser.add_argument("--ticker", default="NVDA", help="ticker for --market ticker (yfinance)")
+    parser.add_argument("--bars-csv", type=Path, help="CSV of 1-minute bars for --market bars-csv")
+    parser.add_argument("--offline", action="store_true", help="--market ticker: read only the bar cache")
+    parser.add_argument("--days", type=int, default=5, help="sessions of synthetic bars")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic bars and of the ticks")
+    parser.add_argument("--ticks-per-bar", type=int, nargs=2, default=(10, 20), metavar=("LO", "HI"))
+    parser.add_argument("--tick-k", type=float, default=50.0, help="depth decay k of the ticks (1 / price)")
+    parser.add_argument("--gamma", type=float, default=1e-4, help="AS risk aversion (1 / price unit)")
+    parser.add_argument("--order-size", type=float, default=100.0, help="units per quote")
+    parser.add_argument("--q-max", type=float, default=1000.0, help="hard inventory limit (units)")
+    parser.add_argument("--share", type=float, default=0.5, help="share of each trade we may take, (0, 1]")
+    parser.add_argument("--fee-per-unit", type=float, default=0.0, help="fee per unit; negative: rebate")
+    parser.add_argument("--decision-seconds", type=float, default=0.0, help="quote refresh; 0: every tick")
+    parser.add_argument("--latency-seconds", type=float, default=0.0, help="decision-to-live delay")
+    parser.add_argument("--horizon-seconds", type=float, default=3600.0, help="AS episode length T")
+    parser.add_argument(
+        "--markouts",
+        type=float,
+        nargs="+",
+        default=[1.0, 10.0, 60.0],
+        help="markout horizons in seconds (the first gives adverse_selection_pnl)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/backtest"), help="output folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def load_stream(args: argparse.Namespace):
+    """The bars of ``--market`` turned into ticks; returns (ticks, stream in hours, description)."""
+    from mmenv import data
+    from mmenv.backtest import TickStream
+    from mmenv.ticks import synthesize_ticks
+
+    if args.market == "synthetic":
+        bars = data.synthetic_bars(args.days, args.seed)
+        what = f"synthetic NVDA-like bars, {args.days} sessions, seed {args.seed}"
+    elif args.market == "ticker":
+        bars = data.load_bars(data.validate_ticker(args.ticker), offline=args.offline)
+        what = f"{args.ticker} 1-minute bars (yfinance)"
+    else:
+        if args.bars_csv is None:
+            raise ValueError("--market bars-csv needs --bars-csv PATH")
+        bars = data.read_bars_csv(args.bars_csv)
+        what = f"bars from {args.bars_csv}"
+    ticks = synthesize_ticks(bars, tuple(args.ticks_per_bar), args.seed, k=args.tick_k)
+    return ticks, TickStream.from_ticks(ticks, time_unit_seconds=3600.0), what
+
+
+def intrabar_sigma(ticks) -> float:
+    """Realised volatility of the mid from tick-to-tick changes within bars (price / sqrt(hour)).
+
+    sigma^2 = sum (dm)^2 / sum dt over consecutive trades of the same bar (gaps between bars excluded).
+    """
+    same = ticks.bar[1:] == ticks.bar[:-1]
+    dm = np.diff(ticks.mid)[same]
+    dt = np.diff(ticks.clock)[same] / 3600.0
+    return float(math.sqrt(np.sum(dm * dm) / np.sum(dt))) if np.sum(dt) > 0 else 0.0
+
+
+def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
+    """The policy for ``name``: a QuoteRule (compiled loop) or an agent (reference loop)."""
+    from agents import PassiveAgent, TrendFollowingAgent
+    from mmenv.backtest import QuoteRule
+
+    if name == "as":
+        return QuoteRule("as", gamma=args.gamma, k=k)
+    if name == "symmetric":
+        return QuoteRule("symmetric", gamma=args.gamma, k=k)
+    if name == "naive":
+        return QuoteRule("naive", depth=1.0 / k)
+    if name == "trend":
+        return TrendFollowingAgent(half_spread=1.0 / k, beta=2.0, lam=0.2, s0=s0)
+    if name == "passive":
+        # Pool depth such that one order moves the pool price by about 1/k: x0 = 2 size s0 k units.
+        x0 = 2.0 * args.order_size * s0 * k
+        return PassiveAgent(liquidity=x0 * math.sqrt(s0), fee=1.0 / (k * s0), size=args.order_size, s0=s0)
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Run every strategy; returns (metrics per strategy, results per strategy, run settings)."""
+    from mmenv.analytics import attribute, markout_curve, summarize_backtest
+    from mmenv.backtest import BacktestConfig, backtest
+
+    ticks, stream, what = load_stream(args)
+    sigma = intrabar_sigma(ticks)
+    names = list(STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
+    horizon = args.horizon_seconds / 3600.0
+    cfg = BacktestConfig(
+        q_max=args.q_max,
+        order_size=args.order_size,
+        share=args.share,
+        fee_per_unit=args.fee_per_unit,
+        decision_interval=args.decision_seconds / 3600.0,
+        latency=args.latency_seconds / 3600.0,
+        horizon=horizon,
+        sigma=sigma,
+        allow_withdraw=True,
+    )
+    hz = tuple(h / 3600.0 for h in args.markouts)
+    metrics: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for name in names:
+        policy = make_strategy(name, args, ticks.k, float(stream.mid[0]))
+        t = time.perf_counter()
+        res = backtest(policy, stream, cfg, progress=not args.no_progress)
+        wall = time.perf_counter() - t
+        m = summarize_backtest(res, hz, episode=horizon, periods_per_year=HOURS_PER_YEAR)
+        m = {k: v for k, v in m.items() if not k.startswith("markout_")}
+        m["markouts_per_unit"] = dict(
+            zip(
+                [f"{s:g}s" for s in args.markouts],
+                markout_curve(res.fills, res.states, hz).tolist(),
+                strict=True,
+            )
+        )
+        m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
+        m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
+        metrics[name] = m
+        results[name] = res
+        extras[name] = attribute(res.fills, res.states, hz)
+    settings = {
+        "market": what,
+        "n_events": len(stream),
+        "duration_hours": float(stream.time[-1] - stream.time[0]),
+        "sigma_per_sqrt_hour": sigma,
+        "k": ticks.k,
+        "A_per_second_per_side": ticks.A,
+        "time_unit": "hour (trading clock)",
+        "markout_horizons_seconds": list(args.markouts),
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "strategies": names,
+        "sharpe": "mean / std of the P&L of consecutive episodes of horizon_seconds, not annualised; "
+        "sharpe_annualised: hourly equity increments x sqrt(252 * 6.5)",
+    }
+    settings["_attributions"] = extras
+    return metrics, results, settings
+
+
+def _write_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, default=float)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Summary table, one row per strategy."""
+    cols = [
+        ("mean_pnl", 11, ".1f"),
+        ("std_pnl", 10, ".1f"),
+        ("sharpe", 7, ".2f"),
+        ("max_drawdown", 12, ".1f"),
+        ("inventory_std", 9, ".1f"),
+        ("spread_pnl", 12, ".1f"),
+        ("inventory_pnl", 12, ".1f"),
+        ("adverse_selection_pnl", 12, ".1f"),
+        ("fees", 9, ".1f"),
+        ("n_fills", 8, "d"),
+        ("fill_ratio", 6, ".3f"),
+        ("time_at_limit", 6, ".3f"),
+    ]
+    heads = [
+        "mean pnl",
+        "std pnl",
+        "sharpe",
+        "max dd",
+        "std q",
+        "spread",
+        "inventory",
+        "adverse",
+        "fees",
+        "fills",
+        "fill%",
+        "limit",
+    ]
+    line = f"{'strategy':<10}" + "".join(f" {h:>{w}}" for h, (_, w, _) in zip(heads, cols, strict=True))
+    out = [line, "-" * len(line)]
+    for name, m in metrics.items():
+        cells = []
+        for key, w, fmt in cols:
+            v = m[key]
+            cells.append(f" {int(v) if fmt == 'd' else v:>{w}{fmt}}")
+        out.append(f"{name:<10}" + "".join(cells))
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the study, print the table, write metrics.json and the figures."""
+    from mmenv import plots
+    from mmenv.analytics import markout_curve
+
+    t0 = time.perf_counter()
+    metrics, results, settings = run_backtests(args)
+    attributions = settings.pop("_attributions")
+    out = Path(args.out)
+    _write_json(metrics, out / "metrics.json")
+    _write_json(settings, out / "backtest_config.json")
+    plots.plot_equity(results, out / "equity.png", time_label="trading hours")
+    plots.plot_inventory(results, out / "inventory.png", time_label="trading hours")
+    for name, att in attributions.items():
+        plots.plot_attribution(
+            att, out / f"attribution_{name}.png", title=f"P&L attribution: {name}", time_label="trading hours"
+        )
+    hz = [h / 3600.0 for h in args.markouts]
+    curves = {n: markout_curve(r.fills, r.states, hz) for n, r in results.items()}
+    plots.plot_markouts(curves, list(args.markouts), out / "markouts.png", horizon_label="horizon (s)")
+    print(
+        f"Backtest on {settings['market']}: {settings['n_events']:,} trades over "
+        f"{settings['duration_hours']:.1f} trading hours; sigma = {settings['sigma_per_sqrt_hour']:.3f} "
+        f"$/sqrt(h), k = {settings['k']:g} /$"
+    )
+    print(
+        f"P&L per episode of {args.horizon_seconds:g} s; adverse = markout at {args.markouts[0]:g} s; "
+        "spread + inventory - fees = total P&L"
+    )
+    print(format_table(metrics))
+    print(f"wrote {out / 'metrics.json'} and figures in {out} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``experiments/backtest.py``."""
+    parser = argparse.ArgumentParser(prog="backtest", description=(__doc__ or "").splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
