@@ -13,6 +13,10 @@ COMMANDS: dict[str, str] = {
     "replicate": "mmenv.studies.replication",
     "calibrate": "mmenv.studies.calibrate",
     "bar-limits": "mmenv.studies.bar_limits",
+    "compare": "mmenv.studies.compare",
+    "sensitivity": "mmenv.studies.sensitivity",
+    "robustness": "mmenv.studies.robustness",
+    "report": "mmenv.studies.report",
     "backtest": "mmenv.studies.backtest",
 }
 

@@ -118,13 +118,24 @@ def adverse_selection(ro, horizon: int = 5) -> dict[str, float]:
 def score(ro, horizon: int = 5) -> dict[str, Any]:
     """Every metric of a rollout: :func:`mmenv.analytics.summarize_rollout` plus the attribution and fill rate.
 
-    Uses ``mmenv.analytics.attribute`` when the analytics module provides it (the backtester issue), else
-    :func:`adverse_selection` (same definitions).
+    The attribution comes from ``mmenv.analytics.attribute_rollout`` when available (the same identities
+    as :func:`adverse_selection`, which is the fallback); adverse selection is the markout at ``horizon`` steps.
     """
     from mmenv import analytics
 
     out = dict(analytics.summarize_rollout(ro))
-    out.update(adverse_selection(ro, horizon))
+    attr = getattr(analytics, "attribute_rollout", None)
+    if attr is not None:
+        a = attr(ro, (1, horizon))
+        out.update(
+            spread_pnl=float(a["spread"].mean()),
+            inventory_pnl=float(a["inventory"].mean()),
+            adverse_selection_pnl=float(a[f"adverse_{horizon}"].mean()),
+            adverse_selection_1=float(a["adverse_1"].mean()),
+            fees=float(a["fees"].mean()),
+        )
+    else:
+        out.update(adverse_selection(ro, horizon))
     quoted = np.isfinite(ro.bid).sum() + np.isfinite(ro.ask).sum()
     fills = np.count_nonzero(ro.bought) + np.count_nonzero(ro.sold)
     out["fill_rate"] = float(fills / quoted) if quoted else float("nan")

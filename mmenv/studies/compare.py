@@ -1,0 +1,286 @@
+"""Strategy comparison: AS, symmetric, naive, passive, trend, GLFT and the CJP optimum on common market paths.
+
+Every strategy runs on the same market paths (common random numbers: one seed, draws independent of the
+policy) on up to three markets: the Avellaneda-Stoikov model market, the synthetic tick market (ticks
+synthesized from the embedded synthetic 1-minute bars) and bars from ``--ticker`` / ``--bars-csv``. The
+strategies' parameters come from the market (A, k, sigma, T, dt) with one dimensionless risk aversion
+gamma k sigma^2 T (``--risk``; 0.6 is gamma = 0.1 in the AS paper's market), so the comparison is fair
+across price scales. Scores: :func:`mmenv.studies.common.score` (mmenv.analytics plus the attribution).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmenv.studies.common import fmt_pm, pyplot, save_figure, score, simulate, write_json
+
+__all__ = ["STRATEGIES", "configure_parser", "main", "market_info", "run", "run_compare", "strategies_for"]
+
+STRATEGIES = ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")
+
+#: The AS 2008 market (continuous fills, a hard limit of 25 units).
+MODEL_MARKET: dict[str, Any] = {"market": "model", "q_max": 25.0}
+#: The synthetic tick market: T = 1 hour, decisions every 10 s.
+TICK_MARKET: dict[str, Any] = {"market": "ticks", "T": 1.0, "dt": 10.0 / 3600.0, "q_max": 25.0}
+
+
+def market_info(env_kwargs: dict[str, Any]) -> dict[str, float]:
+    """A, k, sigma, s0, T, dt, q_max of a market as the strategies see it (built once with one path)."""
+    from mmenv.env import build_simulation
+
+    params, _, core = build_simulation(1, dict(env_kwargs))
+    m = core.market
+    return {
+        "A": float(getattr(m, "A", params.A)),
+        "k": float(getattr(m, "k", params.k)),
+        "sigma": float(np.asarray(m.sigma)[0]),
+        "s0": float(np.asarray(m.s0)[0]),
+        "T": float(m.n_steps * m.dt),
+        "dt": float(m.dt),
+        "q_max": float(params.q_max),
+    }
+
+
+def strategies_for(
+    info: dict[str, float], risk: float = 0.6, naive_depth: float | None = None, names=STRATEGIES
+) -> dict[str, Any]:
+    """The policies with parameters from the market ``info``.
+
+    gamma = risk / (k sigma^2 T); naive depth: ``naive_depth`` or 1/k (the zero-risk-aversion optimum);
+    passive pool: half the naive depth from the curve's curvature (reserves x = 2 s0 / depth, L = x sqrt(s0))
+    and half from the fee (depth / (2 s0));
+    CJP phi = gamma sigma^2 / 2 (Gueant 2016), alpha = 0.
+    """
+    from agents import (
+        AvellanedaStoikovAgent,
+        CJPAgent,
+        GLFTAgent,
+        NaiveAgent,
+        PassiveAgent,
+        SymmetricAgent,
+        TrendFollowingAgent,
+    )
+
+    A, k, sigma, T, dt, q_max, s0 = (info[x] for x in ("A", "k", "sigma", "T", "dt", "q_max", "s0"))
+    gamma = risk / (k * sigma * sigma * T)
+    depth = 1.0 / k if naive_depth is None else naive_depth
+    make = {
+        "as": lambda: AvellanedaStoikovAgent(gamma=gamma, k=k, s0=s0),
+        "symmetric": lambda: SymmetricAgent(gamma=gamma, k=k, s0=s0),
+        "naive": lambda: NaiveAgent(depth=depth, s0=s0),
+        "passive": lambda: PassiveAgent(liquidity=2.0 * s0**1.5 / depth, fee=0.5 * depth / s0, s0=s0),
+        "trend": lambda: TrendFollowingAgent(half_spread=depth, s0=s0),
+        "glft": lambda: GLFTAgent(gamma=gamma, A=A, k=k, q_max=q_max, s0=s0),
+        "optimal": lambda: CJPAgent(
+            phi=0.5 * gamma * sigma * sigma, A=A, k=k, T=T, dt=dt, q_max=q_max, s0=s0
+        ),
+    }
+    return {n: make[n]() for n in names}
+
+
+def build_markets(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Market name -> env keyword arguments, from the CLI arguments."""
+    markets: dict[str, dict[str, Any]] = {"model": dict(MODEL_MARKET)}
+    if not getattr(args, "no_ticks", False):
+        markets["synthetic_ticks"] = {**TICK_MARKET, "synthetic_days": getattr(args, "days", 5)}
+    bars = load_bars_arg(args)
+    if bars is not None:
+        markets["bars"] = {**TICK_MARKET, "bars": bars}
+    return markets
+
+
+def load_bars_arg(args: argparse.Namespace):
+    """Bars from ``--ticker`` (yfinance, cache) or ``--bars-csv``; None when neither is given."""
+    from mmenv import data
+
+    if getattr(args, "ticker", None):
+        return data.load_bars(args.ticker, offline=getattr(args, "offline", False))
+    if getattr(args, "bars_csv", None):
+        return data.read_bars_csv(args.bars_csv)
+    return None
+
+
+def run_compare(
+    markets: dict[str, dict[str, Any]],
+    paths: int,
+    seed: int,
+    risk: float = 0.6,
+    ppo: str | None = None,
+    progress: bool = False,
+    names=STRATEGIES,
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, np.ndarray]], dict[str, dict]]:
+    """Score every strategy on every market with common random numbers.
+
+    Returns:
+        (metrics, pnl, infos): metrics[market][strategy] (dict of floats), the per-path P&L samples, and
+        each market's parameters as the strategies see them.
+    """
+    metrics: dict[str, dict[str, dict[str, Any]]] = {}
+    pnl: dict[str, dict[str, np.ndarray]] = {}
+    infos: dict[str, dict] = {}
+    for mname, kw in markets.items():
+        info = market_info(kw)
+        infos[mname] = info
+        naive_depth = 0.01 if kw.get("market") == "ticks" else None  # one cent on bar data
+        pols = strategies_for(info, risk, naive_depth, names)
+        if ppo is not None and mname == "model":
+            from agents.ppo import PPOAgent
+
+            pols["ppo"] = PPOAgent(ppo, s0=info["s0"])
+        metrics[mname], pnl[mname] = {}, {}
+        for sname, pol in pols.items():
+            ro = simulate(pol, paths, seed, progress=progress, **kw)
+            metrics[mname][sname] = score(ro)
+            pnl[mname][sname] = ro.equity[:, -1] - ro.equity[:, 0]
+        m = metrics[mname]
+        if "as" in m and "naive" in m and m["naive"]["inventory_var"] > 0:
+            m["_summary"] = {
+                "inventory_variance_reduction_as_vs_naive": 1.0
+                - m["as"]["inventory_var"] / m["naive"]["inventory_var"],
+                "pnl_std_reduction_as_vs_naive": 1.0 - m["as"]["std_pnl"] / m["naive"]["std_pnl"],
+            }
+    return metrics, pnl, infos
+
+
+COLUMNS = (
+    ("mean P&L", "mean_pnl", "mean_pnl_se"),
+    ("std P&L", "std_pnl", "std_pnl_se"),
+)
+
+
+def format_table(metrics: dict[str, dict[str, Any]]) -> str:
+    """Text table of one market's strategies."""
+    head = (
+        f"{'strategy':<10} | {'mean P&L':>15} | {'std P&L':>15} | {'Sharpe':>6} | {'max DD':>7} | "
+        f"{'inv var':>8} | {'spread':>8} | {'inventory':>9} | {'adv.sel.':>8} | {'fills':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for s, r in metrics.items():
+        if s.startswith("_"):
+            continue
+        lines.append(
+            f"{s:<10} | {fmt_pm(r['mean_pnl'], r['mean_pnl_se'])} | {fmt_pm(r['std_pnl'], r['std_pnl_se'])} | "
+            f"{r['sharpe']:6.2f} | {r['max_drawdown']:7.2f} | {r['inventory_var']:8.2f} | "
+            f"{r['spread_pnl']:8.2f} | {r['inventory_pnl']:9.2f} | {r['adverse_selection_pnl']:8.2f} | "
+            f"{r['n_fills']:6.1f}"
+        )
+    return "\n".join(lines)
+
+
+def markdown_table(metrics: dict[str, dict[str, Any]]) -> str:
+    """GitHub markdown table of one market's strategies."""
+    lines = [
+        "| strategy | mean P&L | std P&L | Sharpe | max drawdown | inventory var | spread P&L | inventory P&L "
+        "| adverse sel. (5 steps) | fills |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s, r in metrics.items():
+        if s.startswith("_"):
+            continue
+        lines.append(
+            f"| {s} | {r['mean_pnl']:.3f} ± {r['mean_pnl_se']:.3f} | {r['std_pnl']:.3f} ± {r['std_pnl_se']:.3f} "
+            f"| {r['sharpe']:.2f} | {r['max_drawdown']:.3f} | {r['inventory_var']:.2f} | {r['spread_pnl']:.3f} "
+            f"| {r['inventory_pnl']:.3f} | {r['adverse_selection_pnl']:.3f} | {r['n_fills']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_compare(metrics: dict, pnl: dict, out: Path) -> list[Path]:
+    """Per market: mean P&L with 2 SE bars against P&L std (the risk-return plane), and P&L histograms."""
+    plt = pyplot()
+    files = []
+    nm = len(pnl)
+    fig, axes = plt.subplots(1, nm, figsize=(5.0 * nm, 4.0), squeeze=False)
+    for ax, (mname, d) in zip(axes[0], metrics.items(), strict=True):
+        for s, r in d.items():
+            if s.startswith("_"):
+                continue
+            ax.errorbar(r["std_pnl"], r["mean_pnl"], yerr=2 * r["mean_pnl_se"], fmt="o", capsize=3)
+            ax.annotate(s, (r["std_pnl"], r["mean_pnl"]), textcoords="offset points", xytext=(4, 4))
+        ax.set_xlabel("std of terminal P&L")
+        ax.set_ylabel("mean terminal P&L (±2 SE)")
+        ax.set_title(mname)
+    fig.tight_layout()
+    files.append(save_figure(fig, out / "compare_risk_return.png"))
+    fig, axes = plt.subplots(1, nm, figsize=(5.0 * nm, 3.6), squeeze=False)
+    for ax, (mname, d) in zip(axes[0], pnl.items(), strict=True):
+        lo = np.percentile(np.concatenate(list(d.values())), 0.5)
+        hi = np.percentile(np.concatenate(list(d.values())), 99.5)
+        bins = np.linspace(lo, hi, 50)
+        for s in ("as", "naive", "optimal", "glft"):
+            if s in d:
+                ax.hist(d[s], bins=bins, histtype="step", label=s)
+        ax.set_title(mname)
+        ax.set_xlabel("terminal P&L")
+    axes[0][0].legend()
+    fig.tight_layout()
+    files.append(save_figure(fig, out / "compare_pnl_hist.png"))
+    return files
+
+
+def add_market_args(parser: argparse.ArgumentParser) -> None:
+    """--ticker / --bars-csv / --offline / --no-ticks / --days."""
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--ticker", default=None, help="also run on 1-minute bars of this ticker (yfinance)")
+    g.add_argument("--bars-csv", type=Path, default=None, help="also run on bars from this CSV")
+    parser.add_argument("--offline", action="store_true", help="read --ticker bars from the cache only")
+    parser.add_argument("--no-ticks", action="store_true", help="skip the synthetic tick market")
+    parser.add_argument(
+        "--days", type=int, default=5, help="sessions of synthetic bars for the tick market (5)"
+    )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mmenv compare``."""
+    parser.add_argument("--paths", type=int, default=1000, help="Monte-Carlo paths per strategy (1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the market paths (0)")
+    parser.add_argument(
+        "--risk", type=float, default=0.6, help="dimensionless risk aversion gamma k sigma^2 T"
+    )
+    parser.add_argument("--ppo", default=None, help="path of a trained PPO model (agents.ppo.PPOAgent)")
+    parser.add_argument("--out", type=Path, default=Path("out/compare"), help="output directory")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figures")
+    add_market_args(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparison, print the tables, write metrics.json and the figures."""
+    if args.paths < 2:
+        raise SystemExit(f"--paths must be >= 2, got {args.paths}")
+    t0 = time.perf_counter()
+    markets = build_markets(args)
+    metrics, pnl, infos = run_compare(markets, args.paths, args.seed, args.risk, args.ppo, progress=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(
+        {"markets": infos, "metrics": metrics, "paths": args.paths, "seed": args.seed},
+        args.out / "metrics.json",
+    )
+    if not args.no_plot:
+        plot_compare(metrics, pnl, args.out)
+    print(f"Strategy comparison: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")
+    for mname, m in metrics.items():
+        i = infos[mname]
+        print(
+            f"\n[{mname}] A={i['A']:.4g} k={i['k']:.4g} sigma={i['sigma']:.4g} T={i['T']:.4g} dt={i['dt']:.4g} "
+            f"(mean ± SE over paths; P&L in price units)"
+        )
+        print(format_table(m))
+        if "_summary" in m:
+            r = m["_summary"]["inventory_variance_reduction_as_vs_naive"]
+            print(
+                f"inventory variance: AS {'reduces' if r > 0 else 'increases'} it by {abs(r):.1%} against naive"
+            )
+    print(f"\nwrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``experiments/compare.py``."""
+    parser = argparse.ArgumentParser(prog="mmenv compare", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))

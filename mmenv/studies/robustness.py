@@ -1,0 +1,171 @@
+"""The model's weaknesses as experiments: each switch of mmenv.market_variants against the AS base case.
+
+Scenarios (common random numbers; every scenario keeps the base market's sigma, A and k on average):
+stochastic volatility (GARCH(1,1)) with AS fed the constant sigma, the true conditional sigma and the EWMA
+estimate; a trending mid; asymmetric arrivals; toxic flow; market impact of our own fills; the information
+effect of all trades. For AS, naive, GLFT and the CJP optimum: mean P&L, its std and the adverse selection
+(5-step markout of the fills), and their change from the base case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
+
+__all__ = ["SCENARIOS", "configure_parser", "main", "run", "run_robustness"]
+
+#: scenario -> (env keyword arguments, description).
+SCENARIOS: dict[str, tuple[dict[str, Any], str]] = {
+    "base": ({"market": "model"}, "the AS model market"),
+    "garch": (
+        {"market": "garch", "sigma_estimate": "constant"},
+        "GARCH(1,1) volatility, AS uses the constant sigma",
+    ),
+    "garch_true": (
+        {"market": "garch", "sigma_estimate": "true"},
+        "GARCH(1,1), AS fed the true conditional sigma",
+    ),
+    "garch_ewma": ({"market": "garch", "sigma_estimate": "ewma"}, "GARCH(1,1), AS fed the EWMA estimate"),
+    "trend": ({"market": "trend", "trend": 4.0}, "drift +-4 per unit time (2 sigma), sign unknown"),
+    "asymmetric": ({"market": "asymmetric", "A_bid": 180.0, "A_ask": 100.0}, "A_bid = 180, A_ask = 100"),
+    "toxic": ({"market": "toxic", "toxic_share": 0.5}, "50% of the flow informed of the next move"),
+    "impact": (
+        {"market": "impact", "perm_impact": 0.05, "temp_impact": 0.1, "decay": 20.0},
+        "our fills move the mid (permanent 0.05, transient 0.1 per unit)",
+    ),
+    "information": (
+        {"market": "information", "info_share": 0.5},
+        "all trades move the mid (50% of variance)",
+    ),
+}
+STRATS = ("as", "naive", "glft", "optimal")
+KEYS = ("mean_pnl", "mean_pnl_se", "std_pnl", "adverse_selection_pnl", "inventory_std", "n_fills")
+
+
+def run_robustness(
+    paths: int, seed: int, scenarios=tuple(SCENARIOS), strategies=STRATS, progress: bool = False
+) -> dict[str, dict[str, dict[str, float]]]:
+    """metrics[scenario][strategy] with the KEYS and the change of mean P&L and std from the base case."""
+    from mmenv.studies.compare import MODEL_MARKET, market_info, strategies_for
+
+    info = market_info(MODEL_MARKET)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    it = scenarios
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(scenarios, desc="scenarios", leave=False)
+    for sc in it:
+        kw = {**MODEL_MARKET, **SCENARIOS[sc][0]}
+        pols = strategies_for(info, names=strategies)
+        if "as" in pols and SCENARIOS[sc][0].get("market") == "garch":
+            pols["as"].sigma = None  # read sigma from the market's estimate (constant / true / EWMA)
+        out[sc] = {}
+        for s, pol in pols.items():
+            r = score(simulate(pol, paths, seed, **kw))
+            out[sc][s] = {k: r[k] for k in KEYS}
+    base = out.get("base")
+    if base is not None:
+        for d in out.values():
+            for s, r in d.items():
+                r["d_mean_pnl"] = r["mean_pnl"] - base[s]["mean_pnl"]
+                r["d_std_pnl"] = r["std_pnl"] - base[s]["std_pnl"]
+    return out
+
+
+def format_table(res: dict) -> str:
+    """Text table: scenario x strategy."""
+    head = f"{'scenario':<12} {'strategy':<8} | {'mean P&L':>15} | {'d mean':>7} | {'std':>6} | {'d std':>6} | {'adv.sel.':>8} | {'inv std':>7}"
+    out = [head, "-" * len(head)]
+    for sc, d in res.items():
+        for s, r in d.items():
+            out.append(
+                f"{sc:<12} {s:<8} | {r['mean_pnl']:7.2f} ± {r['mean_pnl_se']:5.2f} | {r.get('d_mean_pnl', 0):7.2f} | "
+                f"{r['std_pnl']:6.2f} | {r.get('d_std_pnl', 0):6.2f} | {r['adverse_selection_pnl']:8.2f} | {r['inventory_std']:7.2f}"
+            )
+    return "\n".join(out)
+
+
+def markdown_table(res: dict) -> str:
+    """GitHub markdown table: scenario x strategy."""
+    out = [
+        "| scenario | strategy | mean P&L | change vs base | std P&L | change vs base | adverse sel. | inventory std |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for sc, d in res.items():
+        for s, r in d.items():
+            out.append(
+                f"| {sc} | {s} | {r['mean_pnl']:.2f} ± {r['mean_pnl_se']:.2f} | {r.get('d_mean_pnl', 0):+.2f} | "
+                f"{r['std_pnl']:.2f} | {r.get('d_std_pnl', 0):+.2f} | {r['adverse_selection_pnl']:.2f} | {r['inventory_std']:.2f} |"
+            )
+    return "\n".join(out)
+
+
+def plot_robustness(res: dict, path: Path) -> Path:
+    """Grouped bars of the mean P&L per scenario and strategy (±2 SE), and of the P&L std."""
+    plt = pyplot()
+    scen = list(res)
+    strats = list(next(iter(res.values())))
+    x = np.arange(len(scen))
+    w = 0.8 / len(strats)
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    for i, s in enumerate(strats):
+        m = [res[c][s]["mean_pnl"] for c in scen]
+        se = [2 * res[c][s]["mean_pnl_se"] for c in scen]
+        axes[0].bar(x + i * w, m, w, yerr=se, label=s, capsize=2)
+        axes[1].bar(x + i * w, [res[c][s]["std_pnl"] for c in scen], w, label=s)
+    axes[0].set_ylabel("mean P&L (±2 SE)")
+    axes[1].set_ylabel("std P&L")
+    axes[1].set_xticks(x + 0.4 - w / 2, scen, rotation=20)
+    axes[0].legend(ncol=len(strats))
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mmenv robustness``."""
+    parser.add_argument("--paths", type=int, default=1000, help="Monte-Carlo paths per run (1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the market paths (0)")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--out", type=Path, default=Path("out/robustness"), help="output directory")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every scenario, print the table, write metrics.json and the figure."""
+    if args.paths < 2:
+        raise SystemExit(f"--paths must be >= 2, got {args.paths}")
+    scen = list(dict.fromkeys(["base", *args.scenarios]))
+    t0 = time.perf_counter()
+    res = run_robustness(args.paths, args.seed, scen, progress=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(
+        {
+            "scenarios": {s: SCENARIOS[s][1] for s in scen},
+            "metrics": res,
+            "paths": args.paths,
+            "seed": args.seed,
+        },
+        args.out / "metrics.json",
+    )
+    if not args.no_plot:
+        plot_robustness(res, args.out / "robustness.png")
+    print(f"Robustness: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")
+    for s in scen:
+        print(f"  {s}: {SCENARIOS[s][1]}")
+    print(format_table(res))
+    print(f"\nwrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``experiments/robustness.py``."""
+    parser = argparse.ArgumentParser(prog="mmenv robustness", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,88 @@
+"""End-to-end runs of the study subcommands (compare, sensitivity, robustness, report) on tiny sizes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mmenv.cli import main as cli_main
+from mmenv.studies.compare import STRATEGIES, market_info, run_compare, strategies_for
+from mmenv.studies.robustness import run_robustness
+from mmenv.studies.sensitivity import run_sensitivity
+
+
+def test_compare_cli(tmp_path, capsys):
+    assert cli_main(["compare", "--paths", "20", "--out", str(tmp_path), "--days", "2"]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(m["metrics"]) == {"model", "synthetic_ticks"}
+    assert set(STRATEGIES) <= set(m["metrics"]["model"])
+    red = m["metrics"]["model"]["_summary"]["inventory_variance_reduction_as_vs_naive"]
+    assert -1 < red < 1
+    assert (tmp_path / "compare_risk_return.png").stat().st_size > 0
+    assert "inventory variance" in capsys.readouterr().out
+
+
+def test_compare_bars_csv(tmp_path):
+    from mmenv.data import synthetic_bars
+
+    bars = synthetic_bars(days=2, seed=3)
+    csv = tmp_path / "bars.csv"
+    bars.rename(columns=str.capitalize).rename_axis("Datetime").to_csv(csv)
+    out = tmp_path / "o"
+    rc = cli_main(
+        ["compare", "--paths", "5", "--out", str(out), "--bars-csv", str(csv), "--no-ticks", "--no-plot"]
+    )
+    assert rc == 0
+    assert set(json.loads((out / "metrics.json").read_text())["metrics"]) == {"model", "bars"}
+
+
+def test_common_random_numbers_and_determinism():
+    kw = {"market": "model", "q_max": 25.0, "dt": 0.01}
+    a, pnl_a, _ = run_compare({"m": kw}, 30, 4, names=("as", "naive"))
+    b, pnl_b, _ = run_compare({"m": kw}, 30, 4, names=("as", "naive"))
+    np.testing.assert_array_equal(pnl_a["m"]["as"], pnl_b["m"]["as"])
+    assert a["m"]["as"]["mean_pnl"] == b["m"]["as"]["mean_pnl"]
+
+
+def test_strategies_scale_with_the_market():
+    info = market_info({"market": "model"})
+    pols = strategies_for(info)
+    assert pols["as"].gamma == pytest.approx(0.6 / (1.5 * 4.0))
+    assert pols["optimal"].phi == pytest.approx(0.5 * pols["as"].gamma * 4.0)
+
+
+def test_sensitivity_monotone_risk(tmp_path):
+    rows = run_sensitivity(np.array([0.01, 1.0]), 200, 0, {"market": "model", "dt": 0.01})
+    assert rows[0]["inventory_std"] > rows[1]["inventory_std"]
+    assert rows[0]["mean_spread"] < rows[1]["mean_spread"]
+    assert cli_main(["sensitivity", "--paths", "10", "--n-gamma", "3", "--out", str(tmp_path)]) == 0
+    assert len(json.loads((tmp_path / "metrics.json").read_text())["rows"]) == 3
+    assert (tmp_path / "sensitivity_frontier.png").exists()
+
+
+def test_robustness_toxic_flow_costs_adverse_selection(tmp_path):
+    res = run_robustness(300, 1, ("base", "toxic"), ("as",))
+    base, tox = res["base"]["as"], res["toxic"]["as"]
+    se = np.hypot(base["mean_pnl_se"], tox["mean_pnl_se"])
+    assert tox["mean_pnl"] < base["mean_pnl"] - 3 * se
+    assert tox["adverse_selection_pnl"] < base["adverse_selection_pnl"]
+    assert cli_main(["robustness", "--paths", "10", "--scenarios", "impact", "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(m["metrics"]) == {"base", "impact"}
+
+
+def test_report_quick(tmp_path):
+    rc = cli_main(["report", "--quick", "--paths", "30", "--out", str(tmp_path)])
+    md = (tmp_path / "report.md").read_text()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert rc == 0, metrics.get("errors")
+    for sec in ("I.", "II.", "III.", "IV.", "V.", "VI.", "VII.", "VIII.", "IX.", "X."):
+        assert f"## {sec} " in md
+    assert md.index("## VII.") < md.index("## IX.")
+    assert "$$r(s, q, t)" in md
+    for name in ("sensitivity_frontier.png", "robustness.png", "compare_risk_return.png", "calibration.png"):
+        assert (tmp_path / name).exists() and f"({name})" in md
+    assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
+    assert {"compare", "robustness", "sensitivity", "calibration"} <= set(metrics)
