@@ -122,8 +122,9 @@ class Recorder:
         rows = self.buffer[: self.n]
         if self._fh is not None:
             rows.tofile(self._fh)
-        else:
-            self._chunks.append(rows.copy())
+        else:  # keep the full buffer itself and start a new one (no copy)
+            self._chunks.append(rows)
+            self.buffer = np.empty(self.capacity, dtype=self.dtype)
         self._flushed += self.n
         self.n = 0
 
