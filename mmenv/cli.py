@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "robustness": "mmenv.studies.robustness",
     "report": "mmenv.studies.report",
     "backtest": "mmenv.studies.backtest",
+    "train": "mmenv.studies.train",
+    "sweep": "mmenv.studies.sweep",
 }
 
 
