@@ -41,8 +41,8 @@ def state_from_obs(obs: np.ndarray, s0: float | np.ndarray) -> QuoteState:
 class Policy(Protocol):
     """A market-making strategy.
 
-    ``quote(state)`` returns (bid_depth, ask_depth), each (N,) float64 in price units (NaN: no quote on
-    that side). ``reset(num_paths)`` clears any memory at the start of episodes. ``act(obs)`` is
+    ``quote(state)`` returns (bid_depth, ask_depth), each (N,) float64 in price units (+inf: no quote on
+    that side; NaN is rejected by the env as bad input). ``reset(num_paths)`` clears any memory at the start of episodes. ``act(obs)`` is
     ``quote(state_from_obs(obs, s0))`` stacked as (N, 2) (or (2,) for a single observation).
     """
 

@@ -22,7 +22,7 @@ class PassiveAgent(BasePolicy):
 
     with x = x0 + q and y = L^2 / x. No inventory-risk management: the pool's price moves only through its
     own trades, not with the market mid. Depths are taken from the current mid (price units); a pool with
-    x <= size cannot sell and withdraws its ask (NaN).
+    x <= size cannot sell and withdraws its ask (+inf depth: no quote).
 
     Args:
         liquidity: L = sqrt(x y) (sqrt(units * price units)), > 0.
@@ -50,7 +50,7 @@ class PassiveAgent(BasePolicy):
         y = L2 / x
         bid = (y - L2 / (x + self.size)) / self.size * (1.0 - self.fee)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ask = np.where(x > self.size, (L2 / (x - self.size) - y) / self.size * (1.0 + self.fee), np.nan)
+            ask = np.where(x > self.size, (L2 / (x - self.size) - y) / self.size * (1.0 + self.fee), np.inf)
         return bid, ask
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 One matching-and-accounting rule serves the single env, the vector env and the backtester:
 
 * Hard inventory limit: the bid is live only if ``q + size <= q_max`` and the ask only if
-  ``q - size >= -q_max``; a NaN depth means "no quote" on that side.
+  ``q - size >= -q_max``; a NaN or +inf depth means "no quote" on that side.
 * Fill rule: a live ask at depth ``delta_a = ask - s`` is filled iff the buy side of the order flow reached
   depth ``>= delta_a`` during the interval (a buyer-initiated trade at a price >= ask); a live bid at depth
   ``delta_b = s - bid`` iff the sell side reached ``>= delta_b``. In the Avellaneda-Stoikov model the reach
@@ -65,7 +65,7 @@ def match_and_settle(
     Args:
         q, cash: inventory (units) and cash (price units) before the interval.
         mid: mid-price at quote time (price units).
-        bid_depth, ask_depth: quote depths from the mid (price units); NaN means no quote.
+        bid_depth, ask_depth: quote depths from the mid (price units); NaN or +inf means no quote.
         reach_bid, reach_ask: depth reached by sellers / buyers in the interval (-inf: nobody came).
         avail_bid, avail_ask: units the flow can give each side (inf in the model market).
         q_max: hard inventory limit (units); size: order size (units).
@@ -75,8 +75,8 @@ def match_and_settle(
         (q, cash, bought, sold, fees, bid_price, ask_price): the new inventory and cash, units bought
         at the bid and sold at the ask, fees paid, and the live quote prices (NaN where not quoted).
     """
-    bid_live = (q + size <= q_max + _EPS) and (bid_depth == bid_depth)
-    ask_live = (q - size >= -q_max - _EPS) and (ask_depth == ask_depth)
+    bid_live = (q + size <= q_max + _EPS) and (bid_depth < math.inf)  # NaN or +inf: no quote
+    ask_live = (q - size >= -q_max - _EPS) and (ask_depth < math.inf)
     bid_price = mid - bid_depth if bid_live else math.nan
     ask_price = mid + ask_depth if ask_live else math.nan
     bought = min(size, avail_bid) if (bid_live and reach_bid >= bid_depth) else 0.0
@@ -287,6 +287,9 @@ class SimulationCore:
         self.state = CoreState(q=np.full(n, self.q0), cash=np.zeros(n), step=np.zeros(n, dtype=np.int64))
         self._clip_warned = False
         self.market_clips = getattr(market, "clip_depth", None) is not None
+        #: Optional market hook ``on_fills(bought, sold)`` called after matching (e.g. the impact of our
+        #: own fills on the next interval's mid, :mod:`mmenv.market_variants`).
+        self._on_fills = getattr(market, "on_fills", None)
 
     @property
     def n_steps(self) -> int:
@@ -365,6 +368,8 @@ class SimulationCore:
             ask_price,
         )
         st.step += 1
+        if self._on_fills is not None:
+            self._on_fills(bought, sold)
         return StepResult(
             mid_before=mid_before,
             mid_after=self.market.mid.copy(),
@@ -429,6 +434,8 @@ class SimulationCore:
             out,
             obs,
         )
+        if self._on_fills is not None:
+            self._on_fills(out[:, 4], out[:, 5])
         return out, obs, mid_before
 
     def observe(self) -> np.ndarray:

@@ -36,7 +36,6 @@ numbers hold across strategies (for ``impact`` the mid then differs only through
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -299,25 +298,10 @@ class ImpactMarket(_VariantMarket):
         n = self.num_paths
         self._pending = np.zeros(n)
         self.transient = np.zeros(n)
-        self._bound_q: np.ndarray | None = None
-        self._last_q = np.zeros(n)
-        self._fills_seen = False
-        self._reported = False
-        self._warned = False
-        self._steps = 0
-
-    def bind(self, q: np.ndarray) -> None:
-        """Watch an inventory array updated in place by the core (the fallback when no hook reports fills)."""
-        self._bound_q = q
-        self._last_q = np.array(q, dtype=float)
 
     def on_fills(self, bought: np.ndarray, sold: np.ndarray) -> None:
-        """Hook called after matching: record this interval's fills; they move the next interval's mid."""
+        """Hook the core calls after matching: this interval's fills move the next interval's mid."""
         self._pending = self._pending + (np.asarray(sold, float) - np.asarray(bought, float))
-        self._fills_seen = True
-        self._reported = True
-        if self._bound_q is not None:
-            self._last_q = np.array(self._bound_q, dtype=float)
 
     def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
         """Restart paths at s0 with no pending or transient impact."""
@@ -325,29 +309,13 @@ class ImpactMarket(_VariantMarket):
         m = np.ones(self.num_paths, dtype=bool) if mask is None else np.asarray(mask, bool)
         self._pending[m] = 0.0
         self.transient[m] = 0.0
-        if self._bound_q is not None:
-            self._last_q[m] = self._bound_q[m]
 
     def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._bound_q is not None and not self._fills_seen:
-            q = np.asarray(self._bound_q, dtype=float)
-            self._pending = self._pending + (self._last_q - q)  # sold - bought = -(change of q)
-            self._last_q = q.copy()
-        elif self._bound_q is None and not self._reported and not self._warned and self._steps > 1:
-            warnings.warn(
-                "market='impact': no fills were reported to the market (neither on_fills() nor bind()), so "
-                "our own trades have no impact; use mmenv.studies.common.simulate or a core that calls "
-                "market.on_fills(bought, sold) after matching.",
-                stacklevel=3,
-            )
-            self._warned = True
-        self._steps += 1
         f = self._pending
         new_t = self._keep * self.transient + self.temp_impact * f
         impact = self.perm_impact * f + (new_t - self.transient)
         self.transient = new_t
         self._pending = np.zeros(self.num_paths)
-        self._fills_seen = False
         self.mid = self.mid + (self._drift + self._vol * self._z[i] + impact)
         r = self._reach(self._log_adt, self._e[i])
         return r[0], r[1]

@@ -213,29 +213,26 @@ def test_impact_moves_mid_against_fills():
     np.testing.assert_allclose(m.mid - before, [0.2 * (1 - keep), -0.2 * (1 - keep)])
 
 
-def test_impact_without_fill_reports_warns():
-    m = make_market("impact", P, 5000)  # block of one step
-    rng = np.random.default_rng(0)
-    m.reset(rng)
-    with pytest.warns(UserWarning, match="no fills were reported"):
-        for _ in range(3):
-            m.advance(rng)
+def test_impact_applies_in_the_env_through_the_core_hook():
+    import gymnasium as gym
 
+    def mean_equity(perm):
+        env = gym.make("mmenv/MarketMaking-v0", market="impact", perm_impact=perm, temp_impact=0.0,
+                       sigma=0.0, dt=0.01, action_mode="depth").unwrapped
+        env.reset(seed=0)
+        mids = []
+        for _ in range(100):
+            _, _, term, _, info = env.step(np.array([0.2, 5.0]))  # mostly buying
+            mids.append(info["mid"])
+            if term:
+                break
+        return mids[-1], info["inventory"]
 
-def test_impact_bound_inventory_fallback():
-    params = MarketParams(sigma=0.0, dt=0.01)
-    m = ImpactMarket(params, 1, perm_impact=0.1, temp_impact=0.0)
-    q = np.zeros(1)
-    m.bind(q)
-    rng = np.random.default_rng(0)
-    m.reset(rng)
-    m.advance(rng)
-    q[0] = 2.0  # the core bought 2 units in place
-    before = m.mid.copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        m.advance(rng)
-    np.testing.assert_allclose(m.mid - before, [-0.2])
+    mid0, q0 = mean_equity(0.0)
+    mid1, q1 = mean_equity(0.1)
+    assert mid0 == 100.0 and q0 > 0
+    # every unit bought pushes the mid down by perm_impact (the last interval's fills not yet applied)
+    assert mid1 < 100.0 - 0.1 * (q1 - 2)
 
 
 # ----------------------------------------------------------- the simulation loop of the studies

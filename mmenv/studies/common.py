@@ -1,9 +1,8 @@
-"""Shared pieces of the studies: a simulation loop that reports fills to the market, scoring, JSON and tables.
+"""Shared pieces of the studies: the simulation entry point, scoring, JSON and tables.
 
-:func:`simulate` runs a policy over N paths of any market source on the simulation core, the same process
-as :func:`mmenv.rollout.rollout` (same core, same generator seeded by ``seed``: identical numbers on the
-model market, tested), and also calls the market's ``on_fills(bought, sold)`` hook after matching, which
-the market-impact variant needs.
+:func:`simulate` runs a policy over N paths of any market source through :func:`mmenv.rollout.rollout`
+(the core calls the market's ``on_fills(bought, sold)`` hook after matching, which the market-impact
+variant needs).
 """
 
 from __future__ import annotations
@@ -25,65 +24,21 @@ __all__ = [
 
 
 def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kwargs: Any):
-    """Run one episode of ``policy`` on ``num_paths`` paths; returns a :class:`mmenv.rollout.Rollout`.
+    """Run one episode of ``policy`` on ``num_paths`` paths: :func:`mmenv.rollout.rollout` on the market.
+
+    The core reports fills to markets that have an ``on_fills`` hook (market impact). Task arguments
+    (reward, phi, alpha, action_mode) are dropped: the reward column is the P&L change.
 
     Args:
         policy: an :class:`agents.base.Policy` (depths in price units; +inf withdraws a side).
-        num_paths: P. seed: seeds the one generator of the market's randomness (common random numbers
-            across policies). progress: tqdm bar over the steps.
-        env_kwargs: the env's market arguments (MarketParams fields, ``market=`` and its switches).
-            Task arguments (reward, action_mode, ...) are not used: the reward column is the P&L change.
+        num_paths: P. seed: seeds the market's generator (common random numbers across policies).
+        progress: tqdm bar over the steps. env_kwargs: the env's market arguments (MarketParams fields,
+            ``market=`` and its switches).
     """
-    from agents.base import QuoteState
-    from mmenv.env import build_simulation
-    from mmenv.rollout import Rollout
+    from mmenv.rollout import rollout
 
     kw = {k: v for k, v in env_kwargs.items() if k not in ("reward", "phi", "alpha", "action_mode")}
-    _, _, core = build_simulation(num_paths, kw)
-    rng = np.random.default_rng(seed)
-    core.reset(rng)
-    m = core.market
-    hook = getattr(m, "on_fills", None)
-    s0 = m.s0.copy()
-    policy.reset(num_paths)
-    n, p = core.n_steps, num_paths
-    mid = np.empty((p, n + 1))
-    inv = np.empty((p, n + 1))
-    cash = np.empty((p, n + 1))
-    rec = np.empty((5, p, n))
-    mid[:, 0], inv[:, 0], cash[:, 0] = m.mid, core.state.q, core.state.cash
-    steps = range(n)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc=getattr(policy, "name", "policy"), leave=False)
-    for j in steps:
-        st = core.state
-        state = QuoteState(
-            q=st.q.copy(), tau=core.time_remaining(), mid=m.mid.copy(), sigma=m.sigma.copy(), s0=s0
-        )
-        db, da = policy.quote(state)
-        res = core.step(db, da, rng)
-        if hook is not None:
-            hook(res.bought, res.sold)
-        mid[:, j + 1], inv[:, j + 1], cash[:, j + 1] = res.mid_after, st.q, st.cash
-        rec[0, :, j], rec[1, :, j], rec[2, :, j] = res.bid_price, res.ask_price, res.bought
-        rec[3, :, j], rec[4, :, j] = res.sold, res.fees
-    equity = cash + inv * mid
-    return Rollout(
-        time=np.arange(n + 1) * m.dt,
-        mid=mid,
-        inventory=inv,
-        cash=cash,
-        equity=equity,
-        bid=rec[0],
-        ask=rec[1],
-        bought=rec[2],
-        sold=rec[3],
-        fees=rec[4],
-        reward=np.diff(equity, axis=1),
-        dt=m.dt,
-    )
+    return rollout(policy, num_paths, seed, progress=progress, **kw)
 
 
 def adverse_selection(ro, horizon: int = 5) -> dict[str, float]:
