@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 from mmenv.env import build_simulation
 from mmenv.task import as_action_array
 
-__all__ = ["MarketMakingVectorEnv"]
+__all__ = ["INFO_KEYS", "MarketMakingVectorEnv", "info_columns"]
 
 INFO_KEYS = (
     "cash",
@@ -28,6 +28,34 @@ INFO_KEYS = (
     "equity",
     "time",
 )
+
+
+def info_columns(core, out: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The ``info`` values of every path as (N,) arrays, keyed by :data:`INFO_KEYS`.
+
+    Args:
+        core: the :class:`mmenv.core.SimulationCore` after the step (or after a reset).
+        out: the (N, 9) output of :meth:`mmenv.core.SimulationCore.env_step`; None for the values at reset
+            (no quotes: NaN, no fills: 0).
+    """
+    st, m = core.state, core.market
+    n = st.q.shape[0]
+    if out is None:
+        nan, zero = np.full(n, np.nan), np.zeros(n)
+        quotes = {"bid": nan, "ask": nan.copy(), "bid_depth": nan.copy(), "ask_depth": nan.copy()}
+        fills = {"bought": zero, "sold": zero.copy(), "fees": zero.copy()}
+    else:
+        quotes = {"bid": out[:, 2], "ask": out[:, 3], "bid_depth": out[:, 0], "ask_depth": out[:, 1]}
+        fills = {"bought": out[:, 4], "sold": out[:, 5], "fees": out[:, 6]}
+    return {
+        "cash": st.cash.copy(),
+        "inventory": st.q.copy(),
+        "mid": m.mid.copy(),
+        **quotes,
+        **fills,
+        "equity": st.cash + st.q * m.mid,
+        "time": st.step * m.dt,
+    }
 
 
 class MarketMakingVectorEnv(VectorEnv):
@@ -73,26 +101,6 @@ class MarketMakingVectorEnv(VectorEnv):
             infos["_" + key] = self._mask
         return infos
 
-    def _state_values(self) -> dict[str, np.ndarray]:
-        st, m = self.core.state, self.core.market
-        n = self.num_envs
-        nan = np.full(n, np.nan)
-        zero = np.zeros(n)
-        return {
-            "cash": st.cash.copy(),
-            "inventory": st.q.copy(),
-            "mid": m.mid.copy(),
-            "bid": nan,
-            "ask": nan.copy(),
-            "bid_depth": nan.copy(),
-            "ask_depth": nan.copy(),
-            "bought": zero,
-            "sold": zero.copy(),
-            "fees": zero.copy(),
-            "equity": st.cash + st.q * m.mid,
-            "time": st.step * m.dt,
-        }
-
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         """Reset every sub-env. ``seed`` seeds ``self.np_random`` (a list uses its first entry)."""
         if isinstance(seed, (list, tuple)):
@@ -102,7 +110,7 @@ class MarketMakingVectorEnv(VectorEnv):
         core.reset(self.np_random)
         self._w0 = core.equity()
         self._prev_done[:] = False
-        return core.observe(), self._infos(self._state_values())
+        return core.observe(), self._infos(info_columns(core))
 
     def step(self, actions: np.ndarray):
         """Step every sub-env (NEXT_STEP autoreset). Actions outside the space are clipped; NaN raises."""
@@ -111,23 +119,9 @@ class MarketMakingVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {np.shape(actions)}")
         core = self.core
         out, obs, _ = core.env_step(a, self.task, self._w0, self.np_random)
-        st, m = core.state, core.market
         reward = out[:, 7].copy()
         terminated = out[:, 8] > 0.0
-        values = {
-            "cash": st.cash.copy(),
-            "inventory": st.q.copy(),
-            "mid": m.mid.copy(),
-            "bid": out[:, 2],
-            "ask": out[:, 3],
-            "bid_depth": out[:, 0],
-            "ask_depth": out[:, 1],
-            "bought": out[:, 4],
-            "sold": out[:, 5],
-            "fees": out[:, 6],
-            "equity": st.cash + st.q * m.mid,
-            "time": st.step * m.dt,
-        }
+        values = info_columns(core, out)
         done = self._prev_done
         if done.any():
             core.reset(self.np_random, done)
@@ -136,7 +130,7 @@ class MarketMakingVectorEnv(VectorEnv):
             obs[done] = core.observe()[done]
             reward[done] = 0.0
             terminated[done] = False
-            fresh = self._state_values()
+            fresh = info_columns(core)
             for key in INFO_KEYS:
                 values[key] = np.where(done, fresh[key], values[key])
         self._prev_done = terminated.copy()
