@@ -158,7 +158,12 @@ def format_scores(scores: dict[str, Any]) -> str:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv train``."""
     parser.add_argument("--algo", choices=["ppo"], default="ppo", help="RL algorithm (ppo)")
-    parser.add_argument("--timesteps", type=int, default=1_500_000, help="env steps of training")
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=5_000_000,
+        help="env steps of training (5M: about 3-4 min on 2 CPU cores)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--out", type=Path, default=Path("runs/ppo"), help="run directory")
     parser.add_argument("--n-envs", type=int, default=64, help="parallel episodes")
