@@ -167,7 +167,7 @@ def test_save_load_round_trip_quotes_as_the_trained_model(tmp_path):
 
 
 def test_agent_rejects_a_directory_without_a_run(tmp_path):
-    with pytest.raises(ValueError, match="model.zip"):
+    with pytest.raises(ValueError, match=r"model\.zip"):
         PPOAgent(tmp_path)
 
 
