@@ -201,3 +201,39 @@ def test_short_training_beats_a_random_policy(tmp_path):
     edge = scores["edges"]["random"]
     # the improvement must be large against its own paired Monte-Carlo standard error
     assert edge["diff"] > 5.0 * edge["se"], scores
+
+
+def test_mmenv_train_cli_writes_the_evaluation(tmp_path, capsys):
+    from mmenv.cli import main
+
+    rc = main(
+        [
+            "train",
+            "--timesteps",
+            "1600",
+            "--n-envs",
+            "8",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--eval-episodes",
+            "50",
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    ev = json.loads((tmp_path / "eval.json").read_text())
+    assert ev["eval_episodes"] == 50 and ev["eval_seed"] != ev["config"]["seed"]
+    assert {"ppo", "as", "optimal"} <= set(ev["policies"])
+    gap = (
+        100
+        * (ev["policies"]["optimal"]["mean"] - ev["policies"]["ppo"]["mean"])
+        / abs(ev["policies"]["optimal"]["mean"])
+    )
+    assert ev["optimality_gap_pct"] == pytest.approx(gap)
+    assert ev["edges"]["as"]["diff"] == pytest.approx(
+        ev["policies"]["ppo"]["mean"] - ev["policies"]["as"]["mean"]
+    )
+    assert "optimality gap" in capsys.readouterr().out
+    assert (tmp_path / "learning_curve.png").is_file()
