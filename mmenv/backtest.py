@@ -1,27 +1,44 @@
-"""Event-driven backtester: a tick stream replayed through a policy, one event per trade.
+"""Event-driven backtester: a tick stream replayed through a policy, one event per tick.
+
+Each tick ``i`` of the stream is two things at time ``t_i``: a *quote update* (the prevailing mid becomes
+``m_i``) followed by a *trade* (price ``p_i``, aggressor side ``s_i``, size ``z_i``) that arrives against that
+mid. A market maker on the quote feed sees ``m_i`` before the trade and can reprice; with latency its new
+quotes reach the book only at ``t_i + latency``, and its older quotes stay live (stale) meanwhile.
 
 The loop (both paths below run exactly this, event by event; ``i`` is the event index in the stream):
 
 1. *Validate* the tick: time not NaN and not before the previous tick, finite price and mid, side +-1,
    size finite and > 0. Bad input raises ``ValueError`` naming the event index; nothing is skipped.
-2. *Quotes going live*: decisions whose latency has elapsed (``decision time + latency <= t_i``) replace the
-   live bid and ask, in decision order.
-3. *Matching and accounting*: one call to :func:`mmenv.core.match_and_settle`, the core's one rule (shared
-   with the env), at the tick's mid ``m_i``: a buyer-initiated trade (side +1) at price ``p`` reaches depth
-   ``p - m_i`` on the ask side (the bid side's reach is ``-inf``), a seller-initiated one reaches ``m_i - p``
-   on the bid side; the flow available to us is ``share * trade size``; so our ask fills iff ``p >= ask``,
-   our bid iff ``p <= bid``, ``min(order_size, share * size)`` units at our quoted price. The core applies the
-   hard inventory limit (no bid when ``q + order_size > q_max``, no ask when ``q - order_size < -q_max``)
-   and the fees (``fee_per_unit * units + fee_rate * notional``; negative: rebates).
-4. *Records*: every fill, and the state every ``record_every`` events (plus the first and the last).
-5. *Decision*: if ``t_i`` has reached the next decision time (every tick when ``decision_interval = 0``,
-   else on the grid ``t_0 + j * decision_interval``), the policy quotes depths ``(delta_b, delta_a)`` from
-   ``(q, tau, m_i, sigma)``; the quotes are the prices ``bid = m_i - delta_b``, ``ask = m_i + delta_a``
-   (resting orders: they do not move with the mid until the next decision), live at ``t_i + latency``
-   (``latency = 0``: from the next tick on). ``tau = horizon - ((t_i - t_0) mod horizon)``: the AS
-   strategy is run over consecutive episodes of length ``horizon`` with the inventory carried over.
-   A NaN depth raises (or withdraws that side with ``allow_withdraw=True``, the :class:`agents.base.Policy`
-   convention), crossed quotes (``bid >= ask``) raise.
+2. *Decision on the quote update* (``reprice_on_quotes=True``, the default): if ``t_i`` has reached the next
+   decision time (every tick when ``decision_interval = 0``, else on the grid ``t_0 + j * decision_interval``),
+   the policy quotes depths ``(delta_b, delta_a)`` from ``(q, tau, m_i, sigma)`` only, with ``q`` the
+   inventory before trade ``i``: the trade's price, side and size are never seen by the decision that is
+   matched against it (no look-ahead; tested). The quotes are the prices ``bid = m_i - delta_b``,
+   ``ask = m_i + delta_a`` (resting orders: they do not move with the mid until the next decision).
+   ``latency = 0``: they are live at once, for trade ``i`` itself; ``latency > 0``: they are queued and go live
+   at ``t_i + latency`` (the previous quotes stay live, stale, until then).
+   ``tau = horizon - ((t_i - t_0) mod horizon)``: the AS strategy is run over consecutive episodes of length
+   ``horizon`` with the inventory carried over. A NaN depth raises (or withdraws that side with
+   ``allow_withdraw=True``, the :class:`agents.base.Policy` convention), crossed quotes (``bid >= ask``)
+   raise, naming the event.
+3. *Quotes going live*: queued decisions whose latency has elapsed (``decision time + latency <= t_i``)
+   replace the live bid and ask, in decision order.
+4. *Matching and accounting* of trade ``i``: one call to :func:`mmenv.core.match_and_settle`, the core's one
+   rule (shared with the env), at the tick's mid ``m_i``: a buyer-initiated trade (side +1) at price ``p``
+   reaches depth ``p - m_i`` on the ask side (the bid side's reach is ``-inf``), a seller-initiated one
+   reaches ``m_i - p`` on the bid side; the flow available to us is ``share * trade size``; so our ask fills
+   iff ``p >= ask``, our bid iff ``p <= bid``, ``min(order_size, share * size)`` units at our quoted price.
+   The core applies the hard inventory limit (no bid when ``q + order_size > q_max``, no ask when
+   ``q - order_size < -q_max``) and the fees (``fee_per_unit * units + fee_rate * notional``; negative:
+   rebates).
+5. *Records*: every fill, and the state every ``record_every`` events (plus the first and the last); the
+   state's bid and ask are the quotes that were live against trade ``i``.
+
+With ``reprice_on_quotes=False`` ("reprice on trades only", the behaviour of a market maker that learns the
+mid only from the trade prints) step 2 runs after step 5 instead, from ``(q after trade i, m_i)``, and the
+quotes go live from trade ``i + 1`` on (``latency = 0``) or at ``t_i + latency``. They are then stale by one
+trade: when the mid moves more between trades than the quoted depth they are picked off, an adverse
+selection created by the event ordering, not by the market maker's rule.
 
 Two implementations of this loop give identical records, bit for bit (tested):
 
@@ -90,8 +107,8 @@ _EV, _NF, _NS, _SINCE, _ERR, _ERR_EV, _NDEC, _NLIVE, _STARTED, _QHEAD, _QCOUNT =
 _N_IST = 11
 # Parameters vector ``prm``.
 _P_QMAX, _P_SIZE, _P_SHARE, _P_FPU, _P_FRATE, _P_INTERVAL, _P_LATENCY, _P_HORIZON, _P_SIGMA = range(9)
-_P_WITHDRAW, _P_EVERY = 9, 10
-_N_PRM = 11
+_P_WITHDRAW, _P_EVERY, _P_ON_QUOTES = 9, 10, 11
+_N_PRM = 12
 _QUEUE_CAP = 4096
 
 
@@ -188,6 +205,11 @@ class BacktestConfig:
         horizon: AS episode length T (time units), > 0: tau = horizon - ((t - t_0) mod horizon).
         sigma: volatility the policy sees (price / sqrt(time unit)), >= 0.
         allow_withdraw: a NaN depth withdraws that side (True) or raises (False, default).
+        reprice_on_quotes: each tick is a quote update (mid ``m_i``) followed by the trade, and the policy
+            decides on the quote update, before the trade (True, default: with ``latency = 0`` its quotes are
+            live for trade ``i`` itself). False: the policy decides after the trade only ("reprice on trades":
+            quotes made at ``m_i`` are live from trade ``i + 1`` on, stale by one trade and picked off when
+            the mid moves more between trades than the quoted depth).
         record_every: record the state every this many events (>= 1); the first and last are always recorded.
         fill_capacity, state_capacity: rows of the record buffers (>= 4).
         chunk_size: events per chunk when cutting one in-memory stream (>= 1).
@@ -205,6 +227,7 @@ class BacktestConfig:
     horizon: float = 1.0
     sigma: float = 1.0
     allow_withdraw: bool = False
+    reprice_on_quotes: bool = True
     record_every: int = 1
     fill_capacity: int = 1 << 16
     state_capacity: int = 1 << 16
@@ -230,6 +253,10 @@ class BacktestConfig:
         check_positive("latency", self.latency, allow_zero=True)
         check_positive("horizon", self.horizon)
         check_positive("sigma", self.sigma, allow_zero=True)
+        for name in ("allow_withdraw", "reprice_on_quotes"):
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool, got {v!r}")
         for name, lo in (("record_every", 1), ("fill_capacity", 4), ("state_capacity", 4), ("chunk_size", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
@@ -249,6 +276,7 @@ class BacktestConfig:
             float(self.allow_withdraw),
             self.record_every,
         )
+        prm[_P_ON_QUOTES] = float(self.reprice_on_quotes)
         return prm
 
 
@@ -396,6 +424,68 @@ def _rule_depths(
     return rp[3], rp[3]
 
 
+@nb.njit(cache=True, inline="always")
+def _decide(
+    st: np.ndarray,
+    ist: np.ndarray,
+    queue: np.ndarray,
+    code: int,
+    rp: np.ndarray,
+    q: float,
+    ti: float,
+    mi: float,
+    sigma: float,
+    horizon: float,
+    interval: float,
+    latency: float,
+    withdraw: bool,
+    ev: int,
+) -> bool:
+    """The decision step: quotes from ``(q, tau, m_i, sigma)`` at ``t_i``, live now or queued until ``t_i + L``.
+
+    Returns True on an error (``ist[_ERR]`` set, naming event ``ev``).
+    """
+    tau = horizon - ((ti - st[_T0]) % horizon)
+    db, da = _rule_depths(code, rp, q, tau, mi, sigma)
+    if (db != db or da != da) and not withdraw:
+        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_NAN_QUOTE, ev, db, da
+        return True
+    bid_px = mi - db
+    ask_px = mi + da
+    if bid_px >= ask_px:
+        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_CROSSED, ev, bid_px, ask_px
+        return True
+    if latency > 0.0:
+        qcap = queue.shape[0]
+        if ist[_QCOUNT] >= qcap:
+            ist[_ERR], ist[_ERR_EV] = _ERR_QUEUE, ev
+            return True
+        t = (ist[_QHEAD] + ist[_QCOUNT]) % qcap
+        queue[t, 0] = bid_px
+        queue[t, 1] = ask_px
+        queue[t, 2] = ti + latency
+        ist[_QCOUNT] += 1
+    else:
+        st[_BID] = bid_px
+        st[_ASK] = ask_px
+    ist[_NDEC] += 1
+    if interval > 0.0:
+        st[_NEXT_DEC] = st[_NEXT_DEC] + interval * (math.floor((ti - st[_NEXT_DEC]) / interval) + 1.0)
+    return False
+
+
+@nb.njit(cache=True, inline="always")
+def _go_live(st: np.ndarray, ist: np.ndarray, queue: np.ndarray, ti: float) -> None:
+    """Queued decisions whose live time ``t_dec + latency <= t_i`` replace the live quotes, in decision order."""
+    qcap = queue.shape[0]
+    while ist[_QCOUNT] > 0 and queue[ist[_QHEAD], 2] <= ti:
+        h = ist[_QHEAD]
+        st[_BID] = queue[h, 0]
+        st[_ASK] = queue[h, 1]
+        ist[_QHEAD] = (h + 1) % qcap
+        ist[_QCOUNT] -= 1
+
+
 @nb.njit(cache=True)
 def _kernel(
     time: np.ndarray,
@@ -421,13 +511,13 @@ def _kernel(
     n = time.shape[0]
     cap_f = fills.shape[0]
     cap_s = states.shape[0]
-    qcap = queue.shape[0]
     q_max, osize, share = prm[_P_QMAX], prm[_P_SIZE], prm[_P_SHARE]
     fpu, frate = prm[_P_FPU], prm[_P_FRATE]
     interval, latency, horizon = prm[_P_INTERVAL], prm[_P_LATENCY], prm[_P_HORIZON]
     sigma = prm[_P_SIGMA] if rp[2] != rp[2] else rp[2]
     withdraw = prm[_P_WITHDRAW] != 0.0
     every = int(prm[_P_EVERY])
+    on_quotes = prm[_P_ON_QUOTES] != 0.0
     inf = math.inf
     for i in range(i0, n):
         if ist[_NF] + 2 > cap_f or ist[_NS] + 2 > cap_s:
@@ -460,14 +550,15 @@ def _kernel(
             states[k]["cash"] = st[_CASH]
             states[k]["equity"] = st[_CASH] + st[_Q] * mi
             ist[_NS] = k + 1
-        # 2. quotes going live
-        while ist[_QCOUNT] > 0 and queue[ist[_QHEAD], 2] <= ti:
-            h = ist[_QHEAD]
-            st[_BID] = queue[h, 0]
-            st[_ASK] = queue[h, 1]
-            ist[_QHEAD] = (h + 1) % qcap
-            ist[_QCOUNT] -= 1
-        # 3. matching and accounting: the core's rule
+        # 2. decision on the quote update (before the trade: the trade is not seen)
+        if on_quotes and ti >= st[_NEXT_DEC]:
+            if _decide(
+                st, ist, queue, code, rp, st[_Q], ti, mi, sigma, horizon, interval, latency, withdraw, ev
+            ):
+                return i
+        # 3. quotes going live
+        _go_live(st, ist, queue, ti)
+        # 4. matching and accounting: the core's rule
         if si > 0:
             reach_bid, reach_ask, avail_bid, avail_ask = -inf, pi - mi, 0.0, share * zi
         else:
@@ -491,7 +582,7 @@ def _kernel(
         st[_CASH] = cash
         if (si > 0 and ap == ap) or (si < 0 and bp == bp):
             ist[_NLIVE] += 1
-        # 4. records
+        # 5. records
         if bought > 0.0:
             fee_b = fees if sold == 0.0 else fpu * bought + frate * (bought * bp)
             k = ist[_NF]
@@ -535,33 +626,10 @@ def _kernel(
         st[_LAST_BP] = bp
         st[_LAST_AP] = ap
         ist[_EV] = ev + 1
-        # 5. decision
-        if ti >= st[_NEXT_DEC]:
-            tau = horizon - ((ti - st[_T0]) % horizon)
-            db, da = _rule_depths(code, rp, q, tau, mi, sigma)
-            if (db != db or da != da) and not withdraw:
-                ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_NAN_QUOTE, ev, db, da
+        # 2'. decision after the trade (reprice_on_quotes=False): live from the next event on
+        if not on_quotes and ti >= st[_NEXT_DEC]:
+            if _decide(st, ist, queue, code, rp, q, ti, mi, sigma, horizon, interval, latency, withdraw, ev):
                 return i + 1
-            bid_px = mi - db
-            ask_px = mi + da
-            if bid_px >= ask_px:
-                ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_CROSSED, ev, bid_px, ask_px
-                return i + 1
-            if latency > 0.0:
-                if ist[_QCOUNT] >= qcap:
-                    ist[_ERR], ist[_ERR_EV] = _ERR_QUEUE, ev
-                    return i + 1
-                t = (ist[_QHEAD] + ist[_QCOUNT]) % qcap
-                queue[t, 0] = bid_px
-                queue[t, 1] = ask_px
-                queue[t, 2] = ti + latency
-                ist[_QCOUNT] += 1
-            else:
-                st[_BID] = bid_px
-                st[_ASK] = ask_px
-            ist[_NDEC] += 1
-            if interval > 0.0:
-                st[_NEXT_DEC] = st[_NEXT_DEC] + interval * (math.floor((ti - st[_NEXT_DEC]) / interval) + 1.0)
     return n
 
 
@@ -729,9 +797,34 @@ def run_reference(
     last_t, t0, next_dec = -math.inf, math.nan, math.nan
     ev = n_dec = n_quoted = since = 0
     last = None
-    sigma_arr = None
+    sigma_arr = s0 = None
     frec, srec = _recorders(spill_dir, cfg, name)
     bar = _progress(progress, len(stream) if isinstance(stream, TickStream) else None, name)
+
+    def decide(q: float, t: float, m: float, ev: int) -> float:
+        """The decision step at ``t`` (mid ``m``, inventory ``q``); returns the next decision time."""
+        nonlocal bid, ask, n_dec
+        tau = cfg.horizon - ((t - t0) % cfg.horizon)
+        state = QuoteState(q=np.array([q]), tau=np.array([tau]), mid=np.array([m]), sigma=sigma_arr, s0=s0)
+        db_a, da_a = policy.quote(state)
+        db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
+        if (db != db or da != da) and not cfg.allow_withdraw:
+            _raise(_ERR_NAN_QUOTE, ev, db, da)
+        bid_px, ask_px = m - db, m + da
+        if bid_px >= ask_px:
+            _raise(_ERR_CROSSED, ev, bid_px, ask_px)
+        if cfg.latency > 0.0:
+            if len(pending) >= _QUEUE_CAP:
+                _raise(_ERR_QUEUE, ev, 0.0, 0.0)
+            pending.append((bid_px, ask_px, t + cfg.latency))
+        else:
+            bid, ask = bid_px, ask_px
+        n_dec += 1
+        if cfg.decision_interval > 0.0:
+            k = math.floor((t - next_dec) / cfg.decision_interval) + 1.0
+            return next_dec + cfg.decision_interval * k
+        return next_dec
+
     for chunk in iter_chunks(stream, cfg.chunk_size):
         for i in range(len(chunk)):
             t, p, s = float(chunk.time[i]), float(chunk.price[i]), int(chunk.side[i])
@@ -750,10 +843,13 @@ def run_reference(
                 s0 = np.array([m])
                 sigma_arr = np.array([cfg.sigma])
                 srec.append((-1, t, m, math.nan, math.nan, q, cash, cash + q * m))
-            # 2. quotes going live
+            # 2. decision on the quote update (before the trade: the trade is not seen)
+            if cfg.reprice_on_quotes and t >= next_dec:
+                next_dec = decide(q, t, m, ev)
+            # 3. quotes going live
             while pending and pending[0][2] <= t:
                 bid, ask, _ = pending.pop(0)
-            # 3. match and settle: the trade reaches only its own side
+            # 4. match and settle: the trade reaches only its own side
             if s > 0:
                 reach_bid, reach_ask, avail_bid, avail_ask = -math.inf, p - m, 0.0, cfg.share * z
             else:
@@ -775,7 +871,7 @@ def run_reference(
             )
             if (s > 0 and ap == ap) or (s < 0 and bp == bp):
                 n_quoted += 1
-            # 4. records
+            # 5. records
             fee_b = 0.0
             if bought > 0.0:
                 fee_b = fees if sold == 0.0 else cfg.fee_per_unit * bought + cfg.fee_rate * (bought * bp)
@@ -788,30 +884,10 @@ def run_reference(
                 since = 0
             last = (ev, t, m, bp, ap, q, cash, cash + q * m)
             last_t = t
+            # 2'. decision after the trade (reprice_on_quotes=False): live from the next event on
+            if not cfg.reprice_on_quotes and t >= next_dec:
+                next_dec = decide(q, t, m, ev)
             ev += 1
-            # 5. decision
-            if t >= next_dec:
-                tau = cfg.horizon - ((t - t0) % cfg.horizon)
-                state = QuoteState(
-                    q=np.array([q]), tau=np.array([tau]), mid=np.array([m]), sigma=sigma_arr, s0=s0
-                )
-                db_a, da_a = policy.quote(state)
-                db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
-                if (db != db or da != da) and not cfg.allow_withdraw:
-                    _raise(_ERR_NAN_QUOTE, ev - 1, db, da)
-                bid_px, ask_px = m - db, m + da
-                if bid_px >= ask_px:
-                    _raise(_ERR_CROSSED, ev - 1, bid_px, ask_px)
-                if cfg.latency > 0.0:
-                    if len(pending) >= _QUEUE_CAP:
-                        _raise(_ERR_QUEUE, ev - 1, 0.0, 0.0)
-                    pending.append((bid_px, ask_px, t + cfg.latency))
-                else:
-                    bid, ask = bid_px, ask_px
-                n_dec += 1
-                if cfg.decision_interval > 0.0:
-                    k = math.floor((t - next_dec) / cfg.decision_interval) + 1.0
-                    next_dec = next_dec + cfg.decision_interval * k
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:

@@ -56,6 +56,7 @@ configs = st.builds(
     latency=st.sampled_from([0.0, 0.01, 0.05]),
     horizon=st.sampled_from([0.5, 1.0, 3.0]),
     sigma=st.sampled_from([0.0, 0.3, 1.0]),
+    reprice_on_quotes=st.booleans(),
     record_every=st.sampled_from([1, 3]),
     fill_capacity=st.sampled_from([4, 64]),
     state_capacity=st.sampled_from([4, 1024]),
@@ -115,25 +116,97 @@ def test_limit_holds_and_every_fill_balances(rule, cfg, seed):
     )
 
 
-def test_fills_follow_the_price_rule():
+@pytest.mark.parametrize(
+    ("on_quotes", "events", "sides", "prices", "sizes"),
+    [
+        # Quotes made on the quote update of event i are live for trade i itself (event 0 included).
+        (True, [0, 1, 3], [-1, -1, 1], [100.1, 100.1, 99.9], [1.0, 0.3, 1.0]),
+        # Reprice on trades only: quotes live from event 1 on (event 0 meets no quote).
+        (False, [1, 3], [-1, 1], [100.1, 99.9], [0.3, 1.0]),
+    ],
+)
+def test_fills_follow_the_price_rule(on_quotes, events, sides, prices, sizes):
     """A buyer-initiated trade at p fills our ask iff p >= ask; a seller at p fills our bid iff p <= bid."""
     time = np.arange(6) * 1.0
     mid = np.full(6, 100.0)
-    # Naive quotes at depth 0.1: bid 99.9, ask 100.1, live from event 1 on.
+    # Naive quotes at depth 0.1: bid 99.9, ask 100.1.
     price = np.array([100.5, 100.1, 100.09, 99.9, 99.91, 100.0])
     side = np.array([1, 1, 1, -1, -1, -1], dtype=np.int8)
     size = np.array([1.0, 0.3, 5.0, 5.0, 5.0, 5.0])
     s = TickStream(time=time, price=price, side=side, size=size, mid=mid)
-    cfg = BacktestConfig(q_max=10.0, order_size=1.0, share=1.0, fee_per_unit=0.01)
+    cfg = BacktestConfig(
+        q_max=10.0, order_size=1.0, share=1.0, fee_per_unit=0.01, reprice_on_quotes=on_quotes
+    )
     for res in (run_fast(QuoteRule("naive", depth=0.1), s, cfg), run_reference(NaiveAgent(0.1), s, cfg)):
         f = res.fills
-        assert list(f["event"]) == [1, 3]  # event 0: no live quote yet; 100.09 < ask; 99.91 > bid
-        assert list(f["side"]) == [-1, 1]
-        np.testing.assert_allclose(f["price"], [100.1, 99.9])
-        np.testing.assert_allclose(f["size"], [0.3, 1.0])  # min(order_size, share * trade size)
-        assert res.states["inventory"][-1] == pytest.approx(0.7)
-        assert res.states["cash"][-1] == pytest.approx(0.3 * 100.1 - 99.9 - 0.01 * 1.3)
-        assert res.n_quoted == 5
+        assert list(f["event"]) == events  # 100.09 < ask; 99.91 > bid
+        assert list(f["side"]) == sides
+        np.testing.assert_allclose(f["price"], prices)
+        np.testing.assert_allclose(f["size"], sizes)  # min(order_size, share * trade size)
+        q = float(np.sum(f["side"] * f["size"]))
+        assert res.states["inventory"][-1] == pytest.approx(q)
+        cash = float(np.sum(-f["side"] * f["price"] * f["size"])) - 0.01 * float(np.sum(f["size"]))
+        assert res.states["cash"][-1] == pytest.approx(cash)
+        assert res.n_quoted == (6 if on_quotes else 5)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_zero_latency_quotes_are_never_stale(path):
+    """On quote updates with latency 0, each fill is at the quoted depth from the fill's own mid (spread > 0).
+
+    On the same stream, repricing on trades only leaves the quotes one trade stale: fills at a loss to the mid.
+    """
+    s = make_stream(2000, 11, k=20.0, vol=0.2)  # the mid moves ~4x the mean reach between trades
+    depth = 0.03
+    rule = QuoteRule("naive", depth=depth)
+    policy = rule if path == "fast" else NaiveAgent(depth)
+    run = run_fast if path == "fast" else run_reference
+    res = run(policy, s, BacktestConfig(q_max=math.inf, order_size=1.0))
+    f = res.fills
+    assert len(f) > 100
+    np.testing.assert_allclose(f["side"] * (f["mid"] - f["price"]), depth, rtol=0, atol=1e-12)
+    stale = run(policy, s, BacktestConfig(q_max=math.inf, order_size=1.0, reprice_on_quotes=False)).fills
+    spread = stale["side"] * (stale["mid"] - stale["price"]) * stale["size"]
+    assert spread.sum() < 0 and (spread < 0).mean() > 0.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg=configs, j=st.integers(0, 199), seed=st.integers(0, 10_000))
+def test_no_look_ahead(cfg, j, seed):
+    """Changing trade j (price, side, size) changes nothing the backtest did up to and including the quotes
+    it matched trade j against: those quotes are decided without the trade."""
+    rule = QuoteRule("as", gamma=0.5, k=20.0, sigma=0.5)
+    cfg = BacktestConfig(**{**cfg.__dict__, "record_every": 1})
+    a = make_stream(200, seed)
+    rng = np.random.default_rng(seed + 1)
+    price, side, size = a.price.copy(), a.side.copy(), a.size.copy()
+    side[j] = -side[j]
+    price[j] = a.mid[j] + side[j] * rng.exponential(0.2)
+    size[j] = size[j] * 7.0 + 1.0
+    b = TickStream(time=a.time, price=price, side=side, size=size, mid=a.mid)
+    ra, rb = run_fast(rule, a, cfg), run_fast(rule, b, cfg)
+    sa, sb = ra.states, rb.states
+    k = j + 2  # state rows of events -1 .. j
+    for f in ("bid", "ask"):
+        np.testing.assert_array_equal(sa[f][:k], sb[f][:k])
+    for f in ("inventory", "cash"):
+        np.testing.assert_array_equal(sa[f][: k - 1], sb[f][: k - 1])
+    np.testing.assert_array_equal(ra.fills[ra.fills["event"] < j], rb.fills[rb.fills["event"] < j])
+
+
+def test_latency_delays_the_quotes():
+    """A decision on the quote update at t_i goes live at t_i + L: trades before meet the older (stale) quotes."""
+    n = 8
+    time = np.arange(n) * 1.0
+    mid = 100.0 + np.arange(n)  # the mid rises by 1 per event
+    s = TickStream(time=time, price=mid + 5.0, side=np.ones(n, np.int8), size=np.ones(n), mid=mid)
+    for lat, lag in ((0.0, 0), (1.0, 1), (1.5, 2), (2.0, 2)):
+        cfg = BacktestConfig(q_max=100.0, order_size=1.0, latency=lat)
+        for res in (run_fast(QuoteRule("naive", depth=0.1), s, cfg), run_reference(NaiveAgent(0.1), s, cfg)):
+            ask = res.states["ask"][1:]  # row e + 1: the quotes live against trade e
+            assert np.isnan(ask[:lag]).all()
+            np.testing.assert_allclose(ask[lag:], mid[: n - lag] + 0.1)  # decided at m_{e - lag}
+            assert list(res.fills["event"]) == list(range(lag, n))
 
 
 def test_hard_limit_withdraws_the_side():
@@ -280,7 +353,12 @@ def test_bad_policy_output_names_the_event():
     with pytest.raises(ValueError, match="crossed quotes at event 0"):
         run_fast(QuoteRule("naive", depth=0.0), s, cfg)  # bid == ask
     res = run_reference(_Faulty("nan"), s, BacktestConfig(q_max=5.0, order_size=1.0, allow_withdraw=True))
-    assert np.isnan(res.states["bid"][8]) and res.n_events == 100
+    # The 7th decision, on the quote update of event 6, withdraws the bid live against trade 6 (row 7).
+    assert np.isnan(res.states["bid"][7]) and np.isfinite(res.states["bid"][[6, 8]]).all()
+    assert res.n_events == 100
+    cfg = BacktestConfig(q_max=5.0, order_size=1.0, allow_withdraw=True, reprice_on_quotes=False)
+    res = run_reference(_Faulty("nan"), s, cfg)  # decided after trade 6: live against trade 7 (row 8)
+    assert np.isnan(res.states["bid"][8]) and np.isfinite(res.states["bid"][[7, 9]]).all()
 
 
 def test_empty_stream_and_bad_config():
@@ -292,6 +370,8 @@ def test_empty_stream_and_bad_config():
         BacktestConfig(q_max=1.0, order_size=2.0)
     with pytest.raises(ValueError, match="record_every must be an integer >= 1, got 0"):
         BacktestConfig(record_every=0)
+    with pytest.raises(ValueError, match="reprice_on_quotes must be a bool, got 'yes'"):
+        BacktestConfig(reprice_on_quotes="yes")
     with pytest.raises(ValueError, match="kind must be one of"):
         QuoteRule("glft")
 

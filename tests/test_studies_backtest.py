@@ -50,9 +50,37 @@ def test_backtest_study_writes_metrics_and_figures(tmp_path, capsys):
         assert total == pytest.approx(m["total_pnl"], abs=1e-6 * max(1.0, abs(m["total_pnl"])))
         assert m["fees"] == pytest.approx(0.001 * m["turnover_units"])
     assert metrics["as"]["engine"] == "fast" and metrics["trend"]["engine"] == "reference"
+    # The latency table: computed by re-running each strategy; its latency-0 run is the main run.
+    for m in metrics.values():
+        lat = m["latency"]
+        assert list(lat) == ["0s", "1s", "5s", "on_trades"]
+        assert lat["0s"]["total_pnl"] == pytest.approx(m["total_pnl"], rel=1e-12, abs=1e-9)
+        assert lat["0s"]["n_fills"] == m["n_fills"]
+    # Repricing on every quote update with no latency: the AS quotes are never stale, spread capture > 0; one
+    # trade stale (on trades only) or 5 s late they are picked off.
+    lat = metrics["as"]["latency"]
+    assert metrics["as"]["spread_pnl"] > 0
+    assert lat["on_trades"]["spread_pnl"] < 0 and lat["5s"]["spread_pnl"] < 0
     for f in ("equity.png", "inventory.png", "markouts.png", "attribution_as.png", "backtest_config.json"):
         assert (out / f).stat().st_size > 0
     assert "strategy" in capsys.readouterr().out
+
+
+def test_reprice_on_trades_flag_matches_the_latency_table(tmp_path):
+    base = ["--strategy", "as", "naive", "--days", "1", "--no-progress", "--horizon-seconds", "900"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--latency-table", "0", "2"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--reprice-on-trades", "--latency-table"]) == 0
+    assert main([*base, "--out", str(tmp_path / "c"), "--latency-seconds", "2", "--latency-table"]) == 0
+    a, b, c = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "abc")
+    cfg = json.loads((tmp_path / "b" / "backtest_config.json").read_text())["config"]
+    assert cfg["reprice_on_quotes"] is False
+    for name in ("as", "naive"):
+        assert list(a[name]["latency"]) == ["0s", "2s", "on_trades"]
+        assert "latency" not in b[name] and "latency" not in c[name]
+        for key in ("total_pnl", "spread_pnl", "n_fills"):
+            assert b[name][key] == pytest.approx(a[name]["latency"]["on_trades"][key], rel=1e-12, abs=1e-9)
+            assert c[name][key] == pytest.approx(a[name]["latency"]["2s"][key], rel=1e-12, abs=1e-9)
+        assert a[name]["spread_pnl"] > a[name]["latency"]["2s"]["spread_pnl"]
 
 
 def test_cli_registers_backtest_and_checks_arguments(tmp_path):

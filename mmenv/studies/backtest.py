@@ -8,9 +8,19 @@ price / sqrt(hour) and the AS horizon ``--horizon-seconds`` is an episode of inv
 is carried over between episodes). sigma is the realised intrabar volatility of the stream's mid (estimated
 on the whole stream: in-sample), k the stream's depth decay.
 
+Event order (see :mod:`mmenv.backtest`): each synthetic tick is a quote update (the mid ``m_i``) followed by
+the trade at ``m_i +- depth``; by default the strategies reprice on every quote update, before the trade, and
+with ``--latency-seconds 0`` their quotes are live for that trade. ``--reprice-on-trades`` gives the older
+behaviour (quotes decided after each trade, live from the next one: one trade stale). The latency table
+re-runs every strategy at each ``--latency-table`` latency (and once repricing on trades only) on the same
+stream: in this stream the mid changes only at the quote update that comes with each trade, at the same
+timestamp, so any latency > 0 leaves the live quotes at least one mid move behind.
+
 Outputs in ``--out``: ``metrics.json`` ({strategy: mean_pnl, std_pnl (per episode), sharpe (mean / std of the
 episode P&L, not annualised), max_drawdown, inventory_std, spread_pnl, inventory_pnl, adverse_selection_pnl
-(markout at the first ``--markouts`` horizon), fees, n_fills, ...}), ``backtest_config.json`` (the run's
+(markout at the first ``--markouts`` horizon), fees, n_fills, ..., latency: {"0s": {...}, "1s": {...},
+"5s": {...}, "on_trades": {...}}: total_pnl, mean_pnl, spread_pnl, inventory_pnl, adverse_selection_pnl,
+max_drawdown, n_fills of the same strategy at each latency}), ``backtest_config.json`` (the run's
 settings), ``equity.png``, ``inventory.png``, ``attribution_<strategy>.png``, ``markouts.png``.
 """
 
@@ -57,6 +67,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fee-per-unit", type=float, default=0.0, help="fee per unit; negative: rebate")
     parser.add_argument("--decision-seconds", type=float, default=0.0, help="quote refresh; 0: every tick")
     parser.add_argument("--latency-seconds", type=float, default=0.0, help="decision-to-live delay")
+    parser.add_argument(
+        "--reprice-on-trades",
+        action="store_true",
+        help="decide after each trade (quotes live from the next trade) instead of on the quote update before it",
+    )
+    parser.add_argument(
+        "--latency-table",
+        type=float,
+        nargs="*",
+        default=[0.0, 1.0, 5.0],
+        metavar="SECONDS",
+        help="latencies of the latency table (plus one run repricing on trades only); none: no table",
+    )
     parser.add_argument("--horizon-seconds", type=float, default=3600.0, help="AS episode length T")
     parser.add_argument(
         "--markouts",
@@ -121,6 +144,46 @@ def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
     raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
 
 
+LATENCY_KEYS = (
+    "total_pnl",
+    "mean_pnl",
+    "spread_pnl",
+    "inventory_pnl",
+    "adverse_selection_pnl",
+    "max_drawdown",
+    "n_fills",
+)
+
+
+def policy_factory(name: str, args: argparse.Namespace, k: float, s0: float):
+    """A function returning a fresh policy for ``name`` (stateful agents must not carry state between runs)."""
+    return lambda: make_strategy(name, args, k, s0)
+
+
+def latency_effect(
+    new_policy, stream, cfg, latencies_seconds, horizons: tuple[float, ...], episode: float
+) -> dict[str, dict[str, float]]:
+    """The strategy re-run at each latency (seconds), then repricing on trades only at latency 0.
+
+    Everything else as ``cfg``; returns {"<L>s": {key: value for key in LATENCY_KEYS}, "on_trades": {...}}.
+    """
+    from dataclasses import replace
+
+    from mmenv.analytics import summarize_backtest
+    from mmenv.backtest import backtest
+
+    runs = {
+        f"{lat:g}s": replace(cfg, latency=lat / 3600.0, reprice_on_quotes=True) for lat in latencies_seconds
+    }
+    runs["on_trades"] = replace(cfg, latency=0.0, reprice_on_quotes=False)
+    out: dict[str, dict[str, float]] = {}
+    for label, c in runs.items():
+        res = backtest(new_policy(), stream, c)
+        m = summarize_backtest(res, horizons, episode=episode)
+        out[label] = {key: float(m[key]) for key in LATENCY_KEYS}
+    return out
+
+
 def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Run every strategy; returns (metrics per strategy, results per strategy, run settings)."""
     from mmenv.analytics import attribute, markout_curve, summarize_backtest
@@ -140,6 +203,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         horizon=horizon,
         sigma=sigma,
         allow_withdraw=True,
+        reprice_on_quotes=not args.reprice_on_trades,
     )
     hz = tuple(h / 3600.0 for h in args.markouts)
     metrics: dict[str, Any] = {}
@@ -161,6 +225,9 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         )
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
+        if args.latency_table:
+            m["latency"] = latency_effect(policy_factory(name, args, ticks.k, float(stream.mid[0])), stream, cfg,
+                                          args.latency_table, hz, horizon)  # fmt: skip
         metrics[name] = m
         results[name] = res
         extras[name] = attribute(res.fills, res.states, hz)
@@ -232,6 +299,21 @@ def format_table(metrics: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def format_latency_table(metrics: dict[str, Any]) -> str:
+    """Total P&L (spread capture) of every strategy at each latency of the latency table."""
+    rows = {n: m["latency"] for n, m in metrics.items() if "latency" in m}
+    if not rows:
+        return ""
+    labels = list(next(iter(rows.values())))
+    heads = [f"latency {lab}" if lab != "on_trades" else "on trades only" for lab in labels]
+    line = f"{'strategy':<10}" + "".join(f" {h:>22}" for h in heads)
+    out = [line, "-" * len(line)]
+    for name, lat in rows.items():
+        cells = [f"{lat[lab]['total_pnl']:.1f} ({lat[lab]['spread_pnl']:.1f})" for lab in labels]
+        out.append(f"{name:<10}" + "".join(f" {c:>22}" for c in cells))
+    return "\n".join(out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the study, print the table, write metrics.json and the figures."""
     from mmenv import plots
@@ -257,11 +339,20 @@ def run(args: argparse.Namespace) -> int:
         f"{settings['duration_hours']:.1f} trading hours; sigma = {settings['sigma_per_sqrt_hour']:.3f} "
         f"$/sqrt(h), k = {settings['k']:g} /$"
     )
+    order = "after each trade" if args.reprice_on_trades else "on each quote update, before its trade"
     print(
-        f"P&L per episode of {args.horizon_seconds:g} s; adverse = markout at {args.markouts[0]:g} s; "
-        "spread + inventory - fees = total P&L"
+        f"Quotes decided {order}, latency {args.latency_seconds:g} s. mean/std pnl and sharpe per episode of "
+        f"{args.horizon_seconds:g} s; max dd, spread, inventory, adverse (markout at {args.markouts[0]:g} s) and "
+        "fees over the whole run: spread + inventory - fees = total P&L"
     )
     print(format_table(metrics))
+    lat = format_latency_table(metrics)
+    if lat:
+        print(
+            "\nLatency effect: total P&L over the run (spread capture), quotes decided on each quote update and "
+            "live after the latency; 'on trades only': decided after each trade, live from the next one"
+        )
+        print(lat)
     print(f"wrote {out / 'metrics.json'} and figures in {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
