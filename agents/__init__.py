@@ -38,7 +38,14 @@ POLICIES = {
 
 
 def make_policy(name: str, **kwargs) -> Policy:
-    """Build a policy by its short name ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")."""
+    """Build a policy by its short name (a key of ``POLICIES``, or "ppo" with ``path=`` a saved model).
+
+    "ppo" loads :class:`agents.ppo.PPOAgent` lazily (the ``rl`` extra: torch and stable-baselines3).
+    """
+    if name == "ppo":
+        from agents.ppo import PPOAgent
+
+        return PPOAgent(**kwargs)
     if name not in POLICIES:
         raise ValueError(f"strategy must be one of {sorted(POLICIES)}, got {name!r}")
     return POLICIES[name](**kwargs)

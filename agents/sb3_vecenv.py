@@ -27,7 +27,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
 from mmenv.task import as_action_array
-from mmenv.vector_env import INFO_KEYS, MarketMakingVectorEnv
+from mmenv.vector_env import INFO_KEYS, MarketMakingVectorEnv, info_columns
 
 __all__ = ["MarketMakingSB3VecEnv"]
 
@@ -102,21 +102,7 @@ class MarketMakingSB3VecEnv(VecEnv):
         rewards = out[:, 7].astype(np.float32)
         dones = out[:, 8] > 0.0
         if self.full_info:
-            st, m = core.state, core.market
-            cols = {
-                "cash": st.cash,
-                "inventory": st.q,
-                "mid": m.mid,
-                "bid": out[:, 2],
-                "ask": out[:, 3],
-                "bid_depth": out[:, 0],
-                "ask_depth": out[:, 1],
-                "bought": out[:, 4],
-                "sold": out[:, 5],
-                "fees": out[:, 6],
-                "equity": st.cash + st.q * m.mid,
-                "time": st.step * m.dt,
-            }
+            cols = info_columns(core, out)
             infos: list[dict[str, Any]] = [
                 {key: float(cols[key][i]) for key in INFO_KEYS} for i in range(self.num_envs)
             ]
