@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from mmenv.shards import run_shards, shard_bounds
 from mmenv.task import action_to_depth_one, observe_one, reward_one
 
 __all__ = [
@@ -132,6 +133,26 @@ def step_paths(
         )
 
 
+#: Columns of the per-step output of :func:`env_step_paths` (and of :meth:`SimulationCore.env_step`).
+OUT_NAMES = (
+    "bid_depth",
+    "ask_depth",
+    "bid",
+    "ask",
+    "bought",
+    "sold",
+    "fees",
+    "reward",
+    "terminated",
+    "cash",
+    "inventory",
+    "mid",
+    "equity",
+    "time",
+)
+OUT_COLUMNS = len(OUT_NAMES)
+
+
 def _env_step_paths(
     action: np.ndarray,
     normalized: bool,
@@ -162,11 +183,12 @@ def _env_step_paths(
 ) -> None:
     """One env step on every path: action map, :func:`match_and_settle`, reward and observation.
 
-    ``out`` (N, 9) receives bid_depth, ask_depth, bid_price, ask_price, bought, sold, fees, reward,
-    terminated (0/1); ``obs`` (N, 4) float32 the next observation. State arrays are updated in place.
+    ``out`` (N, OUT_COLUMNS) receives, in the order of :data:`OUT_NAMES`, bid_depth, ask_depth, bid_price,
+    ask_price, bought, sold, fees, reward, terminated (0/1), and the state after the step: cash, inventory,
+    mid, equity and time; ``obs`` (N, 4) float32 the next observation. State arrays are updated in place.
     """
     inf = math.inf
-    for i in nb.prange(q.shape[0]):
+    for i in range(q.shape[0]):
         db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
         q_b = q[i]
         w_b = cash[i] + q_b * mid_before[i]
@@ -192,14 +214,17 @@ def _env_step_paths(
         out[i, 1] = da
         out[i, 7] = reward_one(reward_code, w_b, w_a, q_b, q[i], dt, terminal, w0[i], phi, alpha, eta)
         out[i, 8] = 1.0 if terminal else 0.0
+        out[i, 9] = cash[i]
+        out[i, 10] = q[i]
+        out[i, 11] = mid_after[i]
+        out[i, 12] = w_a
+        out[i, 13] = step[i] * dt
         observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid_after[i] - s0[i], sigma[i])
 
 
-#: Serial and multi-threaded compilations of the same elementwise kernel (identical results); the core
-#: picks the threaded one for N >= PARALLEL_MIN_PATHS.
-env_step_paths = nb.njit(cache=True)(_env_step_paths)
-env_step_paths_parallel = nb.njit(cache=True, parallel=True)(_env_step_paths)
-PARALLEL_MIN_PATHS = 8_192
+#: The compiled kernel; GIL-free, so :meth:`SimulationCore.env_step` runs shards of a large N in threads
+#: (each path is independent: the result does not depend on the sharding).
+env_step_paths = nb.njit(cache=True, nogil=True)(_env_step_paths)
 
 
 @nb.njit(cache=True)
@@ -290,6 +315,7 @@ class SimulationCore:
         #: Optional market hook ``on_fills(bought, sold)`` called after matching (e.g. the impact of our
         #: own fills on the next interval's mid, :mod:`mmenv.market_variants`).
         self._on_fills = getattr(market, "on_fills", None)
+        self._bounds = shard_bounds(self.num_paths)
 
     @property
     def n_steps(self) -> int:
@@ -393,8 +419,8 @@ class SimulationCore:
             rng: generator for the market's randomness.
 
         Returns:
-            (out, obs, mid_before): ``out`` (N, 9) with bid_depth, ask_depth, bid_price, ask_price, bought,
-            sold, fees, reward, terminated; ``obs`` (N, 4) float32; the mid at quote time.
+            (out, obs, mid_before): ``out`` (N, OUT_COLUMNS), columns :data:`OUT_NAMES`; ``obs`` (N, 4)
+            float32; the mid at quote time.
         """
         n = self.num_paths
         if self.market_clips:
@@ -402,11 +428,10 @@ class SimulationCore:
         m = self.market
         mid_before = m.mid
         reach_bid, reach_ask = m.advance(rng)
-        out = np.empty((n, 9))
+        out = np.empty((n, OUT_COLUMNS))
         obs = np.empty((n, 4), dtype=np.float32)
         st = self.state
-        kernel = env_step_paths_parallel if n >= PARALLEL_MIN_PATHS else env_step_paths
-        kernel(
+        args = (
             action,
             task.normalized,
             task.min_depth,
@@ -434,6 +459,14 @@ class SimulationCore:
             out,
             obs,
         )
+        if len(self._bounds) == 1:
+            env_step_paths(*args)
+        else:  # thread shards of the paths; scalars pass through, per-path arrays are sliced
+
+            def work(_: int, lo: int, hi: int) -> None:
+                env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
+
+            run_shards(work, self._bounds)
         if self._on_fills is not None:
             self._on_fills(out[:, 4], out[:, 5])
         return out, obs, mid_before

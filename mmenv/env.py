@@ -10,13 +10,29 @@ import numpy as np
 from gymnasium import spaces
 
 from mmenv.config import MarketParams
-from mmenv.core import SimulationCore
+from mmenv.core import OUT_NAMES, SimulationCore
 from mmenv.markets import make_market
 from mmenv.task import TaskParams, as_action_array
 
-__all__ = ["MarketMakingEnv", "build_simulation"]
+__all__ = ["INFO_KEYS", "MarketMakingEnv", "build_simulation", "info_columns"]
 
 _TASK_FIELDS = {f.name for f in fields(TaskParams)}
+#: The ``info`` keys of every step (the same for the single and the vector env) and their columns in the
+#: core's step output.
+INFO_KEYS = (
+    "cash",
+    "inventory",
+    "mid",
+    "bid",
+    "ask",
+    "bid_depth",
+    "ask_depth",
+    "bought",
+    "sold",
+    "fees",
+    "equity",
+    "time",
+)
 _MARKET_FIELDS = set(MarketParams.field_names())
 
 
@@ -49,6 +65,34 @@ def build_simulation(
         q0=params.q0,
     )
     return params, task, core
+
+
+def info_columns(core, out: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The ``info`` values of every path as (N,) arrays, keyed by :data:`INFO_KEYS`.
+
+    Args:
+        core: the :class:`mmenv.core.SimulationCore` after the step (or after a reset).
+        out: the (N, OUT_COLUMNS) output of :meth:`mmenv.core.SimulationCore.env_step` (fresh each step, so
+            the values are views of it); None for the values at reset (no quotes: NaN, no fills: 0).
+    """
+    if out is not None:
+        return {key: out[:, OUT_NAMES.index(key)] for key in INFO_KEYS}
+    st, m = core.state, core.market
+    n = st.q.shape[0]
+    return {
+        "cash": st.cash.copy(),
+        "inventory": st.q.copy(),
+        "mid": m.mid.copy(),
+        "bid": np.full(n, np.nan),
+        "ask": np.full(n, np.nan),
+        "bid_depth": np.full(n, np.nan),
+        "ask_depth": np.full(n, np.nan),
+        "bought": np.zeros(n),
+        "sold": np.zeros(n),
+        "fees": np.zeros(n),
+        "equity": st.cash + st.q * m.mid,
+        "time": st.step * m.dt,
+    }
 
 
 class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -118,22 +162,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         core = self.core
         core.reset(self.np_random)
         self._w0 = core.equity()
-        m, st = core.market, core.state
-        nan = float("nan")
-        info = {
-            "cash": float(st.cash[0]),
-            "inventory": float(st.q[0]),
-            "mid": float(m.mid[0]),
-            "bid": nan,
-            "ask": nan,
-            "bid_depth": nan,
-            "ask_depth": nan,
-            "bought": 0.0,
-            "sold": 0.0,
-            "fees": 0.0,
-            "equity": float(self._w0[0]),
-            "time": 0.0,
-        }
+        info = {key: float(v[0]) for key, v in info_columns(core).items()}
         self._last_info = info
         return core.observe()[0], info
 
@@ -143,12 +172,10 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         core = self.core
         out, obs, _ = core.env_step(a, self.task, self._w0, self.np_random)
         o = out[0].tolist()
-        st, m = core.state, core.market
-        q, cash, mid = float(st.q[0]), float(st.cash[0]), float(m.mid[0])
         info = {
-            "cash": cash,
-            "inventory": q,
-            "mid": mid,
+            "cash": o[9],
+            "inventory": o[10],
+            "mid": o[11],
             "bid": o[2],
             "ask": o[3],
             "bid_depth": o[0],
@@ -156,9 +183,9 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             "bought": o[4],
             "sold": o[5],
             "fees": o[6],
-            "equity": cash + q * mid,
-            "time": float(st.step[0]) * m.dt,
-        }
+            "equity": o[12],
+            "time": o[13],
+        }  # the columns of mmenv.core.OUT_NAMES (a literal: this is the single env's hot path)
         self._last_info = info
         return obs[0], o[7], o[8] > 0.0, False, info
 

@@ -24,30 +24,26 @@ import numba as nb
 import numpy as np
 
 from mmenv.config import MarketParams
+from mmenv.shards import run_shards, shard_bounds
 
 __all__ = ["Market", "ModelMarket", "make_market"]
 
-_PARALLEL_MIN = 16_384
 
-
+@nb.njit(cache=True, nogil=True)
 def _transform(
     e: np.ndarray, z: np.ndarray, log_adt: float, inv_k: float, linear: bool, drift: float, vol: float
 ) -> None:
     """In place: Exp(1) draws to reach depths (module docstring), shocks to mid moves mu dt + sigma sqrt(dt) z.
 
-    Elementwise, so the serial and the multi-threaded compilations give identical results.
+    Elementwise and GIL-free, so shards of the arrays can be transformed in parallel threads.
     """
-    for i in nb.prange(e.shape[0]):
+    for i in range(e.shape[0]):
         if linear:
             e[i] = (log_adt + e[i]) * inv_k
         else:
             e[i] = (log_adt - math.log(e[i])) * inv_k
-    for i in nb.prange(z.shape[0]):
+    for i in range(z.shape[0]):
         z[i] = drift + vol * z[i]
-
-
-_transform_serial = nb.njit(cache=True)(_transform)
-_transform_parallel = nb.njit(cache=True, parallel=True)(_transform)
 
 
 @runtime_checkable
@@ -81,7 +77,8 @@ class ModelMarket:
     Z = +-1 with probability 1/2 ("binomial", the paper's tree). Reach: see the module docstring.
 
     Random draws, per block of B steps: Exp(1) of shape (B, 2, N) (sell side, buy side), then the mid shocks
-    (B, N). Same generator state, same path, bit for bit.
+    (B, N); for large N per shard of paths, each with its own generator seeded from the env's (see
+    ``_refill``). Same generator state, same path, bit for bit.
 
     Args:
         params: the market parameters. num_paths: N >= 1.
@@ -105,8 +102,10 @@ class ModelMarket:
         self._vol = float(params.sigma) * np.sqrt(self.dt)
         #: Depth below which the linear fill probability A dt e^{-k d} exceeds 1 (None: no clipping).
         self.clip_depth: float | None = self._log_adt * self._inv_k if self._linear else None
-        self._block = max(1, min(4096 // n, self.n_steps))
+        self._block = max(1, min(65_536 // n, self.n_steps)) if n > 1 else max(1, min(4096, self.n_steps))
         self._pos = self._block
+        self._bounds = shard_bounds(n)
+        self._children: list[np.random.Generator] | None = None
 
     def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
         """Put the paths in ``mask`` (all if None) back at s0.
@@ -117,28 +116,50 @@ class ModelMarket:
         if mask is None:
             self.mid = self.s0.copy()
             self._pos = self._block
+            self._children = None
         else:
             self.mid = np.where(mask, self.s0, self.mid)
 
-    def _refill(self, rng: np.random.Generator) -> None:
-        """Draw the next block of B steps: Exp(1) (B, 2, N) for the reach, then the mid shocks (B, N)."""
-        b, n = self._block, self.num_paths
-        e = rng.standard_exponential((b, 2, n))
+    def _draw(self, g: np.random.Generator, b: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """B steps of n paths from generator g: reach depths (B, 2, n) and mid moves (B, n)."""
+        e = g.standard_exponential((b, 2, n))
         if self.params.mid_model == "binomial":
-            shock = np.where(rng.random((b, n)) < 0.5, -1.0, 1.0)
+            shock = np.where(g.random((b, n)) < 0.5, -1.0, 1.0)
         else:
-            shock = rng.standard_normal((b, n))
-        kernel = _transform_parallel if e.size >= _PARALLEL_MIN else _transform_serial
-        kernel(
+            shock = g.standard_normal((b, n))
+        _transform(
             e.reshape(-1), shock.reshape(-1), self._log_adt, self._inv_k, self._linear, self._drift, self._vol
         )
-        self._reach, self._moves = e, shock
+        return e, shock
+
+    def _refill(self, rng: np.random.Generator) -> None:
+        """Draw the next block of B steps: Exp(1) (B, 2, N) for the reach, then the mid shocks (B, N).
+
+        Large N is cut into shards (:mod:`mmenv.shards`), each drawn by its own generator seeded from ``rng``
+        at the first refill after a full reset and transformed in its own thread: the numbers depend on
+        the seed and N only, never on the thread schedule.
+        """
+        b, n = self._block, self.num_paths
+        if len(self._bounds) == 1:
+            self._reach, self._moves = self._draw(rng, b, n)
+        else:
+            if self._children is None:
+                seeds = rng.integers(0, 2**63, size=len(self._bounds))
+                self._children = [np.random.Generator(np.random.PCG64(int(x))) for x in seeds]
+            parts: list = [None] * len(self._bounds)
+
+            def work(j: int, lo: int, hi: int) -> None:
+                parts[j] = self._draw(self._children[j], b, hi - lo)
+
+            run_shards(work, self._bounds)
+            self._reach = np.concatenate([p[0] for p in parts], axis=2)
+            self._moves = np.concatenate([p[1] for p in parts], axis=1)
         self._pos = 0
 
     def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Return the order-flow reach of this interval, then move the mid to its end.
 
-        Shocks are drawn in blocks of B = max(1, 4096 // N) steps (fewer generator calls for small N);
+        Shocks are drawn in blocks of B steps (B * N about 65,536; up to 4,096 steps for N = 1);
         the stream is a deterministic function of the generator's state at the last full reset.
         """
         if self._pos >= self._block:

@@ -60,16 +60,10 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
     policy.reset(num_paths)
     n = env.core.n_steps
     p = num_paths
-    mid = np.empty((p, n + 1))
-    inv = np.empty((p, n + 1))
-    cash = np.empty((p, n + 1))
-    bid = np.empty((p, n))
-    ask = np.empty((p, n))
-    bought = np.empty((p, n))
-    sold = np.empty((p, n))
-    fees = np.empty((p, n))
-    reward = np.empty((p, n))
-    mid[:, 0], inv[:, 0], cash[:, 0] = info["mid"], info["inventory"], info["cash"]
+    # time-major buffers (a contiguous row per step), transposed to (P, steps) at the end
+    states = np.empty((3, n + 1, p))  # mid, inventory, cash
+    steps_rec = np.empty((6, n, p))  # bid, ask, bought, sold, fees, reward
+    states[0, 0], states[1, 0], states[2, 0] = info["mid"], info["inventory"], info["cash"]
     steps = range(n)
     if progress:
         from tqdm.auto import tqdm
@@ -77,8 +71,8 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
         steps = tqdm(steps, desc=getattr(policy, "name", "policy"), leave=False)
     from agents.base import QuoteState
 
+    core = env.core
     for j in steps:
-        core = env.core
         state = QuoteState(
             q=core.state.q.copy(),
             tau=core.time_remaining(),
@@ -88,14 +82,18 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
         )
         db, da = policy.quote(state)
         _, r, _, _, info = env.step(np.stack([db, da], axis=-1))
-        mid[:, j + 1], inv[:, j + 1], cash[:, j + 1] = info["mid"], info["inventory"], info["cash"]
-        bid[:, j], ask[:, j] = info["bid"], info["ask"]
-        bought[:, j], sold[:, j], fees[:, j], reward[:, j] = (
+        states[0, j + 1], states[1, j + 1], states[2, j + 1] = info["mid"], info["inventory"], info["cash"]
+        rec = steps_rec[:, j]
+        rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] = (
+            info["bid"],
+            info["ask"],
             info["bought"],
             info["sold"],
             info["fees"],
             r,
         )
+    mid, inv, cash = (np.ascontiguousarray(x.T) for x in states)
+    bid, ask, bought, sold, fees, reward = (np.ascontiguousarray(x.T) for x in steps_rec)
     dt = env.core.market.dt
     return Rollout(
         time=np.arange(n + 1) * dt,

@@ -9,53 +9,10 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mmenv.env import build_simulation
+from mmenv.env import INFO_KEYS, build_simulation, info_columns
 from mmenv.task import as_action_array
 
 __all__ = ["INFO_KEYS", "MarketMakingVectorEnv", "info_columns"]
-
-INFO_KEYS = (
-    "cash",
-    "inventory",
-    "mid",
-    "bid",
-    "ask",
-    "bid_depth",
-    "ask_depth",
-    "bought",
-    "sold",
-    "fees",
-    "equity",
-    "time",
-)
-
-
-def info_columns(core, out: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The ``info`` values of every path as (N,) arrays, keyed by :data:`INFO_KEYS`.
-
-    Args:
-        core: the :class:`mmenv.core.SimulationCore` after the step (or after a reset).
-        out: the (N, 9) output of :meth:`mmenv.core.SimulationCore.env_step`; None for the values at reset
-            (no quotes: NaN, no fills: 0).
-    """
-    st, m = core.state, core.market
-    n = st.q.shape[0]
-    if out is None:
-        nan, zero = np.full(n, np.nan), np.zeros(n)
-        quotes = {"bid": nan, "ask": nan.copy(), "bid_depth": nan.copy(), "ask_depth": nan.copy()}
-        fills = {"bought": zero, "sold": zero.copy(), "fees": zero.copy()}
-    else:
-        quotes = {"bid": out[:, 2], "ask": out[:, 3], "bid_depth": out[:, 0], "ask_depth": out[:, 1]}
-        fills = {"bought": out[:, 4], "sold": out[:, 5], "fees": out[:, 6]}
-    return {
-        "cash": st.cash.copy(),
-        "inventory": st.q.copy(),
-        "mid": m.mid.copy(),
-        **quotes,
-        **fills,
-        "equity": st.cash + st.q * m.mid,
-        "time": st.step * m.dt,
-    }
 
 
 class MarketMakingVectorEnv(VectorEnv):

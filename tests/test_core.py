@@ -157,44 +157,42 @@ def test_inventory_never_exceeds_limit_in_simulation():
     assert core.state.q.max() == 3.0
 
 
-def test_threaded_kernels_equal_serial_kernels():
-    from mmenv.core import env_step_paths, env_step_paths_parallel
-    from mmenv.markets import _transform_parallel, _transform_serial
+def test_sharded_env_step_equals_one_kernel_call():
+    """Large N runs in thread shards; the result equals one call of the kernel over all paths."""
+    from mmenv.core import OUT_COLUMNS, env_step_paths
+    from mmenv.shards import shard_bounds
+    from mmenv.task import TaskParams
 
     n = 20_000
+    assert len(shard_bounds(n)) > 1
+    p = MarketParams(q_max=4.0)
+    core = SimulationCore(ModelMarket(p, n), q_max=4.0)
     rng = np.random.default_rng(0)
-    e = rng.standard_exponential(2 * n)
-    z = rng.standard_normal(n)
-    e1, z1, e2, z2 = e.copy(), z.copy(), e.copy(), z.copy()
-    _transform_serial(e1, z1, 0.5, 1 / 1.5, False, 0.0, 0.14)
-    _transform_parallel(e2, z2, 0.5, 1 / 1.5, False, 0.0, 0.14)
-    np.testing.assert_array_equal(e1, e2)
-    np.testing.assert_array_equal(z1, z2)
-
-    action = rng.uniform(-1.2, 1.2, (n, 2))
-    base = dict(q=rng.integers(-5, 6, n).astype(float), cash=rng.normal(size=n), step=np.zeros(n, np.int64))
-    common = (
-        100 + rng.normal(size=n),
-        100 + rng.normal(size=n),
-        np.full(n, 100.0),
-        np.full(n, 2.0),
-        np.zeros(n),
-        rng.normal(size=n),
-        rng.normal(size=n),
-    )
-    outs = []
-    for kernel in (env_step_paths, env_step_paths_parallel):
-        st = {k: v.copy() for k, v in base.items()}
-        out, obs = np.empty((n, 9)), np.empty((n, 4), np.float32)
-        kernel(
+    core.reset(rng)
+    task = TaskParams(reward="penalized", phi=0.01, alpha=0.1, max_depth=3.0)
+    action = np.random.default_rng(1).uniform(-1.2, 1.2, (n, 2))
+    w0 = np.zeros(n)
+    for _ in range(3):
+        q0, cash0, step0 = core.state.q.copy(), core.state.cash.copy(), core.state.step.copy()
+        mid0 = core.market.mid.copy()
+        out, obs, _ = core.env_step(action, task, w0, rng)
+        ref_out, ref_obs = np.empty((n, OUT_COLUMNS)), np.empty((n, 4), np.float32)
+        m = core.market
+        env_step_paths(
             action,
             True,
             0.0,
             3.0,
-            st["q"],
-            st["cash"],
-            st["step"],
-            *common,
+            q0,
+            cash0,
+            step0,
+            mid0,
+            m.mid,
+            m.s0,
+            m.sigma,
+            w0,
+            m._reach[m._pos - 1, 0],
+            m._reach[m._pos - 1, 1],
             4.0,
             1.0,
             0.0,
@@ -205,9 +203,22 @@ def test_threaded_kernels_equal_serial_kernels():
             0.01,
             0.1,
             0.1,
-            out,
-            obs,
+            ref_out,
+            ref_obs,
         )
-        outs.append((out, obs, st["q"], st["cash"]))
-    for a, b in zip(outs[0], outs[1], strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_array_equal(obs, ref_obs)
+        np.testing.assert_array_equal(core.state.q, q0)
+
+
+def test_sharded_market_same_seed_same_stream():
+    def run():
+        m = ModelMarket(MarketParams(), 20_000)
+        rng = np.random.default_rng(5)
+        m.reset(rng)
+        out = [np.concatenate(m.advance(rng)) for _ in range(10)]
+        return np.array(out), m.mid.copy()
+
+    a, b = run(), run()
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

@@ -30,9 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mmenv.data import MINUTES_PER_SESSION, synthetic_bars
-from mmenv.ticks import synthesize_ticks
-
 __all__ = ["BarLimitsNote", "bar_limits_note", "configure_parser", "main", "run"]
 
 
@@ -71,6 +68,9 @@ def bar_limits_note(
     Returns:
         A :class:`BarLimitsNote`.
     """
+    from mmenv.data import MINUTES_PER_SESSION, synthetic_bars
+    from mmenv.ticks import synthesize_ticks
+
     bars, truth = synthetic_bars(days, seed, return_truth=True)
     ticks = synthesize_ticks(bars, ticks_per_bar, seed + 1, k=k)
     m = MINUTES_PER_SESSION
