@@ -86,3 +86,31 @@ def test_report_quick(tmp_path):
         assert (tmp_path / name).exists() and f"({name})" in md
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
     assert {"compare", "robustness", "sensitivity", "calibration"} <= set(metrics)
+
+
+def test_report_rl_section_reevaluates_a_trained_run(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from agents.ppo import PPOConfig, train_ppo
+    from mmenv.studies.report import Report, sec_rl
+
+    cfg_ppo = PPOConfig(
+        timesteps=1024,
+        n_envs=4,
+        n_steps=64,
+        batch_size=128,
+        n_epochs=1,
+        seed=3,
+        env_kwargs={"reward": "penalized", "phi": 0.2, "alpha": 0.1, "T": 0.1, "dt": 0.005},
+    )
+    train_ppo(cfg_ppo, tmp_path / "run")
+    rep = Report(tmp_path / "out")
+    sec_rl(rep, {"ppo_runs": [tmp_path / "run"], "quick": True, "seed": 0})
+    scores = rep.metrics["rl"][str(tmp_path / "run")]
+    assert {"ppo", "as", "optimal"} <= set(scores["policies"])
+    assert scores["policies"]["optimal"]["mean"] > scores["policies"]["ppo"]["mean"] - 4 * (
+        scores["edges"]["optimal"]["se"] + 1e-12
+    )
+    assert "optimality gap" in "\n".join(rep.parts)
+    empty = Report(tmp_path / "out2")
+    sec_rl(empty, {"ppo_runs": [], "quick": True, "seed": 0})
+    assert "No trained PPO run" in "\n".join(empty.parts)

@@ -393,6 +393,40 @@ def sec_compare(rep: Report, cfg: dict) -> None:
             )
     for f in plot_compare(metrics, pnl, rep.out):
         rep.figure(f, f.stem.replace("_", " "))
+    sec_rl(rep, cfg)
+
+
+def sec_rl(rep: Report, cfg: dict) -> None:
+    """IX (end): trained PPO runs re-evaluated on held-out paths of their own market, in this run."""
+    runs = cfg.get("ppo_runs") or []
+    if not runs:
+        rep.add(
+            "### RL\n\nNo trained PPO run was given. `mmenv train --timesteps 5000000 --seed 0 --out runs/ppo` "
+            "(about 3 minutes on 2 cores) then `mmenv report --ppo-run runs/ppo` scores it here against AS "
+            "and the exact CJP optimum on held-out paths."
+        )
+        return
+    from agents.ppo import PPOAgent
+    from mmenv.studies.train import evaluate_policies, format_scores, reference_policies, score_against
+
+    episodes = 500 if cfg["quick"] else 2000
+    rep.metrics["rl"] = {}
+    for run in runs:
+        agent = PPOAgent(run)
+        env_kwargs = dict(agent.config.env_kwargs)
+        rewards = evaluate_policies(
+            {"ppo": agent, **reference_policies(env_kwargs)}, env_kwargs, episodes, 1_000_000 + cfg["seed"]
+        )
+        scores = score_against(rewards)
+        rep.metrics["rl"][str(run)] = scores
+        market = env_kwargs.get("market", "model")
+        rep.add(
+            f"### RL: PPO run `{run}` on the {market} market\n\n"
+            f"Trained for {agent.config.timesteps:,} steps (seed {agent.config.seed}) on the penalized reward "
+            f"(phi = {env_kwargs.get('phi')}, alpha = {env_kwargs.get('alpha')}); re-evaluated here on "
+            f"{episodes} held-out episodes, every policy on the same paths (edges are paired differences):\n\n"
+            f"```text\n{format_scores(scores)}\n```"
+        )
 
 
 def sec_conclusions(rep: Report, cfg: dict) -> None:
@@ -537,6 +571,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every study (0)")
     parser.add_argument("--paths", type=int, default=None, help="paths per run (default 1000, quick 200)")
     parser.add_argument("--ppo", default=None, help="a trained PPO model to include in the comparison")
+    parser.add_argument(
+        "--ppo-run",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="PPO run directories (mmenv train --out DIR): each is re-evaluated in this run against AS and "
+        "the CJP optimum on its own market (section IX)",
+    )
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--ticker", default=None, help="add 1-minute bars of this ticker (yfinance)")
     g.add_argument("--bars-csv", type=Path, default=None, help="add bars from this CSV")
@@ -562,6 +604,7 @@ def run(args: argparse.Namespace) -> int:
         "bars": bars,
         "source": source,
         "ppo": args.ppo,
+        "ppo_runs": list(args.ppo_run),
     }
     if cfg["paths"] < 2:
         raise SystemExit(f"--paths must be >= 2, got {cfg['paths']}")
