@@ -971,14 +971,7 @@ def backtest_model(
 
     params = MarketParams() if params is None else params
     market = ModelMarket(params, num_paths)
-    core = SimulationCore(
-        market,
-        q_max=params.q_max,
-        order_size=params.order_size,
-        fee_per_unit=params.fee_per_unit,
-        fee_rate=params.fee_rate,
-        q0=params.q0,
-    )
+    core = SimulationCore.from_params(market, params)
     rng = np.random.default_rng(seed)
     core.reset(rng)
     policy.reset(num_paths)

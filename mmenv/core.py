@@ -317,6 +317,18 @@ class SimulationCore:
         self._on_fills = getattr(market, "on_fills", None)
         self._bounds = shard_bounds(self.num_paths)
 
+    @classmethod
+    def from_params(cls, market, params) -> SimulationCore:
+        """The core over ``market`` with the trader's settings of a :class:`mmenv.config.MarketParams`."""
+        return cls(
+            market,
+            q_max=params.q_max,
+            order_size=params.order_size,
+            fee_per_unit=params.fee_per_unit,
+            fee_rate=params.fee_rate,
+            q0=params.q0,
+        )
+
     @property
     def n_steps(self) -> int:
         """Decision steps per episode."""

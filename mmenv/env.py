@@ -56,14 +56,7 @@ def build_simulation(
         k = getattr(market, "k", params.k)
         task_kw["max_depth"] = max(5.0 / k, task_kw.get("min_depth", 0.0) + 1e-6)
     task = TaskParams(**task_kw)
-    core = SimulationCore(
-        market,
-        q_max=params.q_max,
-        order_size=params.order_size,
-        fee_per_unit=params.fee_per_unit,
-        fee_rate=params.fee_rate,
-        q0=params.q0,
-    )
+    core = SimulationCore.from_params(market, params)
     return params, task, core
 
 

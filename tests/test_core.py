@@ -14,14 +14,7 @@ INF = math.inf
 
 def _core(n, **kw):
     p = MarketParams(**{"q_max": INF, **kw})
-    return SimulationCore(
-        ModelMarket(p, n),
-        q_max=p.q_max,
-        order_size=p.order_size,
-        fee_per_unit=p.fee_per_unit,
-        fee_rate=p.fee_rate,
-        q0=p.q0,
-    )
+    return SimulationCore.from_params(ModelMarket(p, n), p)
 
 
 def test_fill_rule_and_accounting():
