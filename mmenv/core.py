@@ -362,7 +362,7 @@ class SimulationCore:
         if (
             clip is not None
             and not self._clip_warned
-            and (np.any(bid_depth < clip) or np.any(ask_depth < clip))
+            and bool((np.fmin(bid_depth, ask_depth) < clip).any())
         ):
             warnings.warn(
                 f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {clip:.4g} and the fill "
@@ -435,8 +435,6 @@ class SimulationCore:
             float32; the mid at quote time.
         """
         n = self.num_paths
-        if self.market_clips:
-            self._warn_if_clipped(*task.action_to_depth(action))
         m = self.market
         mid_before = m.mid
         reach_bid, reach_ask = m.advance(rng)
@@ -479,6 +477,8 @@ class SimulationCore:
                 env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
 
             run_shards(work, self._bounds)
+        if self.market_clips and not self._clip_warned:
+            self._warn_if_clipped(out[:, 0], out[:, 1])
         if self._on_fills is not None:
             self._on_fills(out[:, 4], out[:, 5])
         return out, obs, mid_before

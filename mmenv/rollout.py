@@ -92,8 +92,8 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
             info["fees"],
             r,
         )
-    mid, inv, cash = (np.ascontiguousarray(x.T) for x in states)
-    bid, ask, bought, sold, fees, reward = (np.ascontiguousarray(x.T) for x in steps_rec)
+    mid, inv, cash = (x.T for x in states)  # (P, steps) views of the time-major buffers
+    bid, ask, bought, sold, fees, reward = (x.T for x in steps_rec)
     dt = env.core.market.dt
     return Rollout(
         time=np.arange(n + 1) * dt,
