@@ -82,13 +82,21 @@ class ModelMarket:
 
     Args:
         params: the market parameters. num_paths: N >= 1.
+        crn_groups: G >= 1 dividing N: the paths form G blocks of N / G that see the same draws (common
+            random numbers), so G strategies run side by side in one simulation. Block j is path for path
+            the market a separate simulation of N / G paths with the same seed would see.
     """
 
-    def __init__(self, params: MarketParams, num_paths: int = 1) -> None:
+    def __init__(self, params: MarketParams, num_paths: int = 1, crn_groups: int = 1) -> None:
         if int(num_paths) < 1:
             raise ValueError(f"num_paths must be >= 1, got {num_paths!r}")
+        if int(crn_groups) < 1 or int(num_paths) % int(crn_groups):
+            raise ValueError(
+                f"crn_groups must be >= 1 and divide num_paths ({num_paths}), got {crn_groups!r}"
+            )
         self.params = params
         self.num_paths = int(num_paths)
+        self.crn_groups = int(crn_groups)
         self.dt = float(params.dt)
         self.n_steps = params.n_steps
         n = self.num_paths
@@ -102,9 +110,12 @@ class ModelMarket:
         self._vol = float(params.sigma) * np.sqrt(self.dt)
         #: Depth below which the linear fill probability A dt e^{-k d} exceeds 1 (None: no clipping).
         self.clip_depth: float | None = self._log_adt * self._inv_k if self._linear else None
-        self._block = max(1, min(65_536 // n, self.n_steps)) if n > 1 else max(1, min(4096, self.n_steps))
+        base = n // self.crn_groups  # paths that draw their own shocks
+        self._block = (
+            max(1, min(65_536 // base, self.n_steps)) if base > 1 else max(1, min(4096, self.n_steps))
+        )
         self._pos = self._block
-        self._bounds = shard_bounds(n)
+        self._bounds = shard_bounds(base)
         self._children: list[np.random.Generator] | None = None
 
     def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
@@ -139,7 +150,7 @@ class ModelMarket:
         at the first refill after a full reset and transformed in its own thread: the numbers depend on
         the seed and N only, never on the thread schedule.
         """
-        b, n = self._block, self.num_paths
+        b, n = self._block, self.num_paths // self.crn_groups
         if len(self._bounds) == 1:
             self._reach, self._moves = self._draw(rng, b, n)
         else:
@@ -154,6 +165,9 @@ class ModelMarket:
             run_shards(work, self._bounds)
             self._reach = np.concatenate([p[0] for p in parts], axis=2)
             self._moves = np.concatenate([p[1] for p in parts], axis=1)
+        if self.crn_groups > 1:
+            self._reach = np.tile(self._reach, (1, 1, self.crn_groups))
+            self._moves = np.tile(self._moves, (1, self.crn_groups))
         self._pos = 0
 
     def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -185,9 +199,10 @@ def make_market(kind: str, params: MarketParams, num_paths: int, **kwargs) -> Ma
         params: the market parameters. num_paths: N.
     """
     if kind == "model":
+        crn = kwargs.pop("crn_groups", 1)
         if kwargs:
             raise ValueError(f"unknown arguments for market='model': {sorted(kwargs)}")
-        return ModelMarket(params, num_paths)
+        return ModelMarket(params, num_paths, crn_groups=crn)
     if kind == "ticks":
         from mmenv.tick_market import TickMarket
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Rollout", "rollout"]
+__all__ = ["Rollout", "rollout", "rollout_many"]
 
 
 @dataclass
@@ -51,15 +51,45 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
         policy: an :class:`agents.base.Policy`. num_paths: P. seed: seeds the env's generator.
         progress: show a tqdm bar over the steps. env_kwargs: arguments of the env (market parameters).
     """
+    return _run([policy], num_paths, seed, progress, env_kwargs)[0]
+
+
+def rollout_many(
+    policies: dict[str, Any], num_paths: int, seed: int, progress: bool = False, **env_kwargs: Any
+) -> dict[str, Rollout]:
+    """:func:`rollout` of several policies on the same market paths, in one simulation where possible.
+
+    On the model market the G policies run side by side in one vector env of G * ``num_paths`` paths whose
+    blocks share their draws (``crn_groups``, :class:`mmenv.markets.ModelMarket`): each result equals, bit for
+    bit, ``rollout(policy, num_paths, seed, **env_kwargs)`` (tested), at a fraction of the cost. Other markets
+    run one rollout per policy with the same seed.
+    """
+    names = list(policies)
+    if env_kwargs.get("market", "model") != "model":
+        return {n: rollout(policies[n], num_paths, seed, progress, **env_kwargs) for n in names}
+    outs = _run([policies[n] for n in names], num_paths, seed, progress, env_kwargs)
+    return dict(zip(names, outs, strict=True))
+
+
+def _run(
+    policies: list, num_paths: int, seed: int, progress: bool, env_kwargs: dict[str, Any]
+) -> list[Rollout]:
+    """The one rollout loop: G policies on G blocks of ``num_paths`` paths (common draws when G > 1)."""
+    from agents.base import QuoteState
     from mmenv.vector_env import MarketMakingVectorEnv
 
-    env_kwargs = {**env_kwargs, "action_mode": "depth"}
-    env = MarketMakingVectorEnv(num_envs=num_paths, **env_kwargs)
+    g = len(policies)
+    kwargs = {**env_kwargs, "action_mode": "depth"}
+    if g > 1:
+        kwargs["crn_groups"] = g
+    env = MarketMakingVectorEnv(num_envs=g * num_paths, **kwargs)
     _, info = env.reset(seed=seed)
     s0 = env.core.market.s0.copy()
-    policy.reset(num_paths)
+    for pol in policies:
+        pol.reset(num_paths)
     n = env.core.n_steps
-    p = num_paths
+    p = g * num_paths
+    blocks = [slice(j * num_paths, (j + 1) * num_paths) for j in range(g)]
     # time-major buffers (a contiguous row per step), transposed to (P, steps) at the end
     states = np.empty((3, n + 1, p))  # mid, inventory, cash
     steps_rec = np.empty((6, n, p))  # bid, ask, bought, sold, fees, reward
@@ -68,20 +98,22 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=getattr(policy, "name", "policy"), leave=False)
-    from agents.base import QuoteState
-
+        name = "+".join(getattr(pol, "name", "policy") for pol in policies)
+        steps = tqdm(steps, desc=name, leave=False)
     core = env.core
+    depths = np.empty((p, 2))
     for j in steps:
-        state = QuoteState(
-            q=core.state.q.copy(),
-            tau=core.time_remaining(),
-            mid=core.market.mid.copy(),
-            sigma=core.market.sigma.copy(),
-            s0=s0,
+        q, tau, mid, sigma = (
+            core.state.q.copy(),
+            core.time_remaining(),
+            core.market.mid.copy(),
+            core.market.sigma.copy(),
         )
-        db, da = policy.quote(state)
-        _, r, _, _, info = env.step(np.stack([db, da], axis=-1))
+        for pol, b in zip(policies, blocks, strict=True):
+            depths[b, 0], depths[b, 1] = pol.quote(
+                QuoteState(q=q[b], tau=tau[b], mid=mid[b], sigma=sigma[b], s0=s0[b])
+            )
+        _, r, _, _, info = env.step(depths)
         states[0, j + 1], states[1, j + 1], states[2, j + 1] = info["mid"], info["inventory"], info["cash"]
         rec = steps_rec[:, j]
         rec[0], rec[1], rec[2], rec[3], rec[4], rec[5] = (
@@ -92,20 +124,26 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
             info["fees"],
             r,
         )
-    mid, inv, cash = (x.T for x in states)  # (P, steps) views of the time-major buffers
-    bid, ask, bought, sold, fees, reward = (x.T for x in steps_rec)
     dt = env.core.market.dt
-    return Rollout(
-        time=np.arange(n + 1) * dt,
-        mid=mid,
-        inventory=inv,
-        cash=cash,
-        equity=cash + inv * mid,
-        bid=bid,
-        ask=ask,
-        bought=bought,
-        sold=sold,
-        fees=fees,
-        reward=reward,
-        dt=dt,
-    )
+    time = np.arange(n + 1) * dt
+    out = []
+    for b in blocks:
+        mid, inv, cash = (x[:, b].T for x in states)  # (P, steps) views of the time-major buffers
+        bid, ask, bought, sold, fees, reward = (x[:, b].T for x in steps_rec)
+        out.append(
+            Rollout(
+                time=time,
+                mid=mid,
+                inventory=inv,
+                cash=cash,
+                equity=cash + inv * mid,
+                bid=bid,
+                ask=ask,
+                bought=bought,
+                sold=sold,
+                fees=fees,
+                reward=reward,
+                dt=dt,
+            )
+        )
+    return out

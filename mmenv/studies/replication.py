@@ -90,14 +90,16 @@ def run_replication(
     from agents import AvellanedaStoikovAgent, SymmetricAgent
     from mmenv.analytics import summarize_rollout
     from mmenv.engine import optimal_spread
-    from mmenv.rollout import rollout
+    from mmenv.rollout import rollout_many
 
     m = PAPER_MARKET
     rows: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
     pnl: dict[float, dict[str, np.ndarray]] = {}
+    clip = math.log(m["A"] * m["dt"]) / m["k"]  # depth below which lambda(d) dt > 1
+    policies: dict[tuple[float, str], Any] = {}
     for gamma in gammas:
-        policies = {
+        by_name = {
             "inventory": AvellanedaStoikovAgent(gamma=gamma, k=m["k"], sigma=m["sigma"]),
             "symmetric": SymmetricAgent(gamma=gamma, k=m["k"], sigma=m["sigma"]),
             "inventory_liquidity_spread": AvellanedaStoikovAgent(
@@ -107,13 +109,17 @@ def run_replication(
                 gamma=gamma, k=m["k"], sigma=m["sigma"], time_term=False
             ),
         }
+        policies.update({(gamma, name): pol for name, pol in by_name.items()})
+    with warnings.catch_warnings():
+        # the paper's rule clips lambda dt at 1 for deep-inside quotes; counted below instead
+        warnings.filterwarnings("ignore", message="fill_model='linear'")
+        # every strategy and gamma on the same paths, in one simulation (common random numbers)
+        rollouts = rollout_many(policies, paths, seed, progress=progress, **m)
+    for gamma in gammas:
         pnl[gamma] = {}
-        clip = math.log(m["A"] * m["dt"]) / m["k"]  # depth below which lambda(d) dt > 1
-        for name, policy in policies.items():
-            with warnings.catch_warnings():
-                # the paper's rule clips lambda dt at 1 for deep-inside quotes; counted below instead
-                warnings.filterwarnings("ignore", message="fill_model='linear'")
-                ro = rollout(policy, paths, seed, progress=progress, **m)
+        for (g, name), ro in rollouts.items():
+            if g != gamma:
+                continue
             summary = summarize_rollout(ro)
             pnl[gamma][name] = ro.equity[:, -1] - ro.equity[:, 0]
             row = _row(gamma, name, ro, summary)
