@@ -5,6 +5,7 @@ from agents import AvellanedaStoikovAgent, NaiveAgent, SymmetricAgent, TrendFoll
 from mmenv.rollout import rollout, rollout_many
 
 
+@pytest.mark.filterwarnings("ignore:fill_model='linear'")  # the paper's clipped rule, on purpose
 @pytest.mark.parametrize(
     ("n", "kw"),
     [
