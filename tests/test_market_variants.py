@@ -24,7 +24,7 @@ from mmenv.market_variants import (
 )
 from mmenv.markets import ModelMarket, make_market
 from mmenv.rollout import rollout
-from mmenv.studies.common import adverse_selection, score, simulate
+from mmenv.studies.common import score, simulate
 
 P = MarketParams()
 
@@ -219,8 +219,15 @@ def test_impact_applies_in_the_env_through_the_core_hook():
     import gymnasium as gym
 
     def mean_equity(perm):
-        env = gym.make("mmenv/MarketMaking-v0", market="impact", perm_impact=perm, temp_impact=0.0,
-                       sigma=0.0, dt=0.01, action_mode="depth").unwrapped
+        env = gym.make(
+            "mmenv/MarketMaking-v0",
+            market="impact",
+            perm_impact=perm,
+            temp_impact=0.0,
+            sigma=0.0,
+            dt=0.01,
+            action_mode="depth",
+        ).unwrapped
         env.reset(seed=0)
         mids = []
         for _ in range(100):
@@ -251,7 +258,7 @@ def test_simulate_reports_fills_to_impact_market():
     pol = NaiveAgent(0.5)
     base = simulate(pol, 200, 1, dt=0.01, market="impact", perm_impact=0.0, temp_impact=0.0)
     hit = simulate(pol, 200, 1, dt=0.01, market="impact", perm_impact=0.1, temp_impact=0.0)
-    a0, a1 = adverse_selection(base), adverse_selection(hit)
+    a0, a1 = score(base), score(hit)
     assert a1["adverse_selection_pnl"] < a0["adverse_selection_pnl"]
     assert hit.equity[:, -1].mean() < base.equity[:, -1].mean()
 

@@ -41,56 +41,23 @@ def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kw
     return rollout(policy, num_paths, seed, progress=progress, **kw)
 
 
-def adverse_selection(ro, horizon: int = 5) -> dict[str, float]:
-    """Spread capture and adverse selection of the fills of a rollout (per path, averaged; price units).
-
-    Spread capture: sum over fills of size * (mid at quote time - bid) or (ask - mid). Adverse selection
-    (markout at ``horizon`` steps): sum over fills of size * (mid_{t+h} - mid_t) for buys and
-    size * (mid_t - mid_{t+h}) for sells, where t is the quote time of the fill: negative when the mid
-    moves against the fills (Glosten-Milgrom adverse selection). The default horizon of 5 steps covers the
-    interval of the fill and the next ones (the impact of our own fills shows up one interval later). Inventory P&L is the rest of the P&L,
-    sum_t q_{t+1} (mid_{t+1} - mid_t) (the inventory after the interval's fills), so spread + inventory - fees = P&L exactly.
-    """
-    mid = ro.mid
-    n = ro.bid.shape[1]
-    m0 = mid[:, :-1]
-    spread = np.nansum(
-        ro.bought * (m0 - np.nan_to_num(ro.bid)) + ro.sold * (np.nan_to_num(ro.ask) - m0), axis=1
-    )
-    idx = np.minimum(np.arange(n) + horizon, n)
-    move = mid[:, idx] - m0
-    markout = ((ro.bought - ro.sold) * move).sum(axis=1)
-    inventory = (ro.inventory[:, 1:] * np.diff(mid, axis=1)).sum(axis=1)
-    fees = ro.fees.sum(axis=1)
-    return {
-        "spread_pnl": float(spread.mean()),
-        "inventory_pnl": float(inventory.mean()),
-        "adverse_selection_pnl": float(markout.mean()),
-        "fees": float(fees.mean()),
-    }
-
-
 def score(ro, horizon: int = 5) -> dict[str, Any]:
     """Every metric of a rollout: :func:`mmenv.analytics.summarize_rollout` plus the attribution and fill rate.
 
-    The attribution comes from ``mmenv.analytics.attribute_rollout`` when available (the same identities
-    as :func:`adverse_selection`, which is the fallback); adverse selection is the markout at ``horizon`` steps.
+    The attribution is :func:`mmenv.analytics.attribute_rollout` (spread + inventory - fees = P&L exactly),
+    averaged over paths; adverse selection is the markout of the fills at ``horizon`` steps (and at 1 step).
     """
     from mmenv import analytics
 
     out = dict(analytics.summarize_rollout(ro))
-    attr = getattr(analytics, "attribute_rollout", None)
-    if attr is not None:
-        a = attr(ro, (1, horizon))
-        out.update(
-            spread_pnl=float(a["spread"].mean()),
-            inventory_pnl=float(a["inventory"].mean()),
-            adverse_selection_pnl=float(a[f"adverse_{horizon}"].mean()),
-            adverse_selection_1=float(a["adverse_1"].mean()),
-            fees=float(a["fees"].mean()),
-        )
-    else:
-        out.update(adverse_selection(ro, horizon))
+    a = analytics.attribute_rollout(ro, (1, horizon))
+    out.update(
+        spread_pnl=float(a["spread"].mean()),
+        inventory_pnl=float(a["inventory"].mean()),
+        adverse_selection_pnl=float(a[f"adverse_{horizon}"].mean()),
+        adverse_selection_1=float(a["adverse_1"].mean()),
+        fees=float(a["fees"].mean()),
+    )
     quoted = np.isfinite(ro.bid).sum() + np.isfinite(ro.ask).sum()
     fills = np.count_nonzero(ro.bought) + np.count_nonzero(ro.sold)
     out["fill_rate"] = float(fills / quoted) if quoted else float("nan")
