@@ -65,6 +65,8 @@ def rollout_many(
     run one rollout per policy with the same seed.
     """
     names = list(policies)
+    if not names:
+        raise ValueError(f"policies must name at least one policy, got {policies!r}")
     if env_kwargs.get("market", "model") != "model":
         return {n: rollout(policies[n], num_paths, seed, progress, **env_kwargs) for n in names}
     outs = _run([policies[n] for n in names], num_paths, seed, progress, env_kwargs)

@@ -44,3 +44,8 @@ def test_crn_groups_must_divide_paths():
 
     with pytest.raises(ValueError, match="crn_groups"):
         ModelMarket(MarketParams(), 10, crn_groups=3)
+
+
+def test_rollout_many_needs_a_policy():
+    with pytest.raises(ValueError, match="policies"):
+        rollout_many({}, 10, 0)
