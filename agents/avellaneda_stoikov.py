@@ -50,6 +50,17 @@ class AvellanedaStoikovAgent(BasePolicy):
             else None
         )
 
+    def quote_rule(self):
+        """The equivalent :class:`mmenv.backtest.QuoteRule` (the backtester's compiled path), or None.
+
+        Only the finite-horizon AS agent itself has one (not a subclass, whose ``quote`` may differ).
+        """
+        if type(self) is not AvellanedaStoikovAgent or self.horizon != "finite":
+            return None
+        from mmenv.backtest import QuoteRule
+
+        return QuoteRule("as", gamma=self.gamma, k=self.k, sigma=self.sigma, time_term=self.spread_time_term)
+
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """(delta_b, delta_a) = (s - r + spread/2, r + spread/2 - s)."""
         sigma = state.sigma if self.sigma is None else self.sigma
@@ -94,6 +105,14 @@ class SymmetricAgent(BasePolicy):
             sigma,
             bool(time_term),
         )
+
+    def quote_rule(self):
+        """The equivalent :class:`mmenv.backtest.QuoteRule` (None for a subclass, whose ``quote`` may differ)."""
+        if type(self) is not SymmetricAgent:
+            return None
+        from mmenv.backtest import QuoteRule
+
+        return QuoteRule("symmetric", gamma=self.gamma, k=self.k, sigma=self.sigma, time_term=self.time_term)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """Half the optimal spread on each side of the mid."""

@@ -24,6 +24,14 @@ class NaiveAgent(BasePolicy):
         check_positive("depth", depth, allow_zero=True)
         self.depth = float(depth)
 
+    def quote_rule(self):
+        """The equivalent :class:`mmenv.backtest.QuoteRule` (None for a subclass, whose ``quote`` may differ)."""
+        if type(self) is not NaiveAgent:
+            return None
+        from mmenv.backtest import QuoteRule
+
+        return QuoteRule("naive", depth=self.depth)
+
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """Constant depths."""
         d = np.full(np.shape(state.q), self.depth)

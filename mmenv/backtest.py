@@ -19,7 +19,7 @@ The loop (both paths below run exactly this, event by event; ``i`` is the event 
    at ``t_i + latency`` (the previous quotes stay live, stale, until then).
    ``tau = horizon - ((t_i - t_0) mod horizon)``: the AS strategy is run over consecutive episodes of length
    ``horizon`` with the inventory carried over. A NaN depth raises (or withdraws that side with
-   ``allow_withdraw=True``, the :class:`agents.base.Policy` convention), crossed quotes (``bid >= ask``)
+   ``allow_withdraw=True``, the :class:`mmenv.policy.Policy` convention), crossed quotes (``bid >= ask``)
    raise, naming the event.
 3. *Quotes going live*: queued decisions whose latency has elapsed (``decision time + latency <= t_i``)
    replace the live bid and ask, in decision order.
@@ -43,7 +43,7 @@ selection created by the event ordering, not by the market maker's rule.
 Two implementations of this loop give identical records, bit for bit (tested):
 
 * :func:`run_reference`: readable Python, calling ``match_and_settle.py_func`` and any
-  :class:`agents.base.Policy` (``policy.quote``). Used for generic policies (passive, trend, PPO, ...).
+  :class:`mmenv.policy.Policy` (``policy.quote``). Used for generic policies (passive, trend, PPO, ...).
 * the fast path: the same loop compiled with numba, calling ``match_and_settle`` itself, with the policy
   expressed as a :class:`QuoteRule` (the AS, symmetric and naive rules), whose kernel evaluates
   :func:`mmenv.engine.reservation_price` and :func:`mmenv.engine.optimal_spread` compiled from their own
@@ -74,6 +74,7 @@ from numba.extending import register_jitable
 from mmenv import engine as _engine
 from mmenv.config import MarketParams, check_finite, check_positive
 from mmenv.core import match_and_settle
+from mmenv.policy import QuoteState, state_from_obs
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
 
 __all__ = [
@@ -326,39 +327,56 @@ class QuoteRule:
 
     @classmethod
     def from_policy(cls, policy: Any) -> QuoteRule | None:
-        """The rule equivalent to an agent (AS finite horizon, symmetric, naive), or None if there is none."""
+        """The rule equivalent to a policy, or None if there is none.
+
+        A policy that the compiled loop can run says so itself: its ``quote_rule()`` method returns the
+        equivalent :class:`QuoteRule` (the AS finite-horizon, symmetric and naive agents do), or None.
+        """
         if isinstance(policy, QuoteRule):
             return policy
-        from agents import AvellanedaStoikovAgent, NaiveAgent, SymmetricAgent
+        get = getattr(policy, "quote_rule", None)
+        return get() if callable(get) else None
 
-        if type(policy) is AvellanedaStoikovAgent and policy.horizon == "finite":
-            return cls(
-                "as",
-                gamma=policy.gamma,
-                k=policy.k,
-                sigma=policy.sigma,
-                time_term=bool(getattr(policy, "spread_time_term", True)),
-            )
-        if type(policy) is SymmetricAgent:
-            return cls(
-                "symmetric", gamma=policy.gamma, k=policy.k, sigma=policy.sigma, time_term=policy.time_term
-            )
-        if type(policy) is NaiveAgent:
-            return cls("naive", depth=policy.depth)
-        return None
+    def to_policy(self) -> RulePolicy:
+        """This rule as a :class:`mmenv.policy.Policy` evaluated in Python (for the reference loop)."""
+        return RulePolicy(self)
 
-    def to_policy(self):
-        """The equivalent :class:`agents.base.Policy` (for the reference loop)."""
-        from agents import AvellanedaStoikovAgent, NaiveAgent, SymmetricAgent
 
-        if self.kind == "as":
-            agent = AvellanedaStoikovAgent(gamma=self.gamma, k=self.k, sigma=self.sigma)
-            if not self.time_term:
-                agent.spread_time_term = False  # the agent's switch (keyword in newer agents)
-            return agent
-        if self.kind == "symmetric":
-            return SymmetricAgent(gamma=self.gamma, k=self.k, sigma=self.sigma, time_term=self.time_term)
-        return NaiveAgent(depth=self.depth)
+class RulePolicy:
+    """A :class:`QuoteRule` as a :class:`mmenv.policy.Policy`: the kernel's rule function run uncompiled.
+
+    ``quote`` calls ``_rule_depths.py_func`` (the very function the compiled loop inlines) path by path, so
+    the reference loop and the kernel share one source for the rule.
+    """
+
+    def __init__(self, rule: QuoteRule, s0: float = 100.0) -> None:
+        self.rule, self.s0 = rule, float(s0)
+        self.name = rule.name
+        self._code, self._rp = _RULE_CODES[rule.kind], rule._params()
+
+    def reset(self, num_paths: int = 1) -> None:
+        """Stateless."""
+
+    def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
+        """Depths (N,) each, from ``(q, tau, mid, sigma)`` (the rule's own sigma when it has one)."""
+        rule_depths = _rule_depths.py_func
+        q, tau, mid = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (state.q, state.tau, state.mid))
+        sig = np.broadcast_to(np.asarray(state.sigma, dtype=np.float64), q.shape)
+        own = self._rp[2]
+        out = np.array(
+            [
+                rule_depths(self._code, self._rp, q[i], tau[i], mid[i], sig[i] if own != own else own)
+                for i in range(q.shape[0])
+            ],
+            dtype=np.float64,
+        ).reshape(q.shape[0], 2)
+        return out[:, 0], out[:, 1]
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Depths (N, 2) for env observations (N, 4), or (2,) for one observation (``s0``: the start mid)."""
+        bid, ask = self.quote(state_from_obs(obs, self.s0))
+        out = np.stack([bid, ask], axis=-1)
+        return out[0] if np.ndim(obs) == 1 else out
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -778,13 +796,11 @@ def run_reference(
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> BacktestResult:
-    """The readable loop, event by event in Python, for any :class:`agents.base.Policy` (or a QuoteRule).
+    """The readable loop, event by event in Python, for any :class:`mmenv.policy.Policy` (or a QuoteRule).
 
     Same steps, same order and same records as the compiled loop; matching and accounting by
     ``mmenv.core.match_and_settle.py_func`` (the core's rule, uncompiled). See :func:`run_fast` for the args.
     """
-    from agents.base import QuoteState
-
     cfg = BacktestConfig() if config is None else config
     if isinstance(policy, QuoteRule):
         policy = policy.to_policy()
@@ -921,7 +937,7 @@ def backtest(
     """Backtest a policy on a tick stream (see the module docstring).
 
     Args:
-        policy: a :class:`QuoteRule` or an :class:`agents.base.Policy`.
+        policy: a :class:`QuoteRule` or an :class:`mmenv.policy.Policy`.
         stream: a :class:`TickStream` or an iterable of chunks. config: :class:`BacktestConfig`.
         path: "fast" (compiled; needs a policy expressible as a QuoteRule), "reference", or "auto" (fast when
             possible). spill_dir, progress: see :func:`run_fast`.
@@ -958,14 +974,13 @@ def backtest_model(
     ``time = (j + 1) dt`` with ``mid = m_{j+1}``.
 
     Args:
-        policy: an :class:`agents.base.Policy` (batched over paths). params: the market (default the paper's).
+        policy: an :class:`mmenv.policy.Policy` (batched over paths). params: the market (default the paper's).
         num_paths: independent paths (episodes), one result each. seed: seeds the market's generator.
         allow_withdraw: NaN depths withdraw a side (else they raise). progress: tqdm bar over steps.
 
     Returns:
         One :class:`BacktestResult` per path.
     """
-    from agents.base import QuoteState
     from mmenv.core import SimulationCore
     from mmenv.markets import ModelMarket
 

@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from mmenv.config import MarketParams
 from mmenv.core import OUT_NAMES, SimulationCore
-from mmenv.markets import make_market
+from mmenv.market_registry import make_market
 from mmenv.task import TaskParams, as_action_array
 
 __all__ = ["INFO_KEYS", "MarketMakingEnv", "build_simulation", "info_columns"]

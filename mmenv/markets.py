@@ -26,7 +26,7 @@ import numpy as np
 from mmenv.config import MarketParams
 from mmenv.shards import run_shards, shard_bounds
 
-__all__ = ["Market", "ModelMarket", "make_market"]
+__all__ = ["Market", "ModelMarket"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -182,33 +182,3 @@ class ModelMarket:
         self._pos = i + 1
         self.mid = self.mid + self._moves[i]
         return self._reach[i, 0], self._reach[i, 1]
-
-
-#: The weakness variants of :mod:`mmenv.market_variants` (imported lazily).
-VARIANT_KINDS = ("garch", "trend", "asymmetric", "toxic", "impact", "information")
-
-
-def make_market(kind: str, params: MarketParams, num_paths: int, **kwargs) -> Market:
-    """Build a market source by name.
-
-    Args:
-        kind: "model" (:class:`ModelMarket` from ``params``) or "ticks" (:class:`mmenv.tick_market.TickMarket`,
-            replaying ticks synthesized from ``bars=`` 1-minute bars; other keyword arguments go to it), or a
-            weakness variant of :mod:`mmenv.market_variants` (one of ``VARIANT_KINDS``, e.g. "garch", with
-            its switches as keyword arguments).
-        params: the market parameters. num_paths: N.
-    """
-    if kind == "model":
-        crn = kwargs.pop("crn_groups", 1)
-        if kwargs:
-            raise ValueError(f"unknown arguments for market='model': {sorted(kwargs)}")
-        return ModelMarket(params, num_paths, crn_groups=crn)
-    if kind == "ticks":
-        from mmenv.tick_market import TickMarket
-
-        return TickMarket.from_params(params, num_paths, **kwargs)
-    if kind in VARIANT_KINDS:
-        from mmenv.market_variants import make_variant
-
-        return make_variant(kind, params, num_paths, **kwargs)
-    raise ValueError(f"market must be one of {['model', 'ticks', *VARIANT_KINDS]}, got {kind!r}")

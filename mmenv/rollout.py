@@ -48,7 +48,7 @@ def rollout(policy, num_paths: int, seed: int, progress: bool = False, **env_kwa
     as long as the market's draws do not depend on the policy, which holds for the model market.
 
     Args:
-        policy: an :class:`agents.base.Policy`. num_paths: P. seed: seeds the env's generator.
+        policy: an :class:`mmenv.policy.Policy`. num_paths: P. seed: seeds the env's generator.
         progress: show a tqdm bar over the steps. env_kwargs: arguments of the env (market parameters).
     """
     return _run([policy], num_paths, seed, progress, env_kwargs)[0]
@@ -77,7 +77,7 @@ def _run(
     policies: list, num_paths: int, seed: int, progress: bool, env_kwargs: dict[str, Any]
 ) -> list[Rollout]:
     """The one rollout loop: G policies on G blocks of ``num_paths`` paths (common draws when G > 1)."""
-    from agents.base import QuoteState
+    from mmenv.policy import QuoteState
     from mmenv.vector_env import MarketMakingVectorEnv
 
     g = len(policies)

@@ -12,6 +12,7 @@ import pytest
 import mmenv  # noqa: F401  (registers the env)
 from agents import AvellanedaStoikovAgent, NaiveAgent
 from mmenv.config import MarketParams
+from mmenv.market_registry import make_market
 from mmenv.market_variants import (
     VARIANTS,
     AsymmetricMarket,
@@ -22,7 +23,7 @@ from mmenv.market_variants import (
     TrendMarket,
     make_variant,
 )
-from mmenv.markets import ModelMarket, make_market
+from mmenv.markets import ModelMarket
 from mmenv.rollout import rollout
 from mmenv.studies.common import score, simulate
 
