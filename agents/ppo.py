@@ -431,7 +431,7 @@ def plot_learning_curve(
 
 
 class PPOAgent(BasePolicy):
-    """A trained PPO model acting through the :class:`agents.base.Policy` protocol.
+    """A trained PPO model acting through the :class:`mmenv.policy.Policy` protocol.
 
     ``quote(state)`` rebuilds the env's observation ``[q, T - t, s - s0, sigma]`` (float32, as
     :mod:`mmenv.task`), normalises it with the saved VecNormalize statistics

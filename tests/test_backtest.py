@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mmenv.backtest as bt
+import mmenv.backtest.reference as bt_reference
 from agents import AvellanedaStoikovAgent, NaiveAgent, SymmetricAgent, TrendFollowingAgent
 from agents.base import QuoteState
 from mmenv.backtest import (
@@ -21,6 +21,7 @@ from mmenv.backtest import (
     run_fast,
     run_reference,
 )
+from mmenv.backtest.quotes import _rule_depths
 from mmenv.config import MarketParams
 
 
@@ -265,14 +266,14 @@ def test_backtest_dispatch():
 def test_reference_calls_the_core_rule(monkeypatch):
     """The reference loop settles through mmenv.core.match_and_settle (its py_func), not a copy."""
     calls = []
-    real = bt.match_and_settle
+    real = bt_reference.match_and_settle
 
     class Spy:
         def py_func(self, *a):
             calls.append(a)
             return real.py_func(*a)
 
-    monkeypatch.setattr(bt, "match_and_settle", Spy())
+    monkeypatch.setattr(bt_reference, "match_and_settle", Spy())
     run_reference(NaiveAgent(0.05), make_stream(50, 2), BacktestConfig(q_max=5.0, order_size=1.0))
     assert len(calls) == 50
 
@@ -285,7 +286,7 @@ def test_rule_kernel_uses_the_engine_formulas():
     db, da = agent.quote(QuoteState(q=q, tau=tau, mid=mid, sigma=sig, s0=np.full(200, 100.0)))
     rp = QuoteRule("as", 0.3, 4.0)._params()
     for i in range(200):
-        assert bt._rule_depths(0, rp, q[i], tau[i], mid[i], 0.7) == (db[i], da[i])
+        assert _rule_depths(0, rp, q[i], tau[i], mid[i], 0.7) == (db[i], da[i])
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -16,6 +16,7 @@ from mmenv.calibration import (
     estimate_sigma,
     fit_intensity,
     fit_intensity_ls,
+    mle,
     simulate_depth_sample,
 )
 
@@ -82,13 +83,13 @@ def test_analytic_hessian_matches_finite_differences(tick: float | None) -> None
     s = simulate_depth_sample(50.0, 2.0, 20.0, np.random.default_rng(6), sides=2, half_spread=0.1, tick=tick)
     S = float(s.depths.sum())
     th = np.array([math.log(45.0), math.log(2.3)])
-    _ll, g, H = cal._loglik_parts(th, s.n, S, s)
+    _ll, g, H = mle._loglik_parts(th, s.n, S, s)
     eps = 1e-5
     for i in range(2):
         e = np.zeros(2)
         e[i] = eps
-        lp, gp, _ = cal._loglik_parts(th + e, s.n, S, s)
-        lm, gm, _ = cal._loglik_parts(th - e, s.n, S, s)
+        lp, gp, _ = mle._loglik_parts(th + e, s.n, S, s)
+        lm, gm, _ = mle._loglik_parts(th - e, s.n, S, s)
         assert (lp - lm) / (2 * eps) == pytest.approx(g[i], rel=1e-6, abs=1e-6)
         np.testing.assert_allclose((gp - gm) / (2 * eps), H[:, i], rtol=1e-5, atol=1e-5)
 

@@ -20,11 +20,14 @@ from mmenv.data import (
     COLUMNS,
     BarValidationError,
     DataUnavailableError,
+    cache,
     load_bars,
     read_bars_csv,
+    readers,
     synthetic_bars,
     validate_bars,
     validate_ticker,
+    yahoo,
 )
 
 NOW = pd.Timestamp("2024-02-01 12:00", tz="America/New_York")
@@ -105,7 +108,7 @@ def fake_yf(request, monkeypatch, bars):
     module = types.ModuleType("yfinance")
     module.download = fake.download
     monkeypatch.setitem(sys.modules, "yfinance", module)
-    monkeypatch.setattr(data, "_now_new_york", lambda: NOW)
+    monkeypatch.setattr(yahoo, "_now_new_york", lambda: NOW)
     return fake
 
 
@@ -116,14 +119,14 @@ def test_normalize_download_shape(bars, tz, adj):
     raw = yf_download_frame(bars, tz=tz, adj=adj)
     assert isinstance(raw.columns, pd.MultiIndex)
     assert list(raw.columns.names) == ["Price", "Ticker"]
-    out = data._normalize_yf_frame(raw, "NVDA")
+    out = readers._normalize_yf_frame(raw, "NVDA")
     assert list(out.columns) == list(COLUMNS)
     assert str(out.index.tz) == "America/New_York"
     pd.testing.assert_frame_equal(out, bars, check_freq=False, check_index_type=False)
 
 
 def test_normalize_history_shape(bars):
-    out = data._normalize_yf_frame(yf_history_frame(bars))
+    out = readers._normalize_yf_frame(yf_history_frame(bars))
     pd.testing.assert_frame_equal(out, bars, check_freq=False, check_index_type=False)
 
 
@@ -131,10 +134,10 @@ def test_normalize_picks_ticker_from_multi_ticker_frame(bars):
     a = yf_download_frame(bars.iloc[:10], "NVDA")
     b = yf_download_frame(bars.iloc[:10] * 2, "AMD")
     both = pd.concat([a, b], axis=1)
-    out = data._normalize_yf_frame(both, "AMD")
+    out = readers._normalize_yf_frame(both, "AMD")
     np.testing.assert_array_equal(out["close"].to_numpy(), bars["close"].iloc[:10] * 2)
     with pytest.raises(ValueError, match="several tickers"):
-        data._normalize_yf_frame(both)
+        readers._normalize_yf_frame(both)
 
 
 # ------------------------------------------------------------------ CSV formats
@@ -180,7 +183,7 @@ def test_read_flat_csv_with_adj_close_and_naive_times(tmp_path, bars):
 
 def test_read_cache_format_roundtrip(tmp_path, bars):
     path = tmp_path / "day.csv"
-    data._write_csv_atomic(bars.iloc[:390], path)
+    cache._write_csv_atomic(bars.iloc[:390], path)
     assert path.read_text().splitlines()[0] == "datetime,open,high,low,close,volume"
     out = read_bars_csv(path)
     pd.testing.assert_frame_equal(out, bars.iloc[:390], check_freq=False, check_index_type=False)
@@ -399,7 +402,7 @@ def test_load_bars_does_not_cache_today(monkeypatch, bars, tmp_path):
     module.download = fake.download
     monkeypatch.setitem(sys.modules, "yfinance", module)
     monkeypatch.setattr(
-        data, "_now_new_york", lambda: pd.Timestamp("2024-01-10 12:00", tz="America/New_York")
+        yahoo, "_now_new_york", lambda: pd.Timestamp("2024-01-10 12:00", tz="America/New_York")
     )
     out = load_bars("NVDA", period="3d", cache_dir=tmp_path)
     assert out.index[-1].date().isoformat() == "2024-01-10"
@@ -414,7 +417,7 @@ def test_load_bars_regular_hours_only(monkeypatch, bars, tmp_path):
     module = types.ModuleType("yfinance")
     module.download = fake.download
     monkeypatch.setitem(sys.modules, "yfinance", module)
-    monkeypatch.setattr(data, "_now_new_york", lambda: NOW)
+    monkeypatch.setattr(yahoo, "_now_new_york", lambda: NOW)
     out = load_bars("NVDA", start="2024-01-02", end="2024-01-03", cache_dir=tmp_path)
     assert len(out) == 390 and out.index[0].strftime("%H:%M") == "09:30"
     ext = load_bars(
@@ -445,7 +448,7 @@ def test_load_bars_empty_download_unknown_ticker(fake_yf, tmp_path):
 
 
 def test_load_bars_offline_empty_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_now_new_york", lambda: NOW)
+    monkeypatch.setattr(yahoo, "_now_new_york", lambda: NOW)
     monkeypatch.setitem(sys.modules, "yfinance", None)  # importing it would fail
     with pytest.raises(DataUnavailableError, match="cache"):
         load_bars("NVDA", start="2024-01-02", end="2024-01-05", cache_dir=tmp_path, offline=True)
@@ -471,15 +474,15 @@ def test_load_bars_bad_arguments(tmp_path):
 
 def test_cache_write_is_atomic(tmp_path, bars, monkeypatch):
     path = tmp_path / "NVDA" / "1m" / "2024-01-02.csv"
-    data._write_csv_atomic(bars.iloc[:390], path)
+    cache._write_csv_atomic(bars.iloc[:390], path)
     before = path.read_bytes()
 
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.os, "replace", boom)
+    monkeypatch.setattr(cache.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        data._write_csv_atomic(bars.iloc[390:780], path)
+        cache._write_csv_atomic(bars.iloc[390:780], path)
     assert path.read_bytes() == before  # the old file is intact
     assert [p.name for p in path.parent.iterdir()] == ["2024-01-02.csv"]  # no temp file left
 

@@ -30,7 +30,7 @@ def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kw
     (reward, phi, alpha, action_mode) are dropped: the reward column is the P&L change.
 
     Args:
-        policy: an :class:`agents.base.Policy` (depths in price units; +inf withdraws a side).
+        policy: an :class:`mmenv.policy.Policy` (depths in price units; +inf withdraws a side).
         num_paths: P. seed: seeds the market's generator (common random numbers across policies).
         progress: tqdm bar over the steps. env_kwargs: the env's market arguments (MarketParams fields,
             ``market=`` and its switches).

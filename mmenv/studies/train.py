@@ -49,7 +49,7 @@ def evaluate_policies(
     """Episode rewards of each policy on the same ``episodes`` held-out paths (common random numbers).
 
     Args:
-        policies: name -> :class:`agents.base.Policy`.
+        policies: name -> :class:`mmenv.policy.Policy`.
         env_kwargs: env arguments (market and task, incl. ``reward``, ``phi``, ``alpha``).
         episodes: number of episodes (paths). seed: the evaluation seed.
 

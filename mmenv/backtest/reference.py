@@ -1,0 +1,182 @@
+"""The reference backtest loop: readable Python, event by event. It is the test oracle of the compiled loop.
+
+:func:`run_reference` runs the steps of :mod:`mmenv.backtest` for any :class:`mmenv.policy.Policy`; the tests
+require the compiled loop (:mod:`mmenv.backtest.kernel`) to give the same records, bit for bit. It is also
+the path for policies the kernel cannot express (passive, trend, PPO, ...).
+
+What is shared and what is written twice: the *rules* are written once, as numba functions, and this loop
+calls their uncompiled ``.py_func`` while the kernel calls them compiled -- the fill and accounting rule is
+:func:`mmenv.core.match_and_settle` (``match_and_settle.py_func`` here), a quote rule is
+``mmenv.backtest.quotes._rule_depths`` (through :class:`mmenv.backtest.quotes.RulePolicy`). Only the *event
+loop* (validation, decision timing, latency queue, records) is written twice, and that is what the oracle
+checks. A new fill model is therefore one numba function beside ``match_and_settle`` (called by the kernel
+compiled and here by ``.py_func``), never a second Python copy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from mmenv.backtest.config import BacktestConfig
+from mmenv.backtest.quotes import QuoteRule
+from mmenv.backtest.result import (
+    _ERR_CROSSED,
+    _ERR_NAN_QUOTE,
+    _ERR_PRICE,
+    _ERR_QUEUE,
+    _ERR_SIDE,
+    _ERR_SIZE,
+    _ERR_TIME,
+    _QUEUE_CAP,
+    BacktestResult,
+    _progress,
+    _raise,
+    _recorders,
+)
+from mmenv.backtest.stream import TickStream, iter_chunks
+from mmenv.core import match_and_settle
+from mmenv.policy import QuoteState
+
+__all__ = ["run_reference"]
+
+
+def run_reference(
+    policy: Any,
+    stream: TickStream | Iterable[TickStream],
+    config: BacktestConfig | None = None,
+    *,
+    spill_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> BacktestResult:
+    """The readable loop, event by event in Python, for any :class:`mmenv.policy.Policy` (or a QuoteRule).
+
+    Same steps, same order and same records as the compiled loop; matching and accounting by
+    ``mmenv.core.match_and_settle.py_func`` (the core's rule, uncompiled). See :func:`run_fast` for the args.
+    """
+    cfg = BacktestConfig() if config is None else config
+    if isinstance(policy, QuoteRule):
+        policy = policy.to_policy()
+    name = str(getattr(policy, "name", type(policy).__name__))
+    settle = match_and_settle.py_func
+    policy.reset(1)
+    q, cash = float(cfg.q0), float(cfg.cash0)
+    bid = ask = math.nan  # live quote prices
+    pending: list[tuple[float, float, float]] = []  # (bid, ask, live time), in decision order
+    last_t, t0, next_dec = -math.inf, math.nan, math.nan
+    ev = n_dec = n_quoted = since = 0
+    last = None
+    sigma_arr = s0 = None
+    frec, srec = _recorders(spill_dir, cfg, name)
+    bar = _progress(progress, len(stream) if isinstance(stream, TickStream) else None, name)
+
+    def decide(q: float, t: float, m: float, ev: int) -> float:
+        """The decision step at ``t`` (mid ``m``, inventory ``q``); returns the next decision time."""
+        nonlocal bid, ask, n_dec
+        tau = cfg.horizon - ((t - t0) % cfg.horizon)
+        state = QuoteState(q=np.array([q]), tau=np.array([tau]), mid=np.array([m]), sigma=sigma_arr, s0=s0)
+        db_a, da_a = policy.quote(state)
+        db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
+        if (db != db or da != da) and not cfg.allow_withdraw:
+            _raise(_ERR_NAN_QUOTE, ev, db, da)
+        bid_px, ask_px = m - db, m + da
+        if bid_px >= ask_px:
+            _raise(_ERR_CROSSED, ev, bid_px, ask_px)
+        if cfg.latency > 0.0:
+            if len(pending) >= _QUEUE_CAP:
+                _raise(_ERR_QUEUE, ev, 0.0, 0.0)
+            pending.append((bid_px, ask_px, t + cfg.latency))
+        else:
+            bid, ask = bid_px, ask_px
+        n_dec += 1
+        if cfg.decision_interval > 0.0:
+            k = math.floor((t - next_dec) / cfg.decision_interval) + 1.0
+            return next_dec + cfg.decision_interval * k
+        return next_dec
+
+    for chunk in iter_chunks(stream, cfg.chunk_size):
+        for i in range(len(chunk)):
+            t, p, s = float(chunk.time[i]), float(chunk.price[i]), int(chunk.side[i])
+            z, m = float(chunk.size[i]), float(chunk.mid[i])
+            # 1. validation
+            if not t >= last_t:
+                _raise(_ERR_TIME, ev, t, last_t)
+            if not (math.isfinite(p) and math.isfinite(m)):
+                _raise(_ERR_PRICE, ev, p, m)
+            if s not in (1, -1):
+                _raise(_ERR_SIDE, ev, s, 0.0)
+            if not (0.0 < z < math.inf):
+                _raise(_ERR_SIZE, ev, z, 0.0)
+            if ev == 0:
+                t0 = next_dec = t
+                s0 = np.array([m])
+                sigma_arr = np.array([cfg.sigma])
+                srec.append((-1, t, m, math.nan, math.nan, q, cash, cash + q * m))
+            # 2. decision on the quote update (before the trade: the trade is not seen)
+            if cfg.reprice_on_quotes and t >= next_dec:
+                next_dec = decide(q, t, m, ev)
+            # 3. quotes going live
+            while pending and pending[0][2] <= t:
+                bid, ask, _ = pending.pop(0)
+            # 4. match and settle: the trade reaches only its own side
+            if s > 0:
+                reach_bid, reach_ask, avail_bid, avail_ask = -math.inf, p - m, 0.0, cfg.share * z
+            else:
+                reach_bid, reach_ask, avail_bid, avail_ask = m - p, -math.inf, cfg.share * z, 0.0
+            q, cash, bought, sold, fees, bp, ap = settle(
+                q,
+                cash,
+                m,
+                m - bid,
+                ask - m,
+                reach_bid,
+                reach_ask,
+                avail_bid,
+                avail_ask,
+                cfg.q_max,
+                cfg.order_size,
+                cfg.fee_per_unit,
+                cfg.fee_rate,
+            )
+            if (s > 0 and ap == ap) or (s < 0 and bp == bp):
+                n_quoted += 1
+            # 5. records
+            fee_b = 0.0
+            if bought > 0.0:
+                fee_b = fees if sold == 0.0 else cfg.fee_per_unit * bought + cfg.fee_rate * (bought * bp)
+                frec.append((ev, t, 1, bp, bought, m, fee_b, q))
+            if sold > 0.0:
+                frec.append((ev, t, -1, ap, sold, m, fees - fee_b, q))
+            since += 1
+            if since >= cfg.record_every:
+                srec.append((ev, t, m, bp, ap, q, cash, cash + q * m))
+                since = 0
+            last = (ev, t, m, bp, ap, q, cash, cash + q * m)
+            last_t = t
+            # 2'. decision after the trade (reprice_on_quotes=False): live from the next event on
+            if not cfg.reprice_on_quotes and t >= next_dec:
+                next_dec = decide(q, t, m, ev)
+            ev += 1
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    if ev == 0:
+        raise ValueError("the tick stream has no events")
+    if since != 0:
+        srec.append(last)
+    return BacktestResult(
+        fills=frec.finish(),
+        states=srec.finish(),
+        n_events=ev,
+        n_decisions=n_dec,
+        n_quoted=n_quoted,
+        config=cfg,
+        strategy=name,
+        order_size=cfg.order_size,
+        q_max=cfg.q_max,
+    )

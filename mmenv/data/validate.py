@@ -1,0 +1,326 @@
+"""The bar frame's shape, the data errors, and :func:`validate_bars` (what was found, what was done).
+
+Every bar frame of :mod:`mmenv.data` has a tz-aware ``America/New_York`` ``DatetimeIndex`` named
+``datetime`` (the bar's *start* time), sorted and unique, and the float64 columns
+``open, high, low, close, volume``. No row is dropped without being counted in the :class:`BarReport`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NEW_YORK = "America/New_York"
+
+COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+
+#: Regular US equity session, New York time.
+SESSION_OPEN = pd.Timedelta(hours=9, minutes=30)
+
+SESSION_CLOSE = pd.Timedelta(hours=16)
+
+MINUTES_PER_SESSION = 390
+
+#: Bar length of each supported Yahoo interval.
+INTERVALS: dict[str, pd.Timedelta] = {
+    "1m": pd.Timedelta(minutes=1),
+    "2m": pd.Timedelta(minutes=2),
+    "5m": pd.Timedelta(minutes=5),
+    "15m": pd.Timedelta(minutes=15),
+    "30m": pd.Timedelta(minutes=30),
+    "60m": pd.Timedelta(minutes=60),
+    "90m": pd.Timedelta(minutes=90),
+    "1h": pd.Timedelta(hours=1),
+    "1d": pd.Timedelta(days=1),
+}
+
+_REMEDY = (
+    "Use cached bars (load_bars(..., offline=True) reads only the cache), a CSV you saved earlier "
+    "(read_bars_csv), or the embedded synthetic market (synthetic_bars(), the project's default)."
+)
+
+
+class DataError(RuntimeError):
+    """Base class of the errors of this module."""
+
+
+class DataUnavailableError(DataError):
+    """No bars could be obtained: network failure, unknown ticker, empty download or empty cache."""
+
+
+class BarValidationError(DataError, ValueError):
+    """The bars are unusable (nothing valid left, or too much of them invalid)."""
+
+
+@dataclass(frozen=True)
+class BarReport:
+    """What :func:`validate_bars` found in a bar frame and what it did about it.
+
+    Counts of dropped rows add up: ``n_input == n_output + n_duplicates + n_nonfinite +
+    n_nonpositive + n_high_below_low + n_negative_volume``. Rows are checked in that order and
+    each dropped row is counted once, under the first rule it fails.
+
+    Attributes:
+        n_input: rows received.
+        n_output: rows returned.
+        n_unsorted: timestamps that were earlier than their predecessor (the frame was sorted).
+        n_duplicates: rows dropped because their timestamp repeated (the last one is kept, as
+            Yahoo revises the latest bar).
+        n_nonfinite: rows dropped for a NaN or infinite price or volume.
+        n_nonpositive: rows dropped for a price <= 0.
+        n_high_below_low: rows dropped because high < low.
+        n_negative_volume: rows dropped for volume < 0.
+        n_open_close_outside: rows kept but repaired because open or close lay outside [low, high]
+            (high and low were widened to include them).
+        n_zero_volume: rows kept with volume == 0 (flagged, not an error).
+        n_sessions: trading days present.
+        n_overnight_gaps: gaps between the last bar of a day and the first bar of the next.
+        n_intraday_gaps: gaps longer than one bar inside a day (halts or missing bars).
+        n_missing_bars: bars missing inside those intraday gaps, in total.
+        largest_gap_minutes: the longest intraday gap, in minutes (0 when none).
+        half_days: days whose last regular bar ends more than 30 minutes before 16:00 (early
+            closes such as the day after Thanksgiving), as ISO dates.
+        late_opens: days whose first regular bar starts after 09:30, as ISO dates.
+        actions: human-readable lines, one per thing done.
+    """
+
+    n_input: int
+    n_output: int
+    n_unsorted: int = 0
+    n_duplicates: int = 0
+    n_nonfinite: int = 0
+    n_nonpositive: int = 0
+    n_high_below_low: int = 0
+    n_negative_volume: int = 0
+    n_open_close_outside: int = 0
+    n_zero_volume: int = 0
+    n_sessions: int = 0
+    n_overnight_gaps: int = 0
+    n_intraday_gaps: int = 0
+    n_missing_bars: int = 0
+    largest_gap_minutes: float = 0.0
+    half_days: tuple[str, ...] = ()
+    late_opens: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows removed, all rules together."""
+        return (
+            self.n_duplicates
+            + self.n_nonfinite
+            + self.n_nonpositive
+            + self.n_high_below_low
+            + self.n_negative_volume
+        )
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing was dropped, sorted or repaired."""
+        return self.n_dropped == 0 and self.n_unsorted == 0 and self.n_open_close_outside == 0
+
+    def summary(self) -> str:
+        """A few lines for a log or a report."""
+        lines = [f"{self.n_input} bars in, {self.n_output} out, {self.n_sessions} sessions"]
+        lines += list(self.actions)
+        if self.n_zero_volume:
+            lines.append(f"{self.n_zero_volume} zero-volume bars kept")
+        if self.n_intraday_gaps:
+            lines.append(
+                f"{self.n_intraday_gaps} intraday gaps ({self.n_missing_bars} missing bars, "
+                f"longest {self.largest_gap_minutes:g} min)"
+            )
+        if self.half_days:
+            lines.append(f"half days: {', '.join(self.half_days)}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        out = dataclasses.asdict(self)
+        out["half_days"] = list(self.half_days)
+        out["late_opens"] = list(self.late_opens)
+        out["actions"] = list(self.actions)
+        return out
+
+
+def _require_columns(bars: pd.DataFrame) -> None:
+    if not isinstance(bars, pd.DataFrame):
+        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars).__name__}")
+    missing = [c for c in COLUMNS if c not in bars.columns]
+    if missing:
+        raise ValueError(
+            f"bars: missing column(s) {missing}; expected {list(COLUMNS)}, got {list(bars.columns)}"
+        )
+    if not isinstance(bars.index, pd.DatetimeIndex):
+        raise ValueError(
+            f"bars.index must be a DatetimeIndex, got {type(bars.index).__name__}; "
+            "read CSV files with read_bars_csv"
+        )
+    if bars.index.tz is None:
+        raise ValueError(
+            "bars.index is tz-naive; localize it first, e.g. "
+            "bars.index = bars.index.tz_localize('America/New_York')"
+        )
+
+
+def validate_bars(
+    bars: pd.DataFrame,
+    interval: str = "1m",
+    *,
+    max_drop_fraction: float = 0.5,
+) -> tuple[pd.DataFrame, BarReport]:
+    """Check and clean a bar frame; say what was found and what was done.
+
+    Rules, in order (a dropped row is counted under the first rule it fails):
+
+    1. timestamps out of order: the frame is sorted (counted in ``n_unsorted``);
+    2. duplicated timestamps: the last row of each timestamp is kept (``n_duplicates``);
+    3. NaN or infinite open/high/low/close/volume: dropped (``n_nonfinite``);
+    4. a price <= 0: dropped (``n_nonpositive``);
+    5. high < low: dropped (``n_high_below_low``);
+    6. volume < 0: dropped (``n_negative_volume``);
+    7. open or close outside [low, high]: kept, high/low widened to include them
+       (``n_open_close_outside``);
+    8. zero volume: kept and counted (``n_zero_volume``);
+    9. gaps (intraday intervals only): overnight gaps, intraday gaps longer than one bar (halts,
+       missing bars), half days and late opens are counted and listed, never filled.
+
+    Args:
+        bars: frame with columns open, high, low, close, volume and a tz-aware DatetimeIndex
+            (any time zone; converted to America/New_York). Extra columns are ignored.
+        interval: the bar length, one of ``INTERVALS`` (used for the gap rules).
+        max_drop_fraction: raise if more than this fraction of the rows had to be dropped.
+
+    Returns:
+        ``(clean, report)``: a new frame with exactly the columns of ``COLUMNS`` as float64, and
+        the :class:`BarReport`.
+
+    Raises:
+        ValueError: missing columns, a non-datetime or tz-naive index, a bad ``interval`` or
+            ``max_drop_fraction``.
+        BarValidationError: no valid row left, or more than ``max_drop_fraction`` dropped.
+    """
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {sorted(INTERVALS)}, got {interval!r}")
+    if not 0.0 <= max_drop_fraction <= 1.0:
+        raise ValueError(f"max_drop_fraction must be in [0, 1], got {max_drop_fraction!r}")
+    _require_columns(bars)
+    n_input = len(bars)
+    actions: list[str] = []
+    df = pd.DataFrame(
+        {c: pd.to_numeric(bars[c], errors="coerce").to_numpy(np.float64) for c in COLUMNS},
+        index=bars.index.tz_convert(NEW_YORK),
+    )
+    df.index.name = "datetime"
+    counts: dict[str, int] = {}
+
+    ns = df.index.as_unit("ns").asi8
+    n_unsorted = int(np.count_nonzero(np.diff(ns) < 0)) if n_input > 1 else 0
+    if n_unsorted:
+        df = df.sort_index(kind="stable")
+        actions.append(f"sorted {n_unsorted} out-of-order timestamps")
+    dup = df.index.duplicated(keep="last")
+    counts["n_duplicates"] = int(dup.sum())
+    if counts["n_duplicates"]:
+        df = df[~dup]
+        actions.append(f"dropped {counts['n_duplicates']} duplicated timestamps (kept the last)")
+
+    values = df.to_numpy()
+    prices = values[:, :4]
+    rules = [
+        ("n_nonfinite", ~np.isfinite(values).all(axis=1), "NaN/inf values"),
+        ("n_nonpositive", (prices <= 0).any(axis=1), "non-positive prices"),
+        ("n_high_below_low", values[:, 1] < values[:, 2], "high < low"),
+        ("n_negative_volume", values[:, 4] < 0, "negative volume"),
+    ]
+    bad = np.zeros(len(df), dtype=bool)
+    for name, mask, what in rules:
+        new = mask & ~bad
+        counts[name] = int(new.sum())
+        if counts[name]:
+            actions.append(f"dropped {counts[name]} rows with {what}")
+        bad |= new
+    df = df[~bad].copy()
+    if len(df) == 0:
+        raise BarValidationError(
+            f"no usable bars: all {n_input} rows were invalid "
+            f"({', '.join(f'{k}={v}' for k, v in counts.items() if v)}). {_REMEDY}"
+        )
+    dropped = sum(counts.values())
+    if dropped > max_drop_fraction * n_input:
+        raise BarValidationError(
+            f"{dropped} of {n_input} bars are invalid (more than max_drop_fraction="
+            f"{max_drop_fraction}): {', '.join(f'{k}={v}' for k, v in counts.items() if v)}. "
+            f"The data are unusable as they stand. {_REMEDY}"
+        )
+
+    o, h, lo, c = (df[col].to_numpy() for col in PRICE_COLUMNS)
+    outside = (np.maximum(o, c) > h) | (np.minimum(o, c) < lo)
+    n_outside = int(outside.sum())
+    if n_outside:
+        df["high"] = np.maximum(h, np.maximum(o, c))
+        df["low"] = np.minimum(lo, np.minimum(o, c))
+        actions.append(f"widened high/low of {n_outside} bars whose open or close lay outside")
+    n_zero = int((df["volume"].to_numpy() == 0).sum())
+
+    gaps = _gap_stats(df.index, INTERVALS[interval]) if interval != "1d" else {}
+    report = BarReport(
+        n_input=n_input,
+        n_output=len(df),
+        n_unsorted=n_unsorted,
+        n_open_close_outside=n_outside,
+        n_zero_volume=n_zero,
+        actions=tuple(actions),
+        n_sessions=len(np.unique(df.index.normalize().as_unit("ns").asi8)),
+        **counts,
+        **gaps,
+    )
+    assert report.n_input == report.n_output + report.n_dropped
+    return df, report
+
+
+def _gap_stats(index: pd.DatetimeIndex, step: pd.Timedelta) -> dict[str, Any]:
+    """Overnight gaps, intraday gaps, half days and late opens of an intraday index (New York)."""
+    if len(index) == 0:
+        return {}
+    day = index.normalize()
+    day_ns = day.as_unit("ns").asi8
+    new_day = np.r_[True, day_ns[1:] != day_ns[:-1]]
+    diffs = np.diff(index.as_unit("ns").asi8)
+    intraday = diffs[~new_day[1:]]
+    step_ns = step.value
+    gap = intraday > step_ns
+    missing = (intraday[gap] // step_ns - 1).astype(np.int64)
+    starts = np.flatnonzero(new_day)
+    ends = np.r_[starts[1:] - 1, len(index) - 1]
+    offset_first = index[starts] - day[starts]
+    offset_last_end = index[ends] + step - day[ends]
+    half = offset_last_end < SESSION_CLOSE - pd.Timedelta(minutes=30)
+    late = offset_first > SESSION_OPEN
+    # Only regular-session days can be half days or late opens.
+    regular = (offset_first >= SESSION_OPEN - pd.Timedelta(hours=1)) & (
+        offset_last_end <= SESSION_CLOSE + pd.Timedelta(hours=1)
+    )
+    fmt = "%Y-%m-%d"
+    return {
+        "n_overnight_gaps": int(len(starts) - 1),
+        "n_intraday_gaps": int(gap.sum()),
+        "n_missing_bars": int(missing.sum()),
+        "largest_gap_minutes": float(intraday[gap].max() / 60e9) if gap.any() else 0.0,
+        "half_days": tuple(day[starts][np.asarray(half & regular)].strftime(fmt)),
+        "late_opens": tuple(day[starts][np.asarray(late & regular)].strftime(fmt)),
+    }
+
+
+def regular_hours(bars: pd.DataFrame) -> pd.DataFrame:
+    """Keep the bars that start in the regular session, 09:30 <= t < 16:00 New York time."""
+    idx = bars.index.tz_convert(NEW_YORK)
+    offset = idx - idx.normalize()
+    keep = (offset >= SESSION_OPEN) & (offset < SESSION_CLOSE)
+    return bars[np.asarray(keep)]
