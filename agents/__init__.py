@@ -5,6 +5,7 @@
 
 from agents.avellaneda_stoikov import AvellanedaStoikovAgent, SymmetricAgent
 from agents.base import BasePolicy, Policy, QuoteState, state_from_obs, to_env_action
+from agents.exact_optimum import ExactOptimumAgent
 from agents.naive import NaiveAgent
 from agents.optimal import CJPAgent, GLFTAgent
 from agents.passive import PassiveAgent
@@ -14,6 +15,7 @@ __all__ = [
     "AvellanedaStoikovAgent",
     "BasePolicy",
     "CJPAgent",
+    "ExactOptimumAgent",
     "GLFTAgent",
     "NaiveAgent",
     "PassiveAgent",
@@ -34,6 +36,7 @@ POLICIES = {
     "trend": TrendFollowingAgent,
     "glft": GLFTAgent,
     "optimal": CJPAgent,
+    "exact": ExactOptimumAgent,
 }
 
 
