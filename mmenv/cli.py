@@ -1,4 +1,9 @@
-"""The ``mmenv`` command: one subcommand per study module (``mmenv/studies``)."""
+"""The ``mmenv`` command: one subcommand per study module (``mmenv/studies``).
+
+Errors end in one line on stderr and exit status 2 (bad input) or 1 (failed run); ``--debug`` or
+``MMENV_DEBUG=1`` adds the traceback (:mod:`mmenv.cli_errors`). Each command writes its ``--out DIR`` through
+:func:`mmenv.outdir.staged` (a private staging directory swapped in when the run succeeds).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["COMMANDS", "main"]
+from mmenv.cli_errors import OneLineParser, check_args, debug_requested, run_guarded
+
+__all__ = ["COMMANDS", "main", "run_command"]
 
 #: subcommand -> module defining ``configure_parser(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, str] = {
@@ -25,21 +32,51 @@ COMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with a subparser per study."""
-    parser = argparse.ArgumentParser(prog="mmenv", description="Inventory-aware market making studies.")
+    parser = OneLineParser(prog="mmenv", description="Inventory-aware market making studies.")
+    _add_common_flags(parser, with_out=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
         mod = importlib.import_module(module)
         doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
         p = sub.add_parser(name, help=doc, description=doc)
         mod.configure_parser(p)
-        p.set_defaults(_module=mod)
+        _add_common_flags(p, with_out="--out" in p._option_string_actions)
+        p.set_defaults(_module=mod, _parser=p)
     return parser
 
 
+def _add_common_flags(p: argparse.ArgumentParser, with_out: bool) -> None:
+    """--debug on every parser; --force on the commands that write an --out directory."""
+    p.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error (also: MMENV_DEBUG=1)"
+    )
+    if with_out:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="replace a non-empty --out directory that was not written by mmenv (the run writes into a "
+            "fresh directory beside --out and swaps it in only when it succeeds)",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen study; returns the exit status."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return int(args._module.run(args) or 0)
+    """Parse ``argv``, check the arguments and run the chosen study; returns the exit status.
+
+    Exit status: 0 success, 2 usage or input error, 1 failed run, 130 interrupted (one line on stderr).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        check_args(args._parser, args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    prog = f"mmenv {args.command}"
+    return run_guarded(prog, lambda: args._module.run(args), debug_requested(argv), args._parser, args)
+
+
+def run_command(name: str, argv: list[str] | None = None) -> int:
+    """``mmenv NAME ARGV...`` (the entry point of the scripts in ``experiments/``)."""
+    return main([name, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

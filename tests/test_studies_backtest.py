@@ -83,8 +83,8 @@ def test_reprice_on_trades_flag_matches_the_latency_table(tmp_path):
         assert a[name]["spread_pnl"] > a[name]["latency"]["2s"]["spread_pnl"]
 
 
-def test_cli_registers_backtest_and_checks_arguments(tmp_path):
-    with pytest.raises(ValueError, match="--bars-csv PATH"):
-        cli_main(["backtest", "--market", "bars-csv", "--out", str(tmp_path), "--no-progress"])
-    with pytest.raises(SystemExit):
-        cli_main(["backtest", "--strategy", "glft"])
+def test_cli_registers_backtest_and_checks_arguments(tmp_path, capsys):
+    assert cli_main(["backtest", "--market", "bars-csv", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "mmenv backtest: error: --market bars-csv needs --bars-csv PATH" in capsys.readouterr().err
+    assert cli_main(["backtest", "--strategy", "glft"]) == 2
+    assert "argument --strategy: invalid choice" in capsys.readouterr().err

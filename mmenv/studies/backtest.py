@@ -27,15 +27,15 @@ settings), ``equity.png``, ``inventory.png``, ``attribution_<strategy>.png``, ``
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mmenv.outdir import staged
+from mmenv.studies.common import write_json
 
 __all__ = ["STRATEGIES", "configure_parser", "load_stream", "main", "make_strategy", "run", "run_backtests"]
 
@@ -249,15 +249,6 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     return metrics, results, settings
 
 
-def _write_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=float)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 def format_table(metrics: dict[str, Any]) -> str:
     """Summary table, one row per strategy."""
     cols = [
@@ -320,20 +311,24 @@ def run(args: argparse.Namespace) -> int:
     from mmenv.analytics import markout_curve
 
     t0 = time.perf_counter()
-    metrics, results, settings = run_backtests(args)
-    attributions = settings.pop("_attributions")
+    with staged(args.out, getattr(args, "force", False), "backtest") as out:
+        metrics, results, settings = run_backtests(args)
+        attributions = settings.pop("_attributions")
+        write_json(metrics, out / "metrics.json")
+        write_json(settings, out / "backtest_config.json")
+        plots.plot_equity(results, out / "equity.png", time_label="trading hours")
+        plots.plot_inventory(results, out / "inventory.png", time_label="trading hours")
+        for name, att in attributions.items():
+            plots.plot_attribution(
+                att,
+                out / f"attribution_{name}.png",
+                title=f"P&L attribution: {name}",
+                time_label="trading hours",
+            )
+        hz = [h / 3600.0 for h in args.markouts]
+        curves = {n: markout_curve(r.fills, r.states, hz) for n, r in results.items()}
+        plots.plot_markouts(curves, list(args.markouts), out / "markouts.png", horizon_label="horizon (s)")
     out = Path(args.out)
-    _write_json(metrics, out / "metrics.json")
-    _write_json(settings, out / "backtest_config.json")
-    plots.plot_equity(results, out / "equity.png", time_label="trading hours")
-    plots.plot_inventory(results, out / "inventory.png", time_label="trading hours")
-    for name, att in attributions.items():
-        plots.plot_attribution(
-            att, out / f"attribution_{name}.png", title=f"P&L attribution: {name}", time_label="trading hours"
-        )
-    hz = [h / 3600.0 for h in args.markouts]
-    curves = {n: markout_curve(r.fills, r.states, hz) for n, r in results.items()}
-    plots.plot_markouts(curves, list(args.markouts), out / "markouts.png", horizon_label="horizon (s)")
     print(
         f"Backtest on {settings['market']}: {settings['n_events']:,} trades over "
         f"{settings['duration_hours']:.1f} trading hours; sigma = {settings['sigma_per_sqrt_hour']:.3f} "
@@ -358,7 +353,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/backtest.py``."""
-    parser = argparse.ArgumentParser(prog="backtest", description=(__doc__ or "").splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/backtest.py`` (same as ``mmenv backtest``)."""
+    from mmenv.cli import run_command
+
+    return run_command("backtest", argv)

@@ -23,12 +23,14 @@ A and k. This study compares what one can infer from the bars alone with that tr
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mmenv.outdir import atomic_write_text, staged
+from mmenv.studies.common import write_json
 
 __all__ = ["BarLimitsNote", "bar_limits_note", "configure_parser", "main", "run"]
 
@@ -197,15 +199,15 @@ def run(args: argparse.Namespace) -> int:
     """Compute the note, print the markdown, optionally write it."""
     note = bar_limits_note(args.days, args.seed, k=args.k)
     print(note.markdown)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bar_limits.json").write_text(json.dumps(note.numbers, indent=2))
-        (args.out / "bar_limits.md").write_text(note.markdown)
+    with staged(args.out, getattr(args, "force", False), "bar-limits") as out:
+        if out is not None:
+            write_json(note.numbers, out / "bar_limits.json")
+            atomic_write_text(out / "bar_limits.md", note.markdown)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/bar_limits.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/bar_limits.py`` (same as ``mmenv bar-limits``)."""
+    from mmenv.cli import run_command
+
+    return run_command("bar-limits", argv)

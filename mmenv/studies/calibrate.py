@@ -11,12 +11,13 @@ true A and k are known and printed beside the estimates), ``--ticker`` (yfinance
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from mmenv.outdir import staged
+from mmenv.studies.common import write_json
 
 __all__ = ["configure_parser", "load_source", "main", "run"]
 
@@ -71,18 +72,20 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None]
     }
 
 
-def _write_json(obj: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
 def run(args: argparse.Namespace) -> int:
     """Load the source, fit, print the table, write calibration.json and the figure."""
+    t0 = time.perf_counter()
+    with staged(args.out, getattr(args, "force", False), "calibrate") as stage:
+        _run(args, stage)
+    print(f"wrote {args.out / 'calibration.json'}" + ("" if args.no_plot else " and calibration.png"))
+    print(f"done in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def _run(args: argparse.Namespace, stage: Path) -> None:
     from mmenv.calibration import calibrate
     from mmenv.calibration_report import format_table, plot_calibration
 
-    t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source, truth = load_source(args)
@@ -93,20 +96,16 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result, truth))
     if truth:
         print("truth: the synthetic tick model draws reach ~ Exp(k) with A = mean trades / s / side")
-    args.out.mkdir(parents=True, exist_ok=True)
     out = result.to_dict()
     if truth:
         out["truth"] = truth
-    _write_json(out, args.out / "calibration.json")
-    print(f"wrote {args.out / 'calibration.json'}")
+    write_json(out, stage / "calibration.json")
     if not args.no_plot:
-        print(f"wrote {plot_calibration(result, sample, args.out / 'calibration.png', dt=args.dt)}")
-    print(f"done in {time.perf_counter() - t0:.2f} s")
-    return 0
+        plot_calibration(result, sample, stage / "calibration.png", dt=args.dt)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/calibrate.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv calibrate", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/calibrate.py`` (same as ``mmenv calibrate``)."""
+    from mmenv.cli import run_command
+
+    return run_command("calibrate", argv)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -70,39 +69,63 @@ def fmt_pm(mean: float, se: float, width: int = 7, prec: int = 2) -> str:
     return f"{mean:{width}.{prec}f} ± {se:<5.{prec}f}"
 
 
-def _clean(obj: Any) -> Any:
+#: Why a value of a metrics file is null: written under the key ``_nulls`` of every file that has one.
+NULL_REASON = (
+    "JSON has no token for NaN or infinity: each value listed here was not finite and is written as null. "
+    "NaN means undefined (a ratio with a zero or undefined base, or a statistic of an empty sample); "
+    "inf and -inf an unbounded value."
+)
+
+
+def _clean(obj: Any, where: str = "", nulls: dict[str, str] | None = None) -> Any:
+    """``obj`` with numpy scalars and arrays as Python values, non-finite floats as None (listed in nulls)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): _clean(v, f"{where}.{k}" if where else str(k), nulls) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [_clean(v, f"{where}[{i}]", nulls) for i, v in enumerate(obj)]
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
+        if math.isfinite(v):
+            return v
+        if nulls is not None:
+            nulls[where or "."] = str(v)
+        return None
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
     if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
+        return _clean(obj.tolist(), where, nulls)
     if isinstance(obj, Path):
         return str(obj)
     return obj
 
 
 def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, then rename); NaN and inf become null."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(obj), indent=2))
-    os.replace(tmp, path)
+    """Write JSON atomically (unique temporary file, then rename); never a NaN or Infinity token.
+
+    Non-finite floats become null; when ``obj`` is a dict, the key ``_nulls`` lists each of them (its path,
+    its value) with the reason (:data:`NULL_REASON`).
+    """
+    from mmenv.outdir import atomic_write_text
+
+    nulls: dict[str, str] = {}
+    clean = _clean(obj, "", nulls)
+    if nulls and isinstance(clean, dict):
+        clean["_nulls"] = {"why": NULL_REASON, "values": nulls}
+    atomic_write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
 def save_figure(fig, path: Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically and close it."""
+    """Save a matplotlib figure atomically (unique temporary file, then rename) and close it."""
+    import io
+
     import matplotlib.pyplot as plt
 
+    from mmenv.outdir import atomic_write_bytes
+
     path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    atomic_write_bytes(path, buf.getvalue())
     plt.close(fig)
     return path
 

@@ -11,12 +11,14 @@ across price scales. Scores: :func:`mmenv.studies.common.score` (mmenv.analytics
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmenv.outdir import staged
 from mmenv.studies.common import fmt_pm, pyplot, save_figure, score, simulate, write_json
 
 __all__ = ["STRATEGIES", "configure_parser", "main", "market_info", "run", "run_compare", "strategies_for"]
@@ -138,13 +140,43 @@ def run_compare(
             metrics[mname][sname] = score(ro)
             pnl[mname][sname] = ro.equity[:, -1] - ro.equity[:, 0]
         m = metrics[mname]
-        if "as" in m and "naive" in m and m["naive"]["inventory_var"] > 0:
-            m["_summary"] = {
-                "inventory_variance_reduction_as_vs_naive": 1.0
-                - m["as"]["inventory_var"] / m["naive"]["inventory_var"],
-                "pnl_std_reduction_as_vs_naive": 1.0 - m["as"]["std_pnl"] / m["naive"]["std_pnl"],
-            }
+        if "as" in m and "naive" in m:
+            m["_summary"] = {"undefined": {}}
+            for name, key in (
+                ("inventory_variance_reduction_as_vs_naive", "inventory_var"),
+                ("pnl_std_reduction_as_vs_naive", "std_pnl"),
+            ):
+                value, why = reduction(m["as"], m["naive"], key)
+                m["_summary"][name] = value
+                if why is not None:
+                    m["_summary"]["undefined"][name] = why
     return metrics, pnl, infos
+
+
+def reduction(new: dict[str, Any], base: dict[str, Any], key: str) -> tuple[float, str | None]:
+    """``1 - new[key] / base[key]`` (the share of ``base``'s risk measure that ``new`` removes).
+
+    Undefined (NaN and the reason) when it would not be a finding: either strategy made no fill (its
+    inventory never moved, so its risk is zero by abstention), or the base is zero or not finite.
+    """
+    for who, m in (("AS", new), ("naive", base)):
+        if not m.get("n_fills", 1) > 0:
+            return float("nan"), f"undefined: {who} made no fills"
+    b, a = float(base[key]), float(new[key])
+    if not (math.isfinite(b) and b > 0 and math.isfinite(a)):
+        return float("nan"), f"undefined: {key} of naive is {b:g} (no base to compare with)"
+    return 1.0 - a / b, None
+
+
+def describe_reduction(
+    summary: dict[str, Any], name: str = "inventory_variance_reduction_as_vs_naive"
+) -> str:
+    """'AS reduces it by 93.8% against naive', '... increases it by ...', or why the ratio is undefined."""
+    why = summary.get("undefined", {}).get(name)
+    value = summary.get(name, float("nan"))
+    if why is not None or value is None or not math.isfinite(value):
+        return why or "undefined"
+    return f"AS {'reduces' if value > 0 else 'increases'} it by {abs(value):.1%} against naive"
 
 
 COLUMNS = (
@@ -253,15 +285,15 @@ def run(args: argparse.Namespace) -> int:
     if args.paths < 2:
         raise SystemExit(f"--paths must be >= 2, got {args.paths}")
     t0 = time.perf_counter()
-    markets = build_markets(args)
-    metrics, pnl, infos = run_compare(markets, args.paths, args.seed, args.risk, args.ppo, progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        {"markets": infos, "metrics": metrics, "paths": args.paths, "seed": args.seed},
-        args.out / "metrics.json",
-    )
-    if not args.no_plot:
-        plot_compare(metrics, pnl, args.out)
+    with staged(args.out, getattr(args, "force", False), "compare") as out:
+        markets = build_markets(args)
+        metrics, pnl, infos = run_compare(markets, args.paths, args.seed, args.risk, args.ppo, progress=True)
+        write_json(
+            {"markets": infos, "metrics": metrics, "paths": args.paths, "seed": args.seed},
+            out / "metrics.json",
+        )
+        if not args.no_plot:
+            plot_compare(metrics, pnl, out)
     print(f"Strategy comparison: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")
     for mname, m in metrics.items():
         i = infos[mname]
@@ -271,16 +303,13 @@ def run(args: argparse.Namespace) -> int:
         )
         print(format_table(m))
         if "_summary" in m:
-            r = m["_summary"]["inventory_variance_reduction_as_vs_naive"]
-            print(
-                f"inventory variance: AS {'reduces' if r > 0 else 'increases'} it by {abs(r):.1%} against naive"
-            )
+            print(f"inventory variance: {describe_reduction(m['_summary'])}")
     print(f"\nwrote {args.out / 'metrics.json'}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/compare.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv compare", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/compare.py`` (same as ``mmenv compare``)."""
+    from mmenv.cli import run_command
+
+    return run_command("compare", argv)

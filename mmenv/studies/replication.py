@@ -17,15 +17,16 @@ Two further runs explain the known differences with the published tables (printe
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mmenv.outdir import staged
+from mmenv.studies.common import save_figure, write_json
 
 __all__ = ["PAPER_TABLES", "configure_parser", "main", "run", "run_replication"]
 
@@ -208,17 +209,7 @@ def plot_pnl(pnl: dict[float, dict[str, np.ndarray]], path: Path) -> None:
     axes[0][0].set_ylabel("paths")
     axes[0][0].legend()
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    plt.close(fig)
-
-
-def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=True))
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -233,14 +224,14 @@ def run(args: argparse.Namespace) -> int:
     """Run the replication, print the table and the diagnostics, write as2008.json and the figure."""
     if args.paths < 2:
         raise SystemExit(f"--paths must be >= 2, got {args.paths}")
-    t0 = time.perf_counter()
-    rows, diagnostics, pnl = run_replication(args.paths, args.seed, progress=args.paths >= 20000)
-    elapsed = time.perf_counter() - t0
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(rows, args.out / "as2008.json")
-    write_json(diagnostics, args.out / "as2008_diagnostics.json")
-    if not args.no_plot:
-        plot_pnl(pnl, args.out / "as2008_pnl.png")
+    with staged(args.out, getattr(args, "force", False), "replicate") as stage:
+        t0 = time.perf_counter()
+        rows, diagnostics, pnl = run_replication(args.paths, args.seed, progress=args.paths >= 20000)
+        elapsed = time.perf_counter() - t0
+        write_json(rows, stage / "as2008.json")
+        write_json(diagnostics, stage / "as2008_diagnostics.json")
+        if not args.no_plot:
+            plot_pnl(pnl, stage / "as2008_pnl.png")
     print(
         f"Avellaneda-Stoikov (2008) replication: {args.paths} paths, seed {args.seed}, "
         f"simulated in {elapsed:.2f} s"
@@ -258,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/as2008_replication.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv replicate", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/as2008_replication.py`` (same as ``mmenv replicate``)."""
+    from mmenv.cli import run_command
+
+    return run_command("replicate", argv)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.outdir import staged
 from mmenv.studies.common import write_json
 
 __all__ = ["configure_parser", "main", "run", "write_report"]
@@ -365,7 +366,14 @@ def sec_weaknesses(rep: Report, cfg: dict) -> None:
 
 def sec_compare(rep: Report, cfg: dict) -> None:
     """IX: the strategy comparison on the markets."""
-    from mmenv.studies.compare import MODEL_MARKET, TICK_MARKET, markdown_table, plot_compare, run_compare
+    from mmenv.studies.compare import (
+        MODEL_MARKET,
+        TICK_MARKET,
+        describe_reduction,
+        markdown_table,
+        plot_compare,
+        run_compare,
+    )
 
     markets = {"model": dict(MODEL_MARKET), "synthetic_ticks": {**TICK_MARKET, "synthetic_days": cfg["days"]}}
     if cfg["bars"] is not None:
@@ -374,12 +382,11 @@ def sec_compare(rep: Report, cfg: dict) -> None:
     rep.metrics["compare"] = {"metrics": metrics, "markets": infos}
     for m, d in metrics.items():
         i = infos[m]
-        red = d.get("_summary", {}).get("inventory_variance_reduction_as_vs_naive", float("nan"))
         rep.add(
             f"### {m} (A = {i['A']:.4g}, k = {i['k']:.4g}, sigma = {i['sigma']:.4g}, T = {i['T']:.4g}, "
             f"dt = {i['dt']:.4g})\n\n"
             + markdown_table(d)
-            + f"\n\nInventory variance of AS against naive: {'-' if red > 0 else '+'}{abs(red):.1%}."
+            + f"\n\nInventory variance: {describe_reduction(d.get('_summary', {}))}."
         )
         if m != "model" and "as" in d:
             move = i["sigma"] * math.sqrt(i["dt"] * 2.0 / math.pi)
@@ -598,7 +605,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = {
         "quick": bool(args.quick),
         "seed": int(args.seed),
-        "paths": int(args.paths or (200 if args.quick else 1000)),
+        "paths": int(args.paths if args.paths is not None else (200 if args.quick else 1000)),
         "days": 3 if args.quick else 10,
         "n_gamma": 6 if args.quick else 13,
         "bars": bars,
@@ -608,15 +615,16 @@ def run(args: argparse.Namespace) -> int:
     }
     if cfg["paths"] < 2:
         raise SystemExit(f"--paths must be >= 2, got {cfg['paths']}")
-    path, metrics = write_report(args.out, cfg)
+    with staged(args.out, getattr(args, "force", False), "report") as stage:
+        _, metrics = write_report(stage, cfg)
     for title, err in metrics.get("errors", {}).items():
         print(f"section failed: {title}: {err}")
-    print(f"wrote {path} and {args.out / 'report.html'} in {metrics['elapsed_s']:.1f} s")
+    print(f"wrote {args.out / 'report.md'} and {args.out / 'report.html'} in {metrics['elapsed_s']:.1f} s")
     return 1 if metrics.get("errors") else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/report.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv report", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/report.py`` (same as ``mmenv report``)."""
+    from mmenv.cli import run_command
+
+    return run_command("report", argv)

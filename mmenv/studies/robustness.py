@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.outdir import staged
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
 
 __all__ = ["SCENARIOS", "configure_parser", "main", "run", "run_robustness"]
@@ -143,19 +144,19 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--paths must be >= 2, got {args.paths}")
     scen = list(dict.fromkeys(["base", *args.scenarios]))
     t0 = time.perf_counter()
-    res = run_robustness(args.paths, args.seed, scen, progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        {
-            "scenarios": {s: SCENARIOS[s][1] for s in scen},
-            "metrics": res,
-            "paths": args.paths,
-            "seed": args.seed,
-        },
-        args.out / "metrics.json",
-    )
-    if not args.no_plot:
-        plot_robustness(res, args.out / "robustness.png")
+    with staged(args.out, getattr(args, "force", False), "robustness") as out:
+        res = run_robustness(args.paths, args.seed, scen, progress=True)
+        write_json(
+            {
+                "scenarios": {s: SCENARIOS[s][1] for s in scen},
+                "metrics": res,
+                "paths": args.paths,
+                "seed": args.seed,
+            },
+            out / "metrics.json",
+        )
+        if not args.no_plot:
+            plot_robustness(res, out / "robustness.png")
     print(f"Robustness: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")
     for s in scen:
         print(f"  {s}: {SCENARIOS[s][1]}")
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/robustness.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv robustness", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/robustness.py`` (same as ``mmenv robustness``)."""
+    from mmenv.cli import run_command
+
+    return run_command("robustness", argv)

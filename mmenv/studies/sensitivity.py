@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.outdir import staged
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
 
 __all__ = ["configure_parser", "main", "run", "run_sensitivity"]
@@ -119,13 +120,13 @@ def run(args: argparse.Namespace) -> int:
     gammas = np.geomspace(args.gamma_min, args.gamma_max, args.n_gamma)
     from tqdm.auto import tqdm
 
-    rows = []
-    for g in tqdm(gammas, desc="gamma", leave=False):
-        rows += run_sensitivity(np.array([g]), args.paths, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json({"rows": rows, "paths": args.paths, "seed": args.seed}, args.out / "metrics.json")
-    if not args.no_plot:
-        plot_frontier(rows, args.out / "sensitivity_frontier.png")
+    with staged(args.out, getattr(args, "force", False), "sensitivity") as out:
+        rows = []
+        for g in tqdm(gammas, desc="gamma", leave=False):
+            rows += run_sensitivity(np.array([g]), args.paths, args.seed)
+        write_json({"rows": rows, "paths": args.paths, "seed": args.seed}, out / "metrics.json")
+        if not args.no_plot:
+            plot_frontier(rows, out / "sensitivity_frontier.png")
     print(f"gamma sensitivity of AS: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")
     print(format_table(rows))
     print(f"\nwrote {args.out / 'metrics.json'}")
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/sensitivity.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv sensitivity", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/sensitivity.py`` (same as ``mmenv sensitivity``)."""
+    from mmenv.cli import run_command
+
+    return run_command("sensitivity", argv)

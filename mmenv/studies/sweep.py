@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.outdir import staged
+
 __all__ = [
     "configure_parser",
     "init_ray",
@@ -251,24 +253,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, print the per-market summary, write metrics.json and figures."""
     t0 = time.perf_counter()
-    rows = run_sweep(
-        args.gammas,
-        args.seeds,
-        args.markets,
-        paths=args.paths,
-        backend=args.backend,
-        address=args.address,
-        num_cpus=args.num_cpus,
-        progress=True,
-    )
-    meta = {
-        "paths": args.paths,
-        "seeds": args.seeds,
-        "gammas": args.gammas,
-        "markets": args.markets,
-        "backend": args.backend,
-    }
-    metrics = write_sweep(rows, args.out, meta, plot=not args.no_plot)
+    with staged(args.out, getattr(args, "force", False), "sweep") as out:
+        rows = run_sweep(
+            args.gammas,
+            args.seeds,
+            args.markets,
+            paths=args.paths,
+            backend=args.backend,
+            address=args.address,
+            num_cpus=args.num_cpus,
+            progress=True,
+        )
+        meta = {
+            "paths": args.paths,
+            "seeds": args.seeds,
+            "gammas": args.gammas,
+            "markets": args.markets,
+            "backend": args.backend,
+        }
+        metrics = write_sweep(rows, out, meta, plot=not args.no_plot)
     print(
         f"sweep: {len(rows)} cells ({len(args.markets)} markets x {len(args.gammas)} gammas x {len(args.seeds)} "
         f"seeds, {args.paths} paths) on {args.backend}, {time.perf_counter() - t0:.1f} s"
@@ -284,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/sweep.py``."""
-    parser = argparse.ArgumentParser(prog="mmenv sweep", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/sweep.py`` (same as ``mmenv sweep``)."""
+    from mmenv.cli import run_command
+
+    return run_command("sweep", argv)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mmenv.outdir import atomic_write_text, staged
 
 __all__ = [
     "AS_GAMMA_GRID",
@@ -181,7 +182,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate, print and write DIR/eval.json."""
-    from agents.ppo import PPOAgent, PPOConfig, plot_learning_curve, train_ppo
+    from agents.ppo import PPOConfig
 
     if args.eval_episodes < 2:
         raise ValueError(f"eval_episodes must be >= 2, got {args.eval_episodes!r}")
@@ -198,8 +199,16 @@ def run(args: argparse.Namespace) -> int:
         batch_size=min(1600, args.n_envs * 200),
         env_kwargs=env_kwargs,
     )
-    out = Path(args.out)
-    print(f"training PPO for {config.timesteps:,} steps on {env_kwargs} (seed {config.seed}) -> {out}")
+    print(f"training PPO for {config.timesteps:,} steps on {env_kwargs} (seed {config.seed}) -> {args.out}")
+    with staged(args.out, getattr(args, "force", False), "train") as out:
+        _train_and_evaluate(args, config, env_kwargs, out)
+    print(f"wrote {Path(args.out) / 'eval.json'}")
+    return 0
+
+
+def _train_and_evaluate(args: argparse.Namespace, config, env_kwargs: dict[str, Any], out: Path) -> None:
+    from agents.ppo import PPOAgent, plot_learning_curve, train_ppo
+
     result = train_ppo(config, out, progress=not args.no_progress)
     print(f"trained in {result.seconds:.1f} s ({config.timesteps / result.seconds:,.0f} env steps/s)")
     agent = PPOAgent(out)
@@ -227,15 +236,11 @@ def run(args: argparse.Namespace) -> int:
         "final_training_return": result.curve[-1]["mean_return"] if result.curve else None,
         **scores,
     }
-    tmp = out / "eval.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out / "eval.json")
-    print(f"wrote {out / 'eval.json'}")
-    return 0
+    atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/train_ppo.py``."""
-    parser = argparse.ArgumentParser(prog="train_ppo", description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run(parser.parse_args(argv))
+    """Entry point of ``experiments/train_ppo.py`` (same as ``mmenv train``)."""
+    from mmenv.cli import run_command
+
+    return run_command("train", argv)
