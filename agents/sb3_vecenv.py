@@ -85,10 +85,7 @@ class MarketMakingSB3VecEnv(VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         """Store the actions (num_envs, 2); the step happens in :meth:`step_wait`."""
-        a = as_action_array(actions)
-        if a.shape[0] != self.num_envs:
-            raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {np.shape(actions)}")
-        self._actions = a
+        self._actions = as_action_array(actions, self.num_envs, normalized=self.venv.task.normalized)
 
     def step_wait(self) -> VecEnvStepReturn:
         """Step all sub-envs; finished ones are reset in the same call (SB3 semantics, module docstring)."""

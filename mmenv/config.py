@@ -17,19 +17,36 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Literal
 
+import numpy as np
+
 MidModel = Literal["brownian", "binomial"]
 FillModel = Literal["exponential", "linear"]
 
-__all__ = ["FillModel", "MarketParams", "MidModel", "check_finite", "check_positive"]
+__all__ = ["MAX_MAGNITUDE", "FillModel", "MarketParams", "MidModel", "as_real", "check_finite", "check_positive"]
+
+
+#: Largest magnitude accepted for a real parameter: beyond it prices, notionals and intensities overflow or
+#: lose all precision in float64 accounting (s0 = 1e308 makes the first step's equity inf).
+MAX_MAGNITUDE = 1e12
+
+
+def as_real(name: str, value: object) -> float:
+    """``value`` as a float, refusing what is not a real number: ValueError naming ``name``.
+
+    Accepts int, float and numpy integer / floating scalars; refuses bools (``True`` is not a price), strings
+    (``'2'``: parse your input first) and anything else.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r}")
+    return float(value)
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False, allow_inf: bool = False) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is a positive (or non-negative) real number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value)  # numpy scalars
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    """Raise ValueError naming ``name`` unless ``value`` is a positive (or non-negative) real number.
+
+    Finite values must not exceed :data:`MAX_MAGNITUDE` (1e12).
+    """
+    value = as_real(name, value)
     if math.isnan(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     if math.isinf(value) and not (allow_inf and value > 0):
@@ -39,16 +56,20 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, allow_i
             raise ValueError(f"{name} must be >= 0, got {value!r}")
     elif value <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
+    if math.isfinite(value) and value > MAX_MAGNITUDE:
+        raise ValueError(f"{name} must be <= {MAX_MAGNITUDE:g} (larger values overflow float64 accounting), got {value!r}")
 
 
 def check_finite(name: str, value: float) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is a finite real number."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    """Raise ValueError naming ``name`` unless ``value`` is a finite real number of magnitude <= 1e12."""
+    v = as_real(name, value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    if abs(v) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} must lie in [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] (larger values overflow float64 "
+            f"accounting), got {value!r}"
+        )
 
 
 @dataclass(frozen=True)

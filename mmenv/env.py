@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
+import math
 from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 
 from mmenv.config import MarketParams
 from mmenv.core import OUT_NAMES, SimulationCore
 from mmenv.market_registry import make_market
-from mmenv.task import TaskParams, as_action_array
+from mmenv.task import BIG, TaskParams, as_action_array
 
-__all__ = ["INFO_KEYS", "MarketMakingEnv", "build_simulation", "info_columns"]
+__all__ = [
+    "INFO_KEYS",
+    "HorizonSpec",
+    "MarketMakingEnv",
+    "build_simulation",
+    "check_arguments",
+    "info_columns",
+    "info_of_row",
+]
 
 _TASK_FIELDS = {f.name for f in fields(TaskParams)}
-#: The ``info`` keys of every step (the same for the single and the vector env) and their columns in the
-#: core's step output.
+#: The ``info`` keys of every step (the same for the single and the vector env). Every value is a float64
+#: (numpy scalar in the single env, (N,) array in the vector env). A side that is not quoted (hard inventory
+#: limit, or a +inf depth) has ``bid = -inf`` / ``ask = +inf`` and depth ``+inf`` (a quote infinitely far
+#: from the mid), never NaN, so equal states compare equal.
 INFO_KEYS = (
     "cash",
     "inventory",
@@ -34,6 +48,52 @@ INFO_KEYS = (
     "time",
 )
 _MARKET_FIELDS = set(MarketParams.field_names())
+_INF = float("inf")
+# columns of the core's step output (mmenv.core.OUT_NAMES) behind each info key
+_COLS = tuple(OUT_NAMES.index(key) for key in INFO_KEYS)
+_COLS_ARRAY = np.array(_COLS)
+_INF64, _NEG_INF64 = np.float64(_INF), np.float64(-_INF)
+
+
+def market_arguments(kind: str) -> set[str]:
+    """The keyword arguments the market ``kind`` takes besides :class:`~mmenv.config.MarketParams`."""
+    if kind == "model":
+        return {"crn_groups"}
+    if kind == "ticks":
+        from mmenv.tick_market import TickMarket
+
+        names = inspect.signature(TickMarket.from_params).parameters
+    else:
+        from mmenv.market_registry import MARKET_KINDS, VARIANT_KINDS
+
+        if kind not in VARIANT_KINDS:
+            raise ValueError(f"market must be one of {list(MARKET_KINDS)}, got {kind!r}")
+        from mmenv.market_variants import VARIANTS
+
+        names = inspect.signature(VARIANTS[kind].__init__).parameters
+    skip = {"self", "cls", "params", "num_paths"}
+    return {
+        n for n, p in names.items() if n not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def check_arguments(kwargs: dict[str, Any], owner: str, extra: tuple[str, ...] = ()) -> str:
+    """Raise TypeError naming unknown keyword arguments and the valid ones; returns the market kind.
+
+    TypeError (not ValueError) is Python's convention for a bad keyword: libraries that probe optional
+    arguments (SB3's ``render_mode``, TorchRL's ``frameskip``) catch it and retry without the argument.
+    """
+    kind = kwargs.get("market", "model")
+    if not isinstance(kind, str):
+        raise ValueError(f"market must be a string, got {kind!r}")
+    valid = _MARKET_FIELDS | _TASK_FIELDS | market_arguments(kind) | {"market", *extra}
+    unknown = sorted(set(kwargs) - valid)
+    if unknown:
+        raise TypeError(
+            f"{owner}() got unexpected keyword argument(s) {unknown} (market={kind!r}); valid arguments: "
+            f"{sorted(valid)}"
+        )
+    return kind
 
 
 def build_simulation(
@@ -42,11 +102,12 @@ def build_simulation(
     """Split keyword arguments into market and task parameters and build the core over ``num_paths`` paths.
 
     Keyword arguments: every field of :class:`~mmenv.config.MarketParams` and of
-    :class:`~mmenv.task.TaskParams`, plus ``market`` ("model" or "ticks") and that market's own arguments
-    (e.g. ``bars=`` for "ticks"). ``max_depth`` defaults to 5/k (the depth where the intensity has fallen to
-    A e^-5). Unknown names raise ValueError.
+    :class:`~mmenv.task.TaskParams`, plus ``market`` ("model", "ticks" or a variant) and that market's own
+    arguments (e.g. ``bars=`` for "ticks"). ``max_depth`` defaults to 5/k (the depth where the intensity has
+    fallen to A e^-5). Unknown names raise TypeError naming them and the valid ones.
     """
     kwargs = dict(kwargs)
+    check_arguments(kwargs, "build_simulation")
     market_kind = kwargs.pop("market", "model")
     market_kw = {n: kwargs.pop(n) for n in list(kwargs) if n in _MARKET_FIELDS}
     task_kw = {n: kwargs.pop(n) for n in list(kwargs) if n in _TASK_FIELDS}
@@ -60,35 +121,104 @@ def build_simulation(
     return params, task, core
 
 
+def observation_space_of(
+    params: MarketParams, task: TaskParams, core: SimulationCore, market_kind: str
+) -> tuple[spaces.Box, np.ndarray | None]:
+    """The single observation space (finite, honest float32 bounds) and the normalized mode's divisors.
+
+    The volatility is bounded by the model market's constant sigma; other markets estimate or vary it.
+    """
+    T = core.n_steps * core.market.dt
+    sigma = np.asarray(core.market.sigma, dtype=float)
+    sigma_ref = float(sigma.mean()) if sigma.size else float(params.sigma)
+    scale = task.observation_scale(params.q_max, T, sigma_ref)
+    sigma_high = float(params.sigma) if market_kind == "model" else BIG
+    low, high = task.observation_bounds(params.q_max, T, sigma_high, scale)
+    return spaces.Box(low, high, (4,), np.float32), scale
+
+
 def info_columns(core, out: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The ``info`` values of every path as (N,) arrays, keyed by :data:`INFO_KEYS`.
+    """The ``info`` values of every path as (N,) float64 arrays, keyed by :data:`INFO_KEYS`.
 
     Args:
         core: the :class:`mmenv.core.SimulationCore` after the step (or after a reset).
-        out: the (N, OUT_COLUMNS) output of :meth:`mmenv.core.SimulationCore.env_step` (fresh each step, so
-            the values are views of it); None for the values at reset (no quotes: NaN, no fills: 0).
+        out: the (N, OUT_COLUMNS) output of :meth:`mmenv.core.SimulationCore.env_step`; None for the values
+            at reset (no quotes: bid -inf, ask +inf, depths +inf; no fills: 0).
     """
     if out is not None:
-        return {key: out[:, OUT_NAMES.index(key)] for key in INFO_KEYS}
+        cols = {key: out[:, c] for key, c in zip(INFO_KEYS, _COLS, strict=True)}
+        bid_live = cols["bid"] == cols["bid"]  # the core writes NaN where a side is not quoted
+        ask_live = cols["ask"] == cols["ask"]
+        if not (bid_live.all() and ask_live.all()):
+            cols["bid"] = np.where(bid_live, cols["bid"], -_INF)
+            cols["ask"] = np.where(ask_live, cols["ask"], _INF)
+            cols["bid_depth"] = np.where(bid_live, cols["bid_depth"], _INF)
+            cols["ask_depth"] = np.where(ask_live, cols["ask_depth"], _INF)
+        return cols
     st, m = core.state, core.market
     n = st.q.shape[0]
+    inf = np.full(n, _INF)
+    zero = np.zeros(n)
     return {
         "cash": st.cash.copy(),
         "inventory": st.q.copy(),
         "mid": m.mid.copy(),
-        "bid": np.full(n, np.nan),
-        "ask": np.full(n, np.nan),
-        "bid_depth": np.full(n, np.nan),
-        "ask_depth": np.full(n, np.nan),
-        "bought": np.zeros(n),
-        "sold": np.zeros(n),
-        "fees": np.zeros(n),
+        "bid": -inf,
+        "ask": inf,
+        "bid_depth": inf,
+        "ask_depth": inf,
+        "bought": zero,
+        "sold": zero,
+        "fees": zero,
         "equity": st.cash + st.q * m.mid,
         "time": st.step * m.dt,
     }
 
 
-class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
+def info_of_row(o: np.ndarray) -> dict[str, np.float64]:
+    """The single env's ``info`` from one row of the core's step output (numpy float64 scalars)."""
+    info = dict(zip(INFO_KEYS, o[_COLS_ARRAY], strict=True))
+    if info["bid"] != info["bid"]:  # NaN from the core: not quoted
+        info["bid"], info["bid_depth"] = _NEG_INF64, _INF64
+    if info["ask"] != info["ask"]:
+        info["ask"], info["ask_depth"] = _INF64, _INF64
+    return info
+
+
+class HorizonSpec:
+    """``spec.max_episode_steps`` carries the episode length (T / dt, or less with a step limit).
+
+    ``gymnasium.make`` sets ``env.unwrapped.spec`` with ``max_episode_steps=None`` (the horizon is not
+    registered: reaching T is ``terminated``, and a registered limit would add a ``TimeLimit``); the setter
+    fills in :meth:`episode_steps`, so ``TimeAwareObservation`` and libraries that read the horizon work.
+    """
+
+    _spec = None
+
+    @property
+    def horizon(self) -> int:
+        """Decision steps per episode, T / dt (reaching it is ``terminated``)."""
+        return self.core.n_steps
+
+    def episode_steps(self) -> int:
+        """Steps of a full episode: the horizon (the vector env may truncate earlier)."""
+        return self.horizon
+
+    @property
+    def spec(self):
+        """The registration spec, with ``max_episode_steps`` = :meth:`episode_steps` when none (or more) was given."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        steps = self.episode_steps()
+        if value is not None and (value.max_episode_steps is None or value.max_episode_steps > steps):
+            value = copy.copy(value)
+            value.max_episode_steps = steps
+        self._spec = value
+
+
+class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
     """A market maker quoting a bid and an ask around a stochastic mid, Avellaneda & Stoikov (2008).
 
     ## Description
@@ -102,12 +232,17 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     ``Box(-1, 1, (2,), float32)``: (bid, ask), mapped to depths by
     delta = min_depth + (a + 1)/2 (max_depth - min_depth) (price units; inverse in
     :meth:`mmenv.task.TaskParams.depth_to_action`). Actions outside the box are clipped, as in Gymnasium's
-    continuous envs; NaN raises ValueError. With ``action_mode="depth"`` the action is the pair of depths
-    in price units, ``Box(-inf, inf, (2,), float64)``, used as given.
+    continuous envs; NaN, infinities and any shape but (2,) raise ValueError. With ``action_mode="depth"``
+    the action is the pair of depths in price units, ``Box(-inf, inf, (2,), float64)``, used as given
+    (+inf: no quote on that side; NaN and -inf raise).
 
     ## Observation Space
     ``Box(float32, (4,))``: [inventory q (units), time remaining T - t, mid change s - s0 (price units),
-    sigma (price units / sqrt(time unit))], in natural units, never rescaled.
+    sigma (price units / sqrt(time unit))], in natural units. Finite, honest bounds: q in [-q_max, q_max],
+    T - t in [0, T], s - s0 in [-1e9, 1e9], sigma in [0, sigma] on the model market (constant volatility),
+    [0, 1e9] elsewhere. ``obs_mode="normalized"`` divides each component by a fixed scale:
+    [q / q_max, (T - t) / T, (s - s0) / (sigma sqrt(T)), sigma / sigma] (bounds divided alike), so
+    bound-based scaling and small networks work without hand-made constants.
 
     ## Rewards
     ``reward="pnl"`` (default): the change of cash + q s. ``"penalized"``: minus phi q^2 dt per step and
@@ -117,77 +252,100 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     q = q0, cash = 0, s = s0 (the tick market starts each episode at a random point of its stream).
 
     ## Episode End
-    ``terminated`` when t reaches T (T/dt steps); never truncated. Hard inventory limit: no bid is quoted at
-    q + order_size > q_max and no ask at q - order_size < -q_max.
+    ``terminated`` when t reaches T (T/dt steps); never truncated by the env itself. The horizon T/dt is
+    ``spec.max_episode_steps`` (so ``TimeAwareObservation`` and libraries reading the horizon work;
+    ``gymnasium.make`` adds no ``TimeLimit``, but remaking from ``env.spec`` adds one at the same step, which
+    then also sets ``truncated`` at T). Stepping after the episode ended (or before the first reset) raises
+    ``gymnasium.error.ResetNeeded``. Hard inventory limit: no bid is quoted at q + order_size > q_max and
+    no ask at q - order_size < -q_max.
 
     ## Arguments
     Every field of :class:`mmenv.config.MarketParams` (s0, sigma, T, dt, A, k, mu, q0, q_max, order_size,
     fee_per_unit, fee_rate, mid_model, fill_model) and :class:`mmenv.task.TaskParams` (reward, phi, alpha,
-    utility_gamma, action_mode, min_depth, max_depth), ``market`` ("model" or "ticks") and ``render_mode``
-    (None or "ansi").
+    utility_gamma, action_mode, min_depth, max_depth, obs_mode), ``market`` ("model", "ticks" or a variant
+    of :mod:`mmenv.market_variants`) with its own arguments, and ``render_mode`` (None, "ansi" or
+    "rgb_array": a matplotlib frame of the mid, the quotes and the inventory so far). An unknown argument
+    raises TypeError naming it and the valid ones.
 
     ## Info
-    ``cash, inventory, mid, bid, ask, bid_depth, ask_depth, bought, sold, fees, equity, time`` (floats;
-    quotes NaN when not live).
+    ``cash, inventory, mid, bid, ask, bid_depth, ask_depth, bought, sold, fees, equity, time``: numpy
+    float64 scalars on every step and at reset. A side not quoted has bid = -inf / ask = +inf and depth
+    +inf (never NaN, so equal states compare equal).
 
     ## Version History
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+            raise ValueError(f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
+        market_kind = check_arguments(kwargs, type(self).__name__)
         self.params, self.task, self.core = build_simulation(1, kwargs)
         low, high, dtype = self.task.action_bounds()
         self.action_space = spaces.Box(low, high, (2,), dtype)
-        olow, ohigh = self.task.observation_bounds(self.params.q_max, self.core.n_steps * self.core.market.dt)
-        self.observation_space = spaces.Box(olow, ohigh, (4,), np.float32)
+        self.observation_space, self._obs_scale = observation_space_of(
+            self.params, self.task, self.core, market_kind
+        )
+        self._normalized_actions = self.task.normalized
         self._w0 = np.zeros(1)
-        self._last_info: dict[str, float] = {}
+        self._done = True  # no episode yet: reset() first
+        self._last_info: dict[str, np.float64] = {}
+        self._history: list[tuple[float, ...]] = []
 
     # -------------------------------------------------------------- gym API
+    def _observation(self, obs: np.ndarray) -> np.ndarray:
+        if self._obs_scale is None:
+            return obs
+        sp = self.observation_space
+        return np.clip(obs / self._obs_scale, sp.low, sp.high)
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode; all randomness of the episode comes from ``self.np_random``."""
         super().reset(seed=seed)
         core = self.core
         core.reset(self.np_random)
         self._w0 = core.equity()
-        info = {key: float(v[0]) for key, v in info_columns(core).items()}
+        self._done = False
+        info = {key: v[0] for key, v in info_columns(core).items()}
         self._last_info = info
-        return core.observe()[0], info
+        if self.render_mode == "rgb_array":
+            self._history = [(0.0, float(info["mid"]), math.nan, math.nan, float(info["inventory"]))]
+        return self._observation(core.observe()[0]), info
 
     def step(self, action: np.ndarray):
         """Quote for one interval. Actions outside the action space are clipped (normalized mode)."""
-        a = as_action_array(action)
-        core = self.core
-        out, obs, _ = core.env_step(a, self.task, self._w0, self.np_random)
-        o = out[0].tolist()
-        info = {
-            "cash": o[9],
-            "inventory": o[10],
-            "mid": o[11],
-            "bid": o[2],
-            "ask": o[3],
-            "bid_depth": o[0],
-            "ask_depth": o[1],
-            "bought": o[4],
-            "sold": o[5],
-            "fees": o[6],
-            "equity": o[12],
-            "time": o[13],
-        }  # the columns of mmenv.core.OUT_NAMES (a literal: this is the single env's hot path)
+        if self._done:
+            raise ResetNeeded(
+                "step() called after the episode ended (t reached T: terminated) or before the first reset(); "
+                "call reset() to start an episode"
+            )
+        a = as_action_array(action, 0, normalized=self._normalized_actions)
+        out, obs, _ = self.core.env_step(a, self.task, self._w0, self.np_random)
+        o = out[0]
+        info = info_of_row(o)  # numpy float64 scalars; +-inf where a side is not quoted
         self._last_info = info
-        return obs[0], o[7], o[8] > 0.0, False, info
+        terminated = bool(o[8] > 0.0)
+        self._done = terminated
+        if self.render_mode == "rgb_array":
+            self._history.append((float(o[13]), float(o[11]), float(o[2]), float(o[3]), float(o[10])))
+        return self._observation(obs[0]), float(o[7]), terminated, False, info
 
-    def render(self) -> str | None:
-        """Text summary of the last step (``render_mode="ansi"``)."""
-        if self.render_mode != "ansi":
-            return None
-        i = self._last_info
-        return (
-            f"t={i['time']:.4f} mid={i['mid']:.4f} bid={i['bid']:.4f} ask={i['ask']:.4f} "
-            f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}"
-        )
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: a text summary of the last step; ``"rgb_array"``: an (H, W, 3) uint8 frame of the
+        episode so far (mid, live quotes, inventory), drawn with matplotlib (imported on first use)."""
+        if self.render_mode == "ansi":
+            i = self._last_info
+            return (
+                f"t={i['time']:.4f} mid={i['mid']:.4f} bid={i['bid']:.4f} ask={i['ask']:.4f} "
+                f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}"
+            )
+        if self.render_mode == "rgb_array":
+            from mmenv.render import episode_frame
+
+            return episode_frame(
+                np.array(self._history, dtype=float).reshape(-1, 5), self.core.n_steps * self.core.market.dt
+            )
+        return None

@@ -126,6 +126,7 @@ def _run(
             info["fees"],
             r,
         )
+    np.copyto(steps_rec[:2], np.nan, where=np.isinf(steps_rec[:2]))  # info: +-inf = not quoted; here NaN
     dt = env.core.market.dt
     time = np.arange(n + 1) * dt
     out = []

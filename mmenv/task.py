@@ -11,9 +11,11 @@ Actions outside [-1, 1] are clipped to the action space first, as Gymnasium's co
 With ``action_mode="depth"`` the action *is* (delta_b, delta_a) in price units (float64, unbounded, not
 clipped nor rescaled): the documented route for baselines acting in raw depths.
 
-Observation (float32, natural units, never rescaled): ``[q, T - t, s - s0, sigma]``: inventory (units), time
-remaining (time units), mid relative to the episode's start (price units) and the volatility known to the
-agent (price units / sqrt(time unit)); together the inputs of the AS quotes (AS 2008 eqs. 3.17-3.18).
+Observation (float32): ``[q, T - t, s - s0, sigma]``: inventory (units), time remaining (time units), mid
+relative to the episode's start (price units) and the volatility known to the agent (price units /
+sqrt(time unit)); together the inputs of the AS quotes (AS 2008 eqs. 3.17-3.18). In natural units by
+default; ``obs_mode="normalized"`` divides each component by a fixed, documented scale
+(:meth:`TaskParams.observation_scale`), never by learned statistics.
 
 Rewards (``reward``):
     "pnl": change of the mark-to-market wealth W = cash + q s over the step (price units).
@@ -39,6 +41,7 @@ __all__ = ["OBS_NAMES", "TaskParams"]
 
 RewardKind = Literal["pnl", "penalized", "cara"]
 ActionMode = Literal["normalized", "depth"]
+ObsMode = Literal["natural", "normalized"]
 
 #: Names of the observation components, in order.
 OBS_NAMES = ("inventory", "time_remaining", "mid_change", "sigma")
@@ -56,6 +59,9 @@ class TaskParams:
         utility_gamma: CARA risk aversion eta (1 / price unit), > 0.
         action_mode: "normalized" ([-1, 1]^2 mapped to depths) or "depth" (raw depths, price units).
         min_depth, max_depth: depth range of the normalized action map (price units), min < max.
+        obs_mode: "natural" (the observation in its units, default) or "normalized" (each component divided
+            by a fixed scale known at construction: [q / q_max, (T - t) / T, (s - s0) / (sigma_ref sqrt(T)),
+            sigma / sigma_ref], see :meth:`observation_scale`).
     """
 
     reward: RewardKind = "pnl"
@@ -65,6 +71,7 @@ class TaskParams:
     action_mode: ActionMode = "normalized"
     min_depth: float = 0.0
     max_depth: float = 4.0
+    obs_mode: ObsMode = "natural"
 
     def __post_init__(self) -> None:
         if self.reward not in ("pnl", "penalized", "cara"):
@@ -74,6 +81,8 @@ class TaskParams:
         check_positive("utility_gamma", self.utility_gamma)
         if self.action_mode not in ("normalized", "depth"):
             raise ValueError(f"action_mode must be 'normalized' or 'depth', got {self.action_mode!r}")
+        if self.obs_mode not in ("natural", "normalized"):
+            raise ValueError(f"obs_mode must be 'natural' or 'normalized', got {self.obs_mode!r}")
         check_finite("min_depth", self.min_depth)
         check_finite("max_depth", self.max_depth)
         if not self.max_depth > self.min_depth:
@@ -86,12 +95,39 @@ class TaskParams:
             return np.full(2, -np.inf), np.full(2, np.inf), np.float64
         return -np.ones(2, np.float32), np.ones(2, np.float32), np.float32
 
-    @staticmethod
-    def observation_bounds(q_max: float, T: float) -> tuple[np.ndarray, np.ndarray]:
-        """(low, high) float32 bounds of the observation ``[q, T - t, s - s0, sigma]``."""
-        qb = q_max if np.isfinite(q_max) else BIG
+    def observation_scale(self, q_max: float, T: float, sigma_ref: float) -> np.ndarray | None:
+        """Fixed float32 divisors of the observation in ``obs_mode="normalized"`` (None in natural mode).
+
+        ``[q_max, T, sigma_ref sqrt(T), sigma_ref]``: inventory as a fraction of the limit, time remaining as
+        a fraction of the horizon, the mid's move in units of its standard deviation over the horizon and
+        the volatility relative to ``sigma_ref`` (the market's volatility at construction; 1 if it is 0).
+
+        Args:
+            q_max: inventory limit (units; must be finite in normalized mode). T: horizon (time units).
+            sigma_ref: reference volatility (price units / sqrt(time unit)).
+        """
+        if self.obs_mode == "natural":
+            return None
+        if not math.isfinite(q_max):
+            raise ValueError("obs_mode='normalized' divides the inventory by q_max: give a finite q_max, got inf")
+        sig = sigma_ref if sigma_ref > 0 else 1.0
+        return np.array([q_max, T, sig * math.sqrt(T), sig], dtype=np.float32)
+
+    def observation_bounds(
+        self, q_max: float, T: float, sigma_high: float = BIG, scale: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) float32 bounds of the observation ``[q, T - t, s - s0, sigma]``, finite and honest.
+
+        q in [-q_max, q_max] (the hard limit; +-1e9 when there is none), T - t in [0, T], s - s0 in
+        [-1e9, 1e9] (the observation clips the mid's move there: a Brownian mid has no bound), sigma in
+        [0, sigma_high] (the constant volatility of the model market, 1e9 where it varies). In normalized
+        mode the bounds are divided by ``scale`` (:meth:`observation_scale`).
+        """
+        qb = q_max if math.isfinite(q_max) else BIG
         low = np.array([-qb, 0.0, -BIG, 0.0], dtype=np.float32)
-        high = np.array([qb, T, BIG, BIG], dtype=np.float32)
+        high = np.array([qb, T, BIG, sigma_high], dtype=np.float32)
+        if scale is not None:
+            low, high = low / scale, high / scale
         return low, high
 
     # ------------------------------------------------------------------ actions
@@ -103,9 +139,10 @@ class TaskParams:
     def action_to_depth(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map actions of shape (N, 2) (or (2,)) to (bid_depth, ask_depth), each (N,), in price units.
 
-        Normalized mode clips to [-1, 1] first. Raises ValueError on NaN.
+        Normalized mode clips to [-1, 1] first. Raises ValueError on NaN (and on infinities in normalized
+        mode; depth mode keeps +inf, "no quote").
         """
-        a = as_action_array(action)
+        a = as_action_array(action, normalized=self.normalized)
         out = np.empty((a.shape[0], 2))
         actions_to_depths(a, self.normalized, self.min_depth, self.max_depth, out)
         return out[:, 0], out[:, 1]
@@ -126,15 +163,52 @@ class TaskParams:
 REWARD_CODES = {"pnl": 0, "penalized": 1, "cara": 2}
 
 
-def as_action_array(action) -> np.ndarray:
-    """Actions as a float64 (N, 2) array; ValueError on a wrong shape or NaN."""
+def as_action_array(action, num: int | None = None, *, normalized: bool = False) -> np.ndarray:
+    """Actions as a float64 (N, 2) array, checked: ValueError naming the problem.
+
+    Args:
+        action: one action (2,) or a batch (N, 2) of (bid, ask).
+        num: the expected batch size: None accepts (2,) or any (N, 2); 0 requires exactly (2,) (one env);
+            N >= 1 requires exactly (N, 2).
+        normalized: True for ``action_mode="normalized"``, where every entry must be finite; in depth mode
+            ``+inf`` is the documented "no quote" and only NaN and ``-inf`` are refused (a depth of -inf
+            would buy or sell at an infinite price).
+    """
     a = np.asarray(action, dtype=np.float64)
-    if a.shape[-1:] != (2,):
-        raise ValueError(f"action must have a last dimension of size 2 (bid, ask), got shape {a.shape}")
+    if num == 0:  # the single env's hot path: scalar checks
+        if a.shape != (2,):
+            raise ValueError(f"action must have shape (2,) (bid, ask), got shape {a.shape}")
+        b, c = a.tolist()
+        if not (math.isfinite(b) and math.isfinite(c)):
+            _raise_non_finite(a.reshape(1, 2), normalized)
+        return a.reshape(1, 2)
+    if num is not None:
+        if a.shape != (num, 2):
+            raise ValueError(f"actions must have shape ({num}, 2) (one (bid, ask) row per sub-env), got shape {a.shape}")
+    elif a.shape[-1:] != (2,) or a.ndim > 2:
+        raise ValueError(f"action must have shape (2,) or (N, 2) (bid, ask), got shape {a.shape}")
     a = a.reshape(-1, 2)
-    if np.isnan(a.sum()):
-        raise ValueError(f"action must not contain NaN, got {np.asarray(action)!r}")
+    if not np.isfinite(a).all():
+        _raise_non_finite(a, normalized)
     return a
+
+
+def _raise_non_finite(a: np.ndarray, normalized: bool) -> None:
+    """ValueError describing the first NaN / infinite entry of ``a`` (N, 2), unless all are allowed."""
+    sides = ("bid", "ask")
+    nan = np.isnan(a)
+    if nan.any():
+        i, j = np.argwhere(nan)[0]
+        raise ValueError(f"action must not contain NaN: {sides[j]} of row {i} is NaN")
+    bad = np.isinf(a) if normalized else np.isneginf(a)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        what = (
+            "a normalized action must be finite (values outside [-1, 1] are clipped)"
+            if normalized
+            else "a depth of -inf is not a price (+inf means no quote on that side)"
+        )
+        raise ValueError(f"action must be finite: {sides[j]} of row {i} is {float(a[i, j])}; {what}")
 
 
 @nb.njit(cache=True, inline="always")

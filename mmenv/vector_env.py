@@ -6,89 +6,231 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mmenv.env import INFO_KEYS, build_simulation, info_columns
+from mmenv.env import (
+    INFO_KEYS,
+    HorizonSpec,
+    build_simulation,
+    check_arguments,
+    info_columns,
+    observation_space_of,
+)
 from mmenv.task import as_action_array
 
 __all__ = ["INFO_KEYS", "MarketMakingVectorEnv", "info_columns"]
 
 
-class MarketMakingVectorEnv(VectorEnv):
+def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:
+    """``AutoresetMode`` from the enum, its value ("NextStep") or its name ("next_step", case-insensitive)."""
+    if isinstance(value, AutoresetMode):
+        return value
+    if isinstance(value, str):
+        for mode in AutoresetMode:
+            if value in (mode.value, mode.name) or value.upper() == mode.name:
+                return mode
+    raise ValueError(
+        f"autoreset_mode must be one of {[m.name for m in AutoresetMode]} (gymnasium.vector.AutoresetMode), "
+        f"got {value!r}"
+    )
+
+
+class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
     """``num_envs`` copies of :class:`mmenv.env.MarketMakingEnv` as one struct-of-arrays simulation.
 
     Same arguments, spaces, dynamics, rewards and ``info`` keys as the single env (its docstring is the
     reference), batched over the first axis. Reached through
     ``gymnasium.make_vec("mmenv/MarketMaking-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
 
-    Autoreset: ``AutoresetMode.NEXT_STEP``, as Gymnasium's vector envs. The step after a sub-env terminates
-    ignores its action, resets it, and returns its first observation with reward 0 and
-    ``terminated = truncated = False``. ``infos`` is a dict of (N,) arrays with the ``_key`` masks
-    (all True: every key is present for every sub-env on every step).
+    Args:
+        num_envs: number of sub-envs N (>= 1).
+        autoreset_mode: Gymnasium's ``AutoresetMode`` (also given as "next_step", "same_step", "disabled"),
+            exactly as ``gymnasium.vector.SyncVectorEnv`` over single envs (tested step by step):
 
-    The randomness of all sub-envs comes from the one ``self.np_random``, so the sub-envs are i.i.d. copies
-    of the single env's process, not the same draws (tests check the law, not the bits).
+            * ``NEXT_STEP`` (default): the step after a sub-env's episode ends ignores its action, resets it
+              and returns its first observation with reward 0, ``terminated = truncated = False`` and the
+              reset ``info``.
+            * ``SAME_STEP``: the step that ends an episode resets the sub-env at once and returns the new
+              episode's first observation and reset ``info``, with that step's reward and flags; the last
+              observation and info are in ``infos["final_obs"]`` (object array, None elsewhere) and
+              ``infos["final_info"]`` (masks ``_final_obs`` / ``_final_info``).
+            * ``DISABLED``: no automatic reset; reset finished sub-envs with
+              ``reset(options={"reset_mask": mask})``; stepping a finished sub-env raises ``ResetNeeded``.
+        max_episode_steps: truncate each episode after this many steps (``truncated = True``, as
+            ``gymnasium.wrappers.TimeLimit``); None: episodes end only at T (``terminated``). The horizon
+            T / dt is ``spec.max_episode_steps`` when none is given.
+        render_mode: None (the vector env does not render; render a single env instead).
+        **kwargs: the single env's market and task arguments; an unknown one raises TypeError.
+
+    ``reset(seed=s, options={"reset_mask": mask})`` resets only the sub-envs where the boolean (N,) mask is
+    True (the others keep their state); ``infos`` then holds values for those only (masks ``_key`` = mask,
+    zeros elsewhere). ``infos`` is a dict of (N,) float64 arrays with ``_key`` boolean masks.
+
+    The randomness of all sub-envs comes from the one ``self.np_random`` (``seed`` seeds it; a list uses its
+    first entry), so the sub-envs are i.i.d. copies of the single env's process, not the draws of single
+    envs seeded ``s, s + 1, ...`` (tests check the law, not the bits).
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
+    def __init__(
+        self,
+        num_envs: int = 1,
+        render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
             raise ValueError(f"render_mode must be None for the vector env, got {render_mode!r}")
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool)
+            or not isinstance(max_episode_steps, (int, np.integer))
+            or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be None or an integer >= 1, got {max_episode_steps!r}")
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
         self.num_envs = int(num_envs)
         self.render_mode = None
+        market_kind = check_arguments(kwargs, type(self).__name__)
         self.params, self.task, self.core = build_simulation(self.num_envs, kwargs)
         low, high, dtype = self.task.action_bounds()
         self.single_action_space = spaces.Box(low, high, (2,), dtype)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        olow, ohigh = self.task.observation_bounds(self.params.q_max, self.core.n_steps * self.core.market.dt)
-        self.single_observation_space = spaces.Box(olow, ohigh, (4,), np.float32)
+        self.single_observation_space, self._obs_scale = observation_space_of(
+            self.params, self.task, self.core, market_kind
+        )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._normalized_actions = self.task.normalized
         self._w0 = np.zeros(self.num_envs)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._mask = np.ones(self.num_envs, dtype=bool)
+        self._done = np.ones(self.num_envs, dtype=bool)  # finished last step (all: no episode yet)
+        self._started = False
 
-    def _infos(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def episode_steps(self) -> int:
+        """Steps of a full episode: the horizon T / dt, or ``max_episode_steps`` when smaller."""
+        mes = self.max_episode_steps
+        return self.horizon if mes is None else min(self.horizon, mes)
+
+    # ---------------------------------------------------------------- helpers
+    def _observe(self) -> np.ndarray:
+        obs = self.core.observe()
+        return obs if self._obs_scale is None else self._scale(obs)
+
+    def _scale(self, obs: np.ndarray) -> np.ndarray:
+        sp = self.single_observation_space
+        return np.clip(obs / self._obs_scale, sp.low, sp.high)
+
+    def _infos(self, values: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Gymnasium's vector ``infos``: every key with its ``_key`` mask (zeros where masked out)."""
+        full = mask is None
+        m = np.ones(self.num_envs, dtype=bool) if full else mask
         infos: dict[str, np.ndarray] = {}
         for key in INFO_KEYS:
-            infos[key] = values[key]
-            infos["_" + key] = self._mask
+            infos[key] = values[key] if full else np.where(m, values[key], 0.0)
+            infos["_" + key] = m
         return infos
 
+    # ---------------------------------------------------------------- API
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        """Reset every sub-env. ``seed`` seeds ``self.np_random`` (a list uses its first entry)."""
+        """Reset every sub-env, or those in ``options["reset_mask"]`` (class docstring).
+
+        ``seed`` seeds ``self.np_random`` (a list uses its first entry).
+        """
         if isinstance(seed, (list, tuple)):
             seed = seed[0] if seed else None
+        mask = None
+        if options is not None and "reset_mask" in options:
+            mask = options["reset_mask"]
+            if not (
+                isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (self.num_envs,)
+            ):
+                raise ValueError(
+                    f"options['reset_mask'] must be a numpy bool array of shape ({self.num_envs},), got "
+                    f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {np.shape(mask)}"
+                )
+            if not mask.any():
+                raise ValueError("options['reset_mask'] must select at least one sub-env, got all False")
+            if not self._started and not mask.all():
+                raise ResetNeeded(
+                    "the first reset() must reset every sub-env: call reset() without reset_mask"
+                )
         super().reset(seed=seed)
         core = self.core
-        core.reset(self.np_random)
-        self._w0 = core.equity()
-        self._prev_done[:] = False
-        return core.observe(), self._infos(info_columns(core))
+        if mask is None:
+            core.reset(self.np_random)
+            self._w0 = core.equity()
+            self._done[:] = False
+        else:
+            mask = mask.copy()
+            core.reset(self.np_random, mask)
+            self._w0[mask] = core.equity()[mask]
+            self._done[mask] = False
+        self._started = True
+        return self._observe(), self._infos(info_columns(core), mask)
 
     def step(self, actions: np.ndarray):
-        """Step every sub-env (NEXT_STEP autoreset). Actions outside the space are clipped; NaN raises."""
-        a = as_action_array(actions)
-        if a.shape[0] != self.num_envs:
-            raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {np.shape(actions)}")
+        """Step every sub-env with the autoreset mode of the class docstring.
+
+        Actions outside the space are clipped (normalized mode); NaN, infinities and a shape other than
+        (num_envs, 2) raise ValueError.
+        """
+        if not self._started:
+            raise ResetNeeded("step() called before reset(): call reset() first")
+        mode = self.autoreset_mode
+        prev = self._done
+        if mode == AutoresetMode.DISABLED and prev.any():
+            raise ResetNeeded(
+                f"sub-envs {np.flatnonzero(prev).tolist()} finished their episode and autoreset_mode is DISABLED: "
+                "reset them with reset(options={'reset_mask': mask}) before stepping"
+            )
+        a = as_action_array(actions, self.num_envs, normalized=self._normalized_actions)
         core = self.core
         out, obs, _ = core.env_step(a, self.task, self._w0, self.np_random)
+        if self._obs_scale is not None:
+            obs = self._scale(obs)
         reward = out[:, 7].copy()
         terminated = out[:, 8] > 0.0
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = core.state.step >= self.max_episode_steps
         values = info_columns(core, out)
-        done = self._prev_done
-        if done.any():
-            core.reset(self.np_random, done)
-            w0 = core.equity()
-            self._w0[done] = w0[done]
-            obs[done] = core.observe()[done]
-            reward[done] = 0.0
-            terminated[done] = False
-            fresh = info_columns(core)
-            for key in INFO_KEYS:
-                values[key] = np.where(done, fresh[key], values[key])
-        self._prev_done = terminated.copy()
-        return obs, reward, terminated, np.zeros(self.num_envs, dtype=bool), self._infos(values)
+        extra: dict[str, Any] = {}
+        if mode == AutoresetMode.NEXT_STEP:
+            if prev.any():  # these sub-envs only reset on this step
+                self._reset_paths(prev, obs, values)
+                reward[prev] = 0.0
+                terminated[prev] = False
+                truncated[prev] = False
+        elif mode == AutoresetMode.SAME_STEP:
+            done = terminated | truncated
+            if done.any():
+                final_obs = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(done):
+                    final_obs[i] = obs[i].copy()
+                extra["final_obs"], extra["_final_obs"] = final_obs, done
+                extra["final_info"] = self._infos({k: v.copy() for k, v in values.items()}, done)
+                extra["_final_info"] = done
+                self._reset_paths(done, obs, values)
+        self._done = terminated | truncated
+        if mode == AutoresetMode.SAME_STEP:
+            self._done[:] = False
+        infos = self._infos(values)
+        infos.update(extra)
+        return obs, reward, terminated, truncated, infos
+
+    def _reset_paths(self, mask: np.ndarray, obs: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """Reset the sub-envs in ``mask``; write their first observation and reset info into ``obs``/``values``."""
+        core = self.core
+        core.reset(self.np_random, mask)
+        self._w0[mask] = core.equity()[mask]
+        obs[mask] = self._observe()[mask]
+        fresh = info_columns(core)
+        for key in INFO_KEYS:
+            values[key] = np.where(mask, fresh[key], values[key])

@@ -146,7 +146,7 @@ def test_hard_inventory_limit_in_env():
     for _ in range(200):
         _, _, term, _, info = env.step(np.array([-2.0, 50.0]))  # always buy
         if qs[-1] >= 2.0:  # at the limit when the quote was posted: no bid, no purchase
-            assert math.isnan(info["bid"]) and info["bought"] == 0.0
+            assert info["bid"] == -math.inf and info["bid_depth"] == math.inf and info["bought"] == 0.0
         qs.append(info["inventory"])
         if term:
             break
