@@ -20,13 +20,19 @@ def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
                        horizon_s=60.0, maker_fee_bps=-0.5)  # fmt: skip
     rule = QuoteRule("as", gamma=1e-4, k=5.0)
     fast = replay(rule, tape, cfg)
-    ref = replay(rule.to_policy(), tape, cfg, path="reference")
-    assert len(fast.fills) > 5
-    for rec in ("fills", "states"):
-        a, b = getattr(fast, rec), getattr(ref, rec)
-        assert a.dtype == b.dtype and len(a) == len(b)
-        for name in a.dtype.names:
-            np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rec}.{name}")
+    from agents import AvellanedaStoikovAgent
+
+    agent = AvellanedaStoikovAgent(gamma=1e-4, k=5.0)
+    assert len(fast.fills) > 50
+    for ref in (
+        replay(rule.to_policy(), tape, cfg, path="reference"),
+        replay(agent, tape, cfg, path="reference"),
+    ):
+        for rec in ("fills", "states"):
+            a, b = getattr(fast, rec), getattr(ref, rec)
+            assert a.dtype == b.dtype and len(a) == len(b)
+            for name in a.dtype.names:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rec}.{name}")
     # chunking does not change anything
     small = replay(rule, tape, ReplayConfig(**{**cfg.to_dict(), "chunk_size": 777, "fill_capacity": 8,
                                                 "state_capacity": 64}))  # fmt: skip

@@ -56,9 +56,11 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from mmenv.backtest import RULE_AS, BacktestResult, QuoteRule, _rule_depths
+from mmenv.backtest.quotes import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, _rule_depths
+from mmenv.backtest.result import BacktestResult
 from mmenv.config import check_finite, check_positive
 from mmenv.core import match_and_settle
+from mmenv.policy import QuoteState
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
 from mmenv.replay.tape import Tape, iter_chunks
 
@@ -672,7 +674,10 @@ def replay(
     chunks = iter_chunks(tape, cfg.chunk_size)
     state = None
     if rule is not None:
-        code, rp = {"as": RULE_AS, "symmetric": 1, "naive": 2}[rule.kind], rule._params()
+        code, rp = (
+            {"as": RULE_AS, "symmetric": RULE_SYMMETRIC, "naive": RULE_NAIVE}[rule.kind],
+            rule._params(),
+        )
         name = rule.name
     else:
         code, rp = -1, np.array([0.0, 1.0, math.nan, 0.0, 1.0])
@@ -680,8 +685,6 @@ def replay(
             policy = policy.to_policy()
         name = _policy_name(policy)
         policy.reset(1)
-    from agents.base import QuoteState
-
     s0 = None
     for chunk in chunks:
         if state is None:
