@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -18,18 +16,11 @@ from mmenv.intensity.likelihood import (
     typical_half_spread,
 )
 from mmenv.intensity.models import make_law
-from mmenv.intensity.tape import simulate_tape
+from mmenv.intensity.tape import REFERENCE_LEVELS, REFERENCE_TICK, reference_law, simulate_tape
 
-H = 0.01
-LEVELS = np.array([0.5, 1.5, 2.5]) * H
-TRUTH = {
-    "exponential": (make_law("exponential"), np.log([3.0, 60.0])),
-    "power_law": (make_law("power_law"), np.log([3.0, 0.01, 1.5])),
-    "two_part": (
-        make_law("two_part", tick=H, c_ref=1.5 * H),
-        np.array([math.log(0.5), 40.0, math.log(0.1 / 0.9), math.log(30.0)]),
-    ),
-}
+H = REFERENCE_TICK
+LEVELS = np.array(REFERENCE_LEVELS)
+TRUTH = {name: reference_law(name) for name in ("exponential", "power_law", "two_part")}
 
 
 def _varying_sample(seed: int) -> DepthSample:

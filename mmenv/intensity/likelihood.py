@@ -49,6 +49,7 @@ __all__ = [
     "fit_models",
     "gof_chi_square",
     "log_likelihood",
+    "order_log_mass",
     "rate_on_basis",
     "typical_half_spread",
 ]
@@ -124,6 +125,11 @@ def _log_mass(law: IntensityLaw, theta: np.ndarray, data: LikelihoodData) -> tup
     delta = np.minimum(l1 - l0, -1e-300)
     weight = np.exp(delta) / np.expm1(delta)  # d/d delta of log(1 - e^delta)
     return l0 + np.log(-np.expm1(delta)), g0 + weight[:, None] * (g1 - g0)
+
+
+def order_log_mass(law: IntensityLaw, theta: Any, data: LikelihoodData) -> np.ndarray:
+    """log m(d, c) of each distinct (depth, half-spread) pair of ``data`` (weights ``data.w``)."""
+    return _log_mass(law, np.asarray(theta, dtype=np.float64), data)[0]
 
 
 def log_likelihood(

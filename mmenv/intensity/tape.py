@@ -20,9 +20,24 @@ from typing import Any
 import numpy as np
 
 from mmenv.calibration import DepthSample
-from mmenv.intensity.models import IntensityLaw
+from mmenv.intensity.models import IntensityLaw, make_law
 
-__all__ = ["IntensityTape", "simulate_tape"]
+__all__ = ["REFERENCE_LEVELS", "REFERENCE_TICK", "IntensityTape", "reference_law", "simulate_tape"]
+
+REFERENCE_TICK = 0.01
+REFERENCE_LEVELS = (0.005, 0.015, 0.025)
+
+
+def reference_law(name: str) -> tuple[IntensityLaw, np.ndarray]:
+    """A law of each kind with equity-like parameters on a 0.01 tick (the synthetic checks and the
+    benchmark): exponential A = 3 /s, k = 60 per price unit; power law A = 3 /s, d0 = 0.01, alpha =
+    1.5; two-part at c_ref = 0.015: A = 0.5 /s, beta = 40, p = 0.1, k = 30. Returns (law, theta)."""
+    if name == "exponential":
+        return make_law(name), np.log([3.0, 60.0])
+    if name == "power_law":
+        return make_law(name), np.log([3.0, 0.01, 1.5])
+    law = make_law(name, tick=REFERENCE_TICK, c_ref=0.015)
+    return law, law.to_theta([0.5, 40.0, 0.1, 30.0])
 
 
 def _f64(name: str, v: Any) -> np.ndarray:
