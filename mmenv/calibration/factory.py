@@ -146,8 +146,6 @@ def make_env_from_calibration(
     Time in the env is measured in units of ``time_unit_s`` seconds (see
     :meth:`CalibrationResult.market_kwargs`); ``env_kwargs`` (T, dt, gamma, ...) override.
     """
-    import gymnasium
-
-    import mmenv  # noqa: F401  (registers the env)
+    import gymnasium  # the env id is registered by mmenv/__init__, which runs before any mmenv module
 
     return gymnasium.make("mmenv/MarketMaking-v0", **{**result.market_kwargs(time_unit_s), **env_kwargs})
