@@ -21,8 +21,9 @@ import numpy as np
 
 MidModel = Literal["brownian", "binomial"]
 FillModel = Literal["exponential", "linear"]
+EventOrder = Literal["fill_then_move", "move_then_fill"]
 
-__all__ = ["MAX_MAGNITUDE", "FillModel", "MarketParams", "MidModel", "as_real", "check_finite", "check_positive"]
+__all__ = ["MAX_MAGNITUDE", "EventOrder", "FillModel", "MarketParams", "MidModel", "as_real", "check_finite", "check_positive"]
 
 
 #: Largest magnitude accepted for a real parameter: beyond it prices, notionals and intensities overflow or
@@ -95,6 +96,10 @@ class MarketParams:
         fill_model: "exponential": a quote at depth d is hit within dt with probability
             1 - exp(-lambda(d) dt) (at least one Poisson arrival); "linear": the paper's lambda(d) dt,
             clipped at 1 with a warning when it exceeds 1.
+        event_order: within a step, "fill_then_move" (default: the quotes meet the order flow around the
+            mid they were set at, then the mid moves) or "move_then_fill" (the mid moves first and the flow
+            around the new mid meets the stale quotes, as in AS 2008's simulation); see
+            :mod:`mmenv.market_kernels`. Same random numbers and mid path under both.
     """
 
     s0: float = 100.0
@@ -111,6 +116,7 @@ class MarketParams:
     fee_rate: float = 0.0
     mid_model: MidModel = "brownian"
     fill_model: FillModel = "exponential"
+    event_order: EventOrder = "fill_then_move"
 
     def __post_init__(self) -> None:
         check_positive("s0", self.s0)
@@ -137,6 +143,10 @@ class MarketParams:
             raise ValueError(f"mid_model must be 'brownian' or 'binomial', got {self.mid_model!r}")
         if self.fill_model not in ("exponential", "linear"):
             raise ValueError(f"fill_model must be 'exponential' or 'linear', got {self.fill_model!r}")
+        if self.event_order not in ("fill_then_move", "move_then_fill"):
+            raise ValueError(
+                f"event_order must be 'fill_then_move' or 'move_then_fill', got {self.event_order!r}"
+            )
         if self.dt > self.T:
             raise ValueError(f"dt must be <= T ({self.T!r}), got {self.dt!r}")
         n = self.T / self.dt

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from mmenv import market_kernels as mk
 from mmenv.shards import run_shards, shard_bounds
 from mmenv.task import action_to_depth_one, observe_one, reward_one
 
@@ -149,8 +150,49 @@ OUT_NAMES = (
     "mid",
     "equity",
     "time",
+    "mid_before",
 )
 OUT_COLUMNS = len(OUT_NAMES)
+
+
+@nb.njit(cache=True, inline="always")
+def _finish_one(
+    i: int,
+    db: float,
+    da: float,
+    q_b: float,
+    w_b: float,
+    q: np.ndarray,
+    cash: np.ndarray,
+    step: np.ndarray,
+    mid_after: float,
+    s0: float,
+    sigma: float,
+    w0: float,
+    dt: float,
+    n_steps: int,
+    reward_code: int,
+    phi: float,
+    alpha: float,
+    eta: float,
+    out: np.ndarray,
+    obs: np.ndarray,
+) -> bool:
+    """After matching path i: step count, reward, termination, the output row and the observation."""
+    step[i] += 1
+    terminal = step[i] >= n_steps
+    w_a = cash[i] + q[i] * mid_after
+    out[i, 0] = db
+    out[i, 1] = da
+    out[i, 7] = reward_one(reward_code, w_b, w_a, q_b, q[i], dt, terminal, w0, phi, alpha, eta)
+    out[i, 8] = 1.0 if terminal else 0.0
+    out[i, 9] = cash[i]
+    out[i, 10] = q[i]
+    out[i, 11] = mid_after
+    out[i, 12] = w_a
+    out[i, 13] = step[i] * dt
+    observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid_after - s0, sigma)
+    return terminal
 
 
 def _env_step_paths(
@@ -181,7 +223,8 @@ def _env_step_paths(
     out: np.ndarray,
     obs: np.ndarray,
 ) -> None:
-    """One env step on every path: action map, :func:`match_and_settle`, reward and observation.
+    """One env step on every path of a market that moved already: action map, :func:`match_and_settle`,
+    reward and observation (markets without a kernel of :mod:`mmenv.market_kernels`, e.g. tick replay).
 
     ``out`` (N, OUT_COLUMNS) receives, in the order of :data:`OUT_NAMES`, bid_depth, ask_depth, bid_price,
     ask_price, bought, sold, fees, reward, terminated (0/1), and the state after the step: cash, inventory,
@@ -207,24 +250,220 @@ def _env_step_paths(
             fee_per_unit,
             fee_rate,
         )
-        step[i] += 1
-        terminal = step[i] >= n_steps
-        w_a = cash[i] + q[i] * mid_after[i]
-        out[i, 0] = db
-        out[i, 1] = da
-        out[i, 7] = reward_one(reward_code, w_b, w_a, q_b, q[i], dt, terminal, w0[i], phi, alpha, eta)
-        out[i, 8] = 1.0 if terminal else 0.0
-        out[i, 9] = cash[i]
-        out[i, 10] = q[i]
-        out[i, 11] = mid_after[i]
-        out[i, 12] = w_a
-        out[i, 13] = step[i] * dt
-        observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid_after[i] - s0[i], sigma[i])
+        _finish_one(
+            i,
+            db,
+            da,
+            q_b,
+            w_b,
+            q,
+            cash,
+            step,
+            mid_after[i],
+            s0[i],
+            sigma[i],
+            w0[i],
+            dt,
+            n_steps,
+            reward_code,
+            phi,
+            alpha,
+            eta,
+            out,
+            obs,
+        )
+        out[i, 14] = mid_before[i]
 
 
 #: The compiled kernel; GIL-free, so :meth:`SimulationCore.env_step` runs shards of a large N in threads
 #: (each path is independent: the result does not depend on the sharding).
 env_step_paths = nb.njit(cache=True, nogil=True)(_env_step_paths)
+
+
+@nb.njit(cache=True, inline="always")
+def _reset_one(
+    kind,
+    mp,
+    mst,
+    k0,
+    k1,
+    stream,
+    episode,
+    mt,
+    mid,
+    sigma,
+    s0,
+    q,
+    cash,
+    step,
+    w0,
+    q0,
+    i,
+    out,
+    obs,
+    n_steps,
+    dt,
+    write_row,
+) -> None:
+    """Start path i's next episode (market and trader), write its first observation and (``write_row``)
+    its output row at reset: no quotes (NaN), no fills, the starting state."""
+    episode[i] += 1
+    mt[i] = 0
+    mid[i] = s0[i]
+    sigma[i] = mk.reset_one(kind, mp, mst, i, k0, k1, stream[i], episode[i])
+    q[i] = q0
+    cash[i] = 0.0
+    step[i] = 0
+    w0[i] = q0 * s0[i]
+    observe_one(obs[i], q0, n_steps * dt, 0.0, sigma[i])
+    if not write_row:
+        return
+    for c in range(OUT_COLUMNS):
+        out[i, c] = 0.0
+    out[i, 0] = out[i, 1] = out[i, 2] = out[i, 3] = math.nan
+    out[i, 10] = q0
+    out[i, 11] = s0[i]
+    out[i, 12] = w0[i]
+    out[i, 14] = s0[i]
+
+
+@nb.njit(cache=True, nogil=True)
+def fused_env_step(
+    kind: int,
+    mp: np.ndarray,
+    mst: np.ndarray,
+    k0,
+    k1,
+    stream: np.ndarray,
+    episode: np.ndarray,
+    mt: np.ndarray,
+    mid: np.ndarray,
+    sigma: np.ndarray,
+    s0: np.ndarray,
+    action: np.ndarray,
+    normalized: bool,
+    min_depth: float,
+    max_depth: float,
+    q: np.ndarray,
+    cash: np.ndarray,
+    step: np.ndarray,
+    w0: np.ndarray,
+    q0: float,
+    q_max: float,
+    size: float,
+    fee_per_unit: float,
+    fee_rate: float,
+    dt: float,
+    n_steps: int,
+    reward_code: int,
+    phi: float,
+    alpha: float,
+    eta: float,
+    reset_first: np.ndarray,
+    reset_after: bool,
+    out: np.ndarray,
+    obs: np.ndarray,
+    final_obs: np.ndarray,
+) -> None:
+    """One env step of every path in one pass over a market of :mod:`mmenv.market_kernels`.
+
+    Per path: if ``reset_first[i]`` (the next-step autoreset of a finished episode) the path starts its
+    next episode instead of stepping (reward 0, not terminated, first observation). Otherwise: action map
+    (:func:`mmenv.task.action_to_depth_one`), the market's interval (:func:`mmenv.market_kernels.step_one`:
+    the reach of the flow and the mid's move, in the market's event order), the hard limit, matching and
+    accounting (:func:`match_and_settle`), the market's reaction to the fills, reward, termination and the
+    observation; with ``reset_after`` a path that terminates writes its last observation to ``final_obs``
+    and starts its next episode in the same step (same-step autoreset). ``out``: :data:`OUT_NAMES`.
+    """
+    inf = math.inf
+    for i in range(q.shape[0]):
+        if reset_first[i]:
+            _reset_one(
+                kind,
+                mp,
+                mst,
+                k0,
+                k1,
+                stream,
+                episode,
+                mt,
+                mid,
+                sigma,
+                s0,
+                q,
+                cash,
+                step,
+                w0,
+                q0,
+                i,
+                out,
+                obs,
+                n_steps,
+                dt,
+                True,
+            )
+            continue
+        db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
+        q_b = q[i]
+        m_b = mid[i]
+        w_b = cash[i] + q_b * m_b
+        r_b, r_a = mk.step_one(kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma)
+        mt[i] += 1
+        (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
+            q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
+        )
+        mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
+        out[i, 14] = m_b
+        terminal = _finish_one(
+            i,
+            db,
+            da,
+            q_b,
+            w_b,
+            q,
+            cash,
+            step,
+            mid[i],
+            s0[i],
+            sigma[i],
+            w0[i],
+            dt,
+            n_steps,
+            reward_code,
+            phi,
+            alpha,
+            eta,
+            out,
+            obs,
+        )
+        if reset_after and terminal:
+            for c in range(obs.shape[1]):
+                final_obs[i, c] = obs[i, c]
+            # the step's own values stay in the output row; the state and obs become the new episode's
+            _reset_one(
+                kind,
+                mp,
+                mst,
+                k0,
+                k1,
+                stream,
+                episode,
+                mt,
+                mid,
+                sigma,
+                s0,
+                q,
+                cash,
+                step,
+                w0,
+                q0,
+                i,
+                out,
+                obs,
+                n_steps,
+                dt,
+                False,
+            )
 
 
 @nb.njit(cache=True)
@@ -315,7 +554,7 @@ class SimulationCore:
         #: Optional market hook ``on_fills(bought, sold)`` called after matching (e.g. the impact of our
         #: own fills on the next interval's mid, :mod:`mmenv.market_variants`).
         self._on_fills = getattr(market, "on_fills", None)
-        self._bounds = shard_bounds(self.num_paths)
+        self._no_reset = np.zeros(self.num_paths, dtype=bool)
 
     @classmethod
     def from_params(cls, market, params) -> SimulationCore:
@@ -359,11 +598,7 @@ class SimulationCore:
 
     def _warn_if_clipped(self, bid_depth: np.ndarray, ask_depth: np.ndarray) -> None:
         clip = getattr(self.market, "clip_depth", None)
-        if (
-            clip is not None
-            and not self._clip_warned
-            and bool((np.fmin(bid_depth, ask_depth) < clip).any())
-        ):
+        if clip is not None and not self._clip_warned and bool((np.fmin(bid_depth, ask_depth) < clip).any()):
             warnings.warn(
                 f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {clip:.4g} and the fill "
                 "probability is clipped to 1; use fill_model='exponential' or a smaller dt.",
@@ -421,67 +656,127 @@ class SimulationCore:
         )
 
     def env_step(
-        self, action: np.ndarray, task, w0: np.ndarray, rng: np.random.Generator
+        self,
+        action: np.ndarray,
+        task,
+        w0: np.ndarray,
+        rng: np.random.Generator | None,
+        *,
+        reset_first: np.ndarray | None = None,
+        reset_after: bool = False,
+        out: np.ndarray | None = None,
+        obs: np.ndarray | None = None,
+        final_obs: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One env step on every path (see :func:`env_step_paths`).
+        """One env step on every path.
+
+        Markets with a kernel (:mod:`mmenv.market_kernels`: the model market and its variants) run the fused
+        step :func:`fused_env_step`, one pass per path, in thread shards for large N (the numbers do not
+        depend on the sharding); other markets move first (``advance``) and :func:`env_step_paths` follows.
 
         Args:
             action: float64 (N, 2) actions (already checked for NaN by :func:`mmenv.task.as_action_array`).
-            task: the :class:`mmenv.task.TaskParams`. w0: wealth at the start of each episode.
-            rng: generator for the market's randomness.
+            task: the :class:`mmenv.task.TaskParams`. w0: wealth at the start of each episode (updated in
+                place by the in-kernel resets). rng: generator for markets without a kernel.
+            reset_first: bool (N,): paths that start their next episode instead of stepping (next-step
+                autoreset; kernel markets only). reset_after: paths that terminate start their next episode
+                in the same step, their last observation in ``final_obs`` (same-step autoreset).
+            out, obs, final_obs: preallocated outputs (N, OUT_COLUMNS) float64, (N, 4) float32 (fresh
+                arrays when None).
 
         Returns:
             (out, obs, mid_before): ``out`` (N, OUT_COLUMNS), columns :data:`OUT_NAMES`; ``obs`` (N, 4)
-            float32; the mid at quote time.
+            float32; the mid at quote time (a view of ``out``).
         """
         n = self.num_paths
         m = self.market
-        mid_before = m.mid
-        reach_bid, reach_ask = m.advance(rng)
-        out = np.empty((n, OUT_COLUMNS))
-        obs = np.empty((n, 4), dtype=np.float32)
+        out = np.empty((n, OUT_COLUMNS)) if out is None else out
+        obs = np.empty((n, 4), dtype=np.float32) if obs is None else obs
         st = self.state
-        args = (
-            action,
-            task.normalized,
-            task.min_depth,
-            task.max_depth,
-            st.q,
-            st.cash,
-            st.step,
-            mid_before,
-            m.mid,
-            m.s0,
-            m.sigma,
-            w0,
-            reach_bid,
-            reach_ask,
-            self.q_max,
-            self.order_size,
-            self.fee_per_unit,
-            self.fee_rate,
-            m.dt,
-            m.n_steps,
-            task.reward_code,
-            task.phi,
-            task.alpha,
-            task.utility_gamma,
-            out,
-            obs,
-        )
-        if len(self._bounds) == 1:
-            env_step_paths(*args)
-        else:  # thread shards of the paths; scalars pass through, per-path arrays are sliced
+        if hasattr(m, "kernel_args"):
+            kind, mp, mst, k0, k1 = m.kernel_args()
+            rf = self._no_reset if reset_first is None else np.asarray(reset_first, dtype=bool)
+            fo = obs if final_obs is None else final_obs
+            arrays = (mst, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0)
+            tail = (
+                self.q0,
+                self.q_max,
+                self.order_size,
+                self.fee_per_unit,
+                self.fee_rate,
+                m.dt,
+                m.n_steps,
+                task.reward_code,
+                task.phi,
+                task.alpha,
+                task.utility_gamma,
+            )
+            outs = (rf, out, obs, fo)
 
             def work(_: int, lo: int, hi: int) -> None:
+                a = [x[lo:hi] for x in arrays]
+                o = [x[lo:hi] for x in outs]
+                fused_env_step(
+                    kind,
+                    mp,
+                    a[0],
+                    k0,
+                    k1,
+                    *a[1:8],
+                    task.normalized,
+                    task.min_depth,
+                    task.max_depth,
+                    *a[8:],
+                    *tail,
+                    o[0],
+                    reset_after,
+                    *o[1:],
+                )
+
+            run_shards(work, shard_bounds(n))
+        else:
+            if reset_first is not None or reset_after:
+                raise ValueError(f"in-kernel autoreset needs a market with a kernel, got {type(m).__name__}")
+            mid_before = m.mid.copy()
+            reach_bid, reach_ask = m.advance(rng)
+            args = (
+                action,
+                task.normalized,
+                task.min_depth,
+                task.max_depth,
+                st.q,
+                st.cash,
+                st.step,
+                mid_before,
+                m.mid,
+                m.s0,
+                m.sigma,
+                w0,
+                reach_bid,
+                reach_ask,
+                self.q_max,
+                self.order_size,
+                self.fee_per_unit,
+                self.fee_rate,
+                m.dt,
+                m.n_steps,
+                task.reward_code,
+                task.phi,
+                task.alpha,
+                task.utility_gamma,
+                out,
+                obs,
+            )
+
+            def work(_: int, lo: int, hi: int) -> None:  # scalars pass through, per-path arrays are sliced
                 env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
 
-            run_shards(work, self._bounds)
+            run_shards(work, shard_bounds(n))
+            if self._on_fills is not None:
+                self._on_fills(out[:, 4], out[:, 5])
         if self.market_clips and not self._clip_warned:
             self._warn_if_clipped(out[:, 0], out[:, 1])
-        if self._on_fills is not None:
-            self._on_fills(out[:, 4], out[:, 5])
-        return out, obs, mid_before
+        return out, obs, out[:, 14]
 
     def observe(self) -> np.ndarray:
         """Current observations (N, 4) float32 (see :mod:`mmenv.task`)."""

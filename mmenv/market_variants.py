@@ -9,7 +9,8 @@ market (same draws, same paths, bit for bit). Kinds (``gymnasium.make("mmenv/Mar
   the long-run variance omega / (1 - a - b) is sigma^2 dt: the unconditional volatility is the AS sigma.
   ``sigma_estimate`` selects what the market shows as ``sigma`` (the policy's input): "true"
   (sqrt(v_t / dt)), "ewma" (RiskMetrics EWMA of r^2 with decay ``ewma_lambda``) or "rolling" (std of the last
-  ``window`` changes, root mean square: the changes have mean ~0), or "constant" (the AS sigma).
+  ``window`` changes, root mean square: the changes have mean ~0), or "constant" (the AS sigma). The
+  defaults have a finite fourth moment (:class:`GarchMarket`).
 * ``"trend"``: a trending mid: each episode draws a drift +trend or -trend (probability 1/2 each, per path),
   unknown to the policy (AS assume a martingale mid).
 * ``"asymmetric"``: different arrival rates of sell and buy market orders, A_bid (sellers, hitting the bid)
@@ -20,17 +21,23 @@ market (same draws, same paths, bit for bit). Kinds (``gymnasium.make("mmenv/Mar
 * ``"impact"``: our own fills move the mid. The signed taker flow of our fills, f_t = sold_t - bought_t
   (a buyer lifting our ask pushes the price up), moves the mid by a permanent ``perm_impact * f_t`` and a
   transient part I_t = e^{-``decay`` dt} I_{t-1} + ``temp_impact`` f_t, which both show up in the next
-  interval's mid change. The market learns the fills through the hook :meth:`ImpactMarket.on_fills`
-  (called after matching) or by watching the inventory array it is bound to (:meth:`ImpactMarket.bind`).
+  interval's mid change. The market learns the fills through the hook :meth:`ImpactMarket.on_fills`,
+  which the core calls after matching (the fused env step does the same inside its kernel).
 * ``"information"``: every market order moves the mid (trades carry information). Per side, N ~ Poisson(A dt)
   orders arrive with depths i.i.d. Exp(k), so the reach (their maximum) keeps P(reach >= d) =
   1 - exp(-A e^{-k d} dt) for d >= 0; the mid moves by theta (N_buy - N_sell) plus a Brownian part, with
   theta = sigma sqrt(``info_share`` / (2 A)) and the Brownian volatility sigma sqrt(1 - info_share), so the
-  total variance stays sigma^2 dt per step.
+  total variance stays sigma^2 dt per step. The reach is the base market's (same draw); N is drawn given it:
+  N = 0 when the reach R < 0 (no order reached depth 0), else 1 + Poisson(A dt (1 - e^{-k R})) (the orders
+  of a Poisson process below its maximum), which gives N ~ Poisson(A dt) with the reach as its maximum.
+  Quotes at negative depth keep the base market's law.
 
-Random draws per block of B steps: first the base model's Exp(1) (B, 2, N) and shocks (B, N) (the AS
-market's exact stream), then each variant's own draws. Draws never depend on the policy, so common random
-numbers hold across strategies (for ``impact`` the mid then differs only through the strategy's own fills).
+Random numbers (:mod:`mmenv.counter_rng`, :mod:`mmenv.market_kernels`): every draw is addressed by (seed,
+path, episode, step, purpose); every variant reads the base market's mid and fill draws the same way and
+adds purposes of its own (the trend sign, the information market's order counts). So a variant with its
+switch off is the AS market bit for bit, two variants share every draw they have in common, and the
+pairing holds at any N and thread count. Draws never depend on the policy, so common random numbers hold
+across strategies (for ``impact`` the mid then differs only through the strategy's own fills).
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ import math
 
 import numpy as np
 
+from mmenv import market_kernels as mk
 from mmenv.config import MarketParams, check_finite, check_positive
+from mmenv.counter_rng import det_exp, det_log
+from mmenv.market_kernels import X0
 from mmenv.markets import ModelMarket
 
 __all__ = [
@@ -55,50 +65,25 @@ __all__ = [
 
 
 class _VariantMarket(ModelMarket):
-    """A :class:`ModelMarket` whose block of draws is kept raw (Exp(1) and N(0, 1)) for the variants.
+    """A :class:`ModelMarket` with one switch: the kernel kind and the variant's parameter slots.
 
-    Subclasses override :meth:`_extra_draws` (more draws after the base ones) and :meth:`_step`
-    (the move and reach of one interval) and may keep per-path state across steps.
+    The per-path dynamics are :func:`mmenv.market_kernels.step_one`; subclasses only validate and store
+    their switches in ``kernel_params[X0:]`` and size their per-path state.
     """
 
-    def __init__(self, params: MarketParams, num_paths: int = 1) -> None:
-        super().__init__(params, num_paths)
+    def __init__(self, params: MarketParams, num_paths: int = 1, crn_groups: int = 1) -> None:
+        super().__init__(params, num_paths, crn_groups)
         if params.mid_model != "brownian":
             raise ValueError(f"market variants need mid_model='brownian', got {params.mid_model!r}")
-
-    def _reach(self, log_adt: np.ndarray | float, e: np.ndarray) -> np.ndarray:
-        """Reach of the deepest order for intensity A (log(A dt) given) from Exp(1) draws (markets.py)."""
-        if self._linear:
-            return (log_adt + e) * self._inv_k
-        return (log_adt - np.log(e)) * self._inv_k
-
-    def _refill(self, rng: np.random.Generator) -> None:
-        b, n = self._block, self.num_paths
-        self._e = rng.standard_exponential((b, 2, n))
-        self._z = rng.standard_normal((b, n))
-        self._extra_draws(rng, b, n)
-        self._pos = 0
-
-    def _extra_draws(self, rng: np.random.Generator, b: int, n: int) -> None:
-        """Variant-specific draws for the block (after the base ones)."""
-
-    def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One interval: reach (relative to the mid before the move), then the mid moves."""
-        if self._pos >= self._block:
-            self._refill(rng)
-        i = self._pos
-        self._pos = i + 1
-        return self._step(i)
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        e = self._e[i]
-        self.mid = self.mid + (self._drift + self._vol * self._z[i])
-        r = self._reach(self._log_adt, e)
-        return r[0], r[1]
 
 
 class GarchMarket(_VariantMarket):
     """Stochastic volatility: GARCH(1,1) mid changes with long-run volatility sigma (module docstring).
+
+    With Gaussian innovations the changes have a finite fourth moment iff 3a^2 + 2ab + b^2 < 1 (Bollerslev
+    1986, Theorem 2); then their kurtosis is 3 (1 - (a + b)^2) / (1 - (a + b)^2 - 2a^2) and the squared
+    changes have the autocorrelation rho_1 = a (1 - ab - b^2) / (1 - 2ab - b^2), decaying as (a + b)^j. The
+    defaults a = 0.1, b = 0.85 (persistence 0.95) satisfy it: kurtosis 3.77, rho_1 = 0.18.
 
     Args:
         params: market parameters (sigma is the long-run volatility). num_paths: N.
@@ -107,24 +92,26 @@ class GarchMarket(_VariantMarket):
         ewma_lambda: EWMA decay in (0, 1) (RiskMetrics 0.94). window: rolling window (steps), >= 2.
     """
 
+    kind = "garch"
+
     def __init__(
         self,
         params: MarketParams,
         num_paths: int = 1,
-        garch_alpha: float = 0.2,
-        garch_beta: float = 0.78,
+        garch_alpha: float = 0.1,
+        garch_beta: float = 0.85,
         sigma_estimate: str = "true",
         ewma_lambda: float = 0.94,
         window: int = 20,
+        crn_groups: int = 1,
     ) -> None:
-        super().__init__(params, num_paths)
         check_positive("garch_alpha", garch_alpha, allow_zero=True)
         check_positive("garch_beta", garch_beta, allow_zero=True)
         if garch_alpha + garch_beta >= 1.0:
             raise ValueError(
                 f"garch_alpha + garch_beta must be < 1 (stationary), got {garch_alpha!r} + {garch_beta!r}"
             )
-        if sigma_estimate not in ("true", "ewma", "rolling", "constant"):
+        if sigma_estimate not in _ESTIMATES:
             raise ValueError(
                 f"sigma_estimate must be 'true', 'ewma', 'rolling' or 'constant', got {sigma_estimate!r}"
             )
@@ -132,87 +119,55 @@ class GarchMarket(_VariantMarket):
             raise ValueError(f"ewma_lambda must lie in (0, 1), got {ewma_lambda!r}")
         if int(window) != window or window < 2:
             raise ValueError(f"window must be an integer >= 2, got {window!r}")
+        self.window = int(window)
+        super().__init__(params, num_paths, crn_groups)
         self.garch_alpha, self.garch_beta = float(garch_alpha), float(garch_beta)
-        self.sigma_estimate, self.ewma_lambda, self.window = sigma_estimate, float(ewma_lambda), int(window)
-        self._v_long = float(params.sigma) ** 2 * self.dt
-        self._omega = self._v_long * (1.0 - self.garch_alpha - self.garch_beta)
-        self._init_state(np.ones(self.num_paths, dtype=bool))
+        self.sigma_estimate, self.ewma_lambda = sigma_estimate, float(ewma_lambda)
+        p = self.kernel_params
+        p[X0], p[X0 + 1], p[X0 + 2] = self.garch_alpha, self.garch_beta, self.ewma_lambda
+        p[X0 + 3] = float(_ESTIMATES[sigma_estimate])
+        p[X0 + 5] = 1.0 - self.garch_alpha - self.garch_beta
 
-    def _init_state(self, mask: np.ndarray) -> None:
-        n = self.num_paths
-        if not hasattr(self, "_v"):
-            self._v = np.full(n, self._v_long)
-            self._ewma = np.full(n, self._v_long)
-            self._hist = np.zeros((self.window, n))
-            self._count = np.zeros(n, dtype=np.int64)
-        self._v[mask] = self._v_long
-        self._ewma[mask] = self._v_long
-        self._hist[:, mask] = 0.0
-        self._count[mask] = 0
-        self._update_sigma()
+    def _state_width(self) -> int:
+        return 3 + self.window  # relative variance, EWMA, count, the last ``window`` changes
 
     @property
     def true_sigma(self) -> np.ndarray:
         """sqrt(v_t / dt): the conditional volatility of the next change (price / sqrt(time))."""
-        return np.sqrt(self._v / self.dt)
+        return float(self.params.sigma) * np.sqrt(self.kernel_state[:, 0])
 
-    def _update_sigma(self) -> None:
-        dt = self.dt
-        if self.sigma_estimate == "true":
-            self.sigma = np.sqrt(self._v / dt)
-        elif self.sigma_estimate == "ewma":
-            self.sigma = np.sqrt(self._ewma / dt)
-        elif self.sigma_estimate == "rolling":
-            m = np.minimum(self._count, self.window)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                s2 = (self._hist**2).sum(axis=0) / np.maximum(m, 1)
-            # Until 2 changes are seen, fall back to the long-run value.
-            self.sigma = np.where(m >= 2, np.sqrt(s2 / dt), math.sqrt(self._v_long / dt))
-        else:
-            self.sigma = np.full(self.num_paths, float(self.params.sigma))
+    @property
+    def fourth_moment_finite(self) -> bool:
+        """3a^2 + 2ab + b^2 < 1: the changes have a finite kurtosis (class docstring)."""
+        a, b = self.garch_alpha, self.garch_beta
+        return 3 * a * a + 2 * a * b + b * b < 1.0
 
-    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
-        """Restart paths at s0 with the long-run variance."""
-        super().reset(rng, mask)
-        self._init_state(np.ones(self.num_paths, dtype=bool) if mask is None else np.asarray(mask, bool))
 
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        eps = np.sqrt(self._v) * self._z[i]
-        self.mid = self.mid + (self._drift + eps)
-        self._v = self._omega + self.garch_alpha * eps * eps + self.garch_beta * self._v
-        lam = self.ewma_lambda
-        self._ewma = lam * self._ewma + (1.0 - lam) * eps * eps
-        self._hist[self._count % self.window, np.arange(self.num_paths)] = eps
-        self._count += 1
-        self._update_sigma()
-        r = self._reach(self._log_adt, self._e[i])
-        return r[0], r[1]
+_ESTIMATES = {"true": 0, "ewma": 1, "rolling": 2, "constant": 3}
 
 
 class TrendMarket(_VariantMarket):
     """A trending mid: per path and episode a drift of +trend or -trend (price / time), sign unknown to AS.
 
     Args:
-        trend: |mu| (price units per time unit), >= 0. Draws one uniform per path at every reset.
+        trend: |mu| (price units per time unit), >= 0. The sign is the episode's own draw (purpose TREND).
     """
 
-    def __init__(self, params: MarketParams, num_paths: int = 1, trend: float = 2.0) -> None:
-        super().__init__(params, num_paths)
+    kind = "trend"
+
+    def __init__(
+        self, params: MarketParams, num_paths: int = 1, trend: float = 2.0, crn_groups: int = 1
+    ) -> None:
         check_positive("trend", trend, allow_zero=True)
+        super().__init__(params, num_paths, crn_groups)
         self.trend = float(trend)
-        self.mu = np.full(self.num_paths, float(params.mu))
+        self.kernel_params[X0] = self.trend
+        self.kernel_state[:, 0] = float(params.mu)
 
-    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
-        """Restart paths at s0 and draw each restarted path's drift sign."""
-        super().reset(rng, mask)
-        sign = np.where(rng.random(self.num_paths) < 0.5, -1.0, 1.0)
-        new = float(self.params.mu) + self.trend * sign
-        self.mu = new if mask is None else np.where(mask, new, self.mu)
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        self.mid = self.mid + (self.mu * self.dt + self._vol * self._z[i])
-        r = self._reach(self._log_adt, self._e[i])
-        return r[0], r[1]
+    @property
+    def mu(self) -> np.ndarray:
+        """Each path's drift in the current episode (price units per time unit)."""
+        return self.kernel_state[:, 0]
 
 
 class AsymmetricMarket(_VariantMarket):
@@ -222,24 +177,24 @@ class AsymmetricMarket(_VariantMarket):
         A_bid, A_ask: intensities at depth 0 (orders / time) of the two sides; None: the params' A.
     """
 
+    kind = "asymmetric"
+
     def __init__(
         self,
         params: MarketParams,
         num_paths: int = 1,
         A_bid: float | None = None,
         A_ask: float | None = None,
+        crn_groups: int = 1,
     ) -> None:
-        super().__init__(params, num_paths)
-        self.A_bid = float(params.A if A_bid is None else A_bid)
-        self.A_ask = float(params.A if A_ask is None else A_ask)
-        check_positive("A_bid", self.A_bid)
-        check_positive("A_ask", self.A_ask)
-        self._log_adt2 = np.log(np.array([self.A_bid, self.A_ask]) * self.dt)[:, None]
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        self.mid = self.mid + (self._drift + self._vol * self._z[i])
-        r = self._reach(self._log_adt2, self._e[i])
-        return r[0], r[1]
+        a_bid = params.A if A_bid is None else A_bid
+        a_ask = params.A if A_ask is None else A_ask
+        check_positive("A_bid", a_bid)
+        check_positive("A_ask", a_ask)
+        super().__init__(params, num_paths, crn_groups)
+        self.A_bid, self.A_ask = float(a_bid), float(a_ask)
+        self.kernel_params[X0] = det_log(self.A_bid * self.dt)
+        self.kernel_params[X0 + 1] = det_log(self.A_ask * self.dt)
 
 
 class ToxicMarket(_VariantMarket):
@@ -249,27 +204,19 @@ class ToxicMarket(_VariantMarket):
         toxic_share: p in [0, 1].
     """
 
-    def __init__(self, params: MarketParams, num_paths: int = 1, toxic_share: float = 0.5) -> None:
-        super().__init__(params, num_paths)
+    kind = "toxic"
+
+    def __init__(
+        self, params: MarketParams, num_paths: int = 1, toxic_share: float = 0.5, crn_groups: int = 1
+    ) -> None:
         check_finite("toxic_share", toxic_share)
         if not 0.0 <= toxic_share <= 1.0:
             raise ValueError(f"toxic_share must lie in [0, 1], got {toxic_share!r}")
-        self.toxic_share = float(toxic_share)
-        p = self.toxic_share
-        self._log_up = math.log1p(p) if p < 1 else math.log(2.0)
-        self._log_down = math.log1p(-p) if p < 1 else -math.inf
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        move = self._drift + self._vol * self._z[i]
-        self.mid = self.mid + move
-        up = self._z[i] > 0
-        # Buyers (reach_ask) gain the informed share when the mid is about to rise, sellers when it falls.
-        log_ask = self._log_adt + np.where(up, self._log_up, self._log_down)
-        log_bid = self._log_adt + np.where(up, self._log_down, self._log_up)
-        with np.errstate(invalid="ignore"):
-            rb = self._reach(log_bid, self._e[i, 0])
-            ra = self._reach(log_ask, self._e[i, 1])
-        return rb, ra
+        super().__init__(params, num_paths, crn_groups)
+        self.toxic_share = p = float(toxic_share)
+        adt = float(params.A) * self.dt
+        self.kernel_params[X0] = det_log(adt * (1.0 + p))  # the side the mid moves to
+        self.kernel_params[X0 + 1] = det_log(adt * (1.0 - p))  # -inf at p = 1: nobody on that side
 
 
 class ImpactMarket(_VariantMarket):
@@ -281,6 +228,8 @@ class ImpactMarket(_VariantMarket):
         decay: decay rate of the transient part (1 / time), >= 0.
     """
 
+    kind = "impact"
+
     def __init__(
         self,
         params: MarketParams,
@@ -288,37 +237,29 @@ class ImpactMarket(_VariantMarket):
         perm_impact: float = 0.05,
         temp_impact: float = 0.1,
         decay: float = 20.0,
+        crn_groups: int = 1,
     ) -> None:
-        super().__init__(params, num_paths)
         check_positive("perm_impact", perm_impact, allow_zero=True)
         check_positive("temp_impact", temp_impact, allow_zero=True)
         check_positive("decay", decay, allow_zero=True)
+        super().__init__(params, num_paths, crn_groups)
         self.perm_impact, self.temp_impact, self.decay = float(perm_impact), float(temp_impact), float(decay)
-        self._keep = math.exp(-self.decay * self.dt)
-        n = self.num_paths
-        self._pending = np.zeros(n)
-        self.transient = np.zeros(n)
+        p = self.kernel_params
+        p[X0], p[X0 + 1], p[X0 + 2] = self.perm_impact, self.temp_impact, det_exp(-self.decay * self.dt)
+
+    def _state_width(self) -> int:
+        return 2  # signed flow of our fills not yet applied, transient impact
+
+    @property
+    def transient(self) -> np.ndarray:
+        """The transient impact I_t of every path (price units)."""
+        return self.kernel_state[:, 1]
 
     def on_fills(self, bought: np.ndarray, sold: np.ndarray) -> None:
         """Hook the core calls after matching: this interval's fills move the next interval's mid."""
-        self._pending = self._pending + (np.asarray(sold, float) - np.asarray(bought, float))
-
-    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
-        """Restart paths at s0 with no pending or transient impact."""
-        super().reset(rng, mask)
-        m = np.ones(self.num_paths, dtype=bool) if mask is None else np.asarray(mask, bool)
-        self._pending[m] = 0.0
-        self.transient[m] = 0.0
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        f = self._pending
-        new_t = self._keep * self.transient + self.temp_impact * f
-        impact = self.perm_impact * f + (new_t - self.transient)
-        self.transient = new_t
-        self._pending = np.zeros(self.num_paths)
-        self.mid = self.mid + (self._drift + self._vol * self._z[i] + impact)
-        r = self._reach(self._log_adt, self._e[i])
-        return r[0], r[1]
+        b = np.ascontiguousarray(bought, dtype=np.float64).reshape(self.num_paths)
+        s = np.ascontiguousarray(sold, dtype=np.float64).reshape(self.num_paths)
+        mk.after_fills_paths(self.kernel_kind, self.kernel_state, b, s)
 
 
 class InformationMarket(_VariantMarket):
@@ -328,8 +269,11 @@ class InformationMarket(_VariantMarket):
         info_share: share of the mid's variance driven by the order flow, in [0, 1].
     """
 
-    def __init__(self, params: MarketParams, num_paths: int = 1, info_share: float = 0.5) -> None:
-        super().__init__(params, num_paths)
+    kind = "information"
+
+    def __init__(
+        self, params: MarketParams, num_paths: int = 1, info_share: float = 0.5, crn_groups: int = 1
+    ) -> None:
         if params.fill_model != "exponential":
             raise ValueError(
                 f"market='information' needs fill_model='exponential', got {params.fill_model!r}"
@@ -337,22 +281,13 @@ class InformationMarket(_VariantMarket):
         check_finite("info_share", info_share)
         if not 0.0 <= info_share <= 1.0:
             raise ValueError(f"info_share must lie in [0, 1], got {info_share!r}")
+        super().__init__(params, num_paths, crn_groups)
         self.info_share = float(info_share)
         self.theta = float(params.sigma) * math.sqrt(self.info_share / (2.0 * float(params.A)))
-        self._vol_b = self._vol * math.sqrt(1.0 - self.info_share)
-
-    def _extra_draws(self, rng: np.random.Generator, b: int, n: int) -> None:
-        self._count = rng.poisson(self.params.A * self.dt, (b, 2, n))
-
-    def _step(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        cnt = self._count[i]
-        u = np.exp(-self._e[i])  # U(0, 1) from the base Exp(1) draw
-        with np.errstate(divide="ignore"):
-            # max of N i.i.d. Exp(k) depths: P(max <= x) = (1 - e^{-k x})^N  =>  x = -ln(1 - U^{1/N}) / k.
-            reach = np.where(cnt > 0, -np.log1p(-(u ** (1.0 / np.maximum(cnt, 1)))) * self._inv_k, -np.inf)
-        flow = cnt[1] - cnt[0]
-        self.mid = self.mid + (self._drift + self._vol_b * self._z[i] + self.theta * flow)
-        return reach[0], reach[1]
+        adt = float(params.A) * self.dt
+        p = self.kernel_params
+        p[X0], p[X0 + 1] = self.theta, p[mk.VOL] * math.sqrt(1.0 - self.info_share)
+        p[X0 + 2], p[X0 + 3] = adt, det_exp(-adt)
 
 
 VARIANTS: dict[str, type[_VariantMarket]] = {

@@ -20,30 +20,14 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
-import numba as nb
 import numpy as np
 
+from mmenv import market_kernels as mk
 from mmenv.config import MarketParams
+from mmenv.counter_rng import det_log, key_words, new_key
 from mmenv.shards import run_shards, shard_bounds
 
 __all__ = ["Market", "ModelMarket"]
-
-
-@nb.njit(cache=True, nogil=True)
-def _transform(
-    e: np.ndarray, z: np.ndarray, log_adt: float, inv_k: float, linear: bool, drift: float, vol: float
-) -> None:
-    """In place: Exp(1) draws to reach depths (module docstring), shocks to mid moves mu dt + sigma sqrt(dt) z.
-
-    Elementwise and GIL-free, so shards of the arrays can be transformed in parallel threads.
-    """
-    for i in range(e.shape[0]):
-        if linear:
-            e[i] = (log_adt + e[i]) * inv_k
-        else:
-            e[i] = (log_adt - math.log(e[i])) * inv_k
-    for i in range(z.shape[0]):
-        z[i] = drift + vol * z[i]
 
 
 @runtime_checkable
@@ -76,16 +60,21 @@ class ModelMarket:
     Mid step (AS 2008 section 4): ``s += mu dt + sigma sqrt(dt) Z`` with Z ~ N(0, 1) ("brownian") or
     Z = +-1 with probability 1/2 ("binomial", the paper's tree). Reach: see the module docstring.
 
-    Random draws, per block of B steps: Exp(1) of shape (B, 2, N) (sell side, buy side), then the mid shocks
-    (B, N); for large N per shard of paths, each with its own generator seeded from the env's (see
-    ``_refill``). Same generator state, same path, bit for bit.
+    Random numbers: counter-based (:mod:`mmenv.counter_rng`), every draw addressed by (key, path, episode,
+    step, purpose); the key is drawn from the generator passed to :meth:`reset` at every full reset, and a
+    partial reset (``mask``) starts the next episode of those paths. A path's numbers therefore depend on the
+    seed, its index and its episode only: not on N, not on the other paths, not on the thread count.
+    The per-path arithmetic is :mod:`mmenv.market_kernels`.
 
     Args:
-        params: the market parameters. num_paths: N >= 1.
+        params: the market parameters (``params.event_order``: "fill_then_move" or "move_then_fill", see
+            :mod:`mmenv.market_kernels`). num_paths: N >= 1.
         crn_groups: G >= 1 dividing N: the paths form G blocks of N / G that see the same draws (common
             random numbers), so G strategies run side by side in one simulation. Block j is path for path
             the market a separate simulation of N / G paths with the same seed would see.
     """
+
+    kind = "model"
 
     def __init__(self, params: MarketParams, num_paths: int = 1, crn_groups: int = 1) -> None:
         if int(num_paths) < 1:
@@ -103,82 +92,77 @@ class ModelMarket:
         self.s0 = np.full(n, float(params.s0))
         self.mid = self.s0.copy()
         self.sigma = np.full(n, float(params.sigma))
-        self._log_adt = float(np.log(params.A * params.dt))
-        self._inv_k = 1.0 / float(params.k)
         self._linear = params.fill_model == "linear"
-        self._drift = float(params.mu) * self.dt
-        self._vol = float(params.sigma) * np.sqrt(self.dt)
+        log_adt = det_log(float(params.A) * self.dt)
         #: Depth below which the linear fill probability A dt e^{-k d} exceeds 1 (None: no clipping).
-        self.clip_depth: float | None = self._log_adt * self._inv_k if self._linear else None
-        base = n // self.crn_groups  # paths that draw their own shocks
-        self._block = (
-            max(1, min(65_536 // base, self.n_steps)) if base > 1 else max(1, min(4096, self.n_steps))
-        )
-        self._pos = self._block
-        self._bounds = shard_bounds(base)
-        self._children: list[np.random.Generator] | None = None
+        self.clip_depth: float | None = log_adt / float(params.k) if self._linear else None
+        p = np.zeros(mk.P_SIZE)
+        p[mk.LOG_ADT] = log_adt
+        p[mk.INV_K] = 1.0 / float(params.k)
+        p[mk.LINEAR] = float(self._linear)
+        p[mk.DRIFT] = float(params.mu) * self.dt
+        p[mk.VOL] = float(params.sigma) * math.sqrt(self.dt)
+        p[mk.BINOMIAL] = float(params.mid_model == "binomial")
+        p[mk.EVENT] = float(mk.EVENT_ORDERS[params.event_order])
+        p[mk.DT] = self.dt
+        p[mk.SIGMA] = float(params.sigma)
+        p[mk.MU] = float(params.mu)
+        #: Kernel parameters (slots of :mod:`mmenv.market_kernels`) and per-path state (N, S).
+        self.kernel_params = p
+        self.kernel_kind = mk.KINDS[self.kind]
+        self.kernel_state = np.zeros((n, self._state_width()))
+        #: Per path: its random stream (the path index within its CRN block), episode and step counters.
+        self.stream = np.tile(np.arange(n // self.crn_groups, dtype=np.int64), self.crn_groups)
+        self.episode = np.zeros(n, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.k0, self.k1 = key_words(0)
+        self._all = np.ones(n, dtype=bool)
 
-    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
-        """Put the paths in ``mask`` (all if None) back at s0.
+    def _state_width(self) -> int:
+        """Columns of the per-path kernel state (at least one)."""
+        return 1
 
-        A full reset (``mask=None``) also discards the pre-drawn block of shocks, so that the episode depends
-        only on the generator's state at reset. The model draws nothing at reset.
-        """
+    @property
+    def key(self) -> int:
+        """The 64-bit key of the current draws (set from the generator at every full reset)."""
+        return int(self.k0) | (int(self.k1) << 32)
+
+    def kernel_args(self) -> tuple:
+        """(kind, p, st, k0, k1): the market's part of the arguments of the kernels."""
+        return self.kernel_kind, self.kernel_params, self.kernel_state, self.k0, self.k1
+
+    def reset(self, rng: np.random.Generator | None, mask: np.ndarray | None = None) -> None:
+        """Start new episodes: every path with a fresh key from ``rng`` (``mask=None``), else the next
+        episode of the paths in ``mask`` (no draw from ``rng``)."""
         if mask is None:
-            self.mid = self.s0.copy()
-            self._pos = self._block
-            self._children = None
-        else:
-            self.mid = np.where(mask, self.s0, self.mid)
-
-    def _draw(self, g: np.random.Generator, b: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """B steps of n paths from generator g: reach depths (B, 2, n) and mid moves (B, n)."""
-        e = g.standard_exponential((b, 2, n))
-        if self.params.mid_model == "binomial":
-            shock = np.where(g.random((b, n)) < 0.5, -1.0, 1.0)
-        else:
-            shock = g.standard_normal((b, n))
-        _transform(
-            e.reshape(-1), shock.reshape(-1), self._log_adt, self._inv_k, self._linear, self._drift, self._vol
+            if rng is None:
+                raise ValueError("rng must be a numpy Generator for a full reset, got None")
+            self.k0, self.k1 = key_words(new_key(rng))
+            self.episode[:] = -1
+            mask = self._all
+        mask = np.ascontiguousarray(mask, dtype=bool).reshape(self.num_paths)
+        kind, p, st, k0, k1 = self.kernel_args()
+        mk.reset_paths(
+            kind, p, st, k0, k1, self.stream, self.episode, self.t, self.mid, self.s0, self.sigma, mask
         )
-        return e, shock
 
-    def _refill(self, rng: np.random.Generator) -> None:
-        """Draw the next block of B steps: Exp(1) (B, 2, N) for the reach, then the mid shocks (B, N).
+    def advance(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return the order-flow reach of this interval (relative to the mid at quote time), move the mid.
 
-        Large N is cut into shards (:mod:`mmenv.shards`), each drawn by its own generator seeded from ``rng``
-        at the first refill after a full reset and transformed in its own thread: the numbers depend on
-        the seed and N only, never on the thread schedule.
+        ``rng`` is not used (the draws are addressed by the key set at reset); kept for the protocol.
         """
-        b, n = self._block, self.num_paths // self.crn_groups
-        if len(self._bounds) == 1:
-            self._reach, self._moves = self._draw(rng, b, n)
+        n = self.num_paths
+        rb, ra = np.empty(n), np.empty(n)
+        kind, p, st, k0, k1 = self.kernel_args()
+        arrays = (st, self.stream, self.episode, self.t, self.mid, self.sigma, rb, ra)
+        bounds = shard_bounds(n)
+        if len(bounds) == 1:
+            mk.advance_paths(kind, p, st, k0, k1, *arrays[1:])
         else:
-            if self._children is None:
-                seeds = rng.integers(0, 2**63, size=len(self._bounds))
-                self._children = [np.random.Generator(np.random.PCG64(int(x))) for x in seeds]
-            parts: list = [None] * len(self._bounds)
 
-            def work(j: int, lo: int, hi: int) -> None:
-                parts[j] = self._draw(self._children[j], b, hi - lo)
+            def work(_: int, lo: int, hi: int) -> None:
+                s = [x[lo:hi] for x in arrays]
+                mk.advance_paths(kind, p, s[0], k0, k1, *s[1:])
 
-            run_shards(work, self._bounds)
-            self._reach = np.concatenate([p[0] for p in parts], axis=2)
-            self._moves = np.concatenate([p[1] for p in parts], axis=1)
-        if self.crn_groups > 1:
-            self._reach = np.tile(self._reach, (1, 1, self.crn_groups))
-            self._moves = np.tile(self._moves, (1, self.crn_groups))
-        self._pos = 0
-
-    def advance(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Return the order-flow reach of this interval, then move the mid to its end.
-
-        Shocks are drawn in blocks of B steps (B * N about 65,536; up to 4,096 steps for N = 1);
-        the stream is a deterministic function of the generator's state at the last full reset.
-        """
-        if self._pos >= self._block:
-            self._refill(rng)
-        i = self._pos
-        self._pos = i + 1
-        self.mid = self.mid + self._moves[i]
-        return self._reach[i, 0], self._reach[i, 1]
+            run_shards(work, bounds)
+        return rb, ra

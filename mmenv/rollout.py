@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.market_kernels import KINDS
+
 __all__ = ["Rollout", "rollout", "rollout_many"]
 
 
@@ -59,15 +61,15 @@ def rollout_many(
 ) -> dict[str, Rollout]:
     """:func:`rollout` of several policies on the same market paths, in one simulation where possible.
 
-    On the model market the G policies run side by side in one vector env of G * ``num_paths`` paths whose
-    blocks share their draws (``crn_groups``, :class:`mmenv.markets.ModelMarket`): each result equals, bit for
-    bit, ``rollout(policy, num_paths, seed, **env_kwargs)`` (tested), at a fraction of the cost. Other markets
-    run one rollout per policy with the same seed.
+    On the model market and its variants the G policies run side by side in one vector env of G *
+    ``num_paths`` paths whose blocks share their draws (``crn_groups``, :class:`mmenv.markets.ModelMarket`):
+    each result equals, bit for bit, ``rollout(policy, num_paths, seed, **env_kwargs)`` (tested), at a
+    fraction of the cost. Other markets (tick replay) run one rollout per policy with the same seed.
     """
     names = list(policies)
     if not names:
         raise ValueError(f"policies must name at least one policy, got {policies!r}")
-    if env_kwargs.get("market", "model") != "model":
+    if env_kwargs.get("market", "model") not in KINDS:
         return {n: rollout(policies[n], num_paths, seed, progress, **env_kwargs) for n in names}
     outs = _run([policies[n] for n in names], num_paths, seed, progress, env_kwargs)
     return dict(zip(names, outs, strict=True))

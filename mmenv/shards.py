@@ -1,9 +1,12 @@
 """Run elementwise work over N paths in a few threads, deterministically.
 
-numba kernels compiled with ``nogil=True`` and numpy's random fills release the GIL, so a path range cut into
-contiguous shards runs on several cores from plain Python threads. Each shard writes only its own slice and
-(for random draws) uses its own generator, so the result never depends on the thread schedule: same seed,
-same numbers, bit for bit, on any machine with any number of cores. The shard layout depends only on N.
+numba kernels compiled with ``nogil=True`` release the GIL, so a path range cut into contiguous shards runs
+on several cores from plain Python threads. Each shard writes only its own slice and every random number is
+addressed by (seed, path, episode, step, purpose) (:mod:`mmenv.counter_rng`), so the result never depends on
+the shard layout, the thread count or the schedule: same seed, same numbers, bit for bit.
+
+Threads: :func:`set_num_threads` (or the environment variable ``MMENV_NUM_THREADS`` at import), default the
+machine's CPU count.
 """
 
 from __future__ import annotations
@@ -12,29 +15,58 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["MIN_SHARD_PATHS", "NUM_SHARDS", "run_shards", "shard_bounds"]
+__all__ = ["MIN_SHARD_PATHS", "get_num_threads", "run_shards", "set_num_threads", "shard_bounds"]
 
-#: Shards for large N (fixed, so results do not depend on the machine). Two matches the 2-core target
-#: machine; more shards than cores still give the same numbers.
-NUM_SHARDS = 2
 #: Below this many paths per shard the thread hand-off costs more than it saves (measured, bench_vector_env).
 MIN_SHARD_PATHS = 2048
 
 _POOL: ThreadPoolExecutor | None = None
+_THREADS = 1
+
+
+def set_num_threads(n: int) -> None:
+    """Use up to ``n`` >= 1 threads for large N (the numbers do not depend on it)."""
+    global _THREADS, _POOL
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"num_threads must be an integer >= 1, got {n!r}")
+    if _POOL is not None and int(n) != _THREADS:
+        _POOL.shutdown(wait=True)
+        _POOL = None
+    _THREADS = int(n)
+
+
+def get_num_threads() -> int:
+    """Threads used for large N."""
+    return _THREADS
+
+
+def _from_environment() -> int:
+    raw = os.environ.get("MMENV_NUM_THREADS")
+    if raw is None:
+        return max(1, os.cpu_count() or 1)
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"MMENV_NUM_THREADS must be an integer >= 1, got {raw!r}") from None
+    if n < 1:
+        raise ValueError(f"MMENV_NUM_THREADS must be an integer >= 1, got {raw!r}")
+    return n
+
+
+set_num_threads(_from_environment())
 
 
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(
-            max_workers=max(1, min(NUM_SHARDS, os.cpu_count() or 1)), thread_name_prefix="mmenv-shard"
-        )
+        _POOL = ThreadPoolExecutor(max_workers=max(1, _THREADS - 1), thread_name_prefix="mmenv-shard")
     return _POOL
 
 
-def shard_bounds(n: int) -> list[tuple[int, int]]:
-    """Contiguous [lo, hi) ranges covering 0..n: one range unless every shard gets MIN_SHARD_PATHS paths."""
-    s = NUM_SHARDS if n >= NUM_SHARDS * MIN_SHARD_PATHS else 1
+def shard_bounds(n: int, threads: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous [lo, hi) ranges covering 0..n: one per thread, each of at least MIN_SHARD_PATHS paths."""
+    t = _THREADS if threads is None else int(threads)
+    s = max(1, min(t, n // MIN_SHARD_PATHS))
     cuts = [n * j // s for j in range(s + 1)]
     return [(cuts[j], cuts[j + 1]) for j in range(s)]
 

@@ -150,60 +150,6 @@ def test_inventory_never_exceeds_limit_in_simulation():
     assert core.state.q.max() == 3.0
 
 
-def test_sharded_env_step_equals_one_kernel_call():
-    """Large N runs in thread shards; the result equals one call of the kernel over all paths."""
-    from mmenv.core import OUT_COLUMNS, env_step_paths
-    from mmenv.shards import shard_bounds
-    from mmenv.task import TaskParams
-
-    n = 20_000
-    assert len(shard_bounds(n)) > 1
-    p = MarketParams(q_max=4.0)
-    core = SimulationCore(ModelMarket(p, n), q_max=4.0)
-    rng = np.random.default_rng(0)
-    core.reset(rng)
-    task = TaskParams(reward="penalized", phi=0.01, alpha=0.1, max_depth=3.0)
-    action = np.random.default_rng(1).uniform(-1.2, 1.2, (n, 2))
-    w0 = np.zeros(n)
-    for _ in range(3):
-        q0, cash0, step0 = core.state.q.copy(), core.state.cash.copy(), core.state.step.copy()
-        mid0 = core.market.mid.copy()
-        out, obs, _ = core.env_step(action, task, w0, rng)
-        ref_out, ref_obs = np.empty((n, OUT_COLUMNS)), np.empty((n, 4), np.float32)
-        m = core.market
-        env_step_paths(
-            action,
-            True,
-            0.0,
-            3.0,
-            q0,
-            cash0,
-            step0,
-            mid0,
-            m.mid,
-            m.s0,
-            m.sigma,
-            w0,
-            m._reach[m._pos - 1, 0],
-            m._reach[m._pos - 1, 1],
-            4.0,
-            1.0,
-            0.0,
-            0.0,
-            0.005,
-            200,
-            1,
-            0.01,
-            0.1,
-            0.1,
-            ref_out,
-            ref_obs,
-        )
-        np.testing.assert_array_equal(out, ref_out)
-        np.testing.assert_array_equal(obs, ref_obs)
-        np.testing.assert_array_equal(core.state.q, q0)
-
-
 def test_sharded_market_same_seed_same_stream():
     def run():
         m = ModelMarket(MarketParams(), 20_000)
