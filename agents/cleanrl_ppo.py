@@ -12,17 +12,28 @@ Gymnasium >= 1.0 vector envs autoreset in NEXT_STEP mode: the step after an epis
 sub-env (reward 0, action ignored). Such steps are not transitions: they are masked out of the loss, and the
 terminal step before them is not bootstrapped (``terminated``: reaching T ends the problem).
 
-Observations are scaled by fixed, documented constants (not learned statistics), so the policy's inputs
-are O(1): q / q_max, (T - t) / T, (s - s0) / (sigma sqrt(T)), sigma / sigma0. Rewards are divided by
-``reward_scale``.
+The env is built with ``obs_mode="normalized"`` (unless ``env_kwargs`` says otherwise): it divides the
+observation by fixed, documented scales (not learned statistics), so the policy's inputs are O(1):
+q / q_max, (T - t) / T, (s - s0) / (sigma sqrt(T)), sigma / sigma (:meth:`mmenv.task.TaskParams.observation_scale`).
+Rewards are divided by ``reward_scale``.
+
+Command line (CleanRL style: one flag per field of :class:`Args`, defaults shown by ``--help``)::
+
+    python -m agents.cleanrl_ppo --total-timesteps 200000 --num-envs 32 --seed 1
+    python -m agents.cleanrl_ppo --env-kwargs '{"reward": "pnl", "sigma": 1.0}' --no-anneal-lr
 
 ``torch`` is imported when this module is imported (the ``rl`` extra); ``import agents`` does not import it.
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
+import inspect
+import itertools
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gymnasium as gym
@@ -33,7 +44,7 @@ from torch.distributions.normal import Normal
 
 import mmenv
 
-__all__ = ["Args", "train"]
+__all__ = ["Args", "main", "parse_args", "train"]
 
 
 @dataclass
@@ -119,15 +130,6 @@ class Agent(nn.Module):
         return action, dist.log_prob(action).sum(1), dist.entropy().sum(1), self.critic(x)
 
 
-def obs_scale(envs: gym.vector.VectorEnv) -> np.ndarray:
-    """Fixed divisors of the observation [q, T - t, s - s0, sigma] (module docstring)."""
-    base = envs.unwrapped
-    p = base.params if hasattr(base, "params") else envs.get_attr("params")[0]
-    sig = max(p.sigma, 1e-12)
-    q = p.q_max if np.isfinite(p.q_max) else 25.0
-    return np.array([q, p.T, sig * np.sqrt(p.T), sig], dtype=np.float32)
-
-
 def train(args: Args) -> dict[str, Any]:
     """Run PPO; returns {"agent", "curve": [(global_step, mean episode return)], "seconds"}."""
     # ---- seeding (one visible block)
@@ -139,9 +141,8 @@ def train(args: Args) -> dict[str, Any]:
         mmenv.ENV_ID,
         num_envs=args.num_envs,
         vectorization_mode=args.vectorization_mode,
-        **args.env_kwargs,
+        **{"obs_mode": "normalized", **args.env_kwargs},
     )
-    scale = obs_scale(envs)
     envs.action_space.seed(int(rng.integers(2**31)))
     n, s = args.num_envs, args.num_steps
     batch_size = n * s
@@ -163,7 +164,7 @@ def train(args: Args) -> dict[str, Any]:
     seed = int(rng.integers(2**31))
     seeds = seed if args.vectorization_mode == "vector_entry_point" else [seed + i for i in range(n)]
     raw, _ = envs.reset(seed=seeds)
-    next_obs = torch.as_tensor(raw / scale)
+    next_obs = torch.as_tensor(raw)
     autoresetting = np.zeros(n, dtype=bool)  # this step only resets the sub-env (NEXT_STEP mode)
     ep_ret = np.zeros(n)
     curve: list[tuple[int, float]] = []
@@ -189,7 +190,7 @@ def train(args: Args) -> dict[str, Any]:
             finished.extend(ep_ret[done].tolist())
             ep_ret[done] = 0.0
             autoresetting = done
-            next_obs = torch.as_tensor(raw / scale)
+            next_obs = torch.as_tensor(raw)
         curve.append((global_step, float(np.mean(finished)) if finished else float("nan")))
 
         with torch.no_grad():  # GAE; an autoreset step is cut out: the terminal step before it has no future
@@ -229,10 +230,62 @@ def train(args: Args) -> dict[str, Any]:
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
     envs.close()
-    return {"agent": agent, "curve": curve, "seconds": time.perf_counter() - t0, "obs_scale": scale}
+    return {"agent": agent, "curve": curve, "seconds": time.perf_counter() - t0}
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each dataclass field (CleanRL's convention), read from the class source."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[node.target.id] = nxt.value.value
+    return docs
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """:class:`Args` from the command line: one ``--flag`` per field, its docstring as help, defaults shown."""
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.cleanrl_ppo",
+        description="CleanRL-style PPO on mmenv/MarketMaking-v0 (native vector env); prints the learning curve.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    docs = _field_docs(Args)
+    defaults = Args()
+    for f in fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        helptext = docs.get(f.name, "")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=helptext)
+        elif isinstance(default, dict):
+            parser.add_argument(
+                flag, type=json.loads, default=default, metavar="JSON", help=helptext + " (a JSON object)"
+            )
+        else:
+            parser.add_argument(flag, type=type(default), default=default, help=helptext)
+    ns = parser.parse_args(argv)
+    if not isinstance(ns.env_kwargs, dict):
+        parser.error(f"--env-kwargs must be a JSON object, got {ns.env_kwargs!r}")
+    return Args(**vars(ns))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, train, print the learning curve."""
+    args = parse_args(argv)
+    out = train(args)
+    for step, ret in out["curve"]:
+        print(f"step {step:>9,d}  mean episode reward {ret:8.3f}")
+    print(f"trained {args.total_timesteps:,} steps in {out['seconds']:.1f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    out = train(Args())
-    for step, ret in out["curve"]:
-        print(f"step {step:>9,d}  mean episode reward {ret:8.3f}")
+    raise SystemExit(main())

@@ -9,7 +9,9 @@ arXiv:1707.06347, clipped objective eq. 7, GAE of Schulman et al. 2016) over par
 * ``vec_env="native"`` (default): :class:`agents.sb3_vecenv.MarketMakingSB3VecEnv`, all episodes on one
   simulation core (one numba call per step); ``"dummy"`` / ``"subproc"``: SB3's DummyVecEnv / SubprocVecEnv
   over single :class:`mmenv.env.MarketMakingEnv` instances. ``benchmarks/bench_ppo.py`` measures the three.
-* ``VecMonitor`` records the episodes' (unnormalised) returns: the learning curve.
+* ``VecMonitor`` records the episodes' (unnormalised) returns; SB3's logger writes them per rollout
+  (``rollout/ep_rew_mean`` over the last ``n_envs`` episodes, with their std) to ``progress.csv`` and
+  TensorBoard (``tensorboard/``): the learning curve, also plotted.
 * ``VecNormalize`` normalises observations (running mean / variance, clipped at +-10) and rewards (divided by
   the running std of the return); its statistics are saved with the model as JSON.
 * The reward is the env's ``reward="penalized"`` (phi, alpha): the Cartea-Jaimungal-Penalva (2015, ch. 10)
@@ -22,7 +24,8 @@ on the CPU with ``torch_threads`` threads (1 by default) and deterministic algor
 the same learning curve bit for bit.
 
 Saved run directory: ``model.zip`` (SB3), ``config.json`` (:class:`PPOConfig` plus versions),
-``normalize.json`` (observation statistics), ``learning_curve.json`` and ``learning_curve.png``.
+``normalize.json`` (observation statistics), ``progress.csv`` and ``tensorboard/`` (SB3's logger) and
+``learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -238,36 +241,58 @@ def make_training_env(config: PPOConfig, *, monitor: bool = True, normalize: boo
     return venv
 
 
-def _make_curve_callback(curve: list[dict[str, float]], progress_bar=None):
+def _make_logger(curve: list[dict[str, float]], out_dir: Path | None):
+    """SB3's logger: CSV (``progress.csv``) and TensorBoard (``tensorboard/``) in ``out_dir``, plus the curve.
+
+    Every dump of SB3's on-policy loop (one per rollout) appends to ``curve`` the timesteps and the return
+    statistics that VecMonitor's episodes gave SB3 (``rollout/ep_rew_mean``, ``rollout/ep_rew_std``).
+    """
+    from stable_baselines3.common.logger import CSVOutputFormat, KVWriter, Logger, TensorBoardOutputFormat
+
+    class CurveWriter(KVWriter):
+        """Collects the learning curve from the logger's records (no file of its own)."""
+
+        def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+            if "rollout/ep_rew_mean" in key_values:
+                curve.append(
+                    {
+                        "timesteps": int(key_values["time/total_timesteps"]),
+                        "mean_return": float(key_values["rollout/ep_rew_mean"]),
+                        "std_return": float(key_values.get("rollout/ep_rew_std", float("nan"))),
+                        "episodes": int(key_values.get("rollout/episodes", 0)),
+                    }
+                )
+
+        def close(self) -> None:
+            """Nothing to release."""
+
+    formats: list[Any] = [CurveWriter()]
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        formats.append(CSVOutputFormat(str(out_dir / "progress.csv")))
+        try:
+            formats.append(TensorBoardOutputFormat(str(out_dir / "tensorboard")))
+        except ImportError:  # tensorboard is in the rl extra; without it the CSV log remains
+            pass
+    return Logger(None if out_dir is None else str(out_dir), formats)
+
+
+def _make_episode_stats_callback():
     from stable_baselines3.common.callbacks import BaseCallback
 
-    class CurveCallback(BaseCallback):
-        """Collect the finished episodes' returns per rollout (the learning curve)."""
-
-        def _on_rollout_start(self) -> None:
-            self._returns: list[float] = []
+    class EpisodeStats(BaseCallback):
+        """Record the std and count of the returns in SB3's episode buffer (VecMonitor) with the mean."""
 
         def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                ep = info.get("episode")
-                if ep is not None:
-                    self._returns.append(float(ep["r"]))
-            if progress_bar is not None:
-                progress_bar.update(self.training_env.num_envs)
             return True
 
         def _on_rollout_end(self) -> None:
-            r = np.asarray(self._returns)
-            curve.append(
-                {
-                    "timesteps": int(self.num_timesteps),
-                    "mean_return": float(r.mean()) if r.size else float("nan"),
-                    "std_return": float(r.std()) if r.size else float("nan"),
-                    "episodes": int(r.size),
-                }
-            )
+            returns = [ep["r"] for ep in self.model.ep_info_buffer]
+            if returns:
+                self.logger.record("rollout/ep_rew_std", float(np.std(returns)))
+                self.logger.record("rollout/episodes", len(returns))
 
-    return CurveCallback()
+    return EpisodeStats()
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -285,7 +310,8 @@ def train_ppo(
 
     Args:
         config: the run configuration. out_dir: directory for model.zip, config.json, normalize.json,
-            learning_curve.json/png (None: nothing is written). progress: show a tqdm bar of env steps.
+            progress.csv, tensorboard/ and learning_curve.png (None: nothing is written). progress: SB3's
+            progress bar of env steps (rich + tqdm, the rl extra).
 
     Returns:
         a :class:`TrainResult`.
@@ -321,23 +347,18 @@ def train_ppo(
         seed=config.seed,
         device="cpu",
         verbose=0,
+        stats_window_size=config.n_envs,
     )
     curve: list[dict[str, float]] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.timesteps, desc="PPO env steps", unit="step")
+    out = None if out_dir is None else Path(out_dir)
+    model.set_logger(_make_logger(curve, out))
     t0 = time.perf_counter()
-    try:
-        model.learn(total_timesteps=config.timesteps, callback=_make_curve_callback(curve, bar))
-    finally:
-        if bar is not None:
-            bar.close()
+    model.learn(
+        total_timesteps=config.timesteps, callback=_make_episode_stats_callback(), progress_bar=progress
+    )
     seconds = time.perf_counter() - t0
-    out = None
-    if out_dir is not None:
-        out = Path(out_dir)
+    model.logger.close()
+    if out is not None:
         save_run(out, model, env, config, curve, seconds)
     return TrainResult(model=model, env=env, curve=curve, seconds=seconds, out_dir=out)
 
@@ -365,7 +386,8 @@ def normalization_stats(env) -> dict[str, Any] | None:
 
 
 def save_run(out: Path, model, env, config: PPOConfig, curve, seconds: float) -> None:
-    """Write model.zip, config.json, normalize.json, learning_curve.json and learning_curve.png to ``out``."""
+    """Write model.zip, config.json, normalize.json and learning_curve.png to ``out`` (the logger wrote the
+    rest: progress.csv, tensorboard/)."""
     import stable_baselines3
     import torch
 
@@ -389,7 +411,6 @@ def save_run(out: Path, model, env, config: PPOConfig, curve, seconds: float) ->
         },
     )
     _write_json(out / "normalize.json", normalization_stats(env))
-    _write_json(out / "learning_curve.json", curve)
     plot_learning_curve(curve, out / "learning_curve.png")
 
 

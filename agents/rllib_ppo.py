@@ -17,8 +17,9 @@ Recipe (RLlib's new API stack, Ray >= 2.40)::
     algo.save("runs/rllib_ppo")                          # checkpoint directory
     algo.stop()
 
-What it does: registers the env under :data:`RLLIB_ENV_NAME` through ``ray.tune.register_env`` (so env
-runners on other nodes build it from the creator, whether or not ``import mmenv`` ran there), then
+What it does: registers the env under its Gymnasium id ``"mmenv/MarketMaking-v0"`` (and
+:data:`RLLIB_ENV_NAME`) through ``ray.tune.register_env`` (so env runners in other processes and on other
+nodes build it from the creator, whether or not ``import mmenv`` ran there), then
 configures RLlib's PPO with ``num_env_runners`` remote env runners, each stepping
 ``num_envs_per_env_runner`` copies of :class:`mmenv.env.MarketMakingEnv` (RLlib vectorises single envs
 itself), an undiscounted objective (gamma = 1: the time remaining is in the observation) and observation
@@ -33,24 +34,48 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RLLIB_ENV_NAME", "build_rllib_ppo", "episode_return", "register_rllib_env", "train_rllib_ppo"]
+__all__ = [
+    "RLLIB_ENV_NAME",
+    "build_rllib_ppo",
+    "episode_return",
+    "make_rllib_env",
+    "register_rllib_env",
+    "train_rllib_ppo",
+]
 
-#: Name under which the env is registered with Ray Tune / RLlib.
+#: Name under which the env is registered with Ray Tune / RLlib, besides the Gymnasium id
+#: ``"mmenv/MarketMaking-v0"`` (so ``PPOConfig().environment("mmenv/MarketMaking-v0")`` works on remote env
+#: runners too, once :func:`register_rllib_env` ran in the driver).
 RLLIB_ENV_NAME = "mmenv-market-making"
 
 
-def _make_env(config: dict[str, Any]):
-    from mmenv.env import MarketMakingEnv
+def make_rllib_env(config: dict[str, Any]):
+    """RLlib env creator: ``MarketMakingEnv(**env_config)``, or the native vector env when RLlib asks for
+    ``num_envs`` (``gym_env_vectorize_mode="vector_entry_point"``)."""
+    kwargs = dict(config)
+    num_envs = kwargs.pop("num_envs", None)
+    if num_envs is None:
+        from mmenv.env import MarketMakingEnv
 
-    return MarketMakingEnv(**dict(config))
+        return MarketMakingEnv(**kwargs)
+    from mmenv.vector_env import MarketMakingVectorEnv
+
+    return MarketMakingVectorEnv(num_envs=num_envs, **kwargs)
 
 
 def register_rllib_env() -> str:
-    """Register :class:`mmenv.env.MarketMakingEnv` with Ray (creator: ``MarketMakingEnv(**env_config)``)."""
+    """Register the env with Ray Tune under ``"mmenv/MarketMaking-v0"`` and :data:`RLLIB_ENV_NAME`.
+
+    The creator (:func:`make_rllib_env`) is pickled by reference, so env runners in other processes and on
+    other nodes import mmenv themselves; returns the Gymnasium id.
+    """
     from ray.tune.registry import register_env
 
-    register_env(RLLIB_ENV_NAME, _make_env)
-    return RLLIB_ENV_NAME
+    import mmenv
+
+    for name in (mmenv.ENV_ID, RLLIB_ENV_NAME):
+        register_env(name, make_rllib_env)
+    return mmenv.ENV_ID
 
 
 def build_rllib_ppo(
@@ -66,6 +91,7 @@ def build_rllib_ppo(
     seed: int = 0,
     num_learners: int = 0,
     hidden: tuple[int, ...] = (64, 64),
+    vectorize_mode: str = "sync",
 ):
     """Build an RLlib PPO ``Algorithm`` on the market-making env (module docstring). Ray must be initialised.
 
@@ -75,6 +101,8 @@ def build_rllib_ppo(
         num_envs_per_env_runner: env copies per runner. train_batch_size: env steps per training iteration.
         minibatch_size, num_epochs, lr, gamma: PPO settings. seed: RLlib's seed.
         num_learners: remote learners (0: learn in the driver). hidden: MLP layer sizes.
+        vectorize_mode: how each env runner batches its envs: "sync" (Gymnasium's SyncVectorEnv over
+            single envs, RLlib's default) or "vector_entry_point" (one native vector env per runner).
     """
     from ray.rllib.algorithms.ppo import PPOConfig as RLlibPPOConfig
     from ray.rllib.connectors.env_to_module import MeanStdFilter
@@ -91,6 +119,10 @@ def build_rllib_ppo(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if "per" in name else 0):
             raise ValueError(f"{name} must be a non-negative integer (>= 1 per runner), got {value!r}")
+    if vectorize_mode not in ("sync", "async", "vector_entry_point"):
+        raise ValueError(
+            f"vectorize_mode must be 'sync', 'async' or 'vector_entry_point', got {vectorize_mode!r}"
+        )
     if minibatch_size > train_batch_size:
         raise ValueError(
             f"minibatch_size must be <= train_batch_size ({train_batch_size}), got {minibatch_size!r}"
@@ -103,6 +135,7 @@ def build_rllib_ppo(
         .env_runners(
             num_env_runners=num_env_runners,
             num_envs_per_env_runner=num_envs_per_env_runner,
+            gym_env_vectorize_mode=vectorize_mode,
             env_to_module_connector=lambda env, spaces=None, device=None: MeanStdFilter(),
         )
         .learners(num_learners=num_learners)

@@ -89,9 +89,10 @@ def check_arguments(kwargs: dict[str, Any], owner: str, extra: tuple[str, ...] =
     valid = _MARKET_FIELDS | _TASK_FIELDS | market_arguments(kind) | {"market", *extra}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
-        raise TypeError(
-            f"{owner}() got unexpected keyword argument(s) {unknown} (market={kind!r}); valid arguments: "
-            f"{sorted(valid)}"
+        also = f" (also unknown: {unknown[1:]})" if len(unknown) > 1 else ""
+        raise TypeError(  # Python's own wording: libraries match "unexpected keyword argument 'name'"
+            f"{owner}.__init__() got an unexpected keyword argument {unknown[0]!r}{also}; valid arguments "
+            f"for market={kind!r}: {sorted(valid)}"
         )
     return kind
 

@@ -146,7 +146,7 @@ def test_same_seed_same_learning_curve_and_weights():
 
 def test_save_load_round_trip_quotes_as_the_trained_model(tmp_path):
     res = train_ppo(tiny_config(seed=1), tmp_path)
-    for name in ("model.zip", "config.json", "normalize.json", "learning_curve.json", "learning_curve.png"):
+    for name in ("model.zip", "config.json", "normalize.json", "progress.csv", "learning_curve.png"):
         assert (tmp_path / name).is_file(), name
     meta = json.loads((tmp_path / "config.json").read_text())
     assert PPOConfig.from_json(meta["config"]) == tiny_config(seed=1)
