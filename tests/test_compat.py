@@ -260,3 +260,21 @@ def test_rllib_ppo_config_environment_with_the_id_users_type(ray_session, env_id
     finally:
         algo.stop()
     assert math.isfinite(result["env_runners"]["episode_return_mean"])
+
+
+@pytest.mark.slow
+def test_rllib_ppo_recipe_trains_on_env_runners(ray_session):
+    from agents.rllib_ppo import train_rllib_ppo
+
+    returns = train_rllib_ppo(
+        2,
+        env_kwargs=dict(SHORT),
+        num_env_runners=1,
+        num_envs_per_env_runner=2,
+        train_batch_size=200,
+        minibatch_size=100,
+        num_epochs=1,
+        vectorize_mode="vector_entry_point",
+    )
+    assert len(returns) == 2
+    assert all(math.isfinite(r) for r in returns)  # 10-step episodes finished in every iteration

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 
 import gymnasium as gym
 import numpy as np
@@ -100,31 +97,3 @@ def test_cleanrl_autoreset_steps_are_not_transitions():
     )
     assert [step for step, _ in out["curve"]] == [22, 44]
     assert all(math.isfinite(r) for _, r in out["curve"])
-
-
-@pytest.mark.slow
-def test_rllib_ppo_recipe_trains_on_env_runners():
-    pytest.importorskip("ray.rllib")
-    import ray
-
-    from agents.rllib_ppo import train_rllib_ppo
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    tmp = tempfile.mkdtemp(prefix="mmray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=tmp)
-    try:
-        returns = train_rllib_ppo(
-            2,
-            env_kwargs=dict(SHORT),
-            num_env_runners=1,
-            num_envs_per_env_runner=2,
-            train_batch_size=200,
-            minibatch_size=100,
-            num_epochs=1,
-        )
-    finally:
-        ray.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
-    assert len(returns) == 2
-    assert all(math.isfinite(r) for r in returns)  # 10-step episodes finished in every iteration
