@@ -426,10 +426,9 @@ def plot_learning_curve(
         curve: :attr:`TrainResult.curve`. path: PNG file to write.
         references: optional horizontal lines, e.g. {"CJP optimum": 58.3, "AS": 55.9} (reward units).
     """
-    import matplotlib
+    from mmenv.plot_style import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     x = np.array([c["timesteps"] for c in curve], dtype=float)
     m = np.array([c["mean_return"] for c in curve], dtype=float)
@@ -444,11 +443,7 @@ def plot_learning_curve(
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 class PPOAgent(BasePolicy):

@@ -52,10 +52,9 @@ def plot_calibration(
     result: CalibrationResult, sample: DepthSample, path: str | Path, *, dt: float | None = None
 ) -> Path:
     """Write the two-panel calibration figure to ``path`` (PNG) and return the path."""
-    import matplotlib
+    from mmenv.plot_style import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fit = result.intensity
     dt = default_window(result, sample) if dt is None else dt
@@ -95,12 +94,7 @@ def plot_calibration(
     ax2.legend(fontsize=8)
     fig.suptitle(result.source, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def format_table(result: CalibrationResult, truth: dict[str, float] | None = None) -> str:

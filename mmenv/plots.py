@@ -1,4 +1,4 @@
-"""Figures of backtest records and analytics (matplotlib, Agg backend, atomic saves).
+"""Figures of backtest records and analytics (the house style of :mod:`mmenv.plot_style`, atomic saves).
 
 Each function takes records or analytics results, draws one figure and writes it to ``path`` through a
 temporary file moved into place (a crash never leaves a half-written image). Long series are thinned to at
@@ -8,39 +8,16 @@ most ``max_points`` points for drawing (every n-th point plus the last; the numb
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmenv.plot_style import pyplot as _pyplot
+from mmenv.plot_style import save_figure, strategy_color
+
 __all__ = ["plot_attribution", "plot_equity", "plot_inventory", "plot_markouts", "save_figure"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Write ``fig`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        _pyplot().close(fig)
-    return path
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:
@@ -64,7 +41,13 @@ def plot_equity(
     for name, res in results.items():
         st = res.states
         i = _thin(len(st), max_points)
-        ax.plot(np.asarray(st["time"])[i], np.asarray(st["equity"])[i] - st["equity"][0], lw=1, label=name)
+        ax.plot(
+            np.asarray(st["time"])[i],
+            np.asarray(st["equity"])[i] - st["equity"][0],
+            lw=1,
+            label=name,
+            color=strategy_color(name),
+        )
     ax.set_xlabel(time_label)
     ax.set_ylabel("P&L (price units)")
     ax.set_title("Equity curve (mark-to-market)")
@@ -83,7 +66,14 @@ def plot_inventory(
     for name, res in results.items():
         st = res.states
         i = _thin(len(st), max_points)
-        ax.step(np.asarray(st["time"])[i], np.asarray(st["inventory"])[i], where="post", lw=0.8, label=name)
+        ax.step(
+            np.asarray(st["time"])[i],
+            np.asarray(st["inventory"])[i],
+            where="post",
+            lw=0.8,
+            label=name,
+            color=strategy_color(name),
+        )
         q_max = res.q_max
     if q_max is not None and np.isfinite(q_max):
         for s in (1, -1):
@@ -149,7 +139,7 @@ def plot_markouts(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, y in curves.items():
-        ax.plot(horizons, y, marker="o", label=name)
+        ax.plot(horizons, y, marker="o", label=name, color=strategy_color(name))
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xscale("log" if min(horizons) > 0 else "linear")
     ax.set_xlabel(horizon_label)

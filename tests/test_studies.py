@@ -73,25 +73,11 @@ def test_robustness_toxic_flow_costs_adverse_selection(tmp_path):
     assert set(m["metrics"]) == {"base", "impact"}
 
 
-def test_report_quick(tmp_path):
-    rc = cli_main(["report", "--quick", "--paths", "30", "--out", str(tmp_path)])
-    md = (tmp_path / "report.md").read_text()
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert rc == 0, metrics.get("errors")
-    for sec in ("I.", "II.", "III.", "IV.", "V.", "VI.", "VII.", "VIII.", "IX.", "X."):
-        assert f"## {sec} " in md
-    assert md.index("## VII.") < md.index("## IX.")
-    assert "$$r(s, q, t)" in md
-    for name in ("sensitivity_frontier.png", "robustness.png", "compare_risk_return.png", "calibration.png"):
-        assert (tmp_path / name).exists() and f"({name})" in md
-    assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
-    assert {"compare", "robustness", "sensitivity", "calibration"} <= set(metrics)
-
-
 def test_report_rl_section_reevaluates_a_trained_run(tmp_path):
     pytest.importorskip("stable_baselines3")
     from agents.ppo import PPOConfig, train_ppo
-    from mmenv.studies.report import Report, sec_rl
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_sections import sec_rl
 
     cfg_ppo = PPOConfig(
         timesteps=1024,

@@ -43,10 +43,15 @@ class BarLimitsNote:
     markdown: str
 
 
+def _roll_cov(prices: np.ndarray) -> float:
+    """First-order autocovariance of price changes, cov(Δp_t, Δp_{t-1}) (price units squared)."""
+    dp = np.diff(prices)
+    return float(np.cov(dp[1:], dp[:-1])[0, 1])
+
+
 def _roll(prices: np.ndarray) -> float:
     """Roll (1984) half-spread ``sqrt(-cov(Δp_t, Δp_{t-1}))``; NaN when the covariance is >= 0."""
-    dp = np.diff(prices)
-    cov = float(np.cov(dp[1:], dp[:-1])[0, 1])
+    cov = _roll_cov(prices)
     return math.sqrt(-cov) if cov < 0 else float("nan")
 
 
@@ -134,6 +139,8 @@ def bar_limits_note(
         "share_bars_close_equals_open": zero_close_moves,
         "roll_half_spread_from_bars": roll_bars,
         "roll_half_spread_from_trades": roll_trades,
+        "roll_autocov_bars": _roll_cov(bars["close"].to_numpy()),
+        "roll_autocov_trades": _roll_cov(ticks.price),
         "true_rms_depth": math.sqrt(2.0) / k,
         "quoted_half_spread_model": float(ticks.half_spread[0]),
         "fills": fills,
@@ -141,8 +148,19 @@ def bar_limits_note(
     return BarLimitsNote(numbers=numbers, markdown=_markdown(numbers))
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:.3g}"
+def _fmt(x: float | None) -> str:
+    return "undefined" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
+def _roll_sentence(n: dict) -> str:
+    """Roll's estimate from bar closes, or why it has none (a non-negative autocovariance)."""
+    half, cov = n["roll_half_spread_from_bars"], n.get("roll_autocov_bars", float("nan"))
+    if half is not None and np.isfinite(half):
+        return f"Roll's estimator finds a half-spread of {half:.3g} from bar closes."
+    return (
+        "Roll's estimator finds no half-spread in bar closes: the autocovariance of close-to-close changes "
+        f"is {cov:+.2g} (it must be negative for sqrt(-cov) to exist), because closes carry no bid-ask bounce."
+    )
 
 
 def _markdown(n: dict) -> str:
@@ -154,7 +172,7 @@ def _markdown(n: dict) -> str:
     return f"""### What a 1-minute bar hides (synthetic market, {n["days"]} sessions, seed {n["seed"]})
 
 Measured where the truth is known: NVDA-like synthetic bars and the tick model
-(A = {n["A_per_second_per_side"]:.3g} trades/s per side, k = {n["k"]:g} per $,
+(A = {n["A_per_second_per_side"]:.3g} trades/s per side, k = {n["k"]:g} per dollar,
 {n["trades_per_bar"]:.1f} trades per bar).
 
 - **Variance.** 1-minute close-to-close realized variance recovers
@@ -169,10 +187,8 @@ Measured where the truth is known: NVDA-like synthetic bars and the tick model
 - **Intrabar path.** E[(ln H/L)^2] / E[(ln C/O)^2] = {n["range2_over_close2"]:.2f} (4 ln 2 = 2.77
   for continuous Brownian motion): most of the path is hidden between open and close;
   {100 * n["share_bars_close_equals_open"]:.1f}% of bars close where they opened.
-- **Spread.** Roll's estimator finds a half-spread of
-  {_fmt(n["roll_half_spread_from_bars"])} from bar closes (bars carry no bid-ask bounce) and
-  {_fmt(n["roll_half_spread_from_trades"])} from the trades (truth sqrt(E[d^2]) =
-  {n["true_rms_depth"]:.3g}). The quoted half-spread ({n["quoted_half_spread_model"]:g}) is a model
+- **Spread.** {_roll_sentence(n)} From the trades it gives
+  {_fmt(n["roll_half_spread_from_trades"])} (truth sqrt(E[d^2]) = {n["true_rms_depth"]:.3g}). The quoted half-spread ({n["quoted_half_spread_model"]:g}) is a model
   input: no bar contains it.
 - **Fills and queue.** A quote at depth d from the open, left one bar:
 

@@ -14,8 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.plot_style import pyplot, save_figure
+
 __all__ = [
     "fmt_pm",
+    "pyplot",
+    "save_figure",
     "score",
     "simulate",
     "write_json",
@@ -112,29 +116,3 @@ def write_json(obj: Any, path: Path) -> None:
     if nulls and isinstance(clean, dict):
         clean["_nulls"] = {"why": NULL_REASON, "values": nulls}
     atomic_write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
-
-
-def save_figure(fig, path: Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically (unique temporary file, then rename) and close it."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from mmenv.outdir import atomic_write_bytes
-
-    path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    atomic_write_bytes(path, buf.getvalue())
-    plt.close(fig)
-    return path
-
-
-def pyplot():
-    """matplotlib.pyplot with the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

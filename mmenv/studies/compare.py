@@ -19,9 +19,19 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
+from mmenv.plot_style import label_points, strategy_color
 from mmenv.studies.common import fmt_pm, pyplot, save_figure, score, simulate, write_json
 
-__all__ = ["STRATEGIES", "configure_parser", "main", "market_info", "run", "run_compare", "strategies_for"]
+__all__ = [
+    "STRATEGIES",
+    "configure_parser",
+    "inventory_variance_reduction",
+    "main",
+    "market_info",
+    "run",
+    "run_compare",
+    "strategies_for",
+]
 
 STRATEGIES = ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")
 
@@ -135,10 +145,13 @@ def run_compare(
 
             pols["ppo"] = PPOAgent(ppo, s0=info["s0"])
         metrics[mname], pnl[mname] = {}, {}
+        inv: dict[str, np.ndarray] = {}
         for sname, pol in pols.items():
             ro = simulate(pol, paths, seed, progress=progress, **kw)
             metrics[mname][sname] = score(ro)
             pnl[mname][sname] = ro.equity[:, -1] - ro.equity[:, 0]
+            if sname in ("as", "naive"):
+                inv[sname] = ro.inventory
         m = metrics[mname]
         if "as" in m and "naive" in m:
             m["_summary"] = {"undefined": {}}
@@ -150,6 +163,9 @@ def run_compare(
                 m["_summary"][name] = value
                 if why is not None:
                     m["_summary"]["undefined"][name] = why
+            m["_summary"]["inventory_variance"] = inventory_variance_reduction(
+                inv["as"], inv["naive"], seed=seed
+            )
     return metrics, pnl, infos
 
 
@@ -177,6 +193,52 @@ def describe_reduction(
     if why is not None or value is None or not math.isfinite(value):
         return why or "undefined"
     return f"AS {'reduces' if value > 0 else 'increases'} it by {abs(value):.1%} against naive"
+
+
+def _inventory_variances(m1: np.ndarray, m2: np.ndarray, qt: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(pooled, terminal, within) variances from per-path features; leading axes are bootstrap draws."""
+    pooled = m2.mean(-1) - m1.mean(-1) ** 2
+    n = qt.shape[-1]
+    terminal = (qt**2).mean(-1) * n / (n - 1) - qt.mean(-1) ** 2 * n / (n - 1)
+    return np.stack([pooled, terminal, w.mean(-1)])
+
+
+def inventory_variance_reduction(
+    inv_a: np.ndarray, inv_b: np.ndarray, n_boot: int = 400, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """How much strategy a cuts the inventory variance of strategy b, under three definitions, with SEs.
+
+    Definitions (q: (P, S + 1) inventory paths, the same market paths for a and b):
+    ``pooled``: variance of q over all paths and times (``inventory_std ** 2`` of :func:`score`);
+    ``terminal``: variance of the terminal inventory q_T across paths (ddof 1);
+    ``within``: variance of q over time within each path, averaged over paths.
+    Each gives ``{"a", "b", "reduction" = 1 - a / b, "se"}``; the SE is the std of the reduction over
+    ``n_boot`` paired bootstrap resamples of the paths (fixed ``seed``: the same numbers every run).
+    """
+    if inv_a.shape != inv_b.shape or inv_a.ndim != 2 or inv_a.shape[0] < 2:
+        raise ValueError(
+            f"inventory arrays must share a (P >= 2, S + 1) shape, got {inv_a.shape}, {inv_b.shape}"
+        )
+
+    def feats(q: np.ndarray) -> tuple[np.ndarray, ...]:
+        return q.mean(1), (q**2).mean(1), q[:, -1].astype(np.float64), q.var(axis=1)
+
+    fa, fb = feats(inv_a), feats(inv_b)
+    va, vb = _inventory_variances(*fa), _inventory_variances(*fb)
+    idx = np.random.default_rng(seed).integers(0, inv_a.shape[0], size=(n_boot, inv_a.shape[0]))
+    ba = _inventory_variances(*(f[idx] for f in fa))
+    bb = _inventory_variances(*(f[idx] for f in fb))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = 1.0 - ba / bb
+    out = {}
+    for i, name in enumerate(("pooled", "terminal", "within")):
+        out[name] = {
+            "as": float(va[i]),
+            "naive": float(vb[i]),
+            "reduction": float(1.0 - va[i] / vb[i]) if vb[i] > 0 else float("nan"),
+            "se": float(np.nanstd(boot[i], ddof=1)),
+        }
+    return out
 
 
 COLUMNS = (
@@ -229,14 +291,20 @@ def plot_compare(metrics: dict, pnl: dict, out: Path) -> list[Path]:
     nm = len(pnl)
     fig, axes = plt.subplots(1, nm, figsize=(5.0 * nm, 4.0), squeeze=False)
     for ax, (mname, d) in zip(axes[0], metrics.items(), strict=True):
-        for s, r in d.items():
-            if s.startswith("_"):
-                continue
-            ax.errorbar(r["std_pnl"], r["mean_pnl"], yerr=2 * r["mean_pnl_se"], fmt="o", capsize=3)
-            ax.annotate(s, (r["std_pnl"], r["mean_pnl"]), textcoords="offset points", xytext=(4, 4))
-        ax.set_xlabel("std of terminal P&L")
-        ax.set_ylabel("mean terminal P&L (±2 SE)")
-        ax.set_title(mname)
+        names = [s for s in d if not s.startswith("_")]
+        xs = [d[s]["std_pnl"] for s in names]
+        ys = [d[s]["mean_pnl"] for s in names]
+        for s in names:
+            r = d[s]
+            ax.errorbar(
+                r["std_pnl"], r["mean_pnl"], yerr=2 * r["mean_pnl_se"], fmt="o", color=strategy_color(s)
+            )
+        ax.margins(x=0.25, y=0.2)
+        ax.set_xlabel("std of episode P&L (price units)")
+        ax.set_ylabel("mean episode P&L (±2 SE)")
+        ax.set_title(mname.replace("_", " "))
+        fig.tight_layout()
+        label_points(ax, xs, ys, names, fontsize=8)
     fig.tight_layout()
     files.append(save_figure(fig, out / "compare_risk_return.png"))
     fig, axes = plt.subplots(1, nm, figsize=(5.0 * nm, 3.6), squeeze=False)
@@ -246,9 +314,10 @@ def plot_compare(metrics: dict, pnl: dict, out: Path) -> list[Path]:
         bins = np.linspace(lo, hi, 50)
         for s in ("as", "naive", "optimal", "glft"):
             if s in d:
-                ax.hist(d[s], bins=bins, histtype="step", label=s)
-        ax.set_title(mname)
-        ax.set_xlabel("terminal P&L")
+                ax.hist(d[s], bins=bins, histtype="step", label=s, color=strategy_color(s), lw=1.4)
+        ax.set_title(mname.replace("_", " "))
+        ax.set_xlabel("episode P&L (price units)")
+        ax.set_ylabel("paths")
     axes[0][0].legend()
     fig.tight_layout()
     files.append(save_figure(fig, out / "compare_pnl_hist.png"))

@@ -192,18 +192,17 @@ def explain(rows: list[dict[str, Any]], diagnostics: list[dict[str, Any]]) -> st
 
 def plot_pnl(pnl: dict[float, dict[str, np.ndarray]], path: Path) -> None:
     """Histograms of terminal P&L, inventory vs symmetric strategy, one panel per gamma (cf. AS Fig. 2)."""
-    import matplotlib
+    from mmenv.plot_style import pyplot, strategy_color
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(pnl), figsize=(4.5 * len(pnl), 3.5), squeeze=False)
     for ax, (gamma, d) in zip(axes[0], pnl.items(), strict=True):
         lo = min(v.min() for v in d.values())
         hi = max(v.max() for v in d.values())
         bins = np.linspace(lo, hi, 50)
-        ax.hist(d["inventory"], bins=bins, alpha=0.6, label="inventory (AS)")
-        ax.hist(d["symmetric"], bins=bins, alpha=0.6, label="symmetric")
+        ax.hist(d["inventory"], bins=bins, alpha=0.6, label="inventory (AS)", color=strategy_color("as"))
+        ax.hist(d["symmetric"], bins=bins, alpha=0.6, label="symmetric", color=strategy_color("symmetric"))
         ax.set_title(f"gamma = {gamma:g}")
         ax.set_xlabel("terminal P&L")
     axes[0][0].set_ylabel("paths")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
+from mmenv.plot_style import strategy_color
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
 
 __all__ = ["SCENARIOS", "configure_parser", "main", "run", "run_robustness"]
@@ -46,7 +47,15 @@ SCENARIOS: dict[str, tuple[dict[str, Any], str]] = {
     ),
 }
 STRATS = ("as", "naive", "glft", "optimal")
-KEYS = ("mean_pnl", "mean_pnl_se", "std_pnl", "adverse_selection_pnl", "inventory_std", "n_fills")
+KEYS = (
+    "mean_pnl",
+    "mean_pnl_se",
+    "std_pnl",
+    "std_pnl_se",
+    "adverse_selection_pnl",
+    "inventory_std",
+    "n_fills",
+)
 
 
 def run_robustness(
@@ -108,23 +117,35 @@ def markdown_table(res: dict) -> str:
     return "\n".join(out)
 
 
+def _diff_se(res: dict, sc: str, s: str, key: str) -> float:
+    """SE of ``key`` (variant minus base): the study's paired ``d_<key>_se`` when present, else unpaired."""
+    r, b = res[sc][s], res["base"][s]
+    if r.get(f"d_{key}_se") is not None:
+        return float(r[f"d_{key}_se"])
+    return float(np.hypot(r.get(f"{key}_se", 0.0), b.get(f"{key}_se", 0.0)))
+
+
 def plot_robustness(res: dict, path: Path) -> Path:
-    """Grouped bars of the mean P&L per scenario and strategy (±2 SE), and of the P&L std."""
+    """Change of the mean P&L (top) and of the P&L std (bottom) against the base case, per scenario and
+    strategy: variant minus base with ±2 SE bars (paired SEs when the study provides them)."""
     plt = pyplot()
-    scen = list(res)
+    scen = [c for c in res if c != "base"]
     strats = list(next(iter(res.values())))
     x = np.arange(len(scen))
     w = 0.8 / len(strats)
     fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
     for i, s in enumerate(strats):
-        m = [res[c][s]["mean_pnl"] for c in scen]
-        se = [2 * res[c][s]["mean_pnl_se"] for c in scen]
-        axes[0].bar(x + i * w, m, w, yerr=se, label=s, capsize=2)
-        axes[1].bar(x + i * w, [res[c][s]["std_pnl"] for c in scen], w, label=s)
-    axes[0].set_ylabel("mean P&L (±2 SE)")
-    axes[1].set_ylabel("std P&L")
-    axes[1].set_xticks(x + 0.4 - w / 2, scen, rotation=20)
-    axes[0].legend(ncol=len(strats))
+        off = x + (i - (len(strats) - 1) / 2) * w
+        for ax, key in zip(axes, ("mean_pnl", "std_pnl"), strict=True):
+            d = [res[c][s][key] - res["base"][s][key] for c in scen]
+            err = [2 * _diff_se(res, c, s, key) for c in scen]
+            ax.bar(off, d, w, yerr=err, label=s, color=strategy_color(s), error_kw={"lw": 0.9})
+    for ax in axes:
+        ax.axhline(0.0, color="k", lw=0.7)
+    axes[0].set_ylabel("Δ mean P&L vs base (±2 SE)")
+    axes[1].set_ylabel("Δ std of P&L vs base (±2 SE)")
+    axes[1].set_xticks(x, scen, rotation=20)
+    axes[0].legend(ncol=len(strats), loc="lower left", bbox_to_anchor=(0.0, 1.02), frameon=False)
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
+from mmenv.plot_style import label_points, strategy_color, twin_lines
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
 
 __all__ = ["configure_parser", "main", "run", "run_sensitivity"]
@@ -35,6 +36,8 @@ def run_sensitivity(
     for g in gammas:
         ro = simulate(AvellanedaStoikovAgent(gamma=float(g), k=info["k"], s0=info["s0"]), paths, seed, **kw)
         s = score(ro)
+        centre = 0.5 * (ro.bid + ro.ask) - ro.mid[:, :-1]  # r - s for AS (quotes symmetric around r)
+        live = np.isfinite(centre)
         rows.append(
             {
                 "gamma": float(g),
@@ -45,6 +48,8 @@ def run_sensitivity(
                 "inventory_std": s["inventory_std"],
                 "fill_rate": s["fill_rate"],
                 "mean_spread": s["mean_spread"],
+                "mean_abs_skew": float(np.abs(centre[live]).mean()) if live.any() else float("nan"),
+                "skew_per_unit": float(g) * info["sigma"] ** 2 * info["T"],
                 "sharpe": s["sharpe"],
             }
         )
@@ -66,38 +71,47 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """GitHub markdown table of the rows."""
     out = [
-        "| gamma | mean P&L | std P&L | inventory std | fill rate | mean spread | Sharpe |",
-        "|---|---|---|---|---|---|---|",
+        "| gamma | mean P&L | std P&L | inventory std | fill rate | mean spread | mean skew abs(r - s) | Sharpe |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
             f"| {r['gamma']:.4g} | {r['mean_pnl']:.2f} ± {r['mean_pnl_se']:.2f} | {r['std_pnl']:.2f} | "
-            f"{r['inventory_std']:.2f} | {r['fill_rate']:.3f} | {r['mean_spread']:.3f} | {r['sharpe']:.2f} |"
+            f"{r['inventory_std']:.2f} | {r['fill_rate']:.3f} | {r['mean_spread']:.3f} | "
+            f"{r.get('mean_abs_skew', float('nan')):.3f} | {r['sharpe']:.2f} |"
         )
     return "\n".join(out)
 
 
 def plot_frontier(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Mean P&L against its std, one point per gamma (2 SE bars), aggressive to defensive."""
+    """Left: mean P&L against its std, one point per gamma (labelled, 2 SE bars), aggressive to defensive.
+
+    Right: inventory std (left axis) and mean quoted spread (right axis) against gamma, log scales.
+    """
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     std = np.array([r["std_pnl"] for r in rows])
     mean = np.array([r["mean_pnl"] for r in rows])
     se = np.array([r["mean_pnl_se"] for r in rows])
     g = np.array([r["gamma"] for r in rows])
     ax = axes[0]
-    ax.errorbar(std, mean, yerr=2 * se, fmt="-o", capsize=3)
-    for x, y, gg in zip(std, mean, g, strict=True):
-        ax.annotate(f"{gg:.3g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    ax.set_xlabel("std of terminal P&L")
-    ax.set_ylabel("mean terminal P&L (±2 SE)")
-    ax.set_title("mean-std frontier (labels: gamma)")
-    ax = axes[1]
-    ax.semilogx(g, [r["inventory_std"] for r in rows], "-o", label="inventory std")
-    ax.semilogx(g, [r["mean_spread"] for r in rows], "-s", label="mean quoted spread")
-    ax.set_xlabel("gamma")
-    ax.legend()
+    ax.errorbar(std, mean, yerr=2 * se, fmt="-o", color=strategy_color("as"))
+    ax.margins(x=0.15, y=0.12)
+    ax.set_xlabel("std of episode P&L (price units)")
+    ax.set_ylabel("mean episode P&L (±2 SE)")
+    ax.set_title("mean-std frontier of AS (labels: γ)")
+    twin_lines(
+        axes[1],
+        g,
+        ([r["inventory_std"] for r in rows], "inventory std (units)", strategy_color("as")),
+        ([r["mean_spread"] for r in rows], "mean quoted spread (price units)", "tab:red"),
+        logy=True,
+        legend_loc="center left",
+    )
+    axes[1].set_xlabel("risk aversion γ")
+    axes[1].set_title("defensive quoting: wider spread, less inventory")
     fig.tight_layout()
+    label_points(axes[0], std, mean, [f"{x:.3g}" for x in g], fontsize=8)
     return save_figure(fig, path)
 
 
