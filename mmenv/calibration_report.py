@@ -1,10 +1,10 @@
-"""The MLE report: fill probability against depth with delta-method bands, intensity per depth, table.
+"""The MLE report: the intensity beyond the touch and the walk past it, fitted laws against the data; table.
 
-Panel 1 compares, for windows of length dt, the empirical probability that the most aggressive order on
-a side reached depth d with the fitted ``P(fill at d within dt) = 1 - exp(-lambda(d) dt)`` (Avellaneda &
-Stoikov 2008, eq. 2.12), with a 95% band from the MLE covariance by the delta method
-(:meth:`mmenv.calibration.IntensityFit.fill_probability`). Panel 2 shows the empirical intensity per depth
-(:func:`mmenv.calibration.empirical_intensity`) on a log scale with the MLE and least-squares lines.
+The figure (:func:`plot_calibration`) draws only where orders are observable (at or beyond the touch), the
+fitted laws and the empirical rates on the same truncation basis as the likelihood, and marks the typical
+half-spread. :func:`empirical_reach_probability` gives, for windows of length dt, the empirical probability
+that the most aggressive order on a side reached depth d, to compare with ``1 - exp(-lambda(d) dt)``
+(Avellaneda & Stoikov 2008, eq. 2.12) where d is beyond the touch throughout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mmenv.calibration import CalibrationResult, DepthSample, empirical_intensity
+from mmenv.calibration import CalibrationResult, DepthSample
 
 __all__ = ["default_window", "empirical_reach_probability", "format_table", "plot_calibration"]
 
@@ -48,50 +48,121 @@ def empirical_reach_probability(sample: DepthSample, dt: float, grid: Any) -> tu
     return p, np.sqrt(p * (1 - p) / deepest.size)
 
 
+def _basis_grid(sample: DepthSample, max_points: int = 80) -> np.ndarray:
+    """Depths from the smallest half-spread held >= 5% of the time to the 99.5% quantile of the
+    order depths (every price level on a tick grid, thinned geometrically beyond max_points)."""
+    o = np.argsort(sample.levels, kind="stable")
+    cum = np.cumsum(sample.seconds[o]) / sample.seconds.sum()
+    lo = float(sample.levels[o][np.searchsorted(cum, 0.05)])
+    hi = max(float(np.quantile(sample.depths, 0.995)), lo)
+    if sample.tick is None:
+        return np.linspace(lo, hi, max_points)
+    step = 0.5 * sample.tick
+    n = round((hi - lo) / step)
+    j = np.unique(np.rint(np.geomspace(1, n + 1, max_points)) - 1) if n > 0 else np.zeros(1)
+    return lo + step * j
+
+
+def _walk_past(
+    sample: DepthSample, fits: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Empirical and fitted P(reach >= touch + x | the order reached the touch) on a grid of x."""
+    x_obs = sample.depths - sample.thresholds
+    top = float(np.quantile(x_obs, 0.995))
+    if sample.tick is not None:
+        n = round(top / sample.tick)
+        x = sample.tick * (np.unique(np.rint(np.geomspace(1, n + 2, 60))) - 1)
+    else:
+        x = np.linspace(0.0, max(top, 1e-12), 60)
+    eps = 1e-9 * max(1.0, top)
+    emp = (x_obs[None, :] >= x[:, None] - eps).mean(axis=1)
+    model = {}
+    for name, f in fits.items():
+        lv, cnt = np.unique(sample.thresholds, return_counts=True)
+        xx, cc = np.broadcast_arrays(x[:, None], lv[None, :])
+        surv = f.law.survival(xx.ravel(), cc.ravel(), f.theta).reshape(xx.shape)
+        model[name] = (surv * cnt[None, :]).sum(axis=1) / cnt.sum()
+    return x, emp, model
+
+
 def plot_calibration(
-    result: CalibrationResult, sample: DepthSample, path: str | Path, *, dt: float | None = None
+    result: CalibrationResult, sample: DepthSample, path: str | Path, *, analysis: Any = None
 ) -> Path:
-    """Write the two-panel calibration figure to ``path`` (PNG) and return the path."""
+    """Write the two-panel calibration figure to ``path`` (PNG) and return the path.
+
+    Left: the intensity beyond the touch on the truncation basis of the likelihood (orders observed at
+    depth >= d per second during which d was at or beyond the touch, per side), empirical with its
+    95% Poisson interval against every fitted law on the same basis
+    (:func:`mmenv.intensity.likelihood.rate_on_basis`) and the least-squares line; the typical
+    half-spread is marked. Right: the probability that an order that reached the touch walks x or
+    more past it, empirical against the laws. ``analysis`` (:class:`mmenv.intensity.summary.
+    IntensityAnalysis`) supplies the fitted laws; without it only the exponential of record is drawn.
+    """
     from mmenv.plot_style import pyplot, save_figure
 
     plt = pyplot()
 
-    fit = result.intensity
-    dt = default_window(result, sample) if dt is None else dt
-    lo = float(sample.levels.min())
-    hi = float(np.quantile(sample.depths, 0.995))
-    grid = np.linspace(lo, max(hi, lo + 1e-9), 60)
+    from mmenv.intensity.likelihood import empirical_on_basis, exponential_of_record, rate_on_basis
+    from mmenv.intensity.likelihood import typical_half_spread as typical
+
+    if analysis is not None:
+        fits, selected = dict(analysis.choice.fits), analysis.selected
+    else:
+        fits, selected = {"exponential": exponential_of_record(result.intensity)}, "exponential"
+    c_med = typical(sample.levels, sample.seconds)
+    grid = _basis_grid(sample)
+    emp = empirical_on_basis(sample, grid)
+    ok = emp["count"] > 0
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    if sample.times is not None and sample.side is not None:
-        p_emp, p_se = empirical_reach_probability(sample, dt, grid)
-        ax1.errorbar(grid, p_emp, yerr=1.96 * p_se, fmt="o", ms=3, color="k", label="empirical (95% CI)")
-    p_fit, p_fit_se = fit.fill_probability(grid, dt)
-    ax1.plot(grid, p_fit, color="C0", label=r"MLE $1-e^{-\lambda(d)\,dt}$")
-    ax1.fill_between(
-        grid,
-        p_fit - 1.96 * p_fit_se,
-        p_fit + 1.96 * p_fit_se,
-        color="C0",
-        alpha=0.3,
-        label="95% band (delta method)",
+    ax1.errorbar(
+        grid[ok],
+        emp["rate"][ok],
+        yerr=[emp["rate"][ok] - emp["lo"][ok], emp["hi"][ok] - emp["rate"][ok]],
+        fmt="o",
+        ms=3,
+        color="k",
+        label="empirical (95% CI)",
     )
-    ax1.set_xlabel("depth d from the mid (price units)")
-    ax1.set_ylabel(f"P(an order reaches d within dt = {dt:.3g} s)")
-    ax1.legend(fontsize=8)
-    ax1.set_title("fill probability by depth")
-    g, rate, counts = empirical_intensity(sample)
-    ax2.errorbar(g, rate, yerr=1.96 * rate / np.sqrt(counts), fmt="o", ms=3, color="k", label="empirical")
-    ax2.plot(grid, fit.intensity(grid), color="C0", label=f"MLE A={fit.A:.3g}, k={fit.k:.3g}")
+    for i, (name, f) in enumerate(fits.items()):
+        lw = 2.0 if name == selected else 1.2
+        ax1.plot(
+            grid,
+            rate_on_basis(f, sample, grid),
+            color=f"C{i}",
+            lw=lw,
+            label=name + (" (selected)" if name == selected else ""),
+        )
     if result.least_squares is not None:
         ls = result.least_squares
-        ax2.plot(grid, ls.A * np.exp(-ls.k * grid), "--", color="C1", label=f"LS A={ls.A:.3g}, k={ls.k:.3g}")
+        ax1.plot(grid, ls.A * np.exp(-ls.k * grid), ":", color="0.4", label=f"log-linear LS k={ls.k:.3g}")
+    ax1.axvline(c_med, color="0.5", ls="--", lw=0.8, label=f"typical half-spread {c_med:.4g}")
+    ax1.set_yscale("log")
+    if ok.any():
+        ax1.set_ylim(
+            0.3 * float(emp["lo"][ok].clip(min=emp["rate"][ok].min() * 0.1).min()),
+            3.0 * float(emp["hi"][ok].max()),
+        )
+    ax1.set_xlabel("depth d from the mid (price units)")
+    ax1.set_ylabel(r"orders reaching d / s / side, while d $\geq$ touch")
+    ax1.set_title("intensity beyond the touch")
+    ax1.legend(fontsize=7)
+    x, p_emp, p_mod = _walk_past(sample, fits)
+    n = sample.n
+    se = np.sqrt(p_emp * (1 - p_emp) / max(n, 1))
+    pos = p_emp > 0
+    ax2.errorbar(
+        x[pos], p_emp[pos], yerr=1.96 * se[pos], fmt="o", ms=3, color="k", label="empirical (95% CI)"
+    )
+    for i, (name, p) in enumerate(p_mod.items()):
+        ax2.plot(x, p, color=f"C{i}", lw=2.0 if name == selected else 1.2, label=name)
     ax2.set_yscale("log")
-    if rate.size:
-        ax2.set_ylim(0.3 * float(rate.min()), 3.0 * float(rate.max()))
-    ax2.set_xlabel("depth d from the mid (price units)")
-    ax2.set_ylabel(r"$\lambda(d)$ (orders / s / side)")
-    ax2.set_title("intensity by depth")
-    ax2.legend(fontsize=8)
+    if pos.any():
+        ax2.set_ylim(0.3 * float(p_emp[pos].min()), 1.5)
+    unit = "price units" if sample.tick is None else f"price units; tick {sample.tick:g}"
+    ax2.set_xlabel(f"reach past the touch x = d - c ({unit})")
+    ax2.set_ylabel("P(reach >= touch + x | reached the touch)")
+    ax2.set_title("walking past the touch")
+    ax2.legend(fontsize=7)
     fig.suptitle(result.source, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -45,6 +45,7 @@ __all__ = [
     "MODEL_NAMES",
     "LikelihoodData",
     "empirical_on_basis",
+    "exponential_of_record",
     "fit_law",
     "fit_models",
     "gof_chi_square",
@@ -365,6 +366,27 @@ def _finish(
         gof_df=df,
         gof_pvalue=pval,
         at_bound=tuple(n for n, f in zip(law.param_names, free, strict=True) if not f),
+    )
+
+
+def exponential_of_record(fit: Any) -> FittedIntensity:
+    """The exponential fit of :func:`mmenv.calibration.fit_intensity` (an ``IntensityFit``) as a
+    :class:`FittedIntensity` (same parameters, covariance and log-likelihood)."""
+    law = make_law("exponential")
+    theta = np.log([fit.A, fit.k])
+    return FittedIntensity(
+        law=law,
+        theta=theta,
+        cov_theta=np.asarray(fit.cov_log, dtype=np.float64),
+        params={"A": float(fit.A), "k": float(fit.k)},
+        se={"A": float(fit.A_se), "k": float(fit.k_se)},
+        cov=np.asarray(fit.cov, dtype=np.float64),
+        loglik=float(fit.loglik),
+        n_orders=int(fit.n_trades),
+        duration_s=float(fit.duration_s),
+        gof_stat=fit.gof_stat,
+        gof_df=fit.gof_df,
+        gof_pvalue=fit.gof_pvalue,
     )
 
 

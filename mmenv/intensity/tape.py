@@ -125,6 +125,34 @@ class IntensityTape:
             source=getattr(data, "source", ""),
         )
 
+    @classmethod
+    def from_sample(cls, sample: DepthSample, mid: float = 0.0, source: str = "") -> IntensityTape:
+        """A tape from a sample with order times and one half-spread level (sources without a quote
+        path, e.g. synthetic ticks): the level holds over [0, duration).
+
+        Raises:
+            ValueError: the sample has no times or several half-spread levels.
+        """
+        if sample.times is None or sample.levels.size != 1:
+            raise ValueError(
+                f"a tape needs order times and one half-spread level without a quote path, got "
+                f"times={'None' if sample.times is None else 'given'}, {sample.levels.size} levels"
+            )
+        o = np.argsort(sample.times, kind="stable")
+        return cls(
+            order_t=sample.times[o],
+            order_d=sample.depths[o],
+            order_c=sample.thresholds[o],
+            order_side=np.ones(sample.n) if sample.side is None else sample.side[o],
+            seg_t=np.zeros(1),
+            seg_c=sample.levels.copy(),
+            seg_mid=np.array([float(mid)]),
+            end_s=sample.duration_s,
+            sides=sample.sides,
+            tick=sample.tick,
+            source=source,
+        )
+
     @property
     def n(self) -> int:
         return int(self.order_t.size)

@@ -4,8 +4,9 @@ Sources (one of): the synthetic market (default: synthetic NVDA-like bars turned
 true A and k are known and printed beside the estimates), ``--ticker`` (yfinance 1-minute bars -> ticks),
 ``--bars-csv`` (a bars CSV -> ticks), ``--lobster MESSAGE ORDERBOOK`` (LOBSTER files) or
 ``--trades FILE --quotes FILE`` (trades + best bid/ask CSVs in the Binance format). Writes
-``DIR/calibration.json`` (keys A, k, A_se, k_se, sigma, loglik, n_trades, duration_s, ...) and
-``DIR/calibration.png``, and prints the table of estimates.
+``DIR/calibration.json`` (keys A, k, A_se, k_se, sigma, loglik, n_trades, duration_s, ... of the exponential
+of record, plus ``models``, ``selected_model`` and ``intensity_table`` of the intensity laws of
+:mod:`mmenv.intensity`, chosen out of sample) and ``DIR/calibration.png``, and prints the tables.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="do not merge the prints of one market order (same time and side)",
     )
     parser.add_argument("--sampling-s", type=float, default=1.0, help="grid step for sigma, seconds (1.0)")
-    parser.add_argument("--dt", type=float, default=None, help="window of the fill-probability panel (s)")
+    parser.add_argument(
+        "--fit-fraction",
+        type=float,
+        default=0.7,
+        help="share of the time the intensity laws are fitted on before scoring the rest (0.7)",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/calibrate"), help="output directory")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
 
@@ -85,23 +91,28 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stage: Path) -> None:
     from mmenv.calibration import calibrate
     from mmenv.calibration_report import format_table, plot_calibration
+    from mmenv.intensity.summary import analyse, format_models
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source, truth = load_source(args)
         result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
         sample = source.depth_sample(aggregate=not args.no_aggregate)
+        analysis = analyse(source, aggregate=not args.no_aggregate, fit_fraction=args.fit_fraction)
     for w in {str(w.message) for w in caught}:
         print(f"warning: {w}")
     print(format_table(result, truth))
     if truth:
         print("truth: the synthetic tick model draws reach ~ Exp(k) with A = mean trades / s / side")
+    print("\nintensity laws (fitted by the same truncated, tick-censored likelihood):")
+    print(format_models(analysis))
     out = result.to_dict()
+    out.update(analysis.to_dict())
     if truth:
         out["truth"] = truth
     write_json(out, stage / "calibration.json")
     if not args.no_plot:
-        plot_calibration(result, sample, stage / "calibration.png", dt=args.dt)
+        plot_calibration(result, sample, stage / "calibration.png", analysis=analysis)
 
 
 def main(argv: list[str] | None = None) -> int:
