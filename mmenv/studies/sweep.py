@@ -58,6 +58,8 @@ ROW_KEYS = (
     "inventory_std",
     "fill_rate",
     "mean_spread",
+    "mean_abs_skew",
+    "skew_per_unit",
     "sharpe",
 )
 
@@ -208,6 +210,8 @@ def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         n = len(rs)
         s: dict[str, Any] = {"market": market, "gamma": gamma, "n_seeds": n}
         for k in ROW_KEYS[1:]:
+            if any(k not in r for r in rs):
+                continue  # rows from before a column was added
             if k.endswith("_se"):
                 s[k] = float(math.sqrt(sum(r[k] ** 2 for r in rs)) / n)
             else:
