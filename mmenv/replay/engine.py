@@ -32,8 +32,9 @@ Per event of the tape (see :mod:`mmenv.replay.tape`), in order:
    ``trade_through``: a print at or through our price (``at_price=True``, the default; False: through only)
    fills ``min(left, share * V)``, queue ignored.
 4. *Decision* (when the event is a decision point: every quote update by default, or every trade, or every
-   event, every n of them, at least ``decision_interval_s`` apart): the policy sees the book, its inventory
-   and tau, and returns depths; prices are rounded *away from the mid* to the tick grid (bid down, ask up);
+   event, every n of them, at least ``decision_interval_s`` apart): the policy sees the mid, its inventory
+   *in lots* (units / ``order_size``, so that risk aversions do not depend on the lot), tau (seconds) and
+   sigma (price / sqrt(s)), and returns depths; prices are rounded *away from the mid* to the tick grid (bid down, ask up);
    a NaN or +inf depth withdraws that side. The order reaches the book ``feed_latency_s +
    entry_latency_s`` later (the policy sees event i at ``t_i + feed``, its order travels ``entry`` more);
    until then the previous order stays live and can still fill at its old price. Unchanged prices send
@@ -478,7 +479,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
                     ist[_NEED] = 1
                     return i + 1
                 tau = horizon - (tsec % horizon)
-                db, da = _rule_depths(code, rp, st[_Q], tau, mid, sigma)
+                db, da = _rule_depths(code, rp, st[_Q] / prm[_P_SIZE], tau, mid, sigma)
                 if _submit(st, ist, prm, pq_t, pq_s, pq_l, t, mid, db, da, ev):
                     return i + 1
     return n
@@ -697,7 +698,7 @@ def replay(
                     observe(state)
                 tau = cfg.horizon_s - (state.elapsed_s % cfg.horizon_s)
                 s0 = state.mid if s0 is None else s0
-                qs = QuoteState(q=np.array([state.q]), tau=np.array([tau]), mid=np.array([state.mid]),
+                qs = QuoteState(q=np.array([state.q / cfg.order_size]), tau=np.array([tau]), mid=np.array([state.mid]),
                                 sigma=np.array([cfg.sigma]), s0=np.array([s0]))  # fmt: skip
                 db, da = policy.quote(qs)
                 state.submit(float(np.asarray(db).reshape(-1)[0]), float(np.asarray(da).reshape(-1)[0]))

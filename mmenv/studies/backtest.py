@@ -90,6 +90,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("results/backtest"), help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from mmenv.studies.replay import add_replay_arguments
+
+    add_replay_arguments(parser)
 
 
 def load_stream(args: argparse.Namespace):
@@ -306,7 +309,11 @@ def format_latency_table(metrics: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the study, print the table, write metrics.json and the figures."""
+    """Run the study, print the table, write metrics.json and the figures (real data: mmenv.studies.replay)."""
+    from mmenv.studies import replay as real_data
+
+    if real_data.replay_requested(args):
+        return real_data.run(args)
     from mmenv import plots
     from mmenv.analytics import markout_curve
 

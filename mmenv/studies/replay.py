@@ -1,0 +1,356 @@
+"""Real-data backtest: calibrate on the in-sample part of a tape, replay every strategy on the rest.
+
+``mmenv backtest --lobster MSG BOOK``, ``--trades T --quotes Q`` (Binance) or ``--tape FILE`` (the generic
+schema of :func:`mmenv.replay.loaders.load_tape`) run this study instead of the synthetic-tick backtest:
+
+1. The tape is split in time: the first ``--in-sample`` fraction (default 0.5) calibrates A, k (MLE of
+   lambda(d) = A exp(-k d)) and sigma with the project's calibration (:func:`calibrate_tape`; another
+   estimator can be passed as ``calibrator``).
+2. Every strategy (AS, GLFT, the CJP optimum, naive, passive, trend; a trained PPO with ``--ppo-run``) is
+   built from the calibrated parameters and replayed on the out-of-sample part by the queue-aware engine
+   (:mod:`mmenv.replay.engine`; fill model, latency, tick grid, post-only rule and fees as configured and
+   printed in the header). Scale: one lot (``--lot``, default the median in-sample trade size) per order,
+   at most ``--max-lots`` lots of inventory; the policies see their inventory in lots; the AS risk
+   aversion is ``gamma = risk_aversion / (k sigma^2 T)`` per lot, so that its inventory term moves the
+   quotes by at most ``risk_aversion / k`` per lot held (T the AS horizon ``--replay-horizon-s``).
+3. ``--walk-forward N`` cuts the tape into N windows and, for each window after the first, calibrates on
+   the window before it and replays on it (each window starts flat).
+4. The fill-model and latency table re-runs every strategy with ``trade_through`` and ``queue`` fills at
+   each entry latency of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
+
+Outputs in ``--out``: ``metrics.json`` (source, loader report, calibration with standard errors, the replay
+settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L, spread / inventory / fees
+attribution, markouts, fill ratio, time at the limit, drawdown; the table; walk-forward windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "REPLAY_STRATEGIES",
+    "add_replay_arguments",
+    "calibrate_tape",
+    "load_replay_tape",
+    "make_policies",
+    "replay_requested",
+    "run",
+    "run_study",
+]
+
+REPLAY_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend")
+TABLE_KEYS = ("total_pnl", "n_fills", "fill_ratio", "adverse_selection_pnl")
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """The real-data arguments of ``mmenv backtest`` (any of the sources switches to this study)."""
+    g = parser.add_argument_group("real data (replay of trades and top-of-book quotes)")
+    g.add_argument("--lobster", nargs=2, type=Path, metavar=("MESSAGE", "ORDERBOOK"), help="LOBSTER files")
+    g.add_argument("--trades", type=Path, help="Binance trades CSV (with --quotes)")
+    g.add_argument("--quotes", type=Path, help="Binance best bid/ask (bookTicker) CSV (with --trades)")
+    g.add_argument("--tape", type=Path, help="a tape in the generic schema (CSV or .parquet)")
+    g.add_argument("--tick", type=float, default=None, help="price tick (default: inferred)")
+    g.add_argument("--fill-model", choices=("queue", "trade_through"), default="queue")
+    g.add_argument("--cancel-ahead", default="proportional", help="'proportional' or a share in [0, 1]")
+    g.add_argument(
+        "--deep-queue", type=float, default=1.0, help="queue ahead at an unseen level, x displayed"
+    )
+    g.add_argument("--feed-latency-ms", type=float, default=0.0, help="market data to policy (ms)")
+    g.add_argument("--entry-latency-ms", type=float, default=0.0, help="order to book (ms)")
+    g.add_argument("--maker-fee-bps", type=float, default=0.0, help="maker fee, bps of notional (<0: rebate)")
+    g.add_argument("--maker-fee-per-unit", type=float, default=0.0, help="maker fee per unit (<0: rebate)")
+    g.add_argument("--taker-fee-bps", type=float, default=0.0, help="taker fee of the final liquidation, bps")
+    g.add_argument(
+        "--cross", choices=("reprice", "withdraw"), default="reprice", help="post-only crossing rule"
+    )
+    g.add_argument("--in-sample", type=float, default=0.5, help="in-sample fraction of the tape (0.5)")
+    g.add_argument(
+        "--walk-forward", type=int, default=0, metavar="N", help="also walk forward over N windows"
+    )
+    g.add_argument(
+        "--lot", type=float, default=None, help="units per order (default: median in-sample trade)"
+    )
+    g.add_argument("--max-lots", type=float, default=10.0, help="inventory limit in lots (10)")
+    g.add_argument(
+        "--risk-aversion", type=float, default=1.0, help="AS/GLFT/CJP risk aversion, scale-free (1)"
+    )
+    g.add_argument("--replay-horizon-s", type=float, default=60.0, help="AS/CJP horizon T in seconds (60)")
+    g.add_argument(
+        "--replay-strategies",
+        nargs="+",
+        choices=REPLAY_STRATEGIES,
+        default=list(REPLAY_STRATEGIES),
+        metavar="S",
+    )
+    g.add_argument(
+        "--replay-latencies-ms", type=float, nargs="*", default=[0.0, 1.0, 10.0, 100.0], metavar="MS",
+        help="entry latencies of the fill-model x latency table (none: no table)",
+    )  # fmt: skip
+
+
+def replay_requested(args: argparse.Namespace) -> bool:
+    """Whether a real-data source was given."""
+    return any(getattr(args, a, None) is not None for a in ("lobster", "trades", "quotes", "tape"))
+
+
+def load_replay_tape(args: argparse.Namespace):
+    """The :class:`mmenv.replay.tape.Tape` of the given source."""
+    from mmenv.replay import loaders
+
+    if args.lobster is not None:
+        return loaders.load_lobster(*args.lobster, tick=args.tick)
+    if args.tape is not None:
+        return loaders.load_tape(args.tape, tick=args.tick)
+    if args.trades is None or args.quotes is None:
+        raise ValueError("--trades and --quotes must be given together")
+    return loaders.load_binance(args.trades, args.quotes, tick=args.tick)
+
+
+def calibrate_tape(tape) -> Any:
+    """The project's calibration of record on a tape: MLE of A, k and realised sigma (seconds)."""
+    import warnings
+
+    from mmenv.calibration import calibrate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exclusions are counted in the result's notes
+        return calibrate(tape.to_trades_and_quotes())
+
+
+def _gamma(risk_aversion: float, k: float, sigma: float, horizon: float) -> float:
+    return risk_aversion / (k * sigma * sigma * horizon) if sigma > 0 else risk_aversion / k
+
+
+def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float,
+                  s0: float, ppo_run: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Fresh policies for ``names`` from a calibration (time in seconds, inventory in lots)."""
+    from types import SimpleNamespace
+
+    from agents import CJPAgent, GLFTAgent
+    from mmenv.studies.backtest import make_strategy
+
+    A, k, sigma = float(cal.A), float(cal.k), float(cal.sigma)
+    gamma = _gamma(risk_aversion, k, sigma, horizon)
+    ns = SimpleNamespace(gamma=gamma, order_size=1.0)
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "glft":
+            out[name] = GLFTAgent(gamma=gamma, A=A, k=k, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0)
+        elif name == "optimal":
+            out[name] = CJPAgent(gamma=gamma, sigma=sigma, A=A, k=k, T=horizon, dt=horizon / 600.0,
+                                 q_max=max_lots, order_size=1.0, s0=s0)  # fmt: skip
+        else:
+            out[name] = make_strategy("symmetric" if name == "symmetric" else name, ns, k, s0)
+    if ppo_run is not None:
+        from agents import make_policy
+
+        out["ppo"] = make_policy("ppo", path=str(ppo_run), s0=s0)
+    return out
+
+
+def replay_config(args: argparse.Namespace, *, lot: float, sigma: float) -> Any:
+    """The :class:`mmenv.replay.engine.ReplayConfig` of the arguments."""
+    from mmenv.replay.engine import ReplayConfig
+
+    cancel = args.cancel_ahead if args.cancel_ahead == "proportional" else float(args.cancel_ahead)
+    return ReplayConfig(
+        fill_model=args.fill_model,
+        cancel_ahead=cancel,
+        deep_queue=args.deep_queue,
+        order_size=lot,
+        q_max=lot * args.max_lots,
+        maker_fee_bps=args.maker_fee_bps,
+        maker_fee_per_unit=args.maker_fee_per_unit,
+        taker_fee_bps=args.taker_fee_bps,
+        feed_latency_s=args.feed_latency_ms * 1e-3,
+        entry_latency_s=args.entry_latency_ms * 1e-3,
+        cross=args.cross,
+        horizon_s=args.replay_horizon_s,
+        sigma=sigma,
+    )
+
+
+def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
+    from mmenv.analytics import markout_curve, summarize_backtest
+
+    m = summarize_backtest(res, horizons, episode=episode)
+    keep = ("total_pnl", "spread_pnl", "inventory_pnl", "fees", "adverse_selection_pnl", "n_fills", "fill_ratio",
+            "time_at_limit", "max_drawdown", "inventory_std", "max_abs_q", "turnover_units", "n_events")  # fmt: skip
+    out = {k: m[k] for k in keep}
+    out["pnl_liquidated"] = res.extra["pnl_liquidated"]
+    out["markouts_per_unit"] = dict(
+        zip(
+            [f"{h:g}s" for h in horizons],
+            markout_curve(res.fills, res.states, horizons).tolist(),
+            strict=True,
+        )
+    )
+    out["n_orders"], out["n_repriced"] = res.extra["n_orders"], res.extra["n_repriced"]
+    return out
+
+
+def _calibration_dict(cal) -> dict[str, float]:
+    return {
+        "A_per_s": float(cal.A),
+        "A_se": float(cal.intensity.A_se),
+        "k_per_price": float(cal.k),
+        "k_se": float(cal.intensity.k_se),
+        "sigma_per_sqrt_s": float(cal.sigma),
+        "sigma_se": float(cal.sigma_se),
+    }
+
+
+def run_study(
+    tape,
+    args: argparse.Namespace,
+    *,
+    calibrator: Callable[[Any], Any] = calibrate_tape,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Calibrate in sample, replay every strategy out of sample, the table and the walk-forward windows."""
+    from mmenv.replay.engine import replay
+
+    say = progress or (lambda _m: None)
+    ins, oos = tape.split(args.in_sample)
+    cal = calibrator(ins)
+    tr = ins.kind == 1
+    lot = float(args.lot) if args.lot is not None else float(np.median(ins.trade_qty[tr]))
+    cfg = replay_config(args, lot=lot, sigma=float(cal.sigma))
+    horizons = tuple(float(h) for h in args.markouts)
+    s0 = float(oos.mid[0])
+    kw = {"lot_size": lot, "max_lots": args.max_lots, "risk_aversion": args.risk_aversion,
+          "horizon": args.replay_horizon_s, "s0": s0, "ppo_run": getattr(args, "ppo_run", None)}  # fmt: skip
+    names = list(dict.fromkeys(args.replay_strategies))
+    strategies: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    for name, pol in make_policies(names, cal, **kw).items():
+        t = time.perf_counter()
+        res = replay(pol, oos, cfg)
+        wall = time.perf_counter() - t
+        m = _score(res, horizons, args.replay_horizon_s)
+        m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
+        strategies[name], results[name] = m, res
+        say(f"{name}: {m['total_pnl']:.4g} over {res.n_events:,} events ({wall:.2f} s)")
+    table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for model in ("trade_through", "queue"):
+        table[model] = {}
+        for lat in args.replay_latencies_ms:
+            c = replace(cfg, fill_model=model, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
+            row = {}
+            for name, pol in make_policies(names, cal, **kw).items():
+                m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s)
+                row[name] = {key: m[key] for key in TABLE_KEYS}
+            table[model][f"{lat:g}ms"] = row
+        say(f"table: {model} done")
+    walk = []
+    if args.walk_forward and args.walk_forward >= 2:
+        wins = tape.windows(args.walk_forward)
+        for j in range(1, len(wins)):
+            cal_j = calibrator(wins[j - 1])
+            c = replace(cfg, sigma=float(cal_j.sigma))
+            pols = make_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])})
+            row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
+            row["total_pnl"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+            walk.append(row)
+        say(f"walk-forward: {len(walk)} windows")
+    return {
+        "source": tape.source,
+        "tick": tape.tick,
+        "tape_report": tape.report,
+        "in_sample": {"fraction": args.in_sample, "n_events": len(ins), "duration_s": ins.duration_s},
+        "out_of_sample": {"n_events": len(oos), "duration_s": oos.duration_s, "n_trades": oos.n_trades},
+        "calibration": _calibration_dict(cal),
+        "calibration_notes": list(cal.notes),
+        "lot": lot,
+        "gamma_per_lot": _gamma(args.risk_aversion, float(cal.k), float(cal.sigma), args.replay_horizon_s),
+        "replay": cfg.to_dict(),
+        "header": cfg.describe(),
+        "strategies": strategies,
+        "fill_latency_table": table,
+        "walk_forward": walk,
+        "_results": results,
+    }
+
+
+def format_strategies(metrics: dict[str, Any]) -> str:
+    """One row per strategy: out-of-sample P&L, attribution, markout, fills."""
+    cols = (("total_pnl", "pnl"), ("pnl_liquidated", "pnl liq."), ("spread_pnl", "spread"),
+            ("inventory_pnl", "inventory"), ("fees", "fees"), ("adverse_selection_pnl", "markout"),
+            ("n_fills", "fills"), ("fill_ratio", "fill%"), ("time_at_limit", "limit"))  # fmt: skip
+    line = f"{'strategy':<9}" + "".join(f" {h:>10}" for _, h in cols)
+    out = [line, "-" * len(line)]
+    for name, m in metrics["strategies"].items():
+        out.append(f"{name:<9}" + "".join(f" {_fmt(m[k]):>10}" for k, _ in cols))
+    return "\n".join(out)
+
+
+def _fmt(v: float) -> str:
+    if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e9):
+        return f"{int(v)}"
+    return "undefined" if not math.isfinite(v) else f"{v:.4g}"
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Total P&L (fills) per strategy for each fill model and entry latency."""
+    table = metrics["fill_latency_table"]
+    if not table or not next(iter(table.values())):
+        return ""
+    cols = [(m, lat) for m, rows in table.items() for lat in rows]
+    head = f"{'strategy':<9}" + "".join(
+        f" {(m.replace('trade_through', 'through') + ' ' + lat):>18}" for m, lat in cols
+    )
+    out = [head, "-" * len(head)]
+    for name in metrics["strategies"]:
+        cells = [table[m][lat][name] for m, lat in cols]
+        out.append(f"{name:<9}" + "".join(f" {_fmt(c['total_pnl']) + ' (' + str(int(c['n_fills'])) + ')':>18}"
+                                           for c in cells))  # fmt: skip
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the tape, run the study, print the header and tables, write metrics.json."""
+    from mmenv.outdir import staged
+    from mmenv.studies.common import write_json
+
+    t0 = time.perf_counter()
+    tape = load_replay_tape(args)
+    with staged(args.out, getattr(args, "force", False), "backtest") as out:
+        metrics = run_study(tape, args, progress=None if args.no_progress else print)
+        metrics.pop("_results")
+        write_json(metrics, out / "metrics.json")
+    rep = metrics["tape_report"]
+    excl = {
+        k: v
+        for k, v in rep.items()
+        if (k.startswith("excluded") or k in ("trades_outside_book", "gaps")) and v
+    }
+    c = metrics["calibration"]
+    print(f"Replay backtest on {metrics['source']} (tick {metrics['tick']:g}): {rep['events']:,} events "
+          f"({rep['quotes']:,} quotes, {rep['trades']:,} trades)")  # fmt: skip
+    print("loader exclusions and anomalies: " + (", ".join(f"{k} {v}" for k, v in excl.items()) or "none"))
+    print(f"in sample: first {args.in_sample:g} of the time ({metrics['in_sample']['n_events']:,} events): "
+          f"A = {c['A_per_s']:.4g} +- {c['A_se']:.2g} /s, k = {c['k_per_price']:.4g} +- {c['k_se']:.2g} /price, "
+          f"sigma = {c['sigma_per_sqrt_s']:.4g} +- {c['sigma_se']:.2g} price/sqrt(s)")  # fmt: skip
+    print(f"out of sample: {metrics['out_of_sample']['n_events']:,} events over "
+          f"{metrics['out_of_sample']['duration_s']:.1f} s; lot {metrics['lot']:g}, limit {args.max_lots:g} lots")  # fmt: skip
+    print(metrics["header"])
+    print(format_strategies(metrics))
+    tab = format_table(metrics)
+    if tab:
+        print("\nFill model x entry latency: total P&L out of sample (fills)")
+        print(tab)
+    for row in metrics["walk_forward"]:
+        print(
+            f"walk-forward window {row['window']}: "
+            + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl"].items())
+        )
+    print(f"wrote {Path(args.out) / 'metrics.json'} ({time.perf_counter() - t0:.1f} s)")
+    return 0

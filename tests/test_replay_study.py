@@ -1,0 +1,110 @@
+"""``mmenv backtest`` on real data: calibrate in sample, replay out of sample, the table, walk-forward."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mmenv.cli import main
+from mmenv.replay.tape import QUOTE, TRADE, Tape
+from tests.test_replay_loaders import BIN_Q, BIN_T, needs_binance
+
+
+def synthetic_tape(n_quotes: int = 4000, seed: int = 0) -> Tape:
+    """A random-walk mid on a 0.01 grid with one-tick spread and Poisson trades reaching Exp(k) depths."""
+    rng = np.random.default_rng(seed)
+    tick = 0.01
+    lvl = 10_000 + np.cumsum(rng.choice([-1, 0, 0, 1], size=n_quotes))
+    t = np.cumsum(rng.exponential(50e6, size=n_quotes)).astype(np.int64)
+    rows = []
+    for i in range(n_quotes):
+        bid, ask = lvl[i] * tick, (lvl[i] + 1) * tick
+        rows.append(
+            (
+                t[i],
+                QUOTE,
+                bid,
+                float(rng.integers(1, 20)),
+                ask,
+                float(rng.integers(1, 20)),
+                math.nan,
+                math.nan,
+                0,
+            )
+        )
+        if rng.random() < 0.4:
+            side = 1 if rng.random() < 0.5 else -1
+            reach = int(rng.exponential(1.5))
+            px = (ask + reach * tick) if side > 0 else (bid - reach * tick)
+            rows.append(
+                (t[i] + 1, TRADE, bid, rows[-1][3], ask, rows[-1][5], px, float(rng.integers(1, 10)), side)
+            )
+    cols = list(zip(*rows, strict=True))
+    names = ("time", "kind", "bid_px", "bid_qty", "ask_px", "ask_qty", "trade_px", "trade_qty", "side")
+    return Tape(**{n: np.array(c) for n, c in zip(names, cols, strict=True)}, tick=tick, source="synthetic")
+
+
+def test_backtest_cli_on_a_generic_tape(tmp_path, capsys):
+    from mmenv.replay.loaders import save_tape
+
+    path = save_tape(synthetic_tape(), tmp_path / "tape.csv")
+    out = tmp_path / "out"
+    rc = main(["backtest", "--tape", str(path), "--out", str(out), "--no-progress", "--entry-latency-ms", "5",
+               "--replay-strategies", "as", "naive", "glft", "--replay-latencies-ms", "0", "10",
+               "--walk-forward", "3"])  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "fills: queue" in text and "entry 5 ms" in text and "Fill model x entry latency" in text
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["replay"]["fill_model"] == "queue" and m["replay"]["entry_latency_s"] == pytest.approx(0.005)
+    assert "queue" in m["header"] and "entry 5 ms" in m["header"]
+    assert set(m["strategies"]) == {"as", "naive", "glft"}
+    assert set(m["fill_latency_table"]) == {"trade_through", "queue"}
+    assert set(m["fill_latency_table"]["queue"]) == {"0ms", "10ms"}
+    for s in m["strategies"].values():
+        assert s["n_fills"] > 0
+        assert s["total_pnl"] == pytest.approx(s["spread_pnl"] + s["inventory_pnl"] - s["fees"], abs=1e-6)
+    c = m["calibration"]
+    assert c["A_per_s"] > 0 and c["k_se"] > 0 and c["sigma_per_sqrt_s"] > 0
+    assert len(m["walk_forward"]) == 2
+
+
+def test_walk_forward_uses_the_pluggable_calibrator():
+    import argparse
+
+    from mmenv.studies.replay import add_replay_arguments, calibrate_tape, run_study
+
+    p = argparse.ArgumentParser()
+    add_replay_arguments(p)
+    p.add_argument("--markouts", type=float, nargs="+", default=[1.0])
+    args = p.parse_args(["--replay-strategies", "naive", "--replay-latencies-ms", "--walk-forward", "4"])
+    seen = []
+
+    def calib(tape):
+        seen.append(len(tape))
+        return calibrate_tape(tape)
+
+    tape = synthetic_tape(3000, seed=1)
+    m = run_study(tape, args, calibrator=calib)
+    assert len(seen) == 1 + 3  # in-sample, then each window before a tested one
+    assert [w["window"] for w in m["walk_forward"]] == [1, 2, 3]
+    assert m["fill_latency_table"] == {"trade_through": {}, "queue": {}}
+
+
+@needs_binance
+def test_backtest_cli_on_the_binance_sample(tmp_path):
+    out = tmp_path / "out"
+    rc = main(["backtest", "--trades", str(BIN_T), "--quotes", str(BIN_Q), "--out", str(out), "--no-progress",
+               "--replay-strategies", "as", "optimal", "--replay-latencies-ms", "0", "100"])  # fmt: skip
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["tape_report"]["trades"] == 21313
+    assert m["in_sample"]["fraction"] == 0.5
+    for name in ("as", "optimal"):
+        assert m["strategies"][name]["n_fills"] > 100
+        # latency removes fills: in-flight quotes miss trades they would have met
+        tab = m["fill_latency_table"]["queue"]
+        assert tab["100ms"][name]["n_fills"] < tab["0ms"][name]["n_fills"]
