@@ -50,8 +50,10 @@ Fees (maker, our fills are all passive): ``maker_fee_bps`` of notional plus ``ma
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numba as nb
@@ -504,7 +506,10 @@ class ReplayState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def new(cls, config: ReplayConfig, tick: float, q0: float = 0.0) -> ReplayState:
+    def new(
+        cls, config: ReplayConfig, tick: float, q0: float = 0.0, spill_dir: str | os.PathLike | None = None
+    ) -> ReplayState:
+        """A flat start (inventory ``q0``, no order); records in memory or spilled to ``spill_dir``."""
         st = np.zeros(_N_ST)
         st[_Q] = q0
         for s in range(2):
@@ -522,8 +527,14 @@ class ReplayState:
             pq_t=np.zeros(_QUEUE_CAP, dtype=np.int64),
             pq_s=np.zeros(_QUEUE_CAP, dtype=np.int64),
             pq_l=np.zeros(_QUEUE_CAP),
-            fills=Recorder(FILL_DTYPE, config.fill_capacity),
-            states=Recorder(STATE_DTYPE, config.state_capacity),
+            fills=Recorder(
+                FILL_DTYPE, config.fill_capacity, None if spill_dir is None else Path(spill_dir) / "fills.bin"
+            ),
+            states=Recorder(
+                STATE_DTYPE,
+                config.state_capacity,
+                None if spill_dir is None else Path(spill_dir) / "states.bin",
+            ),
         )
 
     # -- views for observations and policies
@@ -655,6 +666,7 @@ def replay(
     tick: float | None = None,
     path: str = "auto",
     observe: Callable[[ReplayState], Any] | None = None,
+    spill_dir: str | os.PathLike | None = None,
 ) -> BacktestResult:
     """Replay ``policy`` on ``tape`` (see the module docstring); returns the records and counters.
 
@@ -665,6 +677,7 @@ def replay(
         config: :class:`ReplayConfig`. tick: the price tick (default: the tape's).
         path: "auto", "fast" (compiled rule) or "reference" (the policy called from Python at each decision).
         observe: optional callback at each decision on the reference path (for tests and tracing).
+        spill_dir: records spilled to ``spill_dir/{fills,states}.bin`` and returned as memory maps (flat memory).
     """
     cfg = ReplayConfig() if config is None else config
     if path not in ("auto", "fast", "reference"):
@@ -689,7 +702,7 @@ def replay(
     s0 = None
     for chunk in chunks:
         if state is None:
-            state = ReplayState.new(cfg, tick if tick is not None else chunk.tick)
+            state = ReplayState.new(cfg, tick if tick is not None else chunk.tick, spill_dir=spill_dir)
         i = 0
         while i < len(chunk):
             i = state.run(chunk, i, code, rp)
