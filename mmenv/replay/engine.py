@@ -217,10 +217,10 @@ class ReplayConfig:
 
 
 # --------------------------------------------------------------------------------------------- the kernel
-@nb.njit(cache=True)
-def _level(px: float, tick: float) -> float:
-    """Integer tick level of a market price (float, exact for |level| < 2^53)."""
-    return math.floor(px / tick + 0.5)
+@nb.njit(cache=True, inline="always")
+def _level(px: float, inv_tick: float) -> float:
+    """Integer tick level of a market price (a float, exact for |level| < 2^53); ``inv_tick = 1 / tick``."""
+    return math.floor(px * inv_tick + 0.5)
 
 
 @nb.njit(cache=True)
@@ -379,6 +379,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
     n = time.shape[0]
     cap_f, cap_s = fills.shape[0], states.shape[0]
     tick = prm[_P_TICK]
+    inv_tick = 1.0 / tick
     every = int(prm[_P_EVERY])
     model_queue = prm[_P_MODEL] == 0.0
     share, at_px = prm[_P_SHARE], prm[_P_ATPX] != 0.0
@@ -398,7 +399,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
             ist[_T0] = t
             ist[_NEXT_DEC] = t
             st[_BB], st[_BQ], st[_BA], st[_AQ] = bpx[i], bqty[i], apx[i], aqty[i]
-            st[_BBL], st[_BAL] = _level(bpx[i], tick), _level(apx[i], tick)
+            st[_BBL], st[_BAL] = _level(bpx[i], inv_tick), _level(apx[i], inv_tick)
             k = ist[_NS]
             m0 = 0.5 * (bpx[i] + apx[i])
             states[k]["event"] = -1
@@ -418,7 +419,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
         if kd == 0:
             # 2. quote event
             st[_BB], st[_BQ], st[_BA], st[_AQ] = bpx[i], bqty[i], apx[i], aqty[i]
-            st[_BBL], st[_BAL] = _level(bpx[i], tick), _level(apx[i], tick)
+            st[_BBL], st[_BAL] = _level(bpx[i], inv_tick), _level(apx[i], inv_tick)
             mid = 0.5 * (bpx[i] + apx[i])
             for s in range(2):
                 o = _O + 6 * s
@@ -435,7 +436,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
             o = _O + 6 * s
             if st[o + _LEFT] > 0.0:
                 ist[_NQUOTED] += 1
-                p = _level(tpx[i], tick)
+                p = _level(tpx[i], inv_tick)
                 v = tqty[i]
                 lvl = st[o + _LVL]
                 through = p > lvl if s == 1 else p < lvl

@@ -1,0 +1,208 @@
+"""Event-clock environment on a real tape: the agent decides per market event, not per fixed dt.
+
+:class:`ReplayEnv` is a Gymnasium env over the replay engine of :mod:`mmenv.replay.engine` (the same
+compiled loop as the replay backtest, in its external-decision mode): an AS policy run in this env and in
+:func:`mmenv.replay.engine.replay` on the same tape and settings gives the same fills and P&L, bit for bit
+(tested).
+
+Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
+event), every ``every`` such events. An episode is ``episode_s`` seconds of the tape from a start drawn
+uniformly (seeded) among the events that leave a full episode (``start="random"``) or from the first event
+(``start="first"``); it ends (truncated) when that time has passed or the tape ends.
+
+Action: (bid depth, ask depth) from the mid, in ticks (``action_unit="tick"``, default; Box of
+``[0.5, max_depth_ticks]``, clipped to it: the quotes can never cross) or in price units
+(``action_unit="price"``, the :class:`mmenv.policy.Policy` convention, unclipped: crossed quotes raise);
+prices are rounded away from the mid to the tick grid, a post-only
+quote that would cross is repriced or withdrawn (the engine's rule), NaN or +inf withdraws a side.
+
+Observation (float32, 8 values):
+
+0. inventory in lots / max lots (``q / order_size / (q_max / order_size)``), in [-1, 1];
+1. time remaining in the AS horizon / horizon, ``tau / horizon_s``, in (0, 1];
+2. spread in ticks, ``(ask - bid) / tick``;
+3. queue imbalance of the top of book, ``(bid size - ask size) / (bid size + ask size)``, in [-1, 1];
+4. side of the last trade (+1 buyer-initiated, -1 seller-initiated, 0 none yet in the episode);
+5. time since the previous event, ``log1p(milliseconds)``;
+6. mid change since the episode start, in ticks;
+7. sigma of the configuration in ticks per sqrt(second).
+
+Reward: the change of mark-to-mid equity (cash + q mid) since the previous decision, minus
+``inventory_penalty * (q / order_size)^2 * elapsed seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from mmenv.replay.engine import ReplayConfig, ReplayState
+from mmenv.replay.tape import TRADE, Tape
+
+__all__ = ["OBS_NAMES", "ReplayEnv"]
+
+OBS_NAMES = (
+    "inventory_lots_frac",
+    "tau_frac",
+    "spread_ticks",
+    "queue_imbalance",
+    "last_trade_side",
+    "log1p_ms_since_event",
+    "mid_change_ticks",
+    "sigma_ticks",
+)
+_RP = np.array([0.0, 1.0, math.nan, 0.0, 1.0])
+
+
+class ReplayEnv(gymnasium.Env):
+    """Gymnasium env: market making on a replayed tape, decisions on an event clock (module docstring).
+
+    Args:
+        tape: the :class:`mmenv.replay.tape.Tape` (in memory).
+        config: :class:`mmenv.replay.engine.ReplayConfig` (fill model, latency, fees, lot, limit, sigma,
+            AS horizon); its ``decide_on``/``decide_every`` are replaced by ``decision``/``every``.
+        decision: "quote", "trade" or "event". every: decide every n such events (>= 1).
+        episode_s: episode length (seconds of the tape), > 0. start: "random" or "first".
+        action_unit: "tick" or "price". max_depth_ticks: bound of the tick action space, > 0.
+        inventory_penalty: reward penalty per lot^2 per second, >= 0.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        tape: Tape,
+        config: ReplayConfig | None = None,
+        *,
+        decision: str = "quote",
+        every: int = 1,
+        episode_s: float = 60.0,
+        start: str = "random",
+        action_unit: str = "tick",
+        max_depth_ticks: float = 50.0,
+        inventory_penalty: float = 0.0,
+    ) -> None:
+        if not isinstance(tape, Tape) or len(tape) < 2:
+            raise ValueError(f"tape must be a Tape with >= 2 events, got {type(tape).__name__}")
+        cfg = ReplayConfig() if config is None else config
+        self.config = ReplayConfig(**{**cfg.to_dict(), "decide_on": decision, "decide_every": every})
+        for name, v, allowed in (
+            ("start", start, ("random", "first")),
+            ("action_unit", action_unit, ("tick", "price")),
+        ):
+            if v not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
+        if not (isinstance(episode_s, (int, float)) and math.isfinite(episode_s) and episode_s > 0):
+            raise ValueError(f"episode_s must be > 0, got {episode_s!r}")
+        if not (math.isfinite(max_depth_ticks) and max_depth_ticks > 0):
+            raise ValueError(f"max_depth_ticks must be > 0, got {max_depth_ticks!r}")
+        if not (math.isfinite(inventory_penalty) and inventory_penalty >= 0):
+            raise ValueError(f"inventory_penalty must be >= 0, got {inventory_penalty!r}")
+        self.tape, self.episode_s, self.start_mode = tape, float(episode_s), start
+        self.action_unit, self.penalty = action_unit, float(inventory_penalty)
+        self.tick = tape.tick
+        self.action_space = spaces.Box(0.5, max_depth_ticks, (2,), np.float32)
+        if action_unit == "price":
+            m = max_depth_ticks * self.tick
+            self.action_space = spaces.Box(-m, m, (2,), np.float64)
+        hi = np.array([1, 1, np.inf, 1, 1, np.inf, np.inf, np.inf], np.float32)
+        lo = np.array([-1, 0, 0, -1, -1, 0, -np.inf, 0], np.float32)
+        self.observation_space = spaces.Box(lo, hi, (8,), np.float32)
+        span = int(self.episode_s * 1e9)
+        last_start = tape.time[-1] - span
+        self._n_starts = max(1, int(np.searchsorted(tape.time, last_start, side="right")))
+        self.state: ReplayState | None = None
+
+    # ------------------------------------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        start = 0 if self.start_mode == "first" else int(self.np_random.integers(self._n_starts))
+        stop = int(
+            np.searchsorted(self.tape.time, self.tape.time[start] + int(self.episode_s * 1e9), side="right")
+        )
+        self._ep = self.tape.slice(start, max(stop, start + 1))
+        self.state = ReplayState.new(self.config, self.tick)
+        self._i = 0
+        self._mid0 = float(self._ep.mid[0])
+        self._done = False
+        self._last_side = 0.0
+        self._advance()
+        self._eq = self._equity()
+        self._t = self.state.elapsed_s
+        return self._obs(), self._info()
+
+    def step(self, action):
+        if self.state is None or self._done:
+            raise RuntimeError("call reset() before step() (the episode has ended)")
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != (2,):
+            raise ValueError(
+                f"action must hold 2 values (bid depth, ask depth), got shape {np.shape(action)}"
+            )
+        if self.action_unit == "tick":
+            a = np.clip(a, self.action_space.low, self.action_space.high) * self.tick
+        self.state.submit(a[0], a[1])
+        self._advance()
+        eq = self._equity()
+        t = self.state.elapsed_s
+        lots = self.state.q / self.config.order_size
+        reward = eq - self._eq - self.penalty * lots * lots * (t - self._t)
+        self._eq, self._t = eq, t
+        return self._obs(), float(reward), False, self._done, self._info()
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _advance(self) -> None:
+        """Run the engine to the next decision point (or the end of the episode)."""
+        i0 = self._i
+        self._i = self.state.run(self._ep, i0, -1, _RP)
+        trades = np.flatnonzero(self._ep.kind[i0 : self._i] == TRADE)
+        if trades.size:
+            self._last_side = float(self._ep.side[i0 + trades[-1]])
+        if self._i >= len(self._ep):
+            self._done = True
+
+    def _equity(self) -> float:
+        return self.state.cash + self.state.q * self.state.mid
+
+    def _obs(self) -> np.ndarray:
+        st, ep, cfg = self.state, self._ep, self.config
+        j = max(self._i - 1, 0)
+        bb, bq, ba, aq = st.book
+        dt_ms = (ep.time[j] - ep.time[j - 1]) * 1e-6 if j > 0 else 0.0
+        tau = cfg.horizon_s - (st.elapsed_s % cfg.horizon_s)
+        max_lots = cfg.q_max / cfg.order_size
+        return np.array(
+            [
+                st.q / cfg.order_size / max_lots,
+                tau / cfg.horizon_s,
+                (ba - bb) / self.tick,
+                (bq - aq) / (bq + aq),
+                self._last_side,
+                math.log1p(dt_ms),
+                (st.mid - self._mid0) / self.tick,
+                cfg.sigma / self.tick,
+            ],
+            dtype=np.float32,
+        )
+
+    def _info(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "q": st.q,
+            "cash": st.cash,
+            "equity": self._equity(),
+            "mid": st.mid,
+            "time_s": st.elapsed_s,
+            "n_fills": int(st.fills.total),
+            "events": st.n_events,
+        }
+
+    def result(self, name: str = "env"):
+        """The episode's records as a :class:`mmenv.backtest.BacktestResult` (after the episode ended)."""
+        if self.state is None:
+            raise RuntimeError("no episode: call reset() first")
+        return self.state.finish(name)
