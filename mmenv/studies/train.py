@@ -178,11 +178,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-episodes", type=int, default=2000, help="held-out evaluation episodes")
     parser.add_argument("--eval-seed", type=int, default=None, help="evaluation seed (default 10^6 + seed)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--episode-s", type=float, default=30.0, help="--market replay: episode length (s)")
+    from mmenv.studies.replay import add_replay_arguments
+
+    add_replay_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, save, evaluate, print and write DIR/eval.json."""
+    """Train, save, evaluate, print and write DIR/eval.json (``--market replay``: mmenv.studies.train_replay)."""
     from agents.ppo import PPOConfig
+
+    if args.market == "replay":
+        from mmenv.studies import train_replay
+
+        return train_replay.run(args)
 
     if args.eval_episodes < 2:
         raise ValueError(f"eval_episodes must be >= 2, got {args.eval_episodes!r}")
