@@ -108,3 +108,22 @@ def test_backtest_cli_on_the_binance_sample(tmp_path):
         # latency removes fills: in-flight quotes miss trades they would have met
         tab = m["fill_latency_table"]["queue"]
         assert tab["100ms"][name]["n_fills"] < tab["0ms"][name]["n_fills"]
+
+
+def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    from mmenv.replay.loaders import save_tape
+
+    path = save_tape(synthetic_tape(2500, seed=2), tmp_path / "tape.csv")
+    out = tmp_path / "run"
+    rc = main(["train", "--market", "replay", "--tape", str(path), "--timesteps", "256", "--n-envs", "2",
+               "--episode-s", "15", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    m = json.loads((out / "eval_replay.json").read_text())
+    n = m["pnl_per_window"]["ppo"]["n"]
+    assert n >= 2 and all(len(v) == n for v in m["windows"].values())
+    assert set(m["paired"]) == {"ppo_minus_as", "ppo_minus_glft", "ppo_minus_optimal"}
+    d = np.asarray(m["windows"]["ppo"]) - np.asarray(m["windows"]["as"])
+    assert m["paired"]["ppo_minus_as"]["mean"] == pytest.approx(d.mean())
+    assert (out / "ppo_replay.zip").exists()
+    assert "paired by window" in capsys.readouterr().out
