@@ -1,7 +1,7 @@
 """Benchmark: queue-model replay of the BTCUSDT sample tiled to 10 million events, AS with recording.
 
 The tape: the shared Binance BTCUSDT trades + bookTicker sample (87,402 events), repeated end to end
-(:func:`mmenv.replay.tape.tile`, chunks of ``--chunk`` events, one chunk in memory at a time) until
+(:func:`mmenv.tape.tile`, chunks of ``--chunk`` events, one chunk in memory at a time) until
 ``--events`` events. The replay: the AS rule on the compiled path, a decision on every quote update, the
 queue fill model, ``--latency-ms`` entry latency, every fill recorded and the state recorded every
 ``--record-every`` events, records spilled to disk.
@@ -24,8 +24,8 @@ from pathlib import Path
 from benchmarks._util import peak_rss_mib
 from mmenv.backtest import QuoteRule
 from mmenv.replay.engine import ReplayConfig, replay
-from mmenv.replay.loaders import load_binance
-from mmenv.replay.tape import tile
+from mmenv.tape import tile
+from mmenv.tape_loaders import load_binance
 
 DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data" / "binance"
 if not DATA.exists():

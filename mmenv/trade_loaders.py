@@ -13,8 +13,11 @@ A market order that walks the book prints several trades with one timestamp; wit
 the mid before its first print, which is what the AS model calls the depth reached (Avellaneda &
 Stoikov 2008, section 2.3).
 
-Nothing is dropped silently: trades without a valid prior quote, quotes that are crossed or hold
-LOBSTER's dummy prices are counted in ``TradesAndQuotes.report`` and announced with a warning.
+The files are read by the loaders of :mod:`mmenv.tape_loaders` into the one representation of real data,
+the :class:`mmenv.tape.Tape`, viewed here as trades and quotes (:meth:`TradesAndQuotes.from_tape`).
+Nothing is dropped silently: structural errors name the file, line and column; trades without a valid prior
+quote, quotes that are crossed, locked or one-sided are counted in ``TradesAndQuotes.report`` and announced
+with a warning.
 """
 
 from __future__ import annotations
@@ -42,8 +45,6 @@ __all__ = [
 ]
 
 TRADE_COLUMNS = ("time", "price", "side", "bid", "ask")
-LOBSTER_DUMMY = 9_999_999_999
-LOBSTER_EXECUTIONS = (4, 5)
 
 
 def infer_tick(prices: Any) -> float:
@@ -97,6 +98,32 @@ class TradesAndQuotes:
             raise ValueError(f"trades.side must be +1 or -1, got {self.trades['side'].iloc[i]!r} at row {i}")
         if self.tick is not None and not (math.isfinite(self.tick) and self.tick > 0):
             raise ValueError(f"tick must be > 0 or None, got {self.tick!r}")
+
+    @classmethod
+    def from_tape(cls, tape: Any) -> TradesAndQuotes:
+        """The trades and quotes of a :class:`mmenv.tape.Tape` (the one representation of real data).
+
+        Trades: one row per trade event (time in seconds since the tape's origin, price, side, size and the
+        book the trade met); quotes: the quote events (time, bid, ask). The loader's counts are the report.
+        """
+        from mmenv.tape import TRADE
+
+        t_s = tape.time * 1e-9
+        tr = tape.kind == TRADE
+        qu = ~tr
+        trades = pd.DataFrame(
+            {
+                "time": t_s[tr],
+                "price": tape.trade_px[tr],
+                "side": tape.side[tr].astype(np.float64),
+                "bid": tape.bid_px[tr],
+                "ask": tape.ask_px[tr],
+                "size": tape.trade_qty[tr],
+            }
+        )
+        quotes = pd.DataFrame({"time": t_s[qu], "bid": tape.bid_px[qu], "ask": tape.ask_px[qu]})
+        report = {k: v for k, v in tape.report.items() if isinstance(v, (int, np.integer))}
+        return cls(trades=trades, quotes=quotes, tick=tape.tick, source=tape.source, report=report)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -233,75 +260,23 @@ def aggregate_market_orders(trades: pd.DataFrame) -> pd.DataFrame:
 def load_lobster(
     message_path: str | Path, orderbook_path: str | Path, *, tick: float | None = None
 ) -> TradesAndQuotes:
-    """Read LOBSTER message + orderbook files (any level; only level 1 is used).
+    """Read LOBSTER message + orderbook files: :func:`mmenv.tape_loaders.load_lobster` viewed as trades and
+    quotes (:meth:`TradesAndQuotes.from_tape`).
 
-    Executions are messages of type 4 (visible) and 5 (hidden); an execution of a sell limit order
-    (direction -1) is a buyer-initiated trade, so ``side = -direction``. The quote before message i
-    is orderbook row i-1 (row i is the book after it); prices are dollars x 10000. Quotes with
-    LOBSTER's dummy prices (+-9999999999, an empty side) or crossed are dropped from the quote path
-    and the trades that met them are excluded, both counted in ``report``.
+    Executions are messages of type 4 (visible) and 5 (hidden), one trade each; an execution of a sell limit
+    order (direction -1) is a buyer-initiated trade (``side = -direction``); the quote before message i is the
+    last valid book at or before row i-1. Errors and exclusions as in :mod:`mmenv.tape_loaders` (counted in
+    ``report`` and announced with a warning).
 
     Args:
-        message_path, orderbook_path: the two CSV files (no header).
+        message_path, orderbook_path: the two CSV files.
         tick: price tick; default inferred from the book prices (0.01 for US equities).
     """
-    msg = pd.read_csv(
-        message_path,
-        header=None,
-        usecols=range(6),
-        names=["time", "type", "order_id", "size", "price", "direction"],
-    )
-    book = pd.read_csv(
-        orderbook_path, header=None, usecols=range(4), names=["ask", "ask_size", "bid", "bid_size"]
-    )
-    if len(msg) != len(book):
-        raise ValueError(f"the orderbook file must have one row per message ({len(msg)}), got {len(book)}")
-    ask_raw, bid_raw = book["ask"].to_numpy(), book["bid"].to_numpy()
-    valid_q = (
-        (np.abs(ask_raw) < LOBSTER_DUMMY)
-        & (np.abs(bid_raw) < LOBSTER_DUMMY)
-        & (bid_raw > 0)
-        & (ask_raw > bid_raw)
-    )
-    ask, bid = ask_raw / 1e4, bid_raw / 1e4
-    time = msg["time"].to_numpy(dtype=np.float64)
-    ex = np.flatnonzero(np.isin(msg["type"].to_numpy(), LOBSTER_EXECUTIONS))
-    prev = ex - 1
-    has_prev = prev >= 0
-    ok = has_prev.copy()
-    ok[has_prev] = valid_q[prev[has_prev]]
-    report = {
-        "messages": len(msg),
-        "executions": int(ex.size),
-        "excluded_executions_without_prior_quote": int((~has_prev).sum()),
-        "excluded_executions_at_invalid_quote": int((has_prev & ~ok).sum()),
-        "excluded_invalid_quotes": int((~valid_q).sum()),
-        "halts": int((msg["type"] == 7).sum()),
-    }
-    ex, prev = ex[ok], prev[ok]
-    trades = pd.DataFrame(
-        {
-            "time": time[ex],
-            "price": msg["price"].to_numpy()[ex] / 1e4,
-            "side": -msg["direction"].to_numpy()[ex].astype(np.float64),
-            "bid": bid[prev],
-            "ask": ask[prev],
-            "size": msg["size"].to_numpy()[ex].astype(np.float64),
-            "hidden": msg["type"].to_numpy()[ex] == 5,
-        }
-    )
-    quotes = pd.DataFrame({"time": time[valid_q], "bid": bid[valid_q], "ask": ask[valid_q]})
-    if tick is None:
-        tick = infer_tick(np.concatenate([bid[valid_q], ask[valid_q]]))
-    report["trades"] = len(trades)
-    _warn_excluded(report)
-    return TradesAndQuotes(
-        trades=trades,
-        quotes=quotes,
-        tick=tick,
-        source=f"LOBSTER {Path(message_path).name}",
-        report=report,
-    )
+    from mmenv.tape_loaders import load_lobster as load
+
+    tq = TradesAndQuotes.from_tape(load(message_path, orderbook_path, tick=tick))
+    _warn_excluded(tq.report)
+    return tq
 
 
 def load_trades_bbo(
@@ -309,70 +284,28 @@ def load_trades_bbo(
     bbo_path: str | Path,
     *,
     tick: float | None = None,
-    trade_time: str = "trade_time_ms",
-    quote_time: str = "transaction_time_ms",
+    trade_time: str | None = None,
+    quote_time: str | None = None,
 ) -> TradesAndQuotes:
-    """Read a trades CSV and a best bid/offer CSV (the Binance USD-M format of
-    ../shared/data/binance).
+    """Read a trades CSV and a best bid/offer CSV (Binance USD-M or spot: the format of ../shared/data/binance
+    and of the public daily files): :func:`mmenv.tape_loaders.load_binance` viewed as trades and quotes.
 
-    Trades: columns ``trade_time_ms``, ``price``, ``qty``, ``is_buyer_maker`` (1: the aggressor
-    sold).
-    Quotes: ``transaction_time_ms``, ``bid_px``, ``ask_px``. Each trade is matched to the last quote
-    stamped strictly *before* it on the exchange clock (a quote with the same millisecond may
-    already show the trade's effect); trades with no earlier quote are excluded and counted.
+    Each trade meets the last valid quote stamped strictly *before* it on the exchange clock (a quote with the
+    same millisecond may already show the trade's effect); trades with no earlier quote are excluded and
+    counted. Errors and exclusions as in :mod:`mmenv.tape_loaders`.
 
     Args:
         trades_path, bbo_path: the CSV files (with header).
         tick: price tick; default inferred from the quote prices.
-        trade_time, quote_time: the exchange-clock columns (milliseconds since the epoch).
+        trade_time, quote_time: the exchange-clock columns (epoch milliseconds); default ``trade_time_ms`` /
+            ``transaction_time_ms`` or the public files' ``time`` / ``transaction_time``.
     """
-    tr = pd.read_csv(trades_path)
-    q = pd.read_csv(bbo_path)
-    for name, df, cols in (
-        ("trades", tr, (trade_time, "price", "qty", "is_buyer_maker")),
-        ("quotes", q, (quote_time, "bid_px", "ask_px")),
-    ):
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise ValueError(f"{name} file must have columns {cols}, missing {missing}")
-    tr = tr.sort_values(trade_time, kind="stable").reset_index(drop=True)
-    q = q.sort_values(quote_time, kind="stable").reset_index(drop=True)
-    qt = q[quote_time].to_numpy(dtype=np.float64) / 1e3
-    bid, ask = q["bid_px"].to_numpy(dtype=np.float64), q["ask_px"].to_numpy(dtype=np.float64)
-    valid_q = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask > bid)
-    tt = tr[trade_time].to_numpy(dtype=np.float64) / 1e3
-    qt_v, bid_v, ask_v = qt[valid_q], bid[valid_q], ask[valid_q]
-    idx = np.searchsorted(qt_v, tt, side="left") - 1  # last valid quote strictly before the trade
-    ok = idx >= 0
-    report = {
-        "trades_read": len(tr),
-        "quotes_read": len(q),
-        "excluded_trades_without_prior_quote": int((~ok).sum()),
-        "excluded_invalid_quotes": int((~valid_q).sum()),
-    }
-    idx = idx[ok]
-    trades = pd.DataFrame(
-        {
-            "time": tt[ok],
-            "price": tr["price"].to_numpy(dtype=np.float64)[ok],
-            "side": np.where(tr["is_buyer_maker"].to_numpy()[ok].astype(bool), -1.0, 1.0),
-            "bid": bid_v[idx],
-            "ask": ask_v[idx],
-            "size": tr["qty"].to_numpy(dtype=np.float64)[ok],
-        }
-    )
-    quotes = pd.DataFrame({"time": qt_v, "bid": bid_v, "ask": ask_v})
-    if tick is None:
-        tick = infer_tick(np.concatenate([bid_v, ask_v]))
-    report["trades"] = len(trades)
-    _warn_excluded(report)
-    return TradesAndQuotes(
-        trades=trades,
-        quotes=quotes,
-        tick=tick,
-        source=f"trades+BBO {Path(trades_path).name}",
-        report=report,
-    )
+    from mmenv.tape_loaders import load_binance
+
+    tape = load_binance(trades_path, bbo_path, tick=tick, trade_time=trade_time, quote_time=quote_time)
+    tq = TradesAndQuotes.from_tape(tape)
+    _warn_excluded(tq.report)
+    return tq
 
 
 def simulate_trades_and_quotes(

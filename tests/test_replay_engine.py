@@ -13,7 +13,7 @@ from tests.test_replay_loaders import BIN_Q, BIN_T, needs_binance
 @needs_binance
 @pytest.mark.parametrize(("model", "latency"), [("queue", 0.0), ("queue", 0.01), ("trade_through", 0.001)])
 def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
-    from mmenv.replay.loaders import load_binance
+    from mmenv.tape_loaders import load_binance
 
     tape = load_binance(BIN_T, BIN_Q).slice(0, 20_000)
     cfg = ReplayConfig(fill_model=model, entry_latency_s=latency, order_size=0.01, q_max=0.05, sigma=7.5,
@@ -43,7 +43,7 @@ def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
 @needs_binance
 def test_equity_is_cash_plus_inventory_at_mid_and_attribution_adds_up():
     from mmenv.analytics import attribute
-    from mmenv.replay.loaders import load_binance
+    from mmenv.tape_loaders import load_binance
 
     tape = load_binance(BIN_T, BIN_Q)
     res = replay(QuoteRule("as", gamma=1e-4, k=5.0), tape,

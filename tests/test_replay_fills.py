@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmenv.replay.engine import ReplayConfig, replay
-from mmenv.replay.tape import QUOTE, TRADE, Tape
+from mmenv.tape import QUOTE, TRADE, Tape
 
 MS = 1_000_000
 

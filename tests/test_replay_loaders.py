@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmenv.replay.loaders import load_binance, load_lobster, load_tape, save_tape
-from mmenv.replay.tape import QUOTE, TRADE, Tape, iter_chunks, tile
+from mmenv.tape import QUOTE, TRADE, Tape, iter_chunks, tile
+from mmenv.tape_loaders import load_binance, load_lobster, load_tape, save_tape
 
 DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data"
 if not DATA.exists():
@@ -134,21 +134,21 @@ BOOK_ROWS = [
 ]
 
 
-def test_lobster_small_files_group_market_order(tmp_path):
+def test_lobster_small_files_one_row_per_print(tmp_path):
     tape = load_lobster(*lobster_files(tmp_path, MSGS, BOOK_ROWS))
-    tr = tape.kind == TRADE
-    # two executions at one time and direction: one buy market order, deepest 100.3, size 50
-    assert tape.trade_px[tr].tolist() == [pytest.approx(100.3)] and tape.trade_qty[tr].tolist() == [50.0]
-    assert tape.side[tr].tolist() == [1]
-    i = int(np.flatnonzero(tr)[0])
-    assert tape.ask_px[i] == pytest.approx(100.2)  # the book before the first print
-    assert tape.time[i] == 34200_500_000_000
+    tr = np.flatnonzero(tape.kind == TRADE)
+    # two executions at one time and direction (one buy market order walking the book): two prints, each
+    # meeting the book before it
+    assert tape.trade_px[tr].tolist() == [pytest.approx(100.2), pytest.approx(100.3)]
+    assert tape.trade_qty[tr].tolist() == [30.0, 20.0] and tape.side[tr].tolist() == [1, 1]
+    assert tape.ask_px[tr].tolist() == [pytest.approx(100.2), pytest.approx(100.2)]
+    assert tape.time[tr[0]] == 34200_500_000_000
     assert tape.report["market_orders"] == 1 and tape.report["executions"] == 2
 
 
 def test_lobster_header_rows_are_skipped_and_counted(tmp_path):
     tape = load_lobster(*lobster_files(tmp_path, MSGS, BOOK_ROWS, header=True))
-    assert tape.report["header_rows"] == 2 and tape.report["market_orders"] == 1
+    assert tape.report["header_rows"] == 2 and tape.report["executions"] == 2
 
 
 def test_lobster_bad_input(tmp_path):
@@ -171,7 +171,7 @@ def test_lobster_bad_input(tmp_path):
 
 
 def test_generic_roundtrip_csv_and_parquet(tmp_path):
-    from mmenv.replay.loaders import load_binance as lb
+    from mmenv.tape_loaders import load_binance as lb
 
     tape = lb(*binance_files(tmp_path, GOOD_T, GOOD_Q))
     for name in ("tape.csv", "tape.parquet"):
@@ -212,36 +212,35 @@ def test_tape_invariants_and_chunks():
         Tape(time=t, **{**kw, "bid_px": [2.0] * 3}, tick=1.0)
 
 
+# The calibration of record on the shared samples, computed by the trades-and-quotes loaders before they were
+# made views of the tape loaders: the tape reproduces it.
+LOBSTER_AKS = (2.864009173644048, 62.00536793436771, 0.019899234383254832)
+BINANCE_AKS = (8.503305927642732, 1.5313561815475232, 7.502435651018617)
+
+
 @needs_lobster
 def test_lobster_sample_calibration_reads_the_tape():
-    """The tape gives the calibration of the trades-and-quotes loader (same A, k, sigma)."""
-    from mmenv import trade_loaders as tl
     from mmenv.calibration import calibrate
+    from mmenv.trade_loaders import TradesAndQuotes
 
     tape = load_lobster(LOB_MSG, LOB_BOOK)
     assert tape.tick == pytest.approx(0.01)
-    assert (
-        tape.report["market_orders"]
-        == tape.report["trades"] + tape.report["excluded_trades_before_first_quote"]
-    )
-    new = calibrate(tape.to_trades_and_quotes())
+    r = tape.report
+    assert r["executions"] == r["trades"] + r["excluded_trades_before_first_quote"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        old = calibrate(tl.load_lobster(LOB_MSG, LOB_BOOK))
-    for a in ("A", "k", "sigma"):
-        assert getattr(new, a) == pytest.approx(getattr(old, a), rel=1e-9)
+        new = calibrate(TradesAndQuotes.from_tape(tape))
+    assert (new.A, new.k, new.sigma) == pytest.approx(LOBSTER_AKS, rel=1e-9)
 
 
 @needs_binance
 def test_binance_sample_calibration_reads_the_tape():
-    from mmenv import trade_loaders as tl
     from mmenv.calibration import calibrate
+    from mmenv.trade_loaders import TradesAndQuotes
 
     tape = load_binance(BIN_T, BIN_Q)
     assert tape.report["trades"] == 21313 and tape.report["quotes"] == 66089
-    new = calibrate(tape.to_trades_and_quotes())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        old = calibrate(tl.load_trades_bbo(BIN_T, BIN_Q))
-    for a in ("A", "k", "sigma"):
-        assert getattr(new, a) == pytest.approx(getattr(old, a), rel=1e-8)
+        new = calibrate(TradesAndQuotes.from_tape(tape))
+    assert (new.A, new.k, new.sigma) == pytest.approx(BINANCE_AKS, rel=1e-8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmenv.cli import main
-from mmenv.replay.tape import QUOTE, TRADE, Tape
+from mmenv.tape import QUOTE, TRADE, Tape
 from tests.test_replay_loaders import BIN_Q, BIN_T, needs_binance
 
 
@@ -48,7 +48,7 @@ def synthetic_tape(n_quotes: int = 4000, seed: int = 0) -> Tape:
 
 
 def test_backtest_cli_on_a_generic_tape(tmp_path, capsys):
-    from mmenv.replay.loaders import save_tape
+    from mmenv.tape_loaders import save_tape
 
     path = save_tape(synthetic_tape(), tmp_path / "tape.csv")
     out = tmp_path / "out"
@@ -112,7 +112,7 @@ def test_backtest_cli_on_the_binance_sample(tmp_path):
 
 def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, capsys):
     pytest.importorskip("stable_baselines3")
-    from mmenv.replay.loaders import save_tape
+    from mmenv.tape_loaders import save_tape
 
     path = save_tape(synthetic_tape(2500, seed=2), tmp_path / "tape.csv")
     out = tmp_path / "run"

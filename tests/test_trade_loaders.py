@@ -126,11 +126,12 @@ def test_lobster_loader_rejects_mismatched_files(tmp_path: Path) -> None:
 
 
 def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
+    T0 = 1_723_161_256_000  # epoch milliseconds (times in seconds are refused)
     q = pd.DataFrame(
         {
             "local_ts_ns": [0, 0, 0],
-            "event_time_ms": [1000, 2000, 3000],
-            "transaction_time_ms": [1000, 2000, 3000],
+            "event_time_ms": [T0 + 1000, T0 + 2000, T0 + 3000],
+            "transaction_time_ms": [T0 + 1000, T0 + 2000, T0 + 3000],
             "update_id": [1, 2, 3],
             "bid_px": [100.0, 100.1, 100.2],
             "bid_qty": [1.0, 1.0, 1.0],
@@ -141,8 +142,8 @@ def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
     t = pd.DataFrame(
         {
             "local_ts_ns": [0, 0, 0],
-            "event_time_ms": [500, 2000, 2500],
-            "trade_time_ms": [500, 2000, 2500],
+            "event_time_ms": [T0 + 500, T0 + 2000, T0 + 2500],
+            "trade_time_ms": [T0 + 500, T0 + 2000, T0 + 2500],
             "trade_id": [1, 2, 3],
             "price": [100.0, 100.1, 100.1],
             "qty": [0.1, 0.2, 0.3],
@@ -152,7 +153,7 @@ def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
     tp, qp = tmp_path / "trades.csv", tmp_path / "bbo.csv"
     t.to_csv(tp, index=False)
     q.to_csv(qp, index=False)
-    with pytest.warns(UserWarning, match="1 excluded trades without prior quote"):
+    with pytest.warns(UserWarning, match="1 excluded trades before first quote"):
         tq = load_trades_bbo(tp, qp)
     assert len(tq.trades) == 2 and tq.tick == pytest.approx(0.1)
     # the trade at 2000 ms meets the quote of 1000 ms (the 2000 ms quote may already reflect it)

@@ -6,7 +6,7 @@ for the agent's action; the backtest runs compiled quote rules (AS, symmetric, n
 :class:`agents.base.Policy` through the same external mode. Fills are settled by the core's one rule,
 :func:`mmenv.core.match_and_settle` (hard inventory limit, fees, cash and inventory).
 
-Per event of the tape (see :mod:`mmenv.replay.tape`), in order:
+Per event of the tape (see :mod:`mmenv.tape`), in order:
 
 1. *Orders reaching the book*: actions (new price or withdrawal of one side) whose arrival time is <= the
    event's time are applied, in decision order, against the book in force before the event. A post-only
@@ -65,7 +65,7 @@ from mmenv.config import check_finite, check_positive
 from mmenv.core import match_and_settle
 from mmenv.policy import QuoteState
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
-from mmenv.replay.tape import Tape, iter_chunks
+from mmenv.tape import Tape, iter_chunks
 
 __all__ = ["DECIDE_ON", "FILL_MODELS", "ReplayConfig", "ReplayState", "replay"]
 

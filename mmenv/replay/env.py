@@ -41,7 +41,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mmenv.replay.engine import ReplayConfig, ReplayState
-from mmenv.replay.tape import TRADE, Tape
+from mmenv.tape import TRADE, Tape
 
 __all__ = ["OBS_NAMES", "ReplayEnv"]
 
@@ -62,7 +62,7 @@ class ReplayEnv(gymnasium.Env):
     """Gymnasium env: market making on a replayed tape, decisions on an event clock (module docstring).
 
     Args:
-        tape: the :class:`mmenv.replay.tape.Tape` (in memory).
+        tape: the :class:`mmenv.tape.Tape` (in memory).
         config: :class:`mmenv.replay.engine.ReplayConfig` (fill model, latency, fees, lot, limit, sigma,
             AS horizon); its ``decide_on``/``decide_every`` are replaced by ``decision``/``every``.
         decision: "quote", "trade" or "event". every: decide every n such events (>= 1).

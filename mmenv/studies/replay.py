@@ -1,7 +1,7 @@
 """Real-data backtest: calibrate on the in-sample part of a tape, replay every strategy on the rest.
 
 ``mmenv backtest --lobster MSG BOOK``, ``--trades T --quotes Q`` (Binance) or ``--tape FILE`` (the generic
-schema of :func:`mmenv.replay.loaders.load_tape`) run this study instead of the synthetic-tick backtest:
+schema of :func:`mmenv.tape_loaders.load_tape`) run this study instead of the synthetic-tick backtest:
 
 1. The tape is split in time: the first ``--in-sample`` fraction (default 0.5) calibrates A, k (MLE of
    lambda(d) = A exp(-k d)) and sigma with the project's calibration (:func:`calibrate_tape`; another
@@ -102,8 +102,8 @@ def replay_requested(args: argparse.Namespace) -> bool:
 
 
 def load_replay_tape(args: argparse.Namespace):
-    """The :class:`mmenv.replay.tape.Tape` of the given source."""
-    from mmenv.replay import loaders
+    """The :class:`mmenv.tape.Tape` of the given source."""
+    from mmenv import tape_loaders as loaders
 
     if args.lobster is not None:
         return loaders.load_lobster(*args.lobster, tick=args.tick)
@@ -119,10 +119,11 @@ def calibrate_tape(tape) -> Any:
     import warnings
 
     from mmenv.calibration import calibrate
+    from mmenv.trade_loaders import TradesAndQuotes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exclusions are counted in the result's notes
-        return calibrate(tape.to_trades_and_quotes())
+        return calibrate(TradesAndQuotes.from_tape(tape))
 
 
 def _gamma(risk_aversion: float, k: float, sigma: float, horizon: float) -> float:

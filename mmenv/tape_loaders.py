@@ -19,8 +19,8 @@ Rules shared by every loader (what a user can rely on):
   replay continues across them.
 * Trades and quotes at the same timestamp: trades first (the quote stamped with the trade's time may
   already show its effect), so each trade meets the last quote stamped strictly before it.
-* A market order that walks the book is one trade row (LOBSTER: consecutive executions with the same time
-  and direction, as calibration merges them): its deepest price and total size.
+* Each print is one trade row (LOBSTER: each execution message); calibration merges the prints of one
+  market order (same time and direction) as :func:`mmenv.trade_loaders.aggregate_market_orders` does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mmenv.replay.tape import QUOTE, TRADE, Tape
+from mmenv.tape import QUOTE, TRADE, Tape
 
 __all__ = ["load_binance", "load_lobster", "load_tape", "save_tape"]
 
@@ -203,8 +203,8 @@ def load_lobster(
     """Read a LOBSTER message file and its order book file (any number of levels; level 1 is used).
 
     Times are seconds after midnight (nanosecond resolution kept); prices are dollars x 10000. Executions are
-    messages of type 4 (visible) and 5 (hidden); an execution of a sell limit order (direction -1) is a
-    buyer-initiated trade (``side = -direction``). The book in force before message i is order book row
+    messages of type 4 (visible) and 5 (hidden), one trade row each; an execution of a sell limit order
+    (direction -1) is a buyer-initiated trade (``side = -direction``). The book in force before message i is order book row
     i - 1. A quote event is written whenever the valid level-1 book changes. A header row in either file is
     skipped and counted (``header_rows``); halts (type 7) are counted.
 
@@ -259,7 +259,7 @@ def load_lobster(
     changed = np.ones(vi.size, dtype=bool)
     changed[1:] = (key[1:] != key[:-1]).any(axis=1)
     qrow = vi[changed]
-    # trades: consecutive executions with the same time and direction form one market order
+    # trades: one row per execution (calibration merges the prints of one market order)
     ex = np.flatnonzero((typ == 4) | (typ == 5))
     report["executions"] = int(ex.size)
     side = -m["direction"][ex]
@@ -269,21 +269,15 @@ def load_lobster(
         _fail(mp, i + 1 + hm, "direction", f"direction must be +1 or -1, got {m['direction'][i]!r}")
     new = np.ones(ex.size, dtype=bool)
     new[1:] = (ns[ex][1:] != ns[ex][:-1]) | (side[1:] != side[:-1])
-    gid = np.cumsum(new) - 1
-    first = ex[new]
-    signed = m["price"][ex] / 1e4 * side
-    deepest = np.full(first.size, -np.inf)
-    np.maximum.at(deepest, gid, signed)
-    gside = side[new].astype(np.int8)
-    gsize = np.bincount(gid, weights=m["size"][ex], minlength=first.size)
-    report["market_orders"] = int(first.size)
-    # merged order: message index; a trade placed at its first print sorts before that row's book update
-    pos = np.concatenate([qrow * 2 + 1, first * 2])
+    report["market_orders"] = int(new.sum())
+    report["hidden_executions"] = int((typ[ex] == 5).sum())
+    # merged order: message index; a print sorts before its own row's book update (the book after it)
+    pos = np.concatenate([qrow * 2 + 1, ex * 2])
     order = np.argsort(pos, kind="stable")
     date = mp.name.split("_")[1] if mp.name.count("_") >= 2 else "the file's day"
     return _assemble(
         ns[qrow], bid[qrow], b["bid_qty"][qrow], ask[qrow], b["ask_qty"][qrow],
-        ns[first], deepest * gside, gsize, gside,
+        ns[ex], m["price"][ex] / 1e4, m["size"][ex], side.astype(np.int8),
         tick=tick, origin=f"{date} 00:00 exchange time", source=f"LOBSTER {mp.name}", report=report,
         max_gap_s=max_gap_s, order=order,
     )  # fmt: skip
@@ -358,6 +352,8 @@ def load_binance(
     *,
     tick: float | None = None,
     max_gap_s: float = 60.0,
+    trade_time: str | None = None,
+    quote_time: str | None = None,
 ) -> Tape:
     """Read Binance trades and best bid/ask (bookTicker) CSVs, USD-M futures or spot.
 
@@ -372,14 +368,18 @@ def load_binance(
         trades_path, quotes_path: the CSV files.
         tick: price tick (default: inferred from the quote prices).
         max_gap_s: gaps longer than this are counted in the report.
+        trade_time, quote_time: the epoch-millisecond time columns (default: the first present of the names
+            above).
     """
     tp, qp = Path(trades_path), Path(quotes_path)
     tr, ht = _read_with_header(tp, _SPOT_TRADE_NAMES)
     qu, hq = _read_with_header(qp)
     if len(qu) == 0:
         raise ValueError(f"{qp}: the quotes file holds no data row")
-    ct = _resolve(tr, tp, _TRADE_ALIASES, optional=("id",))
-    cq = _resolve(qu, qp, _QUOTE_ALIASES)
+    ct = _resolve(
+        tr, tp, {**_TRADE_ALIASES, **({"time": (trade_time,)} if trade_time else {})}, optional=("id",)
+    )
+    cq = _resolve(qu, qp, {**_QUOTE_ALIASES, **({"time": (quote_time,)} if quote_time else {})})
     tv = _numeric(tr, tp, (ct["time"], ct["price"], ct["qty"]), ht)
     qv = _numeric(qu, qp, (cq["time"], cq["bid_px"], cq["bid_qty"], cq["ask_px"], cq["ask_qty"]), hq)
     tt_ms, qt_ms = tv[ct["time"]], qv[cq["time"]]

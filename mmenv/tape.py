@@ -8,11 +8,12 @@ A :class:`Tape` is a struct of arrays, one row per market event, in exchange-tim
   quote row it is the new book; on a trade row it is the book the trade met (the last quote before it),
   carried forward, so that every row is self-contained (a chunk needs no history to be read).
 * ``trade_px``, ``trade_qty`` float64 (NaN on quote rows) and ``side`` int8 (+1 buyer-initiated: lifts
-  asks; -1 seller-initiated: hits bids; 0 on quote rows). A market order that walks the book is one row:
-  its deepest price and its total size.
+  asks; -1 seller-initiated: hits bids; 0 on quote rows). Each print is one row (a market order that walks the book prints several rows with one timestamp;
+  calibration merges them into one order, see :func:`mmenv.trade_loaders.aggregate_market_orders`).
 
-Every loader of :mod:`mmenv.replay.loaders` builds a tape; calibration reads it through
-:meth:`Tape.to_trades_and_quotes`, the replay engine through :func:`iter_chunks` (views of fixed size: the
+Every loader of :mod:`mmenv.tape_loaders` builds a tape; calibration reads it through
+:meth:`mmenv.trade_loaders.TradesAndQuotes.from_tape` (the loaders of :mod:`mmenv.trade_loaders` are that
+view of these loaders: one loader per format), the replay engine through :func:`iter_chunks` (views of fixed size: the
 memory of a replay does not grow with the tape when the tape itself is a generator of chunks, see
 :func:`tile`). What a loader excluded and why is in ``Tape.report`` (counts), printed by the CLI and
 written to ``metrics.json``.
@@ -173,39 +174,9 @@ class Tape:
         idx[-1] = len(self)
         return [self.slice(int(idx[j]), int(idx[j + 1])) for j in range(n)]
 
-    # ------------------------------------------------------------------------------------ calibration
-    def to_trades_and_quotes(self):
-        """The :class:`mmenv.trade_loaders.TradesAndQuotes` of this tape, for :func:`mmenv.calibration.calibrate`.
-
-        Trades: one row per trade event (time in seconds since ``origin``, price, side, size and the book
-        the trade met); quotes: the quote events. Exclusions already made by the loader are in ``report``.
-        """
-        import pandas as pd
-
-        from mmenv.trade_loaders import TradesAndQuotes
-
-        t_s = self.time * 1e-9
-        tr = self.kind == TRADE
-        qu = ~tr
-        trades = pd.DataFrame(
-            {
-                "time": t_s[tr],
-                "price": self.trade_px[tr],
-                "side": self.side[tr].astype(np.float64),
-                "bid": self.bid_px[tr],
-                "ask": self.ask_px[tr],
-                "size": self.trade_qty[tr],
-            }
-        )
-        quotes = pd.DataFrame({"time": t_s[qu], "bid": self.bid_px[qu], "ask": self.ask_px[qu]})
-        report = {k: v for k, v in self.report.items() if isinstance(v, (int, np.integer))}
-        return TradesAndQuotes(
-            trades=trades, quotes=quotes, tick=self.tick, source=self.source, report=report
-        )
-
     # ----------------------------------------------------------------------------------------- export
     def to_frame(self):
-        """The tape in the generic schema of :func:`mmenv.replay.loaders.load_tape` (a pandas DataFrame)."""
+        """The tape in the generic schema of :func:`mmenv.tape_loaders.load_tape` (a pandas DataFrame)."""
         import pandas as pd
 
         tr = self.kind == TRADE
