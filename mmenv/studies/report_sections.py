@@ -93,6 +93,16 @@ def _ticks(cfg: dict):
     return synthesize_ticks(_bars(cfg), seed=cfg["seed"] + 1)
 
 
+def _trend(values: list[float]) -> str:
+    """'rises monotonically', 'falls monotonically', or 'goes from a to b' (not monotone)."""
+    d = np.diff(values)
+    if np.all(d > 0):
+        return f"rises monotonically ({values[0]:.3g} to {values[-1]:.3g})"
+    if np.all(d < 0):
+        return f"falls monotonically ({values[0]:.3g} to {values[-1]:.3g})"
+    return f"goes from {values[0]:.3g} to {values[-1]:.3g}, not monotonically"
+
+
 def _gamma_row(rows: list[dict], gamma: float) -> dict:
     return min(rows, key=lambda r: abs(math.log(r["gamma"] / gamma)))
 
@@ -288,8 +298,9 @@ def sec_calibration(rep: Report, cfg: dict) -> None:
         plot_calibration(res, sample, rep.out / "calibration.png"),
         "Empirical probability that an order reaches depth d within one window (left) and the empirical "
         "intensity per depth (right, log scale), against the fitted exponential with its 95% band",
-        "the points follow the fitted curve across depths; a straight line on the log scale is what the "
-        "exponential law predicts",
+        "a straight line on the log scale is what the exponential law predicts; here the goodness-of-fit "
+        f"test gives Pearson χ² p = {res.to_dict().get('gof_pvalue', float('nan')):.3g} (a small p would mean "
+        "the points leave the curve)",
     )
 
 
@@ -340,7 +351,8 @@ def sec_sensitivity(rep: Report, cfg: dict) -> None:
         "Left: mean against std of the episode P&L, one point per γ (labels), ±2 SE bars. Right: inventory "
         "std and mean quoted spread against γ",
         "moving up the γ grid walks the frontier from the top right (aggressive: high P&L, high risk) to the "
-        "bottom left (defensive); the spread grows and the inventory shrinks monotonically",
+        f"bottom left (defensive); the mean spread {_trend([r['mean_spread'] for r in rows])} and the inventory "
+        f"std {_trend([r['inventory_std'] for r in rows])} along the grid",
     )
     vol = run_robustness(cfg["paths"], cfg["seed"], ("base", "garch", "garch_true", "garch_ewma"), ("as",))
     rep.metrics["volatility"] = vol
@@ -410,7 +422,20 @@ def sec_replication(rep: Report, cfg: dict) -> None:
     g01 = [r for r in rows if abs(r["gamma"] - 0.1) < 1e-12]
     inv = next((r for r in g01 if r["strategy"] == "inventory"), None)
     sym = next((r for r in g01 if r["strategy"] == "symmetric"), None)
-    read = "the inventory strategy's histogram is narrower than the symmetric one's at every γ"
+    narrower = [
+        r["gamma"]
+        for r in rows
+        if r["strategy"] == "inventory"
+        and any(
+            x["strategy"] == "symmetric" and x["gamma"] == r["gamma"] and x["std_pnl"] > r["std_pnl"]
+            for x in rows
+        )
+    ]
+    n_gamma = len({r["gamma"] for r in rows})
+    read = (
+        f"the inventory strategy's histogram is the narrower one at {len(narrower)} of the {n_gamma} values "
+        "of γ"
+    )
     if inv and sym:
         read += (
             f" (at γ = 0.1 std {inv['std_pnl']:.2f} against {sym['std_pnl']:.2f}) for a mean that is "
@@ -495,8 +520,9 @@ def sec_backtest(rep: Report, cfg: dict) -> None:
         "after the decision, and when they are repriced after each trade only (live from the next one). In "
         "this stream the mid changes only at the quote update that comes with each trade, so any latency "
         f"leaves the live quotes at least one mid move behind (mean |move| {move:.3g} per trade against a mean "
-        f"trade depth 1/k = {1.0 / k:.3g}): they are picked off and the spread capture turns negative.\n\n"
-        + "\n".join(lat_lines)
+        f"trade depth 1/k = {1.0 / k:.3g}): they are picked off. AS's spread capture goes from "
+        f"{lat['as'][labels[0]]['spread_pnl']:.4g} at latency 0 to {lat['as'][labels[1]]['spread_pnl']:.4g} at "
+        f"{labels[1]}.\n\n" + "\n".join(lat_lines)
     )
 
 
@@ -526,9 +552,19 @@ def sec_attribution(rep: Report, cfg: dict) -> None:
         _plot_attribution(strat, rep.out / "attribution.png"),
         "Mean P&L per episode split into spread capture and inventory P&L, per strategy, with the maximum "
         "drawdown beside it (model market)",
-        "on the model market almost all P&L is spread capture and the inventory P&L is close to zero on "
-        "average; the strategies differ in how much risk they run for it, which the drawdown bars show",
+        f"spread capture makes {_share(strat):.0%} or more of every strategy's mean P&L here; the inventory "
+        f"P&L averages between {min(r['inventory_pnl'] for r in strat.values()):+.2f} and "
+        f"{max(r['inventory_pnl'] for r in strat.values()):+.2f}; the strategies differ in the risk they run "
+        f"for it: max drawdown from {min(r['max_drawdown'] for r in strat.values()):.2f} "
+        f"({min(strat, key=lambda s: strat[s]['max_drawdown'])}) to "
+        f"{max(r['max_drawdown'] for r in strat.values()):.2f} ({max(strat, key=lambda s: strat[s]['max_drawdown'])})",
     )
+
+
+def _share(strat: dict[str, dict]) -> float:
+    """Smallest ratio of spread capture to total mean P&L over the strategies with a positive P&L."""
+    ratios = [r["spread_pnl"] / r["mean_pnl"] for r in strat.values() if r["mean_pnl"] > 0]
+    return min(ratios) if ratios else float("nan")
 
 
 def _plot_attribution(strat: dict[str, dict], path):
@@ -584,9 +620,25 @@ def sec_weaknesses(rep: Report, cfg: dict) -> None:
         plot_robustness(res, rep.out / "robustness.png"),
         "Change of the mean episode P&L (top) and of its std (bottom) against the base model market, per "
         "scenario and strategy (variant minus base, ±2 SE)",
-        "bars below zero on top are losses caused by the broken assumption; informed flow and price impact "
-        "cost every strategy about the same, so the quoting rule does not protect against them, while the "
-        "unknown trend and asymmetric flow mostly widen the naive strategy's risk",
+        _robustness_reading(res),
+    )
+
+
+def _robustness_reading(res: dict) -> str:
+    """Which scenarios cost every strategy alike (mean) and which mostly widen one strategy's risk (std)."""
+    scen = [sc for sc in res if sc != "base"]
+    worst = sorted(scen, key=lambda sc: min(r["d_mean_pnl"] for r in res[sc].values()))[:3]
+    means = "; ".join(
+        f"{sc} {min(r['d_mean_pnl'] for r in res[sc].values()):+.2f} to "
+        f"{max(r['d_mean_pnl'] for r in res[sc].values()):+.2f}"
+        for sc in worst
+    )
+    widest = max(scen, key=lambda sc: max(r["d_std_pnl"] for r in res[sc].values()))
+    who = max(res[widest], key=lambda s: res[widest][s]["d_std_pnl"])
+    return (
+        f"bars below zero on top are losses caused by the broken assumption; the three costliest scenarios "
+        f"change the mean by (range over strategies) {means}; the largest rise in risk is {who}'s under "
+        f"{widest} ({res[widest][who]['d_std_pnl']:+.2f} in std)"
     )
 
 
@@ -632,19 +684,41 @@ def sec_compare(rep: Report, cfg: dict) -> None:
     captions = {
         "compare_risk_return": (
             "Mean against std of the episode P&L per strategy and market (±2 SE bars)",
-            "up and to the left is better; on the model market AS, GLFT and the optimum sit far left of the "
-            "naive and symmetric quotes for a similar mean, while on the tick market every strategy is below "
-            "zero",
+            "up and to the left is better; " + _risk_return_reading(metrics),
         ),
         "compare_pnl_hist": (
             "Distribution of the episode P&L of AS, naive, GLFT and the optimum per market",
-            "the inventory-aware strategies have the narrow distributions; the naive strategy's wide tails are "
-            "its unmanaged inventory",
+            _hist_reading(metrics),
         ),
     }
     for f in files:
         shows, read = captions.get(f.stem, (f.stem.replace("_", " "), "see the tables above"))
         rep.figure(f, shows, read)
+
+
+def _risk_return_reading(metrics: dict) -> str:
+    """Where AS and naive sit in each market's risk-return plane, and the best mean per market."""
+    parts = []
+    for m, d in metrics.items():
+        strat = {s: r for s, r in d.items() if not s.startswith("_")}
+        best = max(strat, key=lambda s: strat[s]["mean_pnl"])
+        text = f"{m.replace('_', ' ')}: best mean {strat[best]['mean_pnl']:.2f} ({best})"
+        if "as" in strat and "naive" in strat:
+            a, n = strat["as"], strat["naive"]
+            text += f", AS at std {a['std_pnl']:.2f} against naive's {n['std_pnl']:.2f}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _hist_reading(metrics: dict) -> str:
+    """The width of each shown strategy's P&L distribution (interquantile range is not stored: the std)."""
+    parts = []
+    for m, d in metrics.items():
+        widths = ", ".join(f"{s} {d[s]['std_pnl']:.2f}" for s in ("as", "glft", "optimal", "naive") if s in d)
+        parts.append(f"{m.replace('_', ' ')}: std {widths}")
+    return "the narrower a histogram, the less the episode P&L depends on where the price went; " + "; ".join(
+        parts
+    )
 
 
 def _variance_table(v: dict[str, dict]) -> str:

@@ -277,9 +277,10 @@ def conclusions_markdown(m: Metrics) -> str:
         "### When AS is the right tool, and when it is not\n\n"
         "AS is the right tool when the order flow is uninformed, the mid diffuses without predictable drift, "
         "the quotes are repriced faster than the mid moves by one typical trade depth, and the objective is "
-        "spread income under an inventory-risk budget: then its two closed-form lines give most of the exact "
-        "optimum's P&L at lower risk, are transparent to a risk manager, cost nothing to compute and have a "
-        "single dial, γ. It is the wrong tool, or at least an incomplete one, when the flow carries "
+        "spread income under an inventory-risk budget: then its two closed-form lines give most of the "
+        f"continuous-time optimum's P&L at lower risk{_share_of_optimum(model)}, are transparent to a risk "
+        "manager, cost nothing to compute and have a single dial, γ. It is the wrong tool, or at least an "
+        "incomplete one, when the flow carries "
         "information (the losses above are adverse selection, and the skew only manages inventory), when "
         "latency is comparable to the time the mid needs to move one depth (then speed, not the formula, "
         "decides), and when the fill intensity is not exponential in the depth (then the spread's liquidity "
@@ -297,10 +298,11 @@ def conclusions_markdown(m: Metrics) -> str:
         "recent returns, then a small network on returns and order-flow features) into the reservation price "
         "and spread through the same hook the GARCH variants use, and score it with the robustness harness "
         "against the constant, true and EWMA σ.\n"
-        "- **Queue-aware fills.** Track the queue ahead of each quote (FIFO, with arrival and cancellation "
-        "rates calibrated from LOBSTER message data) so that a quote fills only when traded volume exhausts "
-        "it; implemented in the backtester's matching, which already carries order sizes, and as a "
-        "fill-probability factor in the env.\n"
+        "- **Queue-aware fills in the simulator.** Track the queue ahead of each quote (FIFO, with arrival "
+        "and cancellation rates calibrated from LOBSTER message data) so that a quote fills only when traded "
+        "volume exhausts it; built into the core's matching as a per-path queue state next to the inventory, "
+        "so the env and the synthetic backtest share the fill rule that replays of real tapes use, and AS's "
+        "spread is then judged against fills it would really get.\n"
         "- **Multi-level quoting.** Let the action be a ladder of depths and sizes on each side; the core's "
         "matching loops over levels, and the exact optimum extends to several levels through the same "
         "linear-system solution of the HJB.\n"
@@ -309,6 +311,17 @@ def conclusions_markdown(m: Metrics) -> str:
         "trained and tested on the variant markets."
     )
     return "\n\n".join(blocks) + "\n"
+
+
+def _share_of_optimum(model: dict | None) -> str:
+    """' (here 95.5% of its mean P&L at a P&L std of 6.62 against 7.59)', or '' without the comparison."""
+    if not model or not {"as", "optimal"} <= set(model) or model["optimal"]["mean_pnl"] <= 0:
+        return ""
+    a, o = model["as"], model["optimal"]
+    return (
+        f" (here {pct(a['mean_pnl'] / o['mean_pnl'])} of its mean P&L at a P&L std of {a['std_pnl']:.2f} "
+        f"against {o['std_pnl']:.2f})"
+    )
 
 
 def _real_tape(name: str, r: dict) -> str:
