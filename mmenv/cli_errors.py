@@ -171,6 +171,18 @@ def _given_by(text: str, parser: argparse.ArgumentParser | None, args: argparse.
     return ""
 
 
+def _cli_advice(text: str) -> str:
+    """Library advice that names Python calls, rewritten with the command's flags."""
+    if "load_bars" not in text and "read_bars_csv" not in text:
+        return text
+    from mmenv.data.validate import _REMEDY, CLI_REMEDY
+
+    return text.replace(_REMEDY, CLI_REMEDY).replace(
+        "Run load_bars once online to fill the cache.",
+        "Run the command once without --offline to fill the cache.",
+    )
+
+
 def describe(
     exc: BaseException,
     parser: argparse.ArgumentParser | None = None,
@@ -191,7 +203,7 @@ def describe(
             f"this command needs {module}, which is not installed; install the {extra} extra: "
             f'pip install -e ".[{extra}]" (from a clone) or pip install "mmenv[{extra}]"'
         )
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = _cli_advice(" ".join(str(exc).split()) or type(exc).__name__)
     if isinstance(exc, OutputDirError):
         return 2, text
     if isinstance(exc, OSError) and exc.filename is not None:

@@ -306,8 +306,8 @@ def _bad(field: str, idx: int, value) -> TickStream:
         ("price", np.nan, "price and mid must be finite at event 123"),
         ("mid", np.inf, "price and mid must be finite at event 123"),
         ("side", 0, "side must be \\+1 or -1 at event 123"),
-        ("size", 0.0, "size must be finite and > 0 at event 123"),
-        ("size", np.nan, "size must be finite and > 0 at event 123"),
+        ("size", -1.0, "size must be finite and >= 0 at event 123"),
+        ("size", np.nan, "size must be finite and >= 0 at event 123"),
     ],
 )
 def test_bad_ticks_name_the_event(runner, field, value, match):
@@ -407,3 +407,20 @@ def test_model_market_backtest():
 class _NanModel(NaiveAgent):
     def quote(self, state):
         return np.full(state.q.shape, np.nan), np.full(state.q.shape, 0.5)
+
+
+@pytest.mark.parametrize("runner", ["fast", "reference"])
+def test_zero_size_trade_is_legal_and_fills_nothing(runner):
+    """A trade of a zero-volume bar (size 0) moves the mid and fills nothing; the run goes on."""
+    cfg = BacktestConfig(q_max=5.0, order_size=1.0, chunk_size=50)
+
+    def go(stream):
+        if runner == "fast":
+            return run_fast(QuoteRule("naive", depth=0.05), stream, cfg)
+        return run_reference(NaiveAgent(0.05), stream, cfg)
+
+    filled = sorted(set(go(_bad("size", 0, 1.0)).fills["event"].tolist()))
+    ev = filled[len(filled) // 2]  # an event that fills with its size
+    res = go(_bad("size", ev, 0.0))
+    assert ev not in set(res.fills["event"].tolist())
+    assert res.n_events == len(_bad("size", ev, 0.0))

@@ -266,3 +266,67 @@ def test_compare_with_no_fills_reports_undefined(tmp_path, capsys):
     s = m["metrics"]["model"]["_summary"]
     assert s["inventory_variance_reduction_as_vs_naive"] is None
     assert s["undefined"]["inventory_variance_reduction_as_vs_naive"] == "undefined: AS made no fills"
+
+
+#: (file of tests/bad_inputs, exit status of ``mmenv calibrate --bars-csv FILE``, fragment of stderr or stdout)
+FILE_CASES = [
+    ("empty.csv", 2, "empty.csv: the file is empty"),
+    ("header_only.csv", 2, "header_only.csv: the file has a header but no data rows"),
+    ("bad_header.csv", 2, "bad_header.csv: unrecognised header 'when,o,h,l,c,v'"),
+    ("missing_column.csv", 2, "missing_column.csv: missing column(s) ['close']"),
+    ("latin1.csv", 2, "latin1.csv: line 6, column 67: byte 0xe9 is not UTF-8"),
+    ("text_in_price.csv", 2, "text_in_price.csv: data row 2, column 'close': 'abc' is not a number"),
+    ("bad_timestamp.csv", 2, "bad_timestamp.csv: data row 7, column 'datetime': timestamp 'not-a-date'"),
+    (
+        "dst_naive.csv",
+        2,
+        "dst_naive.csv: data row 61, column 'datetime': naive timestamp '2024-11-03 01:00:00'",
+    ),
+    (
+        "extra_field.csv",
+        2,
+        "extra_field.csv: Error tokenizing data. C error: Expected 6 fields in line 11, saw 7",
+    ),
+    (
+        "five_minute.csv",
+        2,
+        "consecutive bars of a day are 5 min apart (median), not 1 min: these are not 1m bars",
+    ),
+    ("daily.csv", 2, "one bar per day (30 days): these are daily bars, not 1m bars"),
+    (
+        "nonpositive.csv",
+        2,
+        "no usable bars: all 780 rows were invalid (n_nonpositive=780). Use cached bars (--offline",
+    ),
+    ("bom.csv", 0, "bars of {path}: 780 bars in, 780 out, 2 sessions"),
+    ("semicolon.csv", 0, "bars of {path}: 780 bars in, 780 out, 2 sessions"),
+    ("truncated.csv", 0, "779 out, 2 sessions; dropped 1 rows with NaN/inf values"),
+    ("outlier.csv", 0, "779 out, 2 sessions; dropped 1 price outliers (more than 30 robust sigmas"),
+    ("zero_volume.csv", 0, "780 out, 2 sessions; 16 zero-volume bars kept"),
+]
+
+
+@pytest.mark.parametrize(("name", "code", "fragment"), FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_input_files(name, code, fragment, tmp_path, capsys):
+    path = BAD / name
+    out = tmp_path / "o"
+    rc = main(["calibrate", "--bars-csv", str(path), "--no-plot", "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == code, cap.err
+    if code:
+        assert cap.err.count("\n") == 1 and cap.err.startswith("mmenv calibrate: error: "), cap.err
+        assert fragment in cap.err, cap.err
+        assert "load_bars" not in cap.err and "read_bars_csv" not in cap.err  # advice names flags
+        assert not out.exists()
+    else:
+        assert fragment.format(path=path) in cap.out, cap.out
+        validation = json.loads((out / "calibration.json").read_text())["bars_validation"]
+        assert validation["n_input"] == 780 and validation["outlier_z"] == 30.0
+
+
+def test_zero_volume_bars_backtest(tmp_path, capsys):
+    argv = ["backtest", "--market", "bars-csv", "--bars-csv", str(BAD / "zero_volume.csv"), "--no-progress"]
+    assert main([*argv, "--latency-table", "--out", str(tmp_path / "o")]) == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["_bars_validation"]["n_zero_volume"] == 16
+    assert metrics["as"]["n_fills"] > 0

@@ -171,7 +171,7 @@ def _kernel(
         if si != 1 and si != -1:
             ist[_ERR], ist[_ERR_EV], st[_ERR_A] = _ERR_SIDE, ev, si
             return i
-        if not (zi > 0.0 and zi < inf):
+        if not (zi >= 0.0 and zi < inf):  # a zero-size trade (zero-volume bar) fills nothing
             ist[_ERR], ist[_ERR_EV], st[_ERR_A] = _ERR_SIZE, ev, zi
             return i
         if ist[_STARTED] == 0:

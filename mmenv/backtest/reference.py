@@ -109,7 +109,7 @@ def run_reference(
                 _raise(_ERR_PRICE, ev, p, m)
             if s not in (1, -1):
                 _raise(_ERR_SIDE, ev, s, 0.0)
-            if not (0.0 < z < math.inf):
+            if not (0.0 <= z < math.inf):
                 _raise(_ERR_SIZE, ev, z, 0.0)
             if ev == 0:
                 t0 = next_dec = t

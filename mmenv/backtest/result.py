@@ -81,7 +81,7 @@ def _raise(code: int, ev: int, a: float, b: float) -> None:
     if code == _ERR_SIDE:
         raise ValueError(f"tick side must be +1 or -1 at event {ev}, got {a!r}")
     if code == _ERR_SIZE:
-        raise ValueError(f"tick size must be finite and > 0 at event {ev}, got {a!r}")
+        raise ValueError(f"tick size must be finite and >= 0 at event {ev}, got {a!r}")
     if code == _ERR_NAN_QUOTE:
         raise ValueError(
             f"policy returned a NaN quote at event {ev}: bid_depth={a!r}, ask_depth={b!r} "

@@ -21,7 +21,7 @@ class TickStream:
         time: float64, event time in the backtest's time unit (non-decreasing; checked by the loop).
         price: float64, trade price (price units).
         side: int8, +1 buyer-initiated (lifts asks: can fill our ask), -1 seller-initiated (hits bids).
-        size: float64, trade size (units), > 0.
+        size: float64, trade size (units), >= 0 (a trade of a zero-volume bar has size 0 and fills nothing).
         mid: float64, mid-price at the trade (price units).
     """
 

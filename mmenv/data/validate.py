@@ -45,6 +45,12 @@ _REMEDY = (
     "(read_bars_csv), or the embedded synthetic market (synthetic_bars(), the project's default)."
 )
 
+#: The same advice in terms of the command's flags (the ``mmenv`` command puts it in place of ``_REMEDY``).
+CLI_REMEDY = (
+    "Use cached bars (--offline reads only the cache), a CSV you saved earlier (--bars-csv FILE), or "
+    "leave out --ticker / --bars-csv for the embedded synthetic market."
+)
+
 
 class DataError(RuntimeError):
     """Base class of the errors of this module."""
@@ -63,8 +69,8 @@ class BarReport:
     """What :func:`validate_bars` found in a bar frame and what it did about it.
 
     Counts of dropped rows add up: ``n_input == n_output + n_duplicates + n_nonfinite +
-    n_nonpositive + n_high_below_low + n_negative_volume``. Rows are checked in that order and
-    each dropped row is counted once, under the first rule it fails.
+    n_nonpositive + n_high_below_low + n_negative_volume + n_outliers``. Rows are checked in that
+    order and each dropped row is counted once, under the first rule it fails.
 
     Attributes:
         n_input: rows received.
@@ -76,6 +82,12 @@ class BarReport:
         n_nonpositive: rows dropped for a price <= 0.
         n_high_below_low: rows dropped because high < low.
         n_negative_volume: rows dropped for volume < 0.
+        n_outliers: rows dropped because a price lay more than ``outlier_z`` robust standard
+            deviations of the 1-minute log return away from the median close of its neighbours
+            (an isolated bad print; see :func:`validate_bars`).
+        outlier_z: the threshold used (None: the outlier rule was off).
+        robust_sigma: the robust standard deviation of the within-session close-to-close log returns
+            (1.4826 x their median absolute value), the unit of ``outlier_z``.
         n_open_close_outside: rows kept but repaired because open or close lay outside [low, high]
             (high and low were widened to include them).
         n_zero_volume: rows kept with volume == 0 (flagged, not an error).
@@ -98,6 +110,9 @@ class BarReport:
     n_nonpositive: int = 0
     n_high_below_low: int = 0
     n_negative_volume: int = 0
+    n_outliers: int = 0
+    outlier_z: float | None = None
+    robust_sigma: float | None = None
     n_open_close_outside: int = 0
     n_zero_volume: int = 0
     n_sessions: int = 0
@@ -118,6 +133,7 @@ class BarReport:
             + self.n_nonpositive
             + self.n_high_below_low
             + self.n_negative_volume
+            + self.n_outliers
         )
 
     @property
@@ -139,6 +155,13 @@ class BarReport:
         if self.half_days:
             lines.append(f"half days: {', '.join(self.half_days)}")
         return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BarReport:
+        """The report from :meth:`as_dict`'s output (``df.attrs["validation"]``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names}
+        return cls(**kw)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -169,11 +192,20 @@ def _require_columns(bars: pd.DataFrame) -> None:
         )
 
 
+#: Default threshold of the outlier rule, in robust standard deviations of the 1-minute log return.
+OUTLIER_Z = 30.0
+
+#: Bars on each side of a bar in the local median the outlier rule compares its prices with.
+OUTLIER_HALF_WINDOW = 2
+
+
 def validate_bars(
     bars: pd.DataFrame,
     interval: str = "1m",
     *,
     max_drop_fraction: float = 0.5,
+    outlier_z: float | None = OUTLIER_Z,
+    check_spacing: bool = True,
 ) -> tuple[pd.DataFrame, BarReport]:
     """Check and clean a bar frame; say what was found and what was done.
 
@@ -185,17 +217,28 @@ def validate_bars(
     4. a price <= 0: dropped (``n_nonpositive``);
     5. high < low: dropped (``n_high_below_low``);
     6. volume < 0: dropped (``n_negative_volume``);
-    7. open or close outside [low, high]: kept, high/low widened to include them
+    7. price outliers: with ``r`` the close-to-close log returns inside each session and
+       ``sigma_r = 1.4826 median|r|`` (a robust standard deviation, floored at 1e-4),
+       a bar is dropped when the log distance of any of its four prices from the median close of
+       the bars within :data:`OUTLIER_HALF_WINDOW` of it (same session) exceeds ``outlier_z *
+       sigma_r`` (``n_outliers``). An isolated bad print (one bar at 1e12) is far from its
+       neighbours' median; a genuine jump that lasts is not (the median follows it after two bars);
+    8. open or close outside [low, high]: kept, high/low widened to include them
        (``n_open_close_outside``);
-    8. zero volume: kept and counted (``n_zero_volume``);
-    9. gaps (intraday intervals only): overnight gaps, intraday gaps longer than one bar (halts,
-       missing bars), half days and late opens are counted and listed, never filled.
+    9. zero volume: kept and counted (``n_zero_volume``): a bar without trades is legal;
+    10. spacing (intraday intervals, ``check_spacing``): the median spacing of consecutive bars of
+        one day must be the interval, and a file with one bar per day is not intraday: daily or
+        5-minute bars given as 1-minute bars raise :class:`BarValidationError`;
+    11. gaps (intraday intervals only): overnight gaps, intraday gaps longer than one bar (halts,
+        missing bars), half days and late opens are counted and listed, never filled.
 
     Args:
         bars: frame with columns open, high, low, close, volume and a tz-aware DatetimeIndex
             (any time zone; converted to America/New_York). Extra columns are ignored.
         interval: the bar length, one of ``INTERVALS`` (used for the gap rules).
         max_drop_fraction: raise if more than this fraction of the rows had to be dropped.
+        outlier_z: threshold of rule 7 in robust standard deviations (None: rule off).
+        check_spacing: apply rule 10.
 
     Returns:
         ``(clean, report)``: a new frame with exactly the columns of ``COLUMNS`` as float64, and
@@ -210,6 +253,8 @@ def validate_bars(
         raise ValueError(f"interval must be one of {sorted(INTERVALS)}, got {interval!r}")
     if not 0.0 <= max_drop_fraction <= 1.0:
         raise ValueError(f"max_drop_fraction must be in [0, 1], got {max_drop_fraction!r}")
+    if outlier_z is not None and not (np.isfinite(outlier_z) and outlier_z > 0):
+        raise ValueError(f"outlier_z must be > 0 or None, got {outlier_z!r}")
     _require_columns(bars)
     n_input = len(bars)
     actions: list[str] = []
@@ -247,6 +292,20 @@ def validate_bars(
             actions.append(f"dropped {counts[name]} rows with {what}")
         bad |= new
     df = df[~bad].copy()
+    if check_spacing and interval != "1d" and len(df):
+        _check_spacing(df.index, interval)
+    robust_sigma = None
+    if outlier_z is not None and len(df) > 2:
+        out_mask, robust_sigma = _outliers(df, outlier_z)
+        counts["n_outliers"] = int(out_mask.sum())
+        if counts["n_outliers"] and robust_sigma is not None:
+            first = df.index[np.flatnonzero(out_mask)[0]]
+            actions.append(
+                f"dropped {counts['n_outliers']} price outliers (more than {outlier_z:g} robust sigmas "
+                f"= {outlier_z * robust_sigma:.3g} in log price from the median of their neighbours; "
+                f"first at {first})"
+            )
+            df = df[~out_mask]
     if len(df) == 0:
         raise BarValidationError(
             f"no usable bars: all {n_input} rows were invalid "
@@ -276,6 +335,8 @@ def validate_bars(
         n_unsorted=n_unsorted,
         n_open_close_outside=n_outside,
         n_zero_volume=n_zero,
+        outlier_z=None if outlier_z is None else float(outlier_z),
+        robust_sigma=robust_sigma,
         actions=tuple(actions),
         n_sessions=len(np.unique(df.index.normalize().as_unit("ns").asi8)),
         **counts,
@@ -283,6 +344,85 @@ def validate_bars(
     )
     assert report.n_input == report.n_output + report.n_dropped
     return df, report
+
+
+def _session_starts(index: pd.DatetimeIndex) -> np.ndarray:
+    """Boolean mask of the first bar of each New York calendar day."""
+    day_ns = index.normalize().as_unit("ns").asi8
+    return np.r_[True, day_ns[1:] != day_ns[:-1]] if len(index) else np.zeros(0, dtype=bool)
+
+
+def robust_sigma(log_returns: np.ndarray) -> float:
+    """1.4826 x the median absolute value of the non-zero returns, floored at 1e-4 (1 bp).
+
+    The median is unmoved by a few outliers (breakdown point 50%); 1.4826 makes it the standard
+    deviation of zero-mean Gaussian returns (1-minute returns have no drift to speak of, and a
+    steady drift must not shrink the scale). Zero returns (no trade, no quote change) are left out so
+    that a quiet market does not give sigma = 0.
+    """
+    r = log_returns[np.isfinite(log_returns) & (log_returns != 0)]
+    if r.size == 0:
+        return 1e-4
+    return max(1.4826 * float(np.median(np.abs(r))), 1e-4)
+
+
+#: Fewest within-session returns the outlier rule needs to measure its scale (else it is skipped).
+OUTLIER_MIN_RETURNS = 20
+
+
+def _outliers(df: pd.DataFrame, z: float) -> tuple[np.ndarray, float | None]:
+    """Rule 7 of :func:`validate_bars`: (mask of outlier bars, robust sigma of the log returns).
+
+    Skipped (no bar flagged, sigma None) with fewer than :data:`OUTLIER_MIN_RETURNS` within-session
+    returns, where the scale cannot be measured.
+    """
+    logp = np.log(df[list(PRICE_COLUMNS)].to_numpy())
+    start = _session_starts(df.index)
+    session = np.cumsum(start)
+    r = np.diff(logp[:, 3])[~start[1:]]  # within-session close-to-close log returns
+    if np.count_nonzero(r) < OUTLIER_MIN_RETURNS:
+        return np.zeros(len(df), dtype=bool), None
+    sig = robust_sigma(r)
+    med = (
+        pd.Series(logp[:, 3])
+        .groupby(session)
+        .transform(lambda x: x.rolling(2 * OUTLIER_HALF_WINDOW + 1, center=True, min_periods=1).median())
+        .to_numpy()
+    )
+    dev = np.abs(logp - med[:, None]).max(axis=1)
+    return dev > z * sig, sig
+
+
+def within_session_log_returns(bars: pd.DataFrame) -> np.ndarray:
+    """Close-to-close log returns of consecutive bars of one New York day (overnight returns excluded).
+
+    A return across a session gap (overnight, weekend) is a jump of a different size and horizon
+    than the bar's; a volatility estimated from 1-minute returns must leave it out.
+    """
+    close = bars["close"].to_numpy(np.float64)
+    start = _session_starts(pd.DatetimeIndex(bars.index).tz_convert(NEW_YORK))
+    return np.diff(np.log(close))[~start[1:]]
+
+
+def _check_spacing(index: pd.DatetimeIndex, interval: str) -> None:
+    """Rule 10 of :func:`validate_bars`: bars given as ``interval`` must be spaced by it."""
+    step = INTERVALS[interval]
+    start = _session_starts(index)
+    diffs = np.diff(index.as_unit("ns").asi8)[~start[1:]]
+    if diffs.size == 0:
+        if len(index) >= 3:
+            raise BarValidationError(
+                f"the bars hold one bar per day ({len(index)} days): these are daily bars, not {interval} bars; "
+                "give intraday bars of that interval"
+            )
+        return
+    median = pd.Timedelta(int(np.median(diffs)), unit="ns")
+    if median != step:
+        raise BarValidationError(
+            f"consecutive bars of a day are {median.total_seconds() / 60:g} min apart (median), not "
+            f"{step.total_seconds() / 60:g} min: these are not {interval} bars; give {interval} bars "
+            f"(or resample them to {interval})"
+        )
 
 
 def _gap_stats(index: pd.DatetimeIndex, step: pd.Timedelta) -> dict[str, Any]:

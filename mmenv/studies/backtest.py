@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
-from mmenv.studies.common import write_json
+from mmenv.studies.common import bars_validation, write_json
 
 __all__ = ["STRATEGIES", "configure_parser", "load_stream", "main", "make_strategy", "run", "run_backtests"]
 
@@ -96,7 +96,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def load_stream(args: argparse.Namespace):
-    """The bars of ``--market`` turned into ticks; returns (ticks, stream in hours, description)."""
+    """The bars of ``--market`` turned into ticks; returns (ticks, stream in hours, description, validation
+    report of bars read from a file or downloaded, printed; None for synthetic bars)."""
     from mmenv import data
     from mmenv.backtest import TickStream
     from mmenv.ticks import synthesize_ticks
@@ -112,8 +113,9 @@ def load_stream(args: argparse.Namespace):
             raise ValueError("--market bars-csv needs --bars-csv PATH")
         bars = data.read_bars_csv(args.bars_csv)
         what = f"bars from {args.bars_csv}"
+    validation = bars_validation(bars, what)
     ticks = synthesize_ticks(bars, tuple(args.ticks_per_bar), args.seed, k=args.tick_k)
-    return ticks, TickStream.from_ticks(ticks, time_unit_seconds=3600.0), what
+    return ticks, TickStream.from_ticks(ticks, time_unit_seconds=3600.0), what, validation
 
 
 def intrabar_sigma(ticks) -> float:
@@ -192,7 +194,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     from mmenv.analytics import attribute, markout_curve, summarize_backtest
     from mmenv.backtest import BacktestConfig, backtest
 
-    ticks, stream, what = load_stream(args)
+    ticks, stream, what, validation = load_stream(args)
     sigma = intrabar_sigma(ticks)
     names = list(STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
     horizon = args.horizon_seconds / 3600.0
@@ -243,6 +245,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         "A_per_second_per_side": ticks.A,
         "time_unit": "hour (trading clock)",
         "markout_horizons_seconds": list(args.markouts),
+        "bars_validation": validation,
         "config": {k: v for k, v in cfg.__dict__.items()},
         "strategies": names,
         "sharpe": "mean / std of the P&L of consecutive episodes of horizon_seconds, not annualised; "
@@ -321,7 +324,10 @@ def run(args: argparse.Namespace) -> int:
     with staged(args.out, getattr(args, "force", False), "backtest") as out:
         metrics, results, settings = run_backtests(args)
         attributions = settings.pop("_attributions")
-        write_json(metrics, out / "metrics.json")
+        extra = (
+            {} if settings["bars_validation"] is None else {"_bars_validation": settings["bars_validation"]}
+        )
+        write_json({**metrics, **extra}, out / "metrics.json")
         write_json(settings, out / "backtest_config.json")
         plots.plot_equity(results, out / "equity.png", time_label="trading hours")
         plots.plot_inventory(results, out / "inventory.png", time_label="trading hours")

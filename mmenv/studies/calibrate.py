@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmenv.outdir import staged
-from mmenv.studies.common import write_json
+from mmenv.studies.common import bars_validation, write_json
 
 __all__ = ["configure_parser", "load_source", "main", "run"]
 
@@ -52,16 +52,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
 
 
-def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None]:
-    """The data object for :func:`mmenv.calibration.calibrate` and the true (A, k) when known."""
+def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None, dict[str, Any] | None]:
+    """The data object for :func:`mmenv.calibration.calibrate`, the true (A, k) when known, and the
+    validation report of bars read from a file or downloaded (printed)."""
     from mmenv import trade_loaders as tl
 
     if args.lobster is not None:
-        return tl.load_lobster(*args.lobster), None
+        return tl.load_lobster(*args.lobster), None, None
     if args.trades is not None or args.quotes is not None:
         if args.trades is None or args.quotes is None:
             raise SystemExit("--trades and --quotes must be given together")
-        return tl.load_trades_bbo(args.trades, args.quotes), None
+        return tl.load_trades_bbo(args.trades, args.quotes), None, None
     from mmenv import data
     from mmenv.ticks import synthesize_ticks
 
@@ -71,11 +72,13 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None]
         bars = data.read_bars_csv(args.bars_csv)
     else:
         bars = data.synthetic_bars(days=args.days, seed=args.seed)
+    validation = bars_validation(bars, args.ticker or str(args.bars_csv or ""))
     ticks = synthesize_ticks(bars, seed=args.seed + 1)
-    return tl.TickSource(ticks, source=f"synthetic ticks from {len(bars):,} bars"), {
-        "A": ticks.A,
-        "k": ticks.k,
-    }
+    return (
+        tl.TickSource(ticks, source=f"synthetic ticks from {len(bars):,} bars"),
+        {"A": ticks.A, "k": ticks.k},
+        validation,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +98,7 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source, truth = load_source(args)
+        source, truth, validation = load_source(args)
         result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
         sample = source.depth_sample(aggregate=not args.no_aggregate)
         analysis = analyse(source, aggregate=not args.no_aggregate, fit_fraction=args.fit_fraction)
@@ -110,6 +113,8 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
     out.update(analysis.to_dict())
     if truth:
         out["truth"] = truth
+    if validation is not None:
+        out["bars_validation"] = validation
     write_json(out, stage / "calibration.json")
     if not args.no_plot:
         plot_calibration(result, sample, stage / "calibration.png", analysis=analysis)

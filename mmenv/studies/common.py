@@ -17,6 +17,7 @@ import numpy as np
 from mmenv.plot_style import pyplot, save_figure
 
 __all__ = [
+    "bars_validation",
     "fmt_pm",
     "pyplot",
     "save_figure",
@@ -66,6 +67,18 @@ def score(ro, horizon: int = 5) -> dict[str, Any]:
     out["fill_rate"] = float(fills / quoted) if quoted else float("nan")
     out["inventory_var"] = out["inventory_std"] ** 2
     return out
+
+
+def bars_validation(bars: Any, what: str) -> dict[str, Any] | None:
+    """Print the validation summary of bars read from a file or downloaded (:func:`mmenv.data.validate_bars`)
+    and return it for the JSON outputs; None for bars that were not validated (the synthetic market)."""
+    from mmenv.data import BarReport
+
+    d = getattr(bars, "attrs", {}).get("validation")
+    if d is None:
+        return None
+    print(f"bars of {what}: " + BarReport.from_dict(d).summary().replace("\n", "; "))
+    return d
 
 
 def fmt_pm(mean: float, se: float, width: int = 7, prec: int = 2) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from mmenv.outdir import staged
 from mmenv.plot_style import label_points, strategy_color
-from mmenv.studies.common import fmt_pm, pyplot, save_figure, score, simulate, write_json
+from mmenv.studies.common import bars_validation, fmt_pm, pyplot, save_figure, score, simulate, write_json
 
 __all__ = [
     "STRATEGIES",
@@ -111,10 +111,13 @@ def load_bars_arg(args: argparse.Namespace):
     from mmenv import data
 
     if getattr(args, "ticker", None):
-        return data.load_bars(args.ticker, offline=getattr(args, "offline", False))
-    if getattr(args, "bars_csv", None):
-        return data.read_bars_csv(args.bars_csv)
-    return None
+        bars = data.load_bars(args.ticker, offline=getattr(args, "offline", False))
+    elif getattr(args, "bars_csv", None):
+        bars = data.read_bars_csv(args.bars_csv)
+    else:
+        return None
+    bars_validation(bars, args.ticker or str(args.bars_csv))  # printed; stored by the callers
+    return bars
 
 
 def run_compare(
@@ -163,9 +166,12 @@ def run_compare(
                 m["_summary"][name] = value
                 if why is not None:
                     m["_summary"]["undefined"][name] = why
-            m["_summary"]["inventory_variance"] = inventory_variance_reduction(
-                inv["as"], inv["naive"], seed=seed
-            )
+            iv = inventory_variance_reduction(inv["as"], inv["naive"], seed=seed)
+            why = m["_summary"]["undefined"].get("inventory_variance_reduction_as_vs_naive")
+            if why is not None:  # no finding: a ratio with an empty or zero base
+                for d in iv.values():
+                    d.update(reduction=float("nan"), se=float("nan"), undefined=why)
+            m["_summary"]["inventory_variance"] = iv
     return metrics, pnl, infos
 
 
@@ -357,10 +363,10 @@ def run(args: argparse.Namespace) -> int:
     with staged(args.out, getattr(args, "force", False), "compare") as out:
         markets = build_markets(args)
         metrics, pnl, infos = run_compare(markets, args.paths, args.seed, args.risk, args.ppo, progress=True)
-        write_json(
-            {"markets": infos, "metrics": metrics, "paths": args.paths, "seed": args.seed},
-            out / "metrics.json",
-        )
+        data = {"markets": infos, "metrics": metrics, "paths": args.paths, "seed": args.seed}
+        if "bars" in markets and "validation" in markets["bars"]["bars"].attrs:
+            data["bars_validation"] = markets["bars"]["bars"].attrs["validation"]
+        write_json(data, out / "metrics.json")
         if not args.no_plot:
             plot_compare(metrics, pnl, out)
     print(f"Strategy comparison: {args.paths} paths, seed {args.seed}, {time.perf_counter() - t0:.1f} s")

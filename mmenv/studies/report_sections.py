@@ -228,8 +228,11 @@ def sec_data(rep: Report, cfg: dict) -> None:
 
     bars = _bars(cfg)
     ticks = _ticks(cfg)
+    from mmenv.data import BarReport
+    from mmenv.data.validate import within_session_log_returns
+
     close = bars["close"].to_numpy()
-    lr = np.diff(np.log(close))
+    lr = within_session_log_returns(bars)  # returns across session gaps excluded
     rep.metrics["data"] = {
         "source": cfg["source"],
         "n_bars": len(bars),
@@ -240,14 +243,22 @@ def sec_data(rep: Report, cfg: dict) -> None:
         "tick_A_per_s": float(ticks.A),
         "tick_k": float(ticks.k),
     }
+    validation = bars.attrs.get("validation")
+    if validation is not None:
+        rep.metrics["data"]["bars_validation"] = validation
     d = rep.metrics["data"]
     rep.add(
         f"Data: **{cfg['source']}**, {d['n_bars']:,} one-minute bars, close {d['first_close']:.2f} -> "
-        f"{d['last_close']:.2f}, std of 1-minute log returns {d['minute_logret_std']:.5f}. Tick synthesis "
+        f"{d['last_close']:.2f}, std of 1-minute log returns {d['minute_logret_std']:.5f} (within sessions). Tick synthesis "
         f"(a model, not data): {d['n_ticks']:,} trades on a path that respects each bar, depths drawn so that "
         f"$\\lambda(d) = A e^{{-kd}}$ holds with $A$ = {d['tick_A_per_s']:.4g} trades/s/side, "
         f"$k$ = {d['tick_k']:.4g} per price unit. Sections III, VI and IX use these ticks."
     )
+    if validation is not None:
+        rep.add(
+            "Validation of the bars (`mmenv.data.validate_bars`: rows dropped, sorted or repaired, price "
+            "outliers, gaps): " + BarReport.from_dict(validation).summary().replace("\n", "; ") + "."
+        )
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 2.8))
     ax.plot(close, lw=0.7, color="tab:blue")
@@ -732,7 +743,11 @@ def _variance_table(v: dict[str, dict]) -> str:
         if key in v:
             r = v[key]
             ok = all(x is not None and math.isfinite(x) for x in (r["reduction"], r["se"]))
-            cut = f"{r['reduction']:.1%} ± {r['se']:.1%}" if ok else "undefined: naive's variance is zero"
+            cut = (
+                f"{r['reduction']:.1%} ± {r['se']:.1%}"
+                if ok
+                else r.get("undefined", "undefined: naive's variance is zero")
+            )
             lines.append(f"| {label} | {r['as']:.3g} | {r['naive']:.3g} | {cut} |")
     return (
         "How much AS cuts the inventory variance against the naive strategy, under three definitions (± a "
