@@ -219,6 +219,8 @@ def describe(
         return 2, f"{text}{_given_by(text, parser, args)}; check the path"
     if isinstance(exc, UnicodeDecodeError):
         return 2, f"cannot decode text as {exc.encoding}: {text}; save the file as UTF-8"
+    if isinstance(exc, MemoryError):
+        return 1, f"out of memory ({text}); run a smaller problem (fewer --paths, --days or strategies)"
     code = getattr(exc, "exit_code", None)
     if isinstance(code, int):
         return code, _with_flags(text, parser)

@@ -110,12 +110,23 @@ def _env() -> dict[str, str]:
 
 def test_sigint_mid_run_leaves_the_previous_result(tmp_path):
     out = tmp_path / "res"
-    with staged(out, command="replicate") as stage:
-        atomic_write_text(stage / "as2008.json", "[]")
-        atomic_write_text(stage / "as2008_pnl.png", "previous figure")
+    with staged(out, command="sensitivity") as stage:
+        atomic_write_text(stage / "metrics.json", "{}")
+        atomic_write_text(stage / "sensitivity_frontier.png", "previous figure")
     before = _files(out)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mmenv.cli", "replicate", "--paths", "400000", "--out", str(out)],
+    proc = subprocess.Popen(  # a long grid (hundreds of gamma values, one simulation each): interrupted
+        [
+            sys.executable,
+            "-m",
+            "mmenv.cli",
+            "sensitivity",
+            "--paths",
+            "2000",
+            "--n-gamma",
+            "2000",
+            "--out",
+            str(out),
+        ],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -130,7 +141,7 @@ def test_sigint_mid_run_leaves_the_previous_result(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1].startswith("mmenv replicate: error: interrupted"), err
+    assert err.strip().splitlines()[-1].startswith("mmenv sensitivity: error: interrupted"), err
     assert _files(out) == before
     assert _siblings(out) == ["res"]
 
