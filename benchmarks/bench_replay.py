@@ -27,9 +27,9 @@ from mmenv.replay.engine import ReplayConfig, replay
 from mmenv.tape import tile
 from mmenv.tape_loaders import load_binance
 
-DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data" / "binance"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/binance")
+_HERE = Path(__file__).resolve()
+DATA = next((p / "shared" / "data" / "binance" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()),
+            _HERE.parents[2] / "shared" / "data" / "binance")  # fmt: skip
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ import pytest
 from mmenv.tape import QUOTE, TRADE, Tape, iter_chunks, tile
 from mmenv.tape_loaders import load_binance, load_lobster, load_tape, save_tape
 
-DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+_HERE = Path(__file__).resolve()
+DATA = next(
+    (p / "shared" / "data" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()), _HERE.parents[2]
+)
 LOB = DATA / "lobster"
 BIN = DATA / "binance"
 LOB_MSG = LOB / "AMZN_2012-06-21_34200000_57600000_message_1.csv"

@@ -127,3 +127,31 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
     assert m["paired"]["ppo_minus_as"]["mean"] == pytest.approx(d.mean())
     assert (out / "ppo_replay.zip").exists()
     assert "paired by window" in capsys.readouterr().out
+
+
+def test_report_section_sentences_are_computed_from_the_metrics():
+    from mmenv.studies.replay import default_args, report_section, run_study
+
+    args = default_args(quick=True)
+    args.replay_latencies_ms = [0.0, 50.0]
+    m = run_study(synthetic_tape(2500, seed=4), args)
+    m.pop("_results")
+    text = report_section({"synthetic": m})
+    pnl = {s: v["total_pnl"] for s, v in m["strategies"].items()}
+    wins = sum(v > 0 for v in pnl.values())
+    assert f"{wins} of {len(pnl)} strategies made money out of sample" in text
+    assert f"the best was {max(pnl, key=pnl.get)}" in text
+    q = m["fill_latency_table"]["queue"]
+    assert (
+        f"AS's fills go from {int(q['0ms']['as']['n_fills']):,} to {int(q['50ms']['as']['n_fills']):,}"
+        in text
+    )
+    assert "| glft |" in text and "queue 50ms" in text
+    assert "No real-data sample was found" in report_section({})
+
+
+def test_report_lists_the_real_data_part():
+    from mmenv.studies.replay import report_part
+    from mmenv.studies.report import SECTIONS
+
+    assert any(report_part in s.parts for s in SECTIONS)

@@ -29,6 +29,7 @@ from typing import Any
 
 from mmenv.outdir import staged
 from mmenv.report_html import github_slug, markdown_to_html
+from mmenv.studies import replay as real_data
 from mmenv.studies import report_sections as rs
 from mmenv.studies.common import write_json
 
@@ -105,7 +106,7 @@ SECTIONS: tuple[Section, ...] = (
         "IV", "Risk aversion and volatility: from aggressive to defensive quoting", (rs.sec_sensitivity,)
     ),
     Section("V", "The engine and the AS 2008 replication", (rs.sec_engine, rs.sec_replication)),
-    Section("VI", "The event-driven backtest and latency", (rs.sec_backtest,)),
+    Section("VI", "The event-driven backtest and latency", (rs.sec_backtest, real_data.report_part)),
     Section("VII", "Attribution and risk", (rs.sec_attribution,), ("IX",)),
     Section("VIII", "The model's weaknesses, measured", (rs.sec_weaknesses,)),
     Section("IX", "Strategy comparison", (rs.sec_compare, rs.sec_rl)),
