@@ -127,6 +127,16 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
     assert m["paired"]["ppo_minus_as"]["mean"] == pytest.approx(d.mean())
     assert (out / "ppo_replay.zip").exists()
     assert "paired by window" in capsys.readouterr().out
+    # the trained run scored by the replay backtest (through the event-clock env: the same engine)
+    bt = tmp_path / "bt"
+    rc = main(["backtest", "--tape", str(path), "--ppo-run", str(out), "--out", str(bt), "--no-progress",
+               "--replay-strategies", "as", "--replay-latencies-ms"])  # fmt: skip
+    assert rc == 0
+    m = json.loads((bt / "metrics.json").read_text())
+    assert (
+        set(m["strategies"]) == {"as", "ppo"}
+        and m["strategies"]["ppo"]["n_events"] == m["out_of_sample"]["n_events"]
+    )
 
 
 def test_report_section_sentences_are_computed_from_the_metrics():

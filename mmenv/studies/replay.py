@@ -73,6 +73,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--in-sample", type=float, default=0.5, help="in-sample fraction of the tape (0.5)")
     g.add_argument(
+        "--ppo-run", type=Path, default=None, help="a run of mmenv train --market replay to score too"
+    )
+    g.add_argument(
         "--walk-forward", type=int, default=0, metavar="N", help="also walk forward over N windows"
     )
     g.add_argument(
@@ -131,7 +134,7 @@ def _gamma(risk_aversion: float, k: float, sigma: float, horizon: float) -> floa
 
 
 def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float,
-                  s0: float, ppo_run: Path | None = None) -> dict[str, Any]:  # fmt: skip
+                  s0: float) -> dict[str, Any]:  # fmt: skip
     """Fresh policies for ``names`` from a calibration (time in seconds, inventory in lots)."""
     from types import SimpleNamespace
 
@@ -150,10 +153,6 @@ def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion
                                  q_max=max_lots, order_size=1.0, s0=s0)  # fmt: skip
         else:
             out[name] = make_strategy("symmetric" if name == "symmetric" else name, ns, k, s0)
-    if ppo_run is not None:
-        from agents import make_policy
-
-        out["ppo"] = make_policy("ppo", path=str(ppo_run), s0=s0)
     return out
 
 
@@ -198,6 +197,32 @@ def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
     return out
 
 
+def ppo_replay(run_dir: Path, tape, cfg) -> Any:
+    """Replay a PPO agent trained by ``mmenv train --market replay`` (``run_dir``: ppo_replay.zip and
+    vecnormalize.pkl) on ``tape`` through the event-clock env (the same engine), deterministic actions."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from mmenv.replay.env import ReplayEnv
+
+    model_path, norm_path = run_dir / "ppo_replay.zip", run_dir / "vecnormalize.pkl"
+    for p in (model_path, norm_path):
+        if not p.exists():
+            raise ValueError(
+                f"--ppo-run {run_dir}: {p.name} is missing (a run of mmenv train --market replay)"
+            )
+    env = ReplayEnv(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
+    venv = VecNormalize.load(str(norm_path), DummyVecEnv([lambda: ReplayEnv(tape, cfg, episode_s=1.0)]))
+    venv.training = False
+    model = PPO.load(str(model_path), device="cpu")
+    obs, _ = env.reset(seed=0)
+    done = False
+    while not done:
+        act, _ = model.predict(venv.normalize_obs(obs[None, :]), deterministic=True)
+        obs, _, _, done, _ = env.step(act[0])
+    return env.result("ppo")
+
+
 def _calibration_dict(cal) -> dict[str, float]:
     return {
         "A_per_s": float(cal.A),
@@ -228,7 +253,7 @@ def run_study(
     horizons = tuple(float(h) for h in args.markouts)
     s0 = float(oos.mid[0])
     kw = {"lot_size": lot, "max_lots": args.max_lots, "risk_aversion": args.risk_aversion,
-          "horizon": args.replay_horizon_s, "s0": s0, "ppo_run": getattr(args, "ppo_run", None)}  # fmt: skip
+          "horizon": args.replay_horizon_s, "s0": s0}  # fmt: skip
     names = list(dict.fromkeys(args.replay_strategies))
     strategies: dict[str, Any] = {}
     results: dict[str, Any] = {}
@@ -240,6 +265,10 @@ def run_study(
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         strategies[name], results[name] = m, res
         say(f"{name}: {m['total_pnl']:.4g} over {res.n_events:,} events ({wall:.2f} s)")
+    if getattr(args, "ppo_run", None) is not None:
+        res = ppo_replay(Path(args.ppo_run), oos, cfg)
+        strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s), res
+        say(f"ppo: {strategies['ppo']['total_pnl']:.4g}")
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for model in ("trade_through", "queue"):
         table[model] = {}
