@@ -84,8 +84,8 @@ _N_ST = _O + 12
 _N_IST = 21
 # parameters
 (_P_QMAX, _P_SIZE, _P_FPU, _P_FRATE, _P_LAT, _P_HORIZON, _P_SIGMA, _P_EVERY, _P_MODEL, _P_SHARE, _P_ATPX,
- _P_CANCEL, _P_DEEP, _P_CROSS, _P_DECON, _P_DECN, _P_INTERVAL, _P_TICK) = range(18)  # fmt: skip
-_N_PRM = 18
+ _P_CANCEL, _P_DEEP, _P_CROSS, _P_DECON, _P_DECN, _P_INTERVAL, _P_TICK, _P_INV) = range(19)  # fmt: skip
+_N_PRM = 19
 _QUEUE_CAP = 1 << 14
 _ERR_TIME, _ERR_CROSSED, _ERR_QUEUE = 1, 2, 3
 _WITHDRAW = -1.0
@@ -212,7 +212,7 @@ class ReplayConfig:
         prm[_P_CROSS] = CROSS_RULES.index(self.cross)
         prm[_P_DECON], prm[_P_DECN] = DECIDE_ON.index(self.decide_on), self.decide_every
         prm[_P_INTERVAL] = round(self.decision_interval_s * 1e9)
-        prm[_P_TICK] = tick
+        prm[_P_TICK], prm[_P_INV] = tick, 1.0 / tick
         return prm
 
 
@@ -293,9 +293,9 @@ def _apply(st, ist, prm, s: int, lvl: float) -> None:
 @nb.njit(cache=True)
 def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: float, ev: int) -> bool:
     """A decision at time ``t`` (ns): depths to grid prices, sent now or after the latency. True on error."""
-    tick = prm[_P_TICK]
-    blvl = math.floor((mid - db) / tick + 1e-9) if (db == db and db < math.inf) else _WITHDRAW
-    alvl = math.ceil((mid + da) / tick - 1e-9) if (da == da and da < math.inf) else _WITHDRAW
+    tick, inv = prm[_P_TICK], prm[_P_INV]
+    blvl = math.floor((mid - db) * inv + 1e-9) if (db == db and db < math.inf) else _WITHDRAW
+    alvl = math.ceil((mid + da) * inv - 1e-9) if (da == da and da < math.inf) else _WITHDRAW
     if blvl != _WITHDRAW and alvl != _WITHDRAW and blvl >= alvl:
         ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_CROSSED, ev, blvl * tick, alvl * tick
         return True
@@ -378,8 +378,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
     """
     n = time.shape[0]
     cap_f, cap_s = fills.shape[0], states.shape[0]
-    tick = prm[_P_TICK]
-    inv_tick = 1.0 / tick
+    tick, inv_tick = prm[_P_TICK], prm[_P_INV]
     every = int(prm[_P_EVERY])
     model_queue = prm[_P_MODEL] == 0.0
     share, at_px = prm[_P_SHARE], prm[_P_ATPX] != 0.0
