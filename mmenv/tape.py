@@ -174,6 +174,34 @@ class Tape:
         idx[-1] = len(self)
         return [self.slice(int(idx[j]), int(idx[j + 1])) for j in range(n)]
 
+    # ---------------------------------------------------------------------------------- synthetic ticks
+    @classmethod
+    def from_ticks(cls, ticks: Any, tick: float, displayed: float = 1.0) -> Tape:
+        """The tape of a synthetic tick stream (:class:`mmenv.ticks.Ticks`), for the event-clock env on it.
+
+        Each synthetic trade becomes a quote event then the trade, both at its trading-clock time: the book is
+        the quoted half-spread around the mid rounded away from it to the ``tick`` grid (at least one tick
+        wide), with ``displayed`` units on each side (the synthetic stream has no book sizes: a stated
+        convention; use ``trade_through`` fills, which ignore them). Trade prices are the stream's.
+        """
+        if not (math.isfinite(tick) and tick > 0):
+            raise ValueError(f"tick must be > 0, got {tick!r}")
+        mid, hs = np.asarray(ticks.mid, np.float64), np.asarray(ticks.half_spread, np.float64)
+        bid = np.floor((mid - hs) / tick + 1e-9) * tick
+        ask = np.maximum(np.ceil((mid + hs) / tick - 1e-9) * tick, bid + tick)
+        n = mid.size
+        t = np.round(np.asarray(ticks.clock, np.float64) * 1e9).astype(np.int64)
+        nan = np.full(n, np.nan)
+        inter = lambda q, tr: np.stack([q, tr], axis=1).reshape(-1)  # noqa: E731 (quote row, then trade row)
+        qty = np.full(n, float(displayed))
+        return cls(
+            time=inter(t, t), kind=inter(np.zeros(n, np.int8), np.ones(n, np.int8)),
+            bid_px=inter(bid, bid), bid_qty=inter(qty, qty), ask_px=inter(ask, ask), ask_qty=inter(qty, qty),
+            trade_px=inter(nan, np.asarray(ticks.price, np.float64)), trade_qty=inter(nan, np.asarray(ticks.size, np.float64)),
+            side=inter(np.zeros(n, np.int8), np.asarray(ticks.side, np.int8)), tick=tick,
+            origin="trading clock", source="synthetic ticks",
+        )  # fmt: skip
+
     # ----------------------------------------------------------------------------------------- export
     def to_frame(self):
         """The tape in the generic schema of :func:`mmenv.tape_loaders.load_tape` (a pandas DataFrame)."""

@@ -61,3 +61,29 @@ def test_env_contract_and_observation():
         ReplayEnv(synthetic_tape(100), CFG, decision="bar")
     with pytest.raises(ValueError, match="episode_s"):
         ReplayEnv(synthetic_tape(100), CFG, episode_s=0.0)
+
+
+def test_event_clock_env_on_a_synthetic_tick_market():
+    from agents import AvellanedaStoikovAgent
+    from mmenv.data import synthetic_bars
+    from mmenv.tape import Tape
+    from mmenv.ticks import synthesize_ticks
+
+    ticks = synthesize_ticks(synthetic_bars(1, 0), (5, 10), 1, k=50.0)
+    tape = Tape.from_ticks(ticks, tick=0.01)
+    assert len(tape) == 2 * len(ticks) and tape.n_trades == len(ticks)
+    cfg = ReplayConfig(fill_model="trade_through", order_size=1.0, q_max=10.0, sigma=0.02, horizon_s=600.0)
+    env = ReplayEnv(tape, cfg, decision="trade", episode_s=900.0, start="first", action_unit="price")
+    agent = AvellanedaStoikovAgent(gamma=0.5, k=50.0)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        st = env.state
+        qs = QuoteState(q=np.array([st.q]), tau=np.array([600.0 - st.elapsed_s % 600.0]), mid=np.array([st.mid]),
+                        sigma=np.array([0.02]), s0=np.array([st.mid]))  # fmt: skip
+        db, da = agent.quote(qs)
+        *_, done, _ = env.step(np.array([db[0], da[0]]))
+    res_env = env.result("as")
+    res_bt = replay(agent.quote_rule(), env._ep, ReplayConfig(**{**cfg.to_dict(), "decide_on": "trade"}))
+    assert len(res_bt.fills) > 10
+    np.testing.assert_array_equal(res_env.states["equity"], res_bt.states["equity"])

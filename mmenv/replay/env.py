@@ -5,7 +5,8 @@ compiled loop as the replay backtest, in its external-decision mode): an AS poli
 :func:`mmenv.replay.engine.replay` on the same tape and settings gives the same fills and P&L, bit for bit
 (tested).
 
-Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
+The tape is a real one (:mod:`mmenv.tape_loaders`) or a synthetic tick market
+(:meth:`mmenv.tape.Tape.from_ticks`). Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
 event), every ``every`` such events. An episode is ``episode_s`` seconds of the tape from a start drawn
 uniformly (seeded) among the events that leave a full episode (``start="random"``) or from the first event
 (``start="first"``); it ends (truncated) when that time has passed or the tape ends.
