@@ -87,3 +87,28 @@ def test_event_clock_env_on_a_synthetic_tick_market():
     res_bt = replay(agent.quote_rule(), env._ep, ReplayConfig(**{**cfg.to_dict(), "decide_on": "trade"}))
     assert len(res_bt.fills) > 10
     np.testing.assert_array_equal(res_env.states["equity"], res_bt.states["equity"])
+
+
+def test_vector_env_steps_episodes_like_the_single_env():
+    from mmenv.replay.env import ReplayVectorEnv
+
+    tape = synthetic_tape(1500, seed=5)
+    venv = ReplayVectorEnv(tape, CFG, num_envs=3, episode_s=5.0, decision="event", every=2)
+    obs, _ = venv.reset(seed=11)
+    singles = [ReplayEnv(tape, CFG, episode_s=5.0, decision="event", every=2) for _ in range(3)]
+    ref = np.stack([e.reset(seed=11 + i)[0] for i, e in enumerate(singles)])
+    np.testing.assert_array_equal(obs, ref)
+    a = np.full((3, 2), 2.0, np.float32)
+    ends = 0
+    for _ in range(200):
+        obs, rew, term, trunc, info = venv.step(a)
+        for i, e in enumerate(singles):
+            o, r, _, t, _ = e.step(a[i])
+            assert r == rew[i]
+            if t:
+                assert info["_final_obs"][i]
+                np.testing.assert_array_equal(info["final_obs"][i], o)
+                o, _ = e.reset()
+                ends += 1
+            np.testing.assert_array_equal(obs[i], o)
+    assert ends > 0 and venv.observation_space.contains(obs)

@@ -44,7 +44,7 @@ from gymnasium import spaces
 from mmenv.replay.engine import ReplayConfig, ReplayState
 from mmenv.tape import TRADE, Tape
 
-__all__ = ["OBS_NAMES", "ReplayEnv"]
+__all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv"]
 
 OBS_NAMES = (
     "inventory_lots_frac",
@@ -207,3 +207,54 @@ class ReplayEnv(gymnasium.Env):
         if self.state is None:
             raise RuntimeError("no episode: call reset() first")
         return self.state.finish(name)
+
+
+class ReplayVectorEnv(gymnasium.vector.VectorEnv):
+    """``num_envs`` event-clock episodes on one tape stepped together (Gymnasium vector API).
+
+    Each sub-episode is a :class:`ReplayEnv` (same engine, observation, action and reward; starts drawn from
+    the sub-env's own generator, seeded ``seed + i``). Autoreset: same step (an episode that ends is reset at
+    once; its last observation and info are in ``infos["final_obs"]`` / ``infos["final_info"]``, masked by
+    ``infos["_final_obs"]``).
+
+    Args:
+        tape, config, kwargs: as :class:`ReplayEnv`. num_envs: sub-episodes, >= 1.
+    """
+
+    metadata = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
+
+    def __init__(
+        self, tape: Tape, config: ReplayConfig | None = None, num_envs: int = 4, **kwargs: Any
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        self.envs = [ReplayEnv(tape, config, **kwargs) for _ in range(num_envs)]
+        self.num_envs = int(num_envs)
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = gymnasium.vector.utils.batch_space(
+            self.single_observation_space, self.num_envs
+        )
+        self.action_space = gymnasium.vector.utils.batch_space(self.single_action_space, self.num_envs)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs = np.empty((self.num_envs, len(OBS_NAMES)), np.float32)
+        for i, env in enumerate(self.envs):
+            obs[i], _ = env.reset(seed=None if seed is None else seed + i)
+        return obs, {}
+
+    def step(self, actions):
+        a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
+        obs = np.empty((self.num_envs, len(OBS_NAMES)), np.float32)
+        rew = np.empty(self.num_envs)
+        trunc = np.zeros(self.num_envs, bool)
+        final_obs = np.empty(self.num_envs, dtype=object)
+        for i, env in enumerate(self.envs):
+            obs[i], rew[i], _, trunc[i], _ = env.step(a[i])
+            if trunc[i]:
+                final_obs[i] = obs[i].copy()
+                obs[i], _ = env.reset()
+        infos: dict[str, Any] = {}
+        if trunc.any():
+            infos = {"final_obs": final_obs, "_final_obs": trunc.copy()}
+        return obs, rew, np.zeros(self.num_envs, bool), trunc, infos
