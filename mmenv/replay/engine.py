@@ -223,7 +223,7 @@ def _level(px: float, inv_tick: float) -> float:
     return math.floor(px * inv_tick + 0.5)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _settle(st, ist, prm, s: int, x: float, ev: int, tsec: float, mid: float, fills) -> None:
     """Fill up to ``x`` units of our order on side ``s`` at its price; the core's rule settles it."""
     o = _O + 6 * s
@@ -254,7 +254,7 @@ def _settle(st, ist, prm, s: int, x: float, ev: int, tsec: float, mid: float, fi
     ist[_NF] = k + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _apply(st, ist, prm, s: int, lvl: float) -> None:
     """An action reaching the book: new price ``lvl`` on side ``s`` (or withdrawal), post-only rule."""
     o = _O + 6 * s
@@ -290,7 +290,7 @@ def _apply(st, ist, prm, s: int, lvl: float) -> None:
         st[o + _LQTY] = math.nan
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: float, ev: int) -> bool:
     """A decision at time ``t`` (ns): depths to grid prices, sent now or after the latency. True on error."""
     tick, inv = prm[_P_TICK], prm[_P_INV]
@@ -323,7 +323,7 @@ def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: f
     return False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _arrivals(st, ist, prm, pq_t, pq_s, pq_l, t: int) -> None:
     """Apply the actions that reach the book at or before ``t`` (ns), in decision order."""
     cap = pq_t.shape[0]
@@ -336,7 +336,7 @@ def _arrivals(st, ist, prm, pq_t, pq_s, pq_l, t: int) -> None:
         ist[_QCOUNT] -= 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _on_quote(st, prm, s: int) -> None:
     """Queue position of our order on side ``s`` after a book update (queue model)."""
     o = _O + 6 * s
