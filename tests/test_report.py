@@ -226,3 +226,30 @@ def test_label_points_keeps_labels_apart_and_inside(tmp_path):
         for c in boxes[i + 1 :]:
             assert not b.overlaps(c)
     save_figure(fig, tmp_path / "l.png")
+
+
+def test_real_tape_sentences_read_the_intensity_metrics():
+    from mmenv.studies.report_summary import conclusions_markdown, summary_items
+
+    ex = {"params": {"A": 2.5, "k": 60.0}, "se": {"A": 0.06, "k": 0.5}, "gof_pvalue": 0.0}
+    row = {"label": "one tick past the touch", "ratio_exp_to_empirical": 4.06}
+    m = {
+        "calibration": {"A": 0.125, "A_se": 0.001, "k": 50.0, "k_se": 0.3, "truth": {"A": 0.125, "k": 50.0}},
+        "intensity_models": {
+            "tape_x": {
+                "models": {"exponential": ex},
+                "selected_model": "two_part",
+                "exponential_misfit": [{"label": "the typical touch", "ratio_exp_to_empirical": 1.1}, row],
+                "risk_neutral_depth": {"exponential": {"depth": 0.65}, "two_part": {"depth": 3.99}},
+            }
+        },
+    }
+    real = [t for n, t in summary_items(m) if "real tapes" in t]
+    assert len(real) == 1 and "tape_x: χ² p = 0, selected law two-part" in real[0]
+    assert "one tick past the touch the exponential's rate is 4.1x the observed one" in real[0]
+    x = conclusions_markdown(m)
+    assert "**On real tapes the exponential law does not hold.**" in x
+    assert "A = 2.5 ± 0.06, k = 60 ± 0.5" in x and "0.65 under the exponential against 3.99" in x
+    ex["gof_pvalue"] = 0.4
+    assert "does not hold" not in conclusions_markdown(m)
+    assert "Real tapes were not part of this run" in conclusions_markdown({**m, "intensity_models": {}})

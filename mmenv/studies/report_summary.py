@@ -162,12 +162,51 @@ def _latency(m: Metrics) -> str | None:
     return text + "."
 
 
+def _tapes(m: Metrics) -> list[tuple[str, dict, dict, dict | None]]:
+    """(name, analysis, exponential fit, the misfit row one tick past the touch or the first) per real tape."""
+    out = []
+    for name, d in (m.get("intensity_models") or {}).items():
+        ex = d.get("models", {}).get("exponential", {})
+        if "params" not in ex:
+            continue
+        rows = d.get("exponential_misfit") or []
+        row = next((r for r in rows if "one tick" in r.get("label", "")), rows[0] if rows else None)
+        out.append((name, d, ex, row))
+    return out
+
+
+def _law(name: str | None) -> str:
+    return str(name).replace("_", "-")
+
+
+def _ratio(row: dict | None) -> str:
+    r = (row or {}).get("ratio_exp_to_empirical")
+    return f"{r:.2g}x" if r is not None else "an unmeasured multiple of"
+
+
+def _real_tapes(m: Metrics) -> str | None:
+    tapes = _tapes(m)
+    if not tapes:
+        return None
+    fits = "; ".join(
+        f"{name}: χ² p = {ex.get('gof_pvalue', float('nan')):.2g}, selected law "
+        f"{_law(d.get('selected_model'))}, and {(row or {}).get('label', 'at the touch')} the exponential's "
+        f"rate is {_ratio(row)} the observed one"
+        for name, d, ex, row in tapes
+    )
+    return (
+        "On the real tapes the exponential intensity law that AS assumes is tested out of sample against a "
+        f"power law and a two-part law ({fits})."
+    )
+
+
 #: The summary sentences in reading order: (section number, sentence builder).
 SUMMARY: list[tuple[str, Callable[[Metrics], str | None]]] = [
     ("IX", _inventory),
     ("IX", _pnl),
     ("IX", _rl),
     ("III", _calibration),
+    ("III", _real_tapes),
     ("VIII", _weakness),
     ("IV", _gamma),
     ("VI", _latency),
@@ -182,7 +221,10 @@ def summary_items(m: Metrics) -> list[tuple[str, str]]:
     """(section number, sentence) of every summary sentence this run's metrics support."""
     out = []
     for num, fn in SUMMARY:
-        text = fn(m)
+        try:
+            text = fn(m)
+        except Exception as exc:  # one missing number must not cost the whole report; it is said, not hidden
+            text = f"This summary sentence could not be computed in this run ({type(exc).__name__}: {exc})."
         if text:
             out.append((num, text))
     return out
@@ -237,9 +279,16 @@ def conclusions_markdown(m: Metrics) -> str:
             f"standard errors{ptxt}, so where the exponential "
             "law holds, calibration is not the weak link."
         )
-        real = c.get("real")
-        if real:
-            ev.append("**Real tapes.** " + " ".join(_real_tape(name, r) for name, r in real.items()))
+        tapes = _tapes(m)
+        if tapes:
+            ps = [t[2].get("gof_pvalue") for t in tapes]
+            rejected = all(p is not None and p < 0.01 for p in ps)
+            head = (
+                "**On real tapes the exponential law does not hold.** "
+                if rejected
+                else "**Real tapes: the exponential law against two alternatives.** "
+            )
+            ev.append(head + " ".join(_real_tape(*t) for t in tapes))
         else:
             ev.append(
                 "**Real tapes were not part of this run**, so whether real order flow follows the exponential "
@@ -324,11 +373,27 @@ def _share_of_optimum(model: dict | None) -> str:
     )
 
 
-def _real_tape(name: str, r: dict) -> str:
-    """One sentence on a real tape's calibration: A and k with SEs, and the goodness of fit when given."""
-    text = f"{name}: A = {r['A']:.4g} ± {r['A_se']:.2g}, k = {r['k']:.4g} ± {r['k_se']:.2g}"
-    if r.get("p_value") is not None:
-        text += f", χ² p = {r['p_value']:.3g}"
+def _real_tape(name: str, d: dict, ex: dict, row: dict | None) -> str:
+    """One tape: the exponential's A and k with SEs and its fit test, the law chosen out of sample, how far
+    the exponential is off one tick past the touch, and where a risk-neutral dealer would quote under each."""
+    p, se = ex["params"], ex.get("se", {})
+
+    def pm(k: str) -> str:
+        return f"{p[k]:.4g}" + (f" ± {se[k]:.2g}" if se.get(k) is not None else "")
+
+    sel = d.get("selected_model")
+    text = (
+        f"{name}: the exponential fits A = {pm('A')}, k = {pm('k')}, but its shape fails the test "
+        f"(χ² p = {ex.get('gof_pvalue', float('nan')):.2g}) and the held-out likelihood selects the {_law(sel)} law; "
+        f"{(row or {}).get('label', 'at the touch')} the exponential puts the order rate at {_ratio(row)} the "
+        "observed one"
+    )
+    rn = d.get("risk_neutral_depth", {})
+    if "exponential" in rn and sel in rn:
+        text += (
+            f", and a risk-neutral dealer would quote at depth {rn['exponential']['depth']:.4g} under the "
+            f"exponential against {rn[sel]['depth']:.4g} under the {_law(sel)} law"
+        )
     return text + "."
 
 
