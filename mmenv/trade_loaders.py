@@ -395,3 +395,15 @@ class TickSource:
     def mid_path(self) -> tuple[np.ndarray, np.ndarray]:
         """(trading-clock seconds, mid) at the trades."""
         return np.asarray(self.ticks.clock, dtype=np.float64), np.asarray(self.ticks.mid, dtype=np.float64)
+
+    def mid_segments(self) -> np.ndarray:
+        """Continuous pieces of the mid path, one label per trade: a new piece starts at every bar that
+        does not follow its predecessor by one bar length (a session gap, missing bars). The trading
+        clock skips those gaps while the mid jumps across them; sigma leaves such increments out."""
+        tk = self.ticks
+        first = np.asarray(tk.bar_start[:-1])
+        offset = tk.clock[first] - np.arange(first.size) * tk.bar_seconds
+        bar_ns = tk.time_ns[first] - np.round(offset * 1e9).astype(np.int64)
+        step = tk.bar_seconds * 1e9
+        new = np.r_[True, np.abs(np.diff(bar_ns) - step) > 0.5 * step]
+        return np.cumsum(new)[tk.bar]

@@ -117,7 +117,8 @@ def calibrate(
     sample = data.depth_sample(aggregate=aggregate, sides=sides, censor=censor)
     fit = fit_intensity(sample)
     t, mid = data.mid_path()
-    sig = estimate_sigma(t, mid, sampling_s=sampling_s)
+    segments = data.mid_segments() if hasattr(data, "mid_segments") else None  # sessions: gaps left out
+    sig = estimate_sigma(t, mid, sampling_s=sampling_s, segments=segments)
     ls = None
     if least_squares:
         try:
