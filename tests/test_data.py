@@ -109,6 +109,7 @@ def fake_yf(request, monkeypatch, bars):
     module.download = fake.download
     monkeypatch.setitem(sys.modules, "yfinance", module)
     monkeypatch.setattr(yahoo, "_now_new_york", lambda: NOW)
+    monkeypatch.setattr(yahoo, "RETRY_BACKOFF_S", 0.0)
     return fake
 
 
@@ -484,7 +485,9 @@ def test_cache_write_is_atomic(tmp_path, bars, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         cache._write_csv_atomic(bars.iloc[390:780], path)
     assert path.read_bytes() == before  # the old file is intact
-    assert [p.name for p in path.parent.iterdir()] == ["2024-01-02.csv"]  # no temp file left
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == ["2024-01-02.csv", "2024-01-02.csv.sha256"]  # no temp file left
+    assert cache._read_cache_day(path).equals(cache._read_cache_day(path))  # the record still matches
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmenv.data.cache import _day_dir, _empty_bars, _read_cache_day, _write_csv_atomic, default_cache_dir
+from mmenv.data.cache import (
+    CacheFileError,
+    _day_dir,
+    _empty_bars,
+    _read_cache_day,
+    _write_csv_atomic,
+    default_cache_dir,
+)
 from mmenv.data.readers import _normalize_yf_frame
 from mmenv.data.validate import (
     _REMEDY,
@@ -30,6 +38,12 @@ from mmenv.data.validate import (
 
 #: Most calendar days Yahoo serves per request, per interval (1m: 7 days; other intraday: 60 days).
 MAX_WINDOW_DAYS: dict[str, int] = {"1m": 7, "1d": 3650}
+
+#: Seconds yfinance waits for each HTTP response before giving up (a stalled proxy never hangs a run).
+DOWNLOAD_TIMEOUT_S = 20.0
+
+#: Seconds before the one retry of a failed download.
+RETRY_BACKOFF_S = 2.0
 
 _TICKER_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 
@@ -128,22 +142,29 @@ def _download(
     logger = logging.getLogger("yfinance")
     logger.addHandler(capture)
     try:
-        raw = yf.download(
-            ticker,
-            start=start.strftime("%Y-%m-%d"),
-            end=end.strftime("%Y-%m-%d"),
-            interval=interval,
-            prepost=prepost,
-            auto_adjust=True,
-            progress=False,
-            threads=False,
-            ignore_tz=False,
-        )
-    except Exception as exc:
-        raise DataUnavailableError(
-            f"downloading {ticker} {interval} bars {start.date()}..{end.date()} failed "
-            f"({type(exc).__name__}: {exc}). Check the network connection. {_REMEDY}"
-        ) from exc
+        for attempt in (1, 2):  # one retry after RETRY_BACKOFF_S
+            try:
+                raw = yf.download(
+                    ticker,
+                    start=start.strftime("%Y-%m-%d"),
+                    end=end.strftime("%Y-%m-%d"),
+                    interval=interval,
+                    prepost=prepost,
+                    auto_adjust=True,
+                    progress=False,
+                    threads=False,
+                    ignore_tz=False,
+                    timeout=DOWNLOAD_TIMEOUT_S,
+                )
+                break
+            except Exception as exc:
+                if attempt == 2:
+                    raise DataUnavailableError(
+                        f"downloading {ticker} {interval} bars {start.date()}..{end.date()} failed twice "
+                        f"({type(exc).__name__}: {exc}; timeout {DOWNLOAD_TIMEOUT_S:g} s per request). "
+                        f"Check the network connection. {_REMEDY}"
+                    ) from exc
+                time.sleep(RETRY_BACKOFF_S)
     finally:
         logger.removeHandler(capture)
     if raw is None or len(raw) == 0:
@@ -212,9 +233,15 @@ def load_bars(
     for d in days:
         path = folder / f"{d.strftime('%Y-%m-%d')}.csv"
         if (use_cache or offline) and path.is_file():
-            cached_frames.append(_read_cache_day(path))
-        else:
-            missing.append(d)
+            try:
+                cached_frames.append(_read_cache_day(path, d, interval, extended))
+                continue
+            except CacheFileError as exc:
+                what = (
+                    "this day is left out (run online to fetch it again)" if offline else "fetching it again"
+                )
+                warnings.warn(f"{exc}; {what}", stacklevel=2)
+        missing.append(d)
 
     fetched: list[pd.DataFrame] = []
     if offline:
@@ -228,19 +255,29 @@ def load_bars(
     elif missing:
         max_days = MAX_WINDOW_DAYS.get(interval, 60)
         messages: list[str] = []
+        writable = use_cache
         for w_start, w_end in _windows(missing, max_days):
             bars_w, msgs = _download(sym, w_start, w_end, interval, extended)
             messages += msgs
             if len(bars_w) == 0:
                 continue
             fetched.append(bars_w)
-            if use_cache:
+            if writable:
                 day_key = bars_w.index.normalize()
                 for d in pd.date_range(w_start, w_end, freq="D", inclusive="left"):
                     if d >= today:
                         continue  # an incomplete day is never cached
                     day_bars = bars_w[np.asarray(day_key == d)]
-                    _write_csv_atomic(day_bars, folder / f"{d.strftime('%Y-%m-%d')}.csv")
+                    try:
+                        _write_csv_atomic(day_bars, folder / f"{d.strftime('%Y-%m-%d')}.csv")
+                    except OSError as exc:  # a read-only cache: keep the download in memory
+                        warnings.warn(
+                            f"cannot write the bar cache {folder} ({exc.strerror or exc}); the downloaded bars "
+                            "are used from memory only",
+                            stacklevel=2,
+                        )
+                        writable = False
+                        break
         if not fetched and not cached_frames:
             why = "; ".join(dict.fromkeys(messages)) or "Yahoo returned no rows"
             raise DataUnavailableError(
@@ -256,7 +293,17 @@ def load_bars(
             f"no {interval} bars for {sym!r} between {first.date()} and {last.date()} "
             f"(exclusive) in {where}. Run load_bars once online to fill the cache. {_REMEDY}"
         )
-    bars = pd.concat(frames)
+    if fetched:
+        got = set(pd.concat(fetched).index.normalize())
+        absent = [d for d in missing if d.weekday() < 5 and d < today and d not in got]
+        if absent:
+            warnings.warn(
+                f"Yahoo returned no {interval} bars of {sym} for {len(absent)} weekday(s) (first "
+                f"{absent[0].date()}): market holidays, or days older than Yahoo keeps; they are missing "
+                "from the result",
+                stacklevel=2,
+            )
+    bars = pd.concat(sorted(frames, key=lambda f: f.index[0]))  # cached and fetched days in day order
     bars = bars[(bars.index >= first) & (bars.index < last)]
     if regular_hours_only and interval != "1d":
         bars = regular_hours(bars)
