@@ -15,7 +15,8 @@ arXiv:1707.06347, clipped objective eq. 7, GAE of Schulman et al. 2016) over par
 * ``VecNormalize`` normalises observations (running mean / variance, clipped at +-10) and rewards (divided by
   the running std of the return); its statistics are saved with the model as JSON.
 * The reward is the env's ``reward="penalized"`` (phi, alpha): the Cartea-Jaimungal-Penalva (2015, ch. 10)
-  running-penalty objective, whose exact optimum :class:`agents.optimal.CJPAgent` is the reference. The
+  running-penalty objective; its continuous-time optimum :class:`agents.optimal.CJPAgent` and the exact
+  optimum of the discrete-time env (:mod:`agents.exact_optimum`) are the references. The
   objective is undiscounted, so ``gamma = 1`` by default (the time remaining is in the observation, the
   problem is Markov and finite-horizon).
 

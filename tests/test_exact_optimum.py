@@ -224,3 +224,34 @@ def test_cjp_converges_to_exact_optimum_as_dt_shrinks():
         gaps.append(v - cjp.discrete_value()[cjp.n_q])
     assert all(g > 0 for g in gaps)
     assert 2.5 < gaps[0] / gaps[1] < 4.5 and 2.5 < gaps[1] / gaps[2] < 4.5
+
+
+# ---------------------------------------------------------------- the training study's use of it
+def test_convergence_table_rows():
+    from mmenv.studies.train import convergence_table, format_convergence
+
+    rows = convergence_table({"reward": "penalized", "phi": 0.2, "alpha": 0.1, "q_max": 5, "T": 0.2})
+    assert [r["dt"] for r in rows] == pytest.approx([0.02, 0.01, 0.005, 0.0025, 0.00125, 0.000625])
+    gaps = [r["gap"] for r in rows]
+    assert all(g > 0 for g in gaps) and bool(np.all(np.diff(gaps) < 0))
+    # both values approach the continuous-time value from below
+    assert all(r["cjp"] < r["exact"] < r["continuous"] for r in rows)
+    assert rows[-1]["continuous"] - rows[-1]["exact"] < rows[0]["continuous"] - rows[0]["exact"]
+    assert "exact optimum" in format_convergence(rows)
+
+
+def test_score_against_uses_the_exact_value_and_paired_se():
+    from mmenv.studies.train import score_against
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(50.0, 5.0, 400)
+    exact = common + rng.normal(0.0, 0.1, 400)
+    ppo = common - 0.5 + rng.normal(0.0, 0.1, 400)
+    s = score_against({"ppo": ppo, "exact": exact, "cjp": common}, values={"exact": 50.2, "cjp": 49.9})
+    d = exact - ppo
+    assert s["optimum"] == "exact" and s["optimum_value"] == 50.2
+    assert s["optimality_gap"] == pytest.approx(d.mean())
+    assert s["optimality_gap_pct"] == pytest.approx(100 * d.mean() / 50.2)
+    assert s["optimality_gap_se"] == pytest.approx(d.std(ddof=1) / 20)  # paired: ~0.007, not ~0.25
+    assert s["cjp_gap_pct"] == pytest.approx(100 * 0.3 / 50.2)
+    assert s["mc_check"]["diff"] == pytest.approx(exact.mean() - 50.2)

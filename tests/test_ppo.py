@@ -225,15 +225,15 @@ def test_mmenv_train_cli_writes_the_evaluation(tmp_path, capsys):
     assert rc == 0
     ev = json.loads((tmp_path / "eval.json").read_text())
     assert ev["eval_episodes"] == 50 and ev["eval_seed"] != ev["config"]["seed"]
-    assert {"ppo", "as", "optimal"} <= set(ev["policies"])
-    gap = (
-        100
-        * (ev["policies"]["optimal"]["mean"] - ev["policies"]["ppo"]["mean"])
-        / abs(ev["policies"]["optimal"]["mean"])
-    )
+    assert {"ppo", "as", "cjp", "exact"} <= set(ev["policies"])
+    assert ev["optimum"] == "exact" and ev["optimum_value"] == ev["values"]["exact"]
+    gap = 100 * (ev["policies"]["exact"]["mean"] - ev["policies"]["ppo"]["mean"]) / abs(ev["optimum_value"])
     assert ev["optimality_gap_pct"] == pytest.approx(gap)
+    assert ev["values"]["exact"] > ev["values"]["cjp"]
     assert ev["edges"]["as"]["diff"] == pytest.approx(
         ev["policies"]["ppo"]["mean"] - ev["policies"]["as"]["mean"]
     )
-    assert "optimality gap" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "optimality gap of PPO vs the exact optimum of this env" in printed
+    assert "continuous-time CJP policy" in printed
     assert (tmp_path / "learning_curve.png").is_file()

@@ -71,7 +71,10 @@ $\partial_t \omega = -\mathbf{A}\omega$, $\omega(t) = e^{\mathbf{A}(T-t)}z$, $z_
 $\mathbf{A}$ is tridiagonal with $-k\phi q^2$ on the diagonal and $A/e$ off it; the optimal depths are
 $\delta^{b} = \frac{1}{k} - h(t,q+1) + h(t,q)$ and $\delta^{a} = \frac{1}{k} - h(t,q-1) + h(t,q)$.
 The two objectives are linked by $\phi = \gamma\sigma^2/2$; this "optimum" is the exact solution of the
-continuous model, evaluated here in discrete time.
+continuous model, evaluated here in discrete time (the continuous-time CJP policy). The exact optimum of the
+env itself, in its discrete time (one fill per side per step with probability $1 - e^{-\lambda(\delta)\Delta t}$,
+the hard inventory limit, the action bounds), is a backward induction over (step, $q$); the CJP policy
+converges to it as $\Delta t \to 0$ (section IX).
 """
 
 
@@ -762,22 +765,27 @@ def sec_rl(rep: Report, cfg: dict) -> None:
         rep.add(
             "### Reinforcement learning\n\nNo trained PPO run was given to this report. "
             "`mmenv train --timesteps 5000000 --seed 0 --out runs/ppo` (about 3 minutes on 2 cores) then "
-            "`mmenv report --ppo-run runs/ppo` scores it here against AS and the exact optimum on held-out "
-            "paths."
+            "`mmenv report --ppo-run runs/ppo` scores it here against AS, the continuous-time CJP policy and "
+            "the exact optimum of this env on held-out paths."
         )
         return
     from agents.ppo import PPOAgent
-    from mmenv.studies.train import evaluate_policies, format_scores, reference_policies, score_against
+    from mmenv.studies.train import (
+        evaluate_policies,
+        format_scores,
+        reference_policies,
+        reference_values,
+        score_against,
+    )
 
     episodes = 500 if cfg["quick"] else 2000
     rep.metrics["rl"] = {}
     for run in runs:
         agent = PPOAgent(run)
         env_kwargs = dict(agent.config.env_kwargs)
-        rewards = evaluate_policies(
-            {"ppo": agent, **reference_policies(env_kwargs)}, env_kwargs, episodes, 1_000_000 + cfg["seed"]
-        )
-        scores = score_against(rewards)
+        refs = reference_policies(env_kwargs)
+        rewards = evaluate_policies({"ppo": agent, **refs}, env_kwargs, episodes, 1_000_000 + cfg["seed"])
+        scores = score_against(rewards, values=reference_values(refs, env_kwargs))
         scores["market"] = env_kwargs.get("market", "model")
         rep.metrics["rl"][str(run)] = scores
         rep.add(

@@ -1,18 +1,28 @@
-"""Train an RL market maker (PPO) and score it against AS and the exact CJP optimum on held-out seeds.
+"""Train an RL market maker (PPO) and score it against AS, the continuous-time CJP policy and the exact optimum.
 
 ``mmenv train --algo ppo --timesteps N --seed S --out DIR`` trains :func:`agents.ppo.train_ppo` on
 ``reward="penalized"`` (phi, alpha), saves the model with its config, then evaluates on ``--eval-episodes``
 held-out episodes (seed ``--eval-seed``, never used in training) the PPO agent, the AS strategy with the
 matched risk aversion gamma = 2 phi / sigma^2 (the mean-variance link phi = gamma sigma^2 / 2, Gueant 2016
-ch. 10), the best AS over a small gamma grid, and the CJP optimum of the running-penalty objective
-(Cartea, Jaimungal & Penalva 2015, section 10.2; :class:`agents.optimal.CJPAgent`). All policies see the
-same market paths (common random numbers), so differences have paired standard errors.
+ch. 10), the best AS over a small gamma grid, and two references. All policies see the same market paths
+(common random numbers), so differences have paired standard errors.
+
+References on the AS model market:
+
+* "continuous-time CJP policy" (``cjp``): the exact optimum of the running-penalty objective in continuous
+  time (Cartea, Jaimungal & Penalva 2015, section 10.2; :class:`agents.optimal.CJPAgent`). In the env's
+  discrete time (one fill per side per step, probability 1 - e^{-lambda dt}) it is not optimal.
+* "exact optimum of this env" (``exact``): backward induction over (step, q) with the env's own fill model,
+  hard inventory limit and action bounds (:mod:`agents.exact_optimum`); its value V(0, q0) is the exact
+  expected episode reward. The CJP policy converges to it as dt -> 0.
 
 Score of a policy: its mean episode reward J (the env's penalized reward summed over the episode, i.e.
 W_T - W_0 - phi int q^2 dt - alpha q_T^2, price units), with the Monte-Carlo standard error. Optimality gap:
-100 (J_opt - J_ppo) / |J_opt| percent, with the SE of the paired difference. On markets other than the AS
-model ("market=" variants), the CJP policy is the model's optimum applied to a mis-specified market, no
-longer an upper bound; the report then calls it ``cjp_model``.
+100 (V - J_ppo) / |V| percent against the exact optimum, estimated as the mean paired difference
+(exact policy - PPO) on the common paths (its expectation is V - J_ppo; the paired SE is small) over the
+recursion's V (no Monte-Carlo noise on the reference). On markets other than the AS model ("market="
+variants) no exact optimum is known; the CJP policy is then the model's optimum applied to a mis-specified
+market (``cjp_model``), no longer an upper bound.
 
 Writes DIR/eval.json and DIR/learning_curve.png (with the reference lines); prints the table.
 """
@@ -32,16 +42,25 @@ from mmenv.outdir import atomic_write_text, staged
 
 __all__ = [
     "AS_GAMMA_GRID",
+    "REFERENCE_NAMES",
     "configure_parser",
+    "convergence_table",
     "evaluate_policies",
     "main",
     "reference_policies",
+    "reference_values",
     "run",
     "score_against",
 ]
 
 #: gamma grid of the "best AS" reference (1 / price unit).
 AS_GAMMA_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+#: Display names of the references.
+REFERENCE_NAMES = {
+    "exact": "exact optimum of this env",
+    "cjp": "continuous-time CJP policy",
+    "cjp_model": "CJP policy (model optimum, mis-specified market)",
+}
 
 
 def evaluate_policies(
@@ -57,10 +76,11 @@ def evaluate_policies(
     Returns:
         name -> (episodes,) array of summed rewards.
     """
-    from mmenv.rollout import rollout
+    from mmenv.rollout import rollout_many
 
     kwargs = {k: v for k, v in env_kwargs.items() if k != "action_mode"}
-    return {name: rollout(p, episodes, seed, **kwargs).reward.sum(axis=1) for name, p in policies.items()}
+    runs = rollout_many(policies, episodes, seed, **kwargs)
+    return {name: r.reward.sum(axis=1) for name, r in runs.items()}
 
 
 def _market_value(env_kwargs: dict[str, Any], name: str) -> Any:
@@ -70,8 +90,10 @@ def _market_value(env_kwargs: dict[str, Any], name: str) -> Any:
 
 
 def reference_policies(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """AS (matched gamma = 2 phi / sigma^2), AS over :data:`AS_GAMMA_GRID` and the CJP optimum for ``env_kwargs``."""
+    """AS (matched gamma = 2 phi / sigma^2), AS over :data:`AS_GAMMA_GRID`, the CJP policy and, on the model
+    market, the exact optimum of the env (:func:`agents.exact_optimum.exact_optimum_for_env`) for ``env_kwargs``."""
     from agents import AvellanedaStoikovAgent
+    from agents.exact_optimum import exact_optimum_for_env
     from agents.optimal import CJPAgent
 
     g = {n: _market_value(env_kwargs, n) for n in ("A", "k", "T", "dt", "q_max", "order_size", "sigma", "s0")}
@@ -84,8 +106,7 @@ def reference_policies(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     }
     for gm in AS_GAMMA_GRID:
         refs[f"as_gamma={gm:g}"] = AvellanedaStoikovAgent(gamma=gm, k=g["k"], q_max=g["q_max"], s0=g["s0"])
-    opt_name = "optimal" if market == "model" else "cjp_model"
-    refs[opt_name] = CJPAgent(
+    refs["cjp" if market == "model" else "cjp_model"] = CJPAgent(
         phi=phi,
         alpha=alpha,
         A=g["A"],
@@ -97,7 +118,27 @@ def reference_policies(env_kwargs: dict[str, Any]) -> dict[str, Any]:
         mu=float(env_kwargs.get("mu", 0.0)),
         s0=g["s0"],
     )
+    if market == "model":
+        kwargs = {k: v for k, v in env_kwargs.items() if k != "action_mode"}  # PPO acts in the normalised box
+        refs["exact"] = exact_optimum_for_env(kwargs)
     return refs
+
+
+def reference_values(refs: dict[str, Any], env_kwargs: dict[str, Any]) -> dict[str, float]:
+    """Exact expected episode rewards of the references that have one (no Monte-Carlo noise).
+
+    ``exact``: V(0, q0) of the recursion. ``cjp``: the CJP policy's exact value in the env's discrete time
+    (:meth:`agents.optimal.CJPAgent.discrete_value`; only without fees, which that recursion omits).
+    """
+    out: dict[str, float] = {}
+    if "exact" in refs:
+        out["exact"] = refs["exact"].value()
+    cjp = refs.get("cjp")
+    no_fees = all(float(env_kwargs.get(n, 0.0)) == 0.0 for n in ("fee_per_unit", "fee_rate"))
+    if cjp is not None and no_fees:
+        q0 = float(_market_value(env_kwargs, "q0"))
+        out["cjp"] = float(cjp.discrete_value()[cjp.n_q + round(q0 / cjp.order_size)])
+    return out
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:
@@ -108,32 +149,59 @@ def _stats(x: np.ndarray) -> dict[str, float]:
     }
 
 
-def score_against(rewards: dict[str, np.ndarray], agent: str = "ppo") -> dict[str, Any]:
+def _paired(d: np.ndarray) -> tuple[float, float]:
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+
+
+def score_against(
+    rewards: dict[str, np.ndarray], agent: str = "ppo", values: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Means with SEs, the optimality gap and the edges of ``agent`` over every reference (paired SEs).
 
+    Args:
+        rewards: name -> (episodes,) episode rewards on common paths.
+        agent: the policy scored. values: exact expected rewards of references (:func:`reference_values`).
+
     Returns a JSON-ready dict: ``policies`` (name -> mean, se, std), ``best_as`` (name of the AS with the
-    highest mean), ``edges`` (reference -> {diff, se} of J_agent - J_ref), ``optimality_gap_pct`` and its
-    ``optimality_gap_se_pct`` when an optimum ("optimal" or "cjp_model") is present.
+    highest mean), ``edges`` (reference -> {diff, se} of J_agent - J_ref), ``values`` (the exact values),
+    and against the optimum (``exact`` when present, else ``cjp_model``): ``optimum``,
+    ``optimality_gap`` (mean paired difference optimum - agent, price units) with its ``optimality_gap_se``,
+    and ``optimality_gap_pct`` / ``optimality_gap_se_pct`` relative to the optimum's exact value V when
+    known (``optimum_value``), else to its Monte-Carlo mean. With V known, ``mc_check`` gives the optimum's
+    Monte-Carlo mean minus V in SEs, and ``cjp_gap_pct`` the CJP policy's exact shortfall 100 (V - V_cjp) / V.
     """
-    out: dict[str, Any] = {"policies": {n: _stats(r) for n, r in rewards.items()}}
+    values = dict(values or {})
+    out: dict[str, Any] = {"policies": {n: _stats(r) for n, r in rewards.items()}, "values": values}
     as_names = [n for n in rewards if n.startswith("as")]
     if as_names:
         out["best_as"] = max(as_names, key=lambda n: rewards[n].mean())
-    if agent in rewards:
-        a = rewards[agent]
-        out["edges"] = {}
-        for name, r in rewards.items():
-            if name == agent:
-                continue
-            d = a - r
-            out["edges"][name] = {"diff": float(d.mean()), "se": float(d.std(ddof=1) / math.sqrt(d.size))}
-        for opt in ("optimal", "cjp_model"):
-            if opt in rewards:
-                j = rewards[opt].mean()
-                d = rewards[opt] - a
-                out["optimum"] = opt
-                out["optimality_gap_pct"] = float(100.0 * d.mean() / abs(j))
-                out["optimality_gap_se_pct"] = float(100.0 * d.std(ddof=1) / math.sqrt(d.size) / abs(j))
+    if agent not in rewards:
+        return out
+    a = rewards[agent]
+    out["edges"] = {}
+    for name, r in rewards.items():
+        if name != agent:
+            diff, se = _paired(a - r)
+            out["edges"][name] = {"diff": diff, "se": se}
+    opt = next((n for n in ("exact", "cjp_model") if n in rewards), None)
+    if opt is None:
+        return out
+    gap, gap_se = _paired(rewards[opt] - a)
+    ref = values.get(opt)
+    scale = abs(ref) if ref is not None else abs(float(rewards[opt].mean()))
+    out.update(
+        optimum=opt,
+        optimality_gap=gap,
+        optimality_gap_se=gap_se,
+        optimality_gap_pct=100.0 * gap / scale,
+        optimality_gap_se_pct=100.0 * gap_se / scale,
+    )
+    if ref is not None:
+        s = out["policies"][opt]
+        out["optimum_value"] = ref
+        out["mc_check"] = {"diff": s["mean"] - ref, "se": s["se"], "z": (s["mean"] - ref) / s["se"]}
+        if "cjp" in values:
+            out["cjp_gap_pct"] = 100.0 * (ref - values["cjp"]) / abs(ref)
     return out
 
 
@@ -145,14 +213,78 @@ def format_scores(scores: dict[str, Any]) -> str:
         e = edges.get(name)
         extra = f"{e['diff']:>15.3f}{e['se']:>8.3f}" if e else ""
         lines.append(f"{name:<16}{s['mean']:>14.3f}{s['se']:>8.3f}{s['std']:>9.3f}{extra}")
-    if "optimality_gap_pct" in scores:
+    values = scores.get("values", {})
+    if "exact" in values:
+        mc = scores.get("mc_check")
+        check = (
+            f"; its policy's Monte-Carlo mean here differs by {mc['diff']:+.3f} ± {mc['se']:.3f}"
+            if mc
+            else ""
+        )
         lines.append(
-            f"optimality gap of PPO vs {scores['optimum']}: {scores['optimality_gap_pct']:.2f}% "
-            f"± {scores['optimality_gap_se_pct']:.2f}% (1 SE)"
+            f"{REFERENCE_NAMES['exact']} (exact): expected reward V = {values['exact']:.3f} by recursion{check}"
+        )
+    if "cjp" in values:
+        below = f", {scores['cjp_gap_pct']:.2f}% below the exact optimum" if "cjp_gap_pct" in scores else ""
+        lines.append(
+            f"{REFERENCE_NAMES['cjp']} (cjp): exact expected reward in this env {values['cjp']:.3f}{below}"
+        )
+    if "optimality_gap_pct" in scores:
+        name = REFERENCE_NAMES.get(scores["optimum"], scores["optimum"])
+        lines.append(
+            f"optimality gap of PPO vs the {name}: {scores['optimality_gap_pct']:.2f}% "
+            f"± {scores['optimality_gap_se_pct']:.2f}% (paired, 1 SE; {scores['optimality_gap']:.3f} "
+            f"± {scores['optimality_gap_se']:.3f} per episode)"
         )
     if "best_as" in scores and "edges" in scores:
         b = scores["edges"][scores["best_as"]]
         lines.append(f"PPO - best AS ({scores['best_as']}): {b['diff']:.3f} ± {b['se']:.3f}")
+    return "\n".join(lines)
+
+
+def convergence_table(env_kwargs: dict[str, Any], factors=(4.0, 2.0, 1.0, 0.5, 0.25, 0.125)) -> list[dict]:
+    """The CJP policy against the exact optimum of the env as dt shrinks (model market, exact values).
+
+    For dt' = factor * dt (dt of ``env_kwargs``; factors giving an integer T / dt'), both exact expected
+    rewards from their recursions: the exact optimum V(dt') (:mod:`agents.exact_optimum`, the env's action
+    bounds), the continuous-time CJP policy's value in the env at dt' (:meth:`agents.optimal.CJPAgent.discrete_value`)
+    and the CJP value function h(0, q0) of the continuous-time problem, the common limit as dt -> 0.
+
+    Returns rows {"dt", "exact", "cjp", "gap", "gap_pct", "continuous"} (price units, percent of V).
+    """
+    rows = []
+    dt = float(_market_value(env_kwargs, "dt"))
+    T = float(_market_value(env_kwargs, "T"))
+    for f in factors:
+        d = dt * f
+        n = T / d
+        if d > T or abs(n - round(n)) > 1e-9 * max(1.0, n):
+            continue
+        refs = reference_policies({**env_kwargs, "dt": d})
+        v = reference_values(refs, {**env_kwargs, "dt": d})
+        rows.append(
+            {
+                "dt": d,
+                "exact": v["exact"],
+                "cjp": v["cjp"],
+                "gap": v["exact"] - v["cjp"],
+                "gap_pct": 100.0 * (v["exact"] - v["cjp"]) / abs(v["exact"]),
+                "continuous": refs["cjp"].value(float(_market_value(env_kwargs, "q0"))),
+            }
+        )
+    return rows
+
+
+def format_convergence(rows: list[dict]) -> str:
+    """Text table of :func:`convergence_table`."""
+    lines = [
+        f"{'dt':>9}{'exact optimum':>15}{'CJP policy':>12}{'difference':>12}{'%':>8}{'continuous h(0,q0)':>20}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['dt']:>9.6g}{r['exact']:>15.4f}{r['cjp']:>12.4f}{r['gap']:>12.4f}{r['gap_pct']:>8.3f}"
+            f"{r['continuous']:>20.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -223,19 +355,25 @@ def _train_and_evaluate(args: argparse.Namespace, config, env_kwargs: dict[str, 
     agent = PPOAgent(out)
     eval_seed = 1_000_000 + args.seed if args.eval_seed is None else args.eval_seed
     t0 = time.perf_counter()
-    policies = {"ppo": agent, **reference_policies(env_kwargs)}
-    rewards = evaluate_policies(policies, env_kwargs, args.eval_episodes, eval_seed)
-    scores = score_against(rewards)
+    refs = reference_policies(env_kwargs)
+    values = reference_values(refs, env_kwargs)
+    rewards = evaluate_policies({"ppo": agent, **refs}, env_kwargs, args.eval_episodes, eval_seed)
+    scores = score_against(rewards, values=values)
     print(
         f"evaluation on {args.eval_episodes} held-out episodes (seed {eval_seed}), {time.perf_counter() - t0:.1f} s"
     )
     print(format_scores(scores))
-    refs = {"AS (matched gamma)": scores["policies"]["as"]["mean"]}
-    if "optimum" in scores:
-        refs["CJP optimum" if scores["optimum"] == "optimal" else "CJP (model) policy"] = scores["policies"][
-            scores["optimum"]
-        ]["mean"]
-    plot_learning_curve(result.curve, out / "learning_curve.png", references=refs)
+    lines = {"AS (matched gamma)": scores["policies"]["as"]["mean"]}
+    for name in ("exact", "cjp"):
+        if name in values:
+            lines[REFERENCE_NAMES[name]] = values[name]
+    if "cjp_model" in scores["policies"]:
+        lines[REFERENCE_NAMES["cjp_model"]] = scores["policies"]["cjp_model"]["mean"]
+    plot_learning_curve(result.curve, out / "learning_curve.png", references=lines)
+    conv = convergence_table(env_kwargs) if "exact" in values and "cjp" in values else []
+    if conv:
+        print("exact optimum of this env vs the continuous-time CJP policy as dt shrinks (exact values):")
+        print(format_convergence(conv))
     report = {
         "algo": args.algo,
         "config": config.to_json(),
@@ -244,6 +382,7 @@ def _train_and_evaluate(args: argparse.Namespace, config, env_kwargs: dict[str, 
         "eval_seed": eval_seed,
         "final_training_return": result.curve[-1]["mean_return"] if result.curve else None,
         **scores,
+        "dt_convergence": conv,
     }
     atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
 
