@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "backtest": "mmenv.studies.backtest",
     "train": "mmenv.studies.train",
     "sweep": "mmenv.studies.sweep",
+    "rl-study": "mmenv.studies.rl_study",
 }
 
 
