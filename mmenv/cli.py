@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "train": "mmenv.studies.train",
     "sweep": "mmenv.studies.sweep",
     "rl-study": "mmenv.studies.rl_study",
+    "vol-forecast": "mmenv.studies.vol_forecast",
 }
 
 

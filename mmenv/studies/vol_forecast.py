@@ -1,0 +1,216 @@
+"""Volatility forecasts for the quotes: GARCH(1,1) by MLE and HAR-RV against EWMA, rolling and constant sigma.
+
+``mmenv vol-forecast --out DIR [--ticker T | --bars-csv F]`` (models in :mod:`mmenv.volforecast`):
+
+1. Forecast losses on the GARCH market (:class:`mmenv.market_variants.GarchMarket`, one long path of
+   ``--steps`` mid changes): the variance of each block of 10 steps forecast out of sample, GARCH refitted by
+   maximum likelihood on a rolling window of 400 blocks every 100 blocks, HAR-RV (lags 1, 5, 22 blocks)
+   refitted with it; QLIKE and MSE against the block's realised variance, each with its SE and the paired
+   difference to GARCH. The market's true conditional variance gives an "oracle" forecast (true parameters).
+2. The same on 1-minute bars: synthetic bars (a seeded model with day-level GARCH, an intraday U shape and
+   persistent log-volatility, :func:`mmenv.data.synthetic_bars`) by default, or real bars (``--ticker``,
+   ``--bars-csv``). Intraday log returns of the close (the overnight change excluded); blocks of 30 minutes,
+   HAR lags 1, 13 and 65 blocks (half an hour, a session, a week), a rolling window of 20 sessions refitted
+   every session.
+3. AS quoting (gamma 0.1, the P&L reward) on ``--paths`` episodes of the GARCH market with each sigma:
+   constant (the long-run value), rolling (last 20 changes) and EWMA (RiskMetrics 0.94), the market's own
+   estimates; GARCH (fitted by MLE on a separate training path, run as a filter) and HAR-RV (on per-step
+   squared changes, lags 1, 5, 22 steps, fitted on the same training path) through
+   :class:`agents.forecast_sigma.ForecastSigmaAgent`; and the true conditional sigma (oracle). All on the same
+   paths: mean P&L, std P&L, mean |q|, std of q_T, and the paired P&L difference to the constant sigma.
+
+Writes DIR/metrics.json (read by ``mmenv report --vol-forecast DIR``) and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bar_returns", "configure_parser", "garch_market_series", "quoting_study", "run"]
+
+GARCH_BLOCK, GARCH_WINDOW, GARCH_REFIT = 10, 400, 100
+BAR_BLOCK, BAR_LAGS = 30, (1, 13, 65)
+SIGMAS = ("constant", "rolling", "ewma", "garch", "har", "true")
+
+
+def garch_market_series(steps: int, seed: int, dt: float = 0.005, **garch: Any) -> dict[str, Any]:
+    """One path of ``steps`` mid changes of the GARCH market and the true one-step variance before each.
+
+    Returns {"changes", "true_variance", "params": (omega, alpha, beta) per step}.
+    """
+    from mmenv.config import MarketParams
+    from mmenv.market_registry import make_market
+
+    params = MarketParams(T=steps * dt, dt=dt)
+    m = make_market("garch", params, 1, **garch)
+    m.reset(np.random.default_rng(seed))
+    changes, tv = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        before = float(m.mid[0])
+        tv[t] = float(m.true_sigma[0]) ** 2 * dt
+        m.advance()
+        changes[t] = float(m.mid[0]) - before
+    v_long = params.sigma**2 * dt
+    a, b = m.garch_alpha, m.garch_beta
+    return {"changes": changes, "true_variance": tv, "params": (v_long * (1 - a - b), a, b)}
+
+
+def bar_returns(bars) -> np.ndarray:
+    """Intraday log returns of the close, session by session (the overnight change is not a 1-minute change)."""
+    close = np.log(bars["close"].to_numpy(dtype=float))
+    day = bars.index.normalize().asi8
+    r = np.diff(close)
+    same = day[1:] == day[:-1]
+    return r[same]
+
+
+def _loss_table(losses: dict[str, dict]) -> str:
+    lines = [f"{'forecast':<10}{'QLIKE':>10}{'SE':>8}{'vs GARCH':>10}{'SE':>8}{'MSE':>12}{'vs GARCH':>12}"]
+    for name, s in losses.items():
+        if name.startswith("_"):
+            continue
+        d = s.get("vs_garch")
+        lines.append(
+            f"{name:<10}{s['qlike']['mean']:>10.4f}{s['qlike']['se']:>8.4f}"
+            + (f"{d['qlike']['mean']:>+10.4f}{d['qlike']['se']:>8.4f}" if d else f"{'':>18}")
+            + f"{s['mse']['mean']:>12.4g}"
+            + (f"{d['mse']['mean']:>+12.3g}" if d else "")
+        )
+    return "\n".join(lines)
+
+
+def quoting_study(paths: int, seed: int, train_steps: int) -> dict[str, Any]:
+    """Step 3 of the module docstring; JSON-ready metrics per sigma."""
+    from agents import AvellanedaStoikovAgent
+    from agents.forecast_sigma import ForecastSigmaAgent
+    from mmenv.rollout import rollout
+    from mmenv.volforecast import GarchFilter, HarFilter, fit_garch, fit_har
+
+    dt = 0.005
+    train = garch_market_series(train_steps, seed + 7_000_000, dt=dt)
+    gfit = fit_garch(train["changes"])
+    hfit = fit_har(train["changes"] ** 2, (1, 5, 22))
+    v_long = float(np.mean(train["changes"] ** 2))
+    as_agent = dict(gamma=0.1, k=1.5, q_max=25.0)
+    runs = {}
+    for name in SIGMAS:
+        env = {"market": "garch", "reward": "pnl", "dt": dt}
+        if name in ("constant", "rolling", "ewma", "true"):
+            pol = AvellanedaStoikovAgent(**as_agent)
+            env["sigma_estimate"] = name
+        else:
+            filt = GarchFilter(gfit) if name == "garch" else HarFilter(hfit, v_long)
+            pol = ForecastSigmaAgent(AvellanedaStoikovAgent(**as_agent), filt, dt, name=name)
+        runs[name] = rollout(pol, paths, seed, **env)
+    base = runs["constant"]
+    out: dict[str, Any] = {
+        "garch_fit": {"omega": gfit.omega, "alpha": gfit.alpha, "beta": gfit.beta, "se": gfit.se},
+        "har_coef": hfit.coef.tolist(),
+        "train_steps": train_steps,
+        "paths": paths,
+        "policies": {},
+    }
+    for name, ro in runs.items():
+        pnl = ro.equity[:, -1] - ro.equity[:, 0]
+        d = pnl - (base.equity[:, -1] - base.equity[:, 0])
+        out["policies"][name] = {
+            "mean_pnl": float(pnl.mean()),
+            "se_pnl": float(pnl.std(ddof=1) / math.sqrt(paths)),
+            "std_pnl": float(pnl.std(ddof=1)),
+            "mean_abs_q": float(np.abs(ro.inventory[:, 1:]).mean()),
+            "std_q_final": float(ro.inventory[:, -1].std(ddof=1)),
+            "vs_constant": {"diff": float(d.mean()), "se": float(d.std(ddof=1) / math.sqrt(paths))},
+        }
+    return out
+
+
+def _quoting_table(q: dict[str, Any]) -> str:
+    lines = [
+        f"{'sigma':<10}{'mean P&L':>10}{'SE':>7}{'std P&L':>9}{'mean |q|':>10}{'std q_T':>9}{'- constant':>12}{'SE':>7}"
+    ]
+    for name, s in q["policies"].items():
+        v = s["vs_constant"]
+        lines.append(
+            f"{name:<10}{s['mean_pnl']:>10.3f}{s['se_pnl']:>7.3f}{s['std_pnl']:>9.3f}{s['mean_abs_q']:>10.3f}"
+            f"{s['std_q_final']:>9.3f}{v['diff']:>+12.3f}{v['se']:>7.3f}"
+        )
+    return "\n".join(lines)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mmenv vol-forecast``."""
+    parser.add_argument("--out", type=Path, default=Path("runs/vol_forecast"), help="output directory")
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument(
+        "--ticker", default=None, help="1-minute bars of this ticker (yfinance) instead of synthetic"
+    )
+    g.add_argument(
+        "--bars-csv", type=Path, default=None, help="1-minute bars from this CSV instead of synthetic"
+    )
+    parser.add_argument("--offline", action="store_true", help="read --ticker bars from the cache only")
+    parser.add_argument("--days", type=int, default=60, help="sessions of synthetic bars (60)")
+    parser.add_argument("--steps", type=int, default=40_000, help="GARCH-market changes for the losses")
+    parser.add_argument("--paths", type=int, default=2000, help="episodes of the quoting comparison")
+    parser.add_argument("--seed", type=int, default=0, help="seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the three parts, print, write DIR/metrics.json."""
+    from mmenv import data
+    from mmenv.studies.common import write_json
+    from mmenv.studies.compare import load_bars_arg
+    from mmenv.volforecast import forecast_losses, rolling_forecasts
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {}
+    s = garch_market_series(args.steps, args.seed)
+    f = rolling_forecasts(
+        s["changes"],
+        GARCH_BLOCK,
+        GARCH_WINDOW,
+        GARCH_REFIT,
+        true_variance=s["true_variance"],
+        true_garch=s["params"],
+    )
+    metrics["garch_market"] = {
+        "steps": args.steps,
+        "block": GARCH_BLOCK,
+        "window_blocks": GARCH_WINDOW,
+        "refit_blocks": GARCH_REFIT,
+        "true_params": list(s["params"]),
+        "losses": forecast_losses(f),
+    }
+    print(f"GARCH market, {args.steps:,} changes, blocks of {GARCH_BLOCK} steps:")
+    print(_loss_table(metrics["garch_market"]["losses"]))
+    bars = load_bars_arg(args)
+    source = args.ticker or (
+        str(args.bars_csv) if args.bars_csv else f"synthetic bars ({args.days} sessions)"
+    )
+    if bars is None:
+        bars = data.synthetic_bars(days=args.days, seed=args.seed)
+    r = bar_returns(bars)
+    per_day = 390 // BAR_BLOCK
+    fb = rolling_forecasts(r, BAR_BLOCK, 20 * per_day, per_day, lags=BAR_LAGS)
+    metrics["bars"] = {
+        "source": source,
+        "returns": int(r.size),
+        "block_minutes": BAR_BLOCK,
+        "lags_blocks": list(BAR_LAGS),
+        "window_blocks": 20 * per_day,
+        "refit_blocks": per_day,
+        "losses": forecast_losses(fb),
+    }
+    print(f"\n{source}, {r.size:,} 1-minute returns, blocks of {BAR_BLOCK} minutes:")
+    print(_loss_table(metrics["bars"]["losses"]))
+    metrics["quoting"] = quoting_study(args.paths, args.seed, args.steps)
+    print(f"\nAS (gamma 0.1) on {args.paths} GARCH-market episodes with each sigma (same paths):")
+    print(_quoting_table(metrics["quoting"]))
+    write_json(metrics, out / "metrics.json")
+    print(f"wrote {out / 'metrics.json'}")
+    return 0
