@@ -131,3 +131,18 @@ def test_bad_input():
         realized_blocks(np.ones(10), 0)
     with pytest.raises(ValueError, match="window"):
         rolling_forecasts(np.ones(1000), 10, 5, 1)
+
+
+def test_vol_forecast_cli_writes_metrics(tmp_path):
+    import json
+
+    from mmenv.cli import main
+
+    rc = main(["vol-forecast", "--out", str(tmp_path), "--steps", "6000", "--paths", "40", "--days", "30"])
+    assert rc == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"garch", "har", "ewma", "rolling", "constant", "oracle"} <= set(m["garch_market"]["losses"])
+    assert {"garch", "har"} <= set(m["bars"]["losses"])
+    q = m["quoting"]["policies"]
+    assert set(q) == {"constant", "rolling", "ewma", "garch", "har", "true"}
+    assert q["constant"]["vs_constant"]["diff"] == 0.0
