@@ -236,3 +236,35 @@ def run(args: argparse.Namespace) -> int:
     write_json(metrics, out / "metrics.json")
     print(f"wrote {out / 'metrics.json'}")
     return 0
+
+
+def report_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
+    """The report's subsection from a study's metrics.json: (markdown, learning-curve file names)."""
+    rows = [
+        "| market | PPO | tuned AS (gamma) | tuned GLFT (gamma) | PPO - AS | PPO - GLFT | training |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    figures = []
+    for name, m in metrics["markets"].items():
+        p = m["policies"]
+        ea, eg = m["edges"]["as_tuned"], m["edges"]["glft_tuned"]
+        rows.append(
+            f"| {name} | {p['ppo']['mean']:.2f} ± {p['ppo']['se']:.2f} "
+            f"| {p['as_tuned']['mean']:.2f} ({m['as_gamma']:g}) | {p['glft_tuned']['mean']:.2f} ({m['glft_gamma']:g}) "
+            f"| {ea['mean']:+.3f} ± {ea['se']:.3f} | {eg['mean']:+.3f} ± {eg['se']:.3f} "
+            f"| {m['timesteps']:,} steps, {m['train_seconds']:.0f} s |"
+        )
+        figures.append(m["learning_curve"])
+    first = next(iter(metrics["markets"].values()))
+    text = (
+        "### RL where no closed form exists\n\n"
+        f"PPO trained on each market's penalized reward (phi = {metrics['task']['phi']}, alpha = "
+        f"{metrics['task']['alpha']}); the risk aversion of AS and GLFT tuned over gamma in "
+        f"{{{', '.join(f'{g:g}' for g in metrics['gamma_grid'])}}} on {first['tune_paths']} training paths; "
+        f"all scored on {first['eval_paths']} held-out paths (a seed never used for training or tuning), "
+        "every policy on the same paths, differences paired (± 1 SE). Mean episode reward:\n\n"
+        + "\n".join(rows)
+        + "\n\n"
+        + "\n".join(f"- {s}" for s in summary(metrics))
+    )
+    return text, figures

@@ -214,3 +214,49 @@ def run(args: argparse.Namespace) -> int:
     write_json(metrics, out / "metrics.json")
     print(f"wrote {out / 'metrics.json'}")
     return 0
+
+
+def report_markdown(metrics: dict[str, Any]) -> str:
+    """The report's subsection from a study's metrics.json (computed sentences and the tables)."""
+    g, b, q = metrics["garch_market"], metrics["bars"], metrics["quoting"]
+
+    def best(losses: dict) -> str:
+        names = [n for n in losses if not n.startswith("_") and n != "oracle"]
+        return min(names, key=lambda n: losses[n]["qlike"]["mean"])
+
+    def vs(losses: dict, name: str) -> str:
+        d = losses[name].get("vs_garch", {}).get("qlike")
+        return f"{d['mean']:+.4f} ± {d['se']:.4f}" if d else "0"
+
+    qp = q["policies"]
+    gq, cq = qp["garch"], qp["constant"]
+    lines = [
+        "### Volatility forecasts for the quotes",
+        "",
+        f"GARCH(1,1) fitted by maximum likelihood (arch), refitted on a rolling window, against HAR-RV, EWMA, "
+        f"a rolling mean and a constant. On the GARCH market ({g['steps']:,} changes, blocks of {g['block']} "
+        f"steps, window {g['window_blocks']} blocks refitted every {g['refit_blocks']}) the lowest QLIKE is "
+        f"{best(g['losses'])}'s; HAR - GARCH: {vs(g['losses'], 'har')}, constant - GARCH: "
+        f"{vs(g['losses'], 'constant')} (paired, ± 1 SE); the oracle with the true parameters - GARCH: "
+        f"{vs(g['losses'], 'oracle')}. On {b['source']}: {b['returns']:,} one-minute returns, blocks of "
+        f"{b['block_minutes']} minutes, the lowest QLIKE is {best(b['losses'])}'s; HAR - GARCH: "
+        f"{vs(b['losses'], 'har')}, EWMA - GARCH: {vs(b['losses'], 'ewma')}.",
+        "",
+        "```text",
+        _loss_table(g["losses"]),
+        "```",
+        "",
+        "```text",
+        _loss_table(b["losses"]),
+        "```",
+        "",
+        f"AS (gamma 0.1) quoting on {q['paths']} GARCH-market episodes with each sigma, same paths: with the GARCH "
+        f"forecast the P&L differs from the constant sigma by {gq['vs_constant']['diff']:+.3f} ± "
+        f"{gq['vs_constant']['se']:.3f}, its std is {gq['std_pnl']:.3f} against {cq['std_pnl']:.3f} and the "
+        f"std of the final inventory {gq['std_q_final']:.3f} against {cq['std_q_final']:.3f}.",
+        "",
+        "```text",
+        _quoting_table(q),
+        "```",
+    ]
+    return "\n".join(lines)
