@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +256,16 @@ def test_score_against_uses_the_exact_value_and_paired_se():
     assert s["optimality_gap_se"] == pytest.approx(d.std(ddof=1) / 20)  # paired: ~0.007, not ~0.25
     assert s["cjp_gap_pct"] == pytest.approx(100 * 0.3 / 50.2)
     assert s["mc_check"]["diff"] == pytest.approx(exact.mean() - 50.2)
+
+
+def test_report_part_exact_optimum():
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_rl import sec_exact_optimum
+
+    rep = Report(Path("unused"))
+    sec_exact_optimum(rep, {"paths": 400, "seed": 0})
+    m = rep.metrics["exact_optimum"]
+    assert abs(m["mc_mean"] - m["value"]) < 4 * m["mc_se"]
+    assert abs(m["paired_gain"] - (m["value"] - m["cjp_value"])) < 4 * m["paired_gain_se"]
+    text = "\n".join(rep.parts)
+    assert "continuous-time CJP policy" in text and "exact optimum of this env" in text

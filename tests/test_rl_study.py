@@ -61,3 +61,15 @@ def test_rl_study_cli_writes_metrics(tmp_path):
     e = m["edges"]["as_tuned"]
     assert e["mean"] == pytest.approx(m["policies"]["ppo"]["mean"] - m["policies"]["as_tuned"]["mean"])
     assert (tmp_path / m["learning_curve"]).is_file()
+    # the report's subsection reads the study's metrics.json and places its learning curves
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_rl import sec_rl_study
+
+    rep = Report(tmp_path / "report")
+    rep.out.mkdir()
+    sec_rl_study(rep, {"rl_study": tmp_path})
+    text = "\n".join(rep.parts)
+    assert "| trend |" in text and f"{e['mean']:+.3f} ± {e['se']:.3f}" in text
+    assert (rep.out / f"rl_{m['learning_curve']}").is_file()
+    with pytest.raises(ValueError, match="rl-study"):
+        sec_rl_study(rep, {"rl_study": tmp_path / "nothing"})

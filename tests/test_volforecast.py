@@ -146,3 +146,10 @@ def test_vol_forecast_cli_writes_metrics(tmp_path):
     q = m["quoting"]["policies"]
     assert set(q) == {"constant", "rolling", "ewma", "garch", "har", "true"}
     assert q["constant"]["vs_constant"]["diff"] == 0.0
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_rl import sec_vol_forecast
+
+    rep = Report(tmp_path / "report")
+    sec_vol_forecast(rep, {"vol_forecast": tmp_path})
+    text = "\n".join(rep.parts)
+    assert "Volatility forecasts" in text and f"{q['garch']['std_pnl']:.3f}" in text

@@ -30,6 +30,7 @@ from typing import Any
 from mmenv.outdir import staged
 from mmenv.report_html import github_slug, markdown_to_html
 from mmenv.studies import replay as real_data
+from mmenv.studies import report_rl as rr
 from mmenv.studies import report_sections as rs
 from mmenv.studies.common import write_json
 
@@ -103,13 +104,15 @@ SECTIONS: tuple[Section, ...] = (
     Section("II", "Data and tick synthesis", (rs.sec_data, rs.sec_bar_limits)),
     Section("III", "Calibration of the order-arrival intensity", (rs.sec_calibration,)),
     Section(
-        "IV", "Risk aversion and volatility: from aggressive to defensive quoting", (rs.sec_sensitivity,)
+        "IV",
+        "Risk aversion and volatility: from aggressive to defensive quoting",
+        (rs.sec_sensitivity, rr.sec_vol_forecast),
     ),
     Section("V", "The engine and the AS 2008 replication", (rs.sec_engine, rs.sec_replication)),
     Section("VI", "The event-driven backtest and latency", (rs.sec_backtest, real_data.report_part)),
     Section("VII", "Attribution and risk", (rs.sec_attribution,), ("IX",)),
     Section("VIII", "The model's weaknesses, measured", (rs.sec_weaknesses,)),
-    Section("IX", "Strategy comparison", (rs.sec_compare, rs.sec_rl)),
+    Section("IX", "Strategy comparison", (rs.sec_compare, rs.sec_rl, rr.sec_exact_optimum, rr.sec_rl_study)),
     Section(
         "X",
         "Conclusions: when Avellaneda-Stoikov is the right tool",
@@ -229,7 +232,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=[],
         help="PPO run directories (mmenv train --out DIR): each is re-evaluated in this run against AS and "
-        "the exact optimum on its own market (section IX)",
+        "the continuous-time CJP policy and the exact optimum of this env on its own market (section IX)",
+    )
+    parser.add_argument(
+        "--rl-study", type=Path, default=None, help="an mmenv rl-study directory to report (section IX)"
+    )
+    parser.add_argument(
+        "--vol-forecast",
+        type=Path,
+        default=None,
+        help="an mmenv vol-forecast directory to report (section IV)",
     )
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--ticker", default=None, help="add 1-minute bars of this ticker (yfinance)")
@@ -280,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
         "source": source,
         "ppo": args.ppo,
         "ppo_runs": list(args.ppo_run),
+        "rl_study": args.rl_study,
+        "vol_forecast": args.vol_forecast,
     }
     if cfg["paths"] < 2:
         raise SystemExit(f"--paths must be >= 2, got {cfg['paths']}")
