@@ -71,32 +71,34 @@ def sec_exact_optimum(rep, cfg: dict) -> None:
     )
 
 
-def _read(cfg: dict, key: str) -> tuple[Path, dict] | None:
+def _study(rep, cfg: dict, key: str, title: str, how: str) -> tuple[Path, dict] | None:
+    """(directory, metrics) of the study named by ``cfg[key]``; None (and a note on how to run it) if absent."""
     d = cfg.get(key)
     if not d:
+        rep.add(f"### {title}\n\nNo such study was given to this report: {how}.")
         return None
     path = Path(d) / "metrics.json"
     if not path.is_file():
         raise ValueError(
             f"{key.replace('_', '-')} must be a study directory containing metrics.json, got {str(d)!r}"
         )
-    return Path(d), json.loads(path.read_text())
+    metrics = json.loads(path.read_text())
+    rep.metrics[key] = metrics
+    return Path(d), metrics
 
 
 def sec_rl_study(rep, cfg: dict) -> None:
     """IX: PPO against tuned AS / GLFT on markets without a closed form, from ``mmenv rl-study``."""
     from mmenv.studies.rl_study import report_markdown
 
-    got = _read(cfg, "rl_study")
+    how = (
+        "`mmenv rl-study --out runs/rl_study` trains PPO on the trend, toxic and GARCH markets and tunes AS and "
+        "GLFT on training paths; `mmenv report --rl-study runs/rl_study` reports it here"
+    )
+    got = _study(rep, cfg, "rl_study", "RL where no closed form exists", how)
     if got is None:
-        rep.add(
-            "### RL where no closed form exists\n\nNo RL study was given to this report: `mmenv rl-study --out "
-            "runs/rl_study` trains PPO on the trend, toxic and GARCH markets and tunes AS and GLFT on training "
-            "paths; `mmenv report --rl-study runs/rl_study` reports it here."
-        )
         return
     src, metrics = got
-    rep.metrics["rl_study"] = metrics
     text, figures = report_markdown(metrics)
     rep.add(text + f"\n\n(Study `{src}`.)")
     for name in figures:
@@ -114,13 +116,8 @@ def sec_vol_forecast(rep, cfg: dict) -> None:
     """IV: volatility forecasts and AS quoting with each sigma, from ``mmenv vol-forecast``."""
     from mmenv.studies.vol_forecast import report_markdown
 
-    got = _read(cfg, "vol_forecast")
-    if got is None:
-        rep.add(
-            "### Volatility forecasts for the quotes\n\nNo volatility-forecast study was given to this report: "
-            "`mmenv vol-forecast --out runs/vol_forecast` then `mmenv report --vol-forecast runs/vol_forecast`."
-        )
-        return
-    src, metrics = got
-    rep.metrics["vol_forecast"] = metrics
-    rep.add(report_markdown(metrics) + f"\n\n(Study `{src}`.)")
+    how = "`mmenv vol-forecast --out runs/vol_forecast` then `mmenv report --vol-forecast runs/vol_forecast`"
+    got = _study(rep, cfg, "vol_forecast", "Volatility forecasts for the quotes", how)
+    if got is not None:
+        src, metrics = got
+        rep.add(report_markdown(metrics) + f"\n\n(Study `{src}`.)")
