@@ -58,7 +58,7 @@ ARG_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "n_envs": (lambda v: 1 <= v <= 1_000_000, "must be in [1, 10^6]"),
     "eval_episodes": (lambda v: 2 <= v <= 10_000_000, "must be in [2, 10^7]"),
     "num_cpus": (lambda v: v >= 1, "must be >= 1"),
-    "ticks_per_bar": (lambda v: 1 <= v <= 10_000, "each bound must be in [1, 10000] trades per bar"),
+    "ticks_per_bar": (lambda v: 4 <= v <= 10_000, "each bound must be in [4, 10000] trades per bar"),
     "sampling_s": (lambda v: v > 0, "must be > 0 seconds"),
     "dt": (lambda v: v > 0, "must be > 0 seconds"),
     "k": (lambda v: v > 0, "must be > 0"),

@@ -304,6 +304,10 @@ def synthesize_ticks(
     )
 
 
+#: Most trades per bar :func:`synthesize_ticks` draws (a bound checked before allocating).
+MAX_TICKS_PER_BAR = 10_000
+
+
 def _check_counts(ticks_per_bar: object) -> tuple[int, int]:
     try:
         lo_n, hi_n = ticks_per_bar  # type: ignore[misc]
@@ -316,6 +320,11 @@ def _check_counts(ticks_per_bar: object) -> tuple[int, int]:
         raise ValueError(
             f"ticks_per_bar must satisfy 4 <= lo <= hi (open, high, low and close need four "
             f"trades), got {ticks_per_bar!r}"
+        )
+    if hi_n > MAX_TICKS_PER_BAR:  # refused before anything is allocated
+        raise ValueError(
+            f"ticks_per_bar must satisfy hi <= {MAX_TICKS_PER_BAR} trades per bar (about 100 bytes each), "
+            f"got {ticks_per_bar!r}"
         )
     return int(lo_n), int(hi_n)
 

@@ -73,6 +73,11 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None,
     else:
         bars = data.synthetic_bars(days=args.days, seed=args.seed)
     validation = bars_validation(bars, args.ticker or str(args.bars_csv or ""))
+    from mmenv.calibration.streaming import CHUNK_BARS, stream_ticks
+
+    if len(bars) > CHUNK_BARS:  # long files: drawn chunk by chunk, memory of one chunk
+        st = stream_ticks(bars, seed=args.seed + 1, sampling_s=args.sampling_s)
+        return st, {"A": st.A, "k": st.k}, validation
     ticks = synthesize_ticks(bars, seed=args.seed + 1)
     return (
         tl.TickSource(ticks, source=f"synthetic ticks from {len(bars):,} bars"),
@@ -93,13 +98,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, stage: Path) -> None:
     from mmenv.calibration import calibrate
+    from mmenv.calibration.streaming import StreamedTicks, calibrate_streamed
     from mmenv.calibration_report import format_table, plot_calibration
     from mmenv.intensity.summary import analyse, format_models
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source, truth, validation = load_source(args)
-        result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
+        if isinstance(source, StreamedTicks):
+            result = calibrate_streamed(source)
+        else:
+            result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
         sample = source.depth_sample(aggregate=not args.no_aggregate)
         analysis = analyse(source, aggregate=not args.no_aggregate, fit_fraction=args.fit_fraction)
     for w in {str(w.message) for w in caught}:
