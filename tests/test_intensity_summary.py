@@ -106,3 +106,34 @@ def test_binance_analysis() -> None:
     row = next(r for r in d["intensity_table"] if r["depth"] == pytest.approx(ex["depth"]))
     assert ex["ratio_exp_to_empirical"] == pytest.approx(row["exponential"] / row["empirical"])
     assert math.isfinite(d["models"][d["selected_model"]]["heldout_loglik_per_order"])
+
+
+def test_report_part_says_when_the_samples_are_absent(tmp_path: Path) -> None:
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_intensity import sec_intensity_models
+
+    rep = Report(out=tmp_path)
+    sec_intensity_models(rep, {"shared_data": tmp_path / "nowhere"})
+    text = "".join(rep.parts)
+    assert "not part of this run" in text and "intensity_models" not in rep.metrics
+
+
+@pytest.mark.skipif(SHARED is None, reason="real samples absent (shared/data)")
+def test_report_part_on_the_shared_samples(tmp_path: Path) -> None:
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_intensity import find_samples, sec_intensity_models
+
+    _, found = find_samples(SHARED)
+    if not found:
+        pytest.skip(f"no sample under {SHARED}")
+    rep = Report(out=tmp_path)
+    sec_intensity_models(rep, {"shared_data": SHARED})
+    text = "".join(rep.parts)
+    for name, d in rep.metrics["intensity_models"].items():
+        assert f"The data choose the {d['selected_model']} law" in text
+        assert (tmp_path / f"calibration_{name}.png").exists()
+        rn = d["risk_neutral_depth"]
+        assert rn["exponential"]["depth"] == pytest.approx(
+            1.0 / d["models"]["exponential"]["params"]["k"], rel=1e-3
+        ) or rn["exponential"]["depth"] <= (d["typical_half_spread"] + 1e-12)
+    assert "| law |" in text and "risk-neutral dealer" in text

@@ -30,6 +30,7 @@ from typing import Any
 from mmenv.outdir import staged
 from mmenv.report_html import github_slug, markdown_to_html
 from mmenv.studies import replay as real_data
+from mmenv.studies import report_intensity as ri
 from mmenv.studies import report_rl as rr
 from mmenv.studies import report_sections as rs
 from mmenv.studies.common import write_json
@@ -102,7 +103,9 @@ class Report:
 SECTIONS: tuple[Section, ...] = (
     Section("I", "The dealer's dilemma: the Avellaneda-Stoikov framework", (rs.sec_theory,), ("IV",)),
     Section("II", "Data and tick synthesis", (rs.sec_data, rs.sec_bar_limits)),
-    Section("III", "Calibration of the order-arrival intensity", (rs.sec_calibration,)),
+    Section(
+        "III", "Calibration of the order-arrival intensity", (rs.sec_calibration, ri.sec_intensity_models)
+    ),
     Section(
         "IV",
         "Risk aversion and volatility: from aggressive to defensive quoting",

@@ -310,11 +310,12 @@ def sec_calibration(rep: Report, cfg: dict) -> None:
     )
     rep.figure(
         plot_calibration(res, sample, rep.out / "calibration.png"),
-        "Empirical probability that an order reaches depth d within one window (left) and the empirical "
-        "intensity per depth (right, log scale), against the fitted exponential with its 95% band",
+        "The empirical intensity beyond the touch on the likelihood's truncation basis (left, log scale) and "
+        "the probability that an order walks x or more past the touch (right), with 95% intervals, against "
+        "the fitted exponential",
         "a straight line on the log scale is what the exponential law predicts; here the goodness-of-fit "
         f"test gives Pearson χ² p = {res.to_dict().get('gof_pvalue', float('nan')):.3g} (a small p would mean "
-        "the points leave the curve)",
+        "the points leave the line)",
     )
 
 
