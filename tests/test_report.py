@@ -253,3 +253,24 @@ def test_real_tape_sentences_read_the_intensity_metrics():
     ex["gof_pvalue"] = 0.4
     assert "does not hold" not in conclusions_markdown(m)
     assert "Real tapes were not part of this run" in conclusions_markdown({**m, "intensity_models": {}})
+
+
+def test_replay_sentences_read_the_real_data_metrics():
+    from mmenv.studies.report_summary import conclusions_markdown, summary_items
+
+    def run(pnl, spread, adv):
+        return {"total_pnl": pnl, "spread_pnl": spread, "adverse_selection_pnl": adv, "n_fills": 100}
+
+    m = {
+        "real_data": {
+            "tape A": {"strategies": {"as": run(-50.0, 200.0, -250.0), "naive": run(10.0, 90.0, -80.0)}},
+            "tape B": {"strategies": {"as": run(-5.0, 1.0, -6.0)}},
+        }
+    }
+    (text,) = [t for n, t in summary_items(m) if n == "VI"]
+    assert "tape A: P&L -50 from 200 of spread and a 1 s markout of -250 over 100 fills" in text
+    assert "1 of 3 strategy runs make money" in text
+    x = conclusions_markdown(m)
+    assert "AS's fills on tape A earn 200 of spread" in x and "exceeds the spread they capture" in x
+    m["real_data"]["tape B"]["strategies"]["as"]["adverse_selection_pnl"] = 0.5
+    assert "exceeds the spread they capture" not in conclusions_markdown(m)
