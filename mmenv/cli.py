@@ -32,15 +32,49 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default (so ``--out`` shows the output directory, under ``out/``).
+
+    Options whose help already states the default, and defaults None / False (flags), are left as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or "%(default)" in text
+            or "default" in text
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        if text.endswith(")") and "(" in text:  # "... (1000)": the default is already in the text
+            last = text[text.rindex("(") + 1 : -1]
+            try:
+                if float(last) == float(default):
+                    return text
+            except (TypeError, ValueError):
+                pass
+        return f"{text} (default: {shown})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with a subparser per study."""
-    parser = OneLineParser(prog="mmenv", description="Inventory-aware market making studies.")
+    """The top-level parser with a subparser per study; every ``--help`` shows the defaults."""
+    parser = OneLineParser(
+        prog="mmenv",
+        description="Inventory-aware market making studies. Each command writes into --out (default "
+        "out/<command>/).",
+        formatter_class=DefaultsHelpFormatter,
+    )
     _add_common_flags(parser, with_out=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
         mod = importlib.import_module(module)
         doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
-        p = sub.add_parser(name, help=doc, description=doc)
+        p = sub.add_parser(name, help=doc, description=doc, formatter_class=DefaultsHelpFormatter)
         mod.configure_parser(p)
         _add_common_flags(p, with_out="--out" in p._option_string_actions)
         p.set_defaults(_module=mod, _parser=p)

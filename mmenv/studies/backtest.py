@@ -40,6 +40,24 @@ from mmenv.studies.common import bars_validation, write_json
 __all__ = ["STRATEGIES", "configure_parser", "load_stream", "main", "make_strategy", "run", "run_backtests"]
 
 STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
+#: The defaults of ``mmenv backtest`` and of the report's backtest section (one set, printed in both):
+#: order size (units per fill), hard inventory limit q_max (units), the naive strategy's depth (price units)
+#: and the scale c of the AS risk aversion gamma = c / (k sigma^2) (the skew per unit of inventory,
+#: gamma sigma^2 T, is then c / k times the horizon: scale-free across price levels).
+BACKTEST_DEFAULTS: dict[str, float] = {"order_size": 1.0, "q_max": 25.0, "naive_depth": 0.01, "gamma_scale": 0.6}
+
+
+def default_gamma(k: float, sigma: float) -> float:
+    """AS risk aversion gamma = gamma_scale / (k sigma^2) (1 / price unit), :data:`BACKTEST_DEFAULTS`."""
+    return BACKTEST_DEFAULTS["gamma_scale"] / (k * sigma * sigma) if k * sigma > 0 else 1e-4
+
+
+def settings_line(order_size: float, q_max: float, gamma: float, naive_depth: float) -> str:
+    """The run header's statement of the strategy settings (the same words in the command and the report)."""
+    return (
+        f"order size {order_size:g} units, hard inventory limit q_max {q_max:g} units, AS gamma {gamma:.4g} / "
+        f"price unit, naive depth {naive_depth:g} price units"
+    )
 HOURS_PER_YEAR = 252 * 6.5  # regular-session hours in a trading year (annualisation of the hourly Sharpe)
 
 
@@ -52,17 +70,46 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=["as"],
         help="strategies to backtest (several allowed; 'all' for every one)",
     )
-    parser.add_argument("--market", choices=("synthetic", "ticker", "bars-csv"), default="synthetic")
+    parser.add_argument(
+        "--market",
+        choices=("synthetic", "ticker", "bars-csv"),
+        default="synthetic",
+        help="where the 1-minute bars come from: the embedded synthetic NVDA-like market, yfinance bars of "
+        "--ticker, or the CSV file --bars-csv",
+    )
     parser.add_argument("--ticker", default="NVDA", help="ticker for --market ticker (yfinance)")
     parser.add_argument("--bars-csv", type=Path, help="CSV of 1-minute bars for --market bars-csv")
     parser.add_argument("--offline", action="store_true", help="--market ticker: read only the bar cache")
     parser.add_argument("--days", type=int, default=5, help="sessions of synthetic bars")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic bars and of the ticks")
-    parser.add_argument("--ticks-per-bar", type=int, nargs=2, default=(10, 20), metavar=("LO", "HI"))
+    parser.add_argument(
+        "--ticks-per-bar",
+        type=int,
+        nargs=2,
+        default=(10, 20),
+        metavar=("LO", "HI"),
+        help="trades synthesized inside each bar: uniform between LO and HI",
+    )
     parser.add_argument("--tick-k", type=float, default=50.0, help="depth decay k of the ticks (1 / price)")
-    parser.add_argument("--gamma", type=float, default=1e-4, help="AS risk aversion (1 / price unit)")
-    parser.add_argument("--order-size", type=float, default=100.0, help="units per quote")
-    parser.add_argument("--q-max", type=float, default=1000.0, help="hard inventory limit (units)")
+    parser.add_argument(
+        "--gamma",
+        type=float,
+        default=None,
+        help="AS risk aversion (1 / price unit); default: "
+        f"{BACKTEST_DEFAULTS['gamma_scale']:g} / (k sigma^2) of the stream",
+    )
+    parser.add_argument(
+        "--order-size", type=float, default=BACKTEST_DEFAULTS["order_size"], help="units per quote"
+    )
+    parser.add_argument(
+        "--q-max", type=float, default=BACKTEST_DEFAULTS["q_max"], help="hard inventory limit (units)"
+    )
+    parser.add_argument(
+        "--naive-depth",
+        type=float,
+        default=BACKTEST_DEFAULTS["naive_depth"],
+        help="depth of the naive strategy's quotes on each side (price units)",
+    )
     parser.add_argument("--share", type=float, default=0.5, help="share of each trade we may take, (0, 1]")
     parser.add_argument("--fee-per-unit", type=float, default=0.0, help="fee per unit; negative: rebate")
     parser.add_argument("--decision-seconds", type=float, default=0.0, help="quote refresh; 0: every tick")
@@ -88,7 +135,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=[1.0, 10.0, 60.0],
         help="markout horizons in seconds (the first gives adverse_selection_pnl)",
     )
-    parser.add_argument("--out", type=Path, default=Path("results/backtest"), help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("out/backtest"), help="output directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     from mmenv.studies.replay import add_replay_arguments
 
@@ -139,7 +186,7 @@ def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
     if name == "symmetric":
         return QuoteRule("symmetric", gamma=args.gamma, k=k)
     if name == "naive":
-        return QuoteRule("naive", depth=1.0 / k)
+        return QuoteRule("naive", depth=args.naive_depth)
     if name == "trend":
         return TrendFollowingAgent(half_spread=1.0 / k, beta=2.0, lam=0.2, s0=s0)
     if name == "passive":
@@ -196,6 +243,8 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
 
     ticks, stream, what, validation = load_stream(args)
     sigma = intrabar_sigma(ticks)
+    if args.gamma is None:
+        args = argparse.Namespace(**{**vars(args), "gamma": default_gamma(ticks.k, sigma)})
     names = list(STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
     horizon = args.horizon_seconds / 3600.0
     cfg = BacktestConfig(
@@ -248,6 +297,8 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         "bars_validation": validation,
         "config": {k: v for k, v in cfg.__dict__.items()},
         "strategies": names,
+        "gamma": args.gamma,
+        "naive_depth": args.naive_depth,
         "sharpe": "mean / std of the P&L of consecutive episodes of horizon_seconds, not annualised; "
         "sharpe_annualised: hourly equity increments x sqrt(252 * 6.5)",
     }
@@ -255,8 +306,16 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     return metrics, results, settings
 
 
+#: What the columns of :func:`format_table` hold, printed under it.
+TABLE_UNITS = (
+    "P&L columns (mean/std pnl, max dd, spread, inventory, markout, fees) in price units; std q in units; "
+    "markout: P&L of the fills marked to the mid at the first markout horizon (negative = adverse selection, "
+    "a cost); fill% = fills per 100 quotes posted; limit% = % of the time at the inventory limit"
+)
+
+
 def format_table(metrics: dict[str, Any]) -> str:
-    """Summary table, one row per strategy."""
+    """Summary table, one row per strategy (units in :data:`TABLE_UNITS`)."""
     cols = [
         ("mean_pnl", 11, ".1f"),
         ("std_pnl", 10, ".1f"),
@@ -268,8 +327,8 @@ def format_table(metrics: dict[str, Any]) -> str:
         ("adverse_selection_pnl", 12, ".1f"),
         ("fees", 9, ".1f"),
         ("n_fills", 8, "d"),
-        ("fill_ratio", 6, ".3f"),
-        ("time_at_limit", 6, ".3f"),
+        ("fill_ratio", 6, ".1f"),
+        ("time_at_limit", 6, ".1f"),
     ]
     heads = [
         "mean pnl",
@@ -279,18 +338,18 @@ def format_table(metrics: dict[str, Any]) -> str:
         "std q",
         "spread",
         "inventory",
-        "adverse",
+        "markout",
         "fees",
         "fills",
         "fill%",
-        "limit",
+        "limit%",
     ]
     line = f"{'strategy':<10}" + "".join(f" {h:>{w}}" for h, (_, w, _) in zip(heads, cols, strict=True))
     out = [line, "-" * len(line)]
     for name, m in metrics.items():
         cells = []
         for key, w, fmt in cols:
-            v = m[key]
+            v = m[key] * 100.0 if key in ("fill_ratio", "time_at_limit") else m[key]
             cells.append(f" {int(v) if fmt == 'd' else v:>{w}{fmt}}")
         out.append(f"{name:<10}" + "".join(cells))
     return "\n".join(out)
@@ -347,13 +406,19 @@ def run(args: argparse.Namespace) -> int:
         f"{settings['duration_hours']:.1f} trading hours; sigma = {settings['sigma_per_sqrt_hour']:.3f} "
         f"$/sqrt(h), k = {settings['k']:g} /$"
     )
+    print(
+        "Settings: "
+        + settings_line(args.order_size, args.q_max, settings["gamma"], args.naive_depth)
+        + f", share {args.share:g} of each trade, fee {args.fee_per_unit:g} per unit"
+    )
     order = "after each trade" if args.reprice_on_trades else "on each quote update, before its trade"
     print(
         f"Quotes decided {order}, latency {args.latency_seconds:g} s. mean/std pnl and sharpe per episode of "
-        f"{args.horizon_seconds:g} s; max dd, spread, inventory, adverse (markout at {args.markouts[0]:g} s) and "
+        f"{args.horizon_seconds:g} s; max dd, spread, inventory, markout (at {args.markouts[0]:g} s) and "
         "fees over the whole run: spread + inventory - fees = total P&L"
     )
     print(format_table(metrics))
+    print(TABLE_UNITS)
     lat = format_latency_table(metrics)
     if lat:
         print(

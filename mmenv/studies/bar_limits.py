@@ -208,11 +208,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=20, help="synthetic sessions (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--k", type=float, default=50.0, help="depth decay per $ (default 50)")
-    parser.add_argument("--out", type=Path, default=None, help="write bar_limits.json/.md here")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/bar-limits"), help="output directory (bar_limits.json, .md)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute the note, print the markdown, optionally write it."""
+    """Compute the note, print the markdown, write it to ``--out``."""
     note = bar_limits_note(args.days, args.seed, k=args.k)
     print(note.markdown)
     with staged(args.out, getattr(args, "force", False), "bar-limits") as out:

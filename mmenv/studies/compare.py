@@ -133,11 +133,17 @@ def run_compare(
 
     Returns:
         (metrics, pnl, infos): metrics[market][strategy] (dict of floats), the per-path P&L samples, and
-        each market's parameters as the strategies see them.
+        each market's parameters as the strategies see them. ``progress``: one tqdm bar over the
+        (market, strategy) runs, the current one in its postfix.
     """
     metrics: dict[str, dict[str, dict[str, Any]]] = {}
     pnl: dict[str, dict[str, np.ndarray]] = {}
     infos: dict[str, dict] = {}
+    bar = None
+    if progress:  # one bar for the whole command: a step per (market, strategy), named in the postfix
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=0, desc="compare", unit="run")
     for mname, kw in markets.items():
         info = market_info(kw)
         infos[mname] = info
@@ -149,8 +155,15 @@ def run_compare(
             pols["ppo"] = PPOAgent(ppo, s0=info["s0"])
         metrics[mname], pnl[mname] = {}, {}
         inv: dict[str, np.ndarray] = {}
+        if bar is not None:
+            bar.total += len(pols)
+            bar.refresh()
         for sname, pol in pols.items():
-            ro = simulate(pol, paths, seed, progress=progress, **kw)
+            if bar is not None:
+                bar.set_postfix_str(f"{mname}: {sname}")
+            ro = simulate(pol, paths, seed, **kw)
+            if bar is not None:
+                bar.update(1)
             metrics[mname][sname] = score(ro)
             pnl[mname][sname] = ro.equity[:, -1] - ro.equity[:, 0]
             if sname in ("as", "naive"):
@@ -172,6 +185,8 @@ def run_compare(
                 for d in iv.values():
                     d.update(reduction=float("nan"), se=float("nan"), undefined=why)
             m["_summary"]["inventory_variance"] = iv
+    if bar is not None:
+        bar.close()
     return metrics, pnl, infos
 
 
@@ -253,11 +268,19 @@ COLUMNS = (
 )
 
 
+#: What the columns of :func:`format_table` hold, printed under it.
+TABLE_UNITS = (
+    "per episode, mean over paths: P&L, max DD, spread, inventory and markout in price units, inv var in "
+    "units^2, fills a count; markout: P&L of the fills marked to the mid 5 steps later (negative = adverse "
+    "selection, a cost)"
+)
+
+
 def format_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Text table of one market's strategies."""
+    """Text table of one market's strategies (units in :data:`TABLE_UNITS`)."""
     head = (
         f"{'strategy':<10} | {'mean P&L':>15} | {'std P&L':>15} | {'Sharpe':>6} | {'max DD':>7} | "
-        f"{'inv var':>8} | {'spread':>8} | {'inventory':>9} | {'adv.sel.':>8} | {'fills':>6}"
+        f"{'inv var':>8} | {'spread':>8} | {'inventory':>9} | {'markout':>8} | {'fills':>6}"
     )
     lines = [head, "-" * len(head)]
     for s, r in metrics.items():
@@ -276,7 +299,7 @@ def markdown_table(metrics: dict[str, dict[str, Any]]) -> str:
     """GitHub markdown table of one market's strategies."""
     lines = [
         "| strategy | mean P&L | std P&L | Sharpe | max drawdown | inventory var | spread P&L | inventory P&L "
-        "| adverse sel. (5 steps) | fills |",
+        "| markout at 5 steps (< 0: adverse selection) | fills |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s, r in metrics.items():
@@ -377,6 +400,7 @@ def run(args: argparse.Namespace) -> int:
             f"(mean ± SE over paths; P&L in price units)"
         )
         print(format_table(m))
+        print(TABLE_UNITS)
         if "_summary" in m:
             print(f"inventory variance: {describe_reduction(m['_summary'])}")
     print(f"\nwrote {args.out / 'metrics.json'}")

@@ -466,22 +466,23 @@ def sec_backtest(rep: Report, cfg: dict) -> None:
     from mmenv.analytics import summarize_backtest
     from mmenv.backtest import BacktestConfig, TickStream, backtest
     from mmenv.plots import plot_equity
-    from mmenv.studies.backtest import latency_effect
+    from mmenv.studies.backtest import BACKTEST_DEFAULTS, default_gamma, latency_effect, settings_line
 
     ticks = _ticks(cfg)
     stream = TickStream.from_ticks(ticks, time_unit_seconds=3600.0)
     sig = float(np.std(np.diff(ticks.mid)) / math.sqrt(max(np.mean(np.diff(ticks.clock)), 1e-9) / 3600.0))
     k = float(ticks.k)
-    gamma = RISK / (k * sig * sig)
+    gamma = default_gamma(k, sig)  # the defaults of `mmenv backtest`: one set for the command and the report
+    d = BACKTEST_DEFAULTS
     # Quotes decided on every quote update (the mid of each tick, before its trade), live at once (latency 0):
     # a quote refreshed only every 10 s rests stale while the mid moves several depths per trade: picked off.
     conf = BacktestConfig(
-        q_max=25.0, order_size=1.0, horizon=1.0, sigma=sig, decision_interval=0.0, latency=0.0
+        q_max=d["q_max"], order_size=d["order_size"], horizon=1.0, sigma=sig, decision_interval=0.0, latency=0.0
     )
     move = float(np.mean(np.abs(np.diff(ticks.mid))))  # mean mid move between consecutive ticks
     pols = {
         "as": lambda: AvellanedaStoikovAgent(gamma=gamma, k=k, sigma=sig),
-        "naive": lambda: NaiveAgent(0.01),
+        "naive": lambda: NaiveAgent(d["naive_depth"]),
     }
     rows, lat, results = {}, {}, {}
     for name, new_pol in pols.items():
@@ -516,8 +517,9 @@ def sec_backtest(rep: Report, cfg: dict) -> None:
     rep.add(
         f"Event-driven backtest over {len(ticks):,} synthetic ticks ({rows['as']['duration']:.1f} trading hours; "
         "each tick is a quote update, the new mid, followed by a trade; the quotes are decided on every quote "
-        "update and are live for the trade that follows, latency 0; hard limit 25 units of size 1; "
-        f"σ = {sig:.4g} per √hour measured on the stream, AS γ = {gamma:.4g}). P&L in price units; the "
+        "update and are live for the trade that follows, latency 0; "
+        + settings_line(d["order_size"], d["q_max"], gamma, d["naive_depth"])
+        + f", the defaults of `mmenv backtest`; σ = {sig:.4g} per √hour measured on the stream). P&L in price units; the "
         "attribution is over the whole run: total = spread capture + inventory P&L − fees; adverse selection "
         "is the 10 s markout of the fills (negative: the mid moved against the fill).\n\n" + "\n".join(lines)
     )

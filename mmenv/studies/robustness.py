@@ -154,7 +154,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv robustness``."""
     parser.add_argument("--paths", type=int, default=1000, help="Monte-Carlo paths per run (1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the market paths (0)")
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=list(SCENARIOS),
+        choices=list(SCENARIOS),
+        help="model assumptions to switch off, one run each (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/robustness"), help="output directory")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
 

@@ -298,7 +298,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="env steps of training (5M: about 3-4 min on 2 CPU cores)",
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--out", type=Path, default=Path("runs/ppo"), help="run directory")
+    parser.add_argument("--out", type=Path, default=Path("out/train"), help="run directory")
     parser.add_argument("--n-envs", type=int, default=64, help="parallel episodes")
     parser.add_argument(
         "--vec-env", choices=["native", "dummy", "subproc"], default="native", help="parallel env backend"
