@@ -278,3 +278,18 @@ def test_rllib_ppo_recipe_trains_on_env_runners(ray_session):
     )
     assert len(returns) == 2
     assert all(math.isfinite(r) for r in returns)  # 10-step episodes finished in every iteration
+
+
+@pytest.mark.slow
+def test_mmenv_train_with_subprocess_workers(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    import json
+
+    from mmenv.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--timesteps", "1600", "--n-envs", "2", "--vec-env", "subproc", "--eval-episodes", "20"]
+    assert main([*argv, "--no-progress", "--out", str(out)]) == 0
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["config"]["vec_env"] == "subproc" and math.isfinite(ev["policies"]["ppo"]["mean"])
+    assert (out / "progress.csv").is_file() and (out / "learning_curve.png").is_file()
