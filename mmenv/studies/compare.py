@@ -299,7 +299,7 @@ def markdown_table(metrics: dict[str, dict[str, Any]]) -> str:
     """GitHub markdown table of one market's strategies."""
     lines = [
         "| strategy | mean P&L | std P&L | Sharpe | max drawdown | inventory var | spread P&L | inventory P&L "
-        "| markout at 5 steps (< 0: adverse selection) | fills |",
+        "| adverse sel. (5 steps) | fills |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s, r in metrics.items():
