@@ -186,7 +186,8 @@ def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
     if name == "symmetric":
         return QuoteRule("symmetric", gamma=args.gamma, k=k)
     if name == "naive":
-        return QuoteRule("naive", depth=args.naive_depth)
+        depth = getattr(args, "naive_depth", None)  # callers without the flag: one mean trade depth 1/k
+        return QuoteRule("naive", depth=1.0 / k if depth is None else depth)
     if name == "trend":
         return TrendFollowingAgent(half_spread=1.0 / k, beta=2.0, lam=0.2, s0=s0)
     if name == "passive":

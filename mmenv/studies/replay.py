@@ -58,7 +58,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--quotes", type=Path, help="Binance best bid/ask (bookTicker) CSV (with --trades)")
     g.add_argument("--tape", type=Path, help="a tape in the generic schema (CSV or .parquet)")
     g.add_argument("--tick", type=float, default=None, help="price tick (default: inferred)")
-    g.add_argument("--fill-model", choices=("queue", "trade_through"), default="queue")
+    g.add_argument(
+        "--fill-model",
+        choices=("queue", "trade_through"),
+        default="queue",
+        help="queue: a print at our price fills only after the queue ahead of us; trade_through: any print at or "
+        "through our price fills (queue ignored)",
+    )
     g.add_argument("--cancel-ahead", default="proportional", help="'proportional' or a share in [0, 1]")
     g.add_argument(
         "--deep-queue", type=float, default=1.0, help="queue ahead at an unseen level, x displayed"
@@ -92,6 +98,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         choices=REPLAY_STRATEGIES,
         default=list(REPLAY_STRATEGIES),
         metavar="S",
+        help=f"strategies replayed on the tape, among {', '.join(REPLAY_STRATEGIES)}",
     )
     g.add_argument(
         "--replay-latencies-ms", type=float, nargs="*", default=[0.0, 1.0, 10.0, 100.0], metavar="MS",
