@@ -129,15 +129,19 @@ def test_sb3_contrib_recurrent_ppo(route):
 
 
 # ------------------------------------------------------------------ TorchRL
-def test_torchrl_gym_env_specs():
+def test_torchrl_gym_env_specs_and_info_reader():
     pytest.importorskip("torchrl")
+    import torch
     from torchrl.envs import GymEnv
+    from torchrl.envs.libs.gym import default_info_dict_reader
     from torchrl.envs.utils import check_env_specs
 
     env = GymEnv(mmenv.ENV_ID, **SHORT)  # probes frameskip: TypeError, retried without it
+    env.set_info_dict_reader(default_info_dict_reader())  # every info key, float64 (stable dtype)
     check_env_specs(env)
     td = env.rollout(12, break_when_any_done=False)
     assert td["next", "done"].sum().item() == 1  # one episode of 10 steps ended
+    assert td["next", "cash"].dtype == torch.float64 and td["next", "time"][9].item() == pytest.approx(0.05)
 
 
 @pytest.mark.slow
