@@ -196,7 +196,7 @@ def summary(metrics: dict[str, Any]) -> list[str]:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv rl-study``."""
-    parser.add_argument("--out", type=Path, default=Path("runs/rl_study"), help="output directory")
+    parser.add_argument("--out", type=Path, default=Path("out/rl-study"), help="output directory")
     parser.add_argument(
         "--markets", nargs="+", default=list(MARKETS), choices=list(MARKETS), help="markets to study"
     )

@@ -144,7 +144,7 @@ def _quoting_table(q: dict[str, Any]) -> str:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv vol-forecast``."""
-    parser.add_argument("--out", type=Path, default=Path("runs/vol_forecast"), help="output directory")
+    parser.add_argument("--out", type=Path, default=Path("out/vol-forecast"), help="output directory")
     g = parser.add_mutually_exclusive_group()
     g.add_argument(
         "--ticker", default=None, help="1-minute bars of this ticker (yfinance) instead of synthetic"
