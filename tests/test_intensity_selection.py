@@ -172,3 +172,24 @@ def test_walk_forward_rolling_beats_fixed_after_a_regime_change() -> None:
     assert wf.n_steps == 20 and wf.n_steps_without_estimate == 0
     assert wf.loglik_rolling > wf.loglik_fixed
     assert abs(wf.path[-1]["A"] - 9.0) < abs(wf.fixed["A"] - 9.0)
+
+
+def test_rolling_estimator_merges_the_prints_of_one_order() -> None:
+    """Three prints of one buy walking the book are one order reaching its deepest print; the tape
+    chunk interface reads nanoseconds."""
+    est = RollingEstimator(window_s=100.0, tick=H, min_orders=1)
+    t = np.array([0.0, 1.0, 1.0, 1.0, 2.0])
+    bid, ask = np.full(5, 99.99), np.full(5, 100.01)
+    px = np.array([np.nan, 100.01, 100.02, 100.04, 99.99])
+    side = np.array([0.0, 1.0, 1.0, 1.0, -1.0])
+
+    class Chunk:
+        time = (t * 1e9).astype(np.int64)
+        bid_px, ask_px, trade_px = bid, ask, px
+
+    Chunk.side = side.astype(np.int8)
+    est.update_tape(Chunk)
+    ot = np.concatenate(est._o_t)
+    od = np.concatenate(est._o_d)
+    assert ot.tolist() == [1.0, 2.0]
+    assert od == pytest.approx([0.04, 0.01])

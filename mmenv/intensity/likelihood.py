@@ -82,13 +82,16 @@ class LikelihoodData:
 
     @classmethod
     def from_sample(cls, sample: DepthSample) -> LikelihoodData:
-        pairs, counts = np.unique(
-            np.column_stack([sample.depths, sample.thresholds]), axis=0, return_counts=True
-        )
+        o = np.lexsort((sample.depths, sample.thresholds))
+        d, c = sample.depths[o], sample.thresholds[o]
+        first = np.ones(d.size, dtype=bool)
+        first[1:] = (d[1:] != d[:-1]) | (c[1:] != c[:-1])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, d.size))
         pos = sample.seconds > 0
         return cls(
-            d=pairs[:, 0].copy(),
-            c=pairs[:, 1].copy(),
+            d=d[starts],
+            c=c[starts],
             w=counts.astype(np.float64),
             levels=sample.levels[pos],
             seconds=sample.seconds[pos],

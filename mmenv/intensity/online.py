@@ -153,8 +153,9 @@ class RollingEstimator:
 
     def update(self, times_s: Any, bid: Any, ask: Any, trade_px: Any = None, side: Any = None) -> None:
         """A chunk of event rows in time order: quote rows (side 0 or trade_px NaN) set the book from
-        their time on; trade rows are market orders against the book given on the row (the one they
-        met), reaching ``side * (trade_px - mid)``."""
+        their time on; trade rows are prints against the book given on the row (the one they met),
+        reaching ``side * (trade_px - mid)``; consecutive prints with the same time and side are merged
+        into one market order (its deepest print)."""
         t = np.asarray(times_s, dtype=np.float64)
         b, a = np.asarray(bid, dtype=np.float64), np.asarray(ask, dtype=np.float64)
         if trade_px is None:
@@ -167,9 +168,28 @@ class RollingEstimator:
             sl = slice(i0, i1)
             mid, half = 0.5 * (a[sl] + b[sl]), 0.5 * (a[sl] - b[sl])
             if trade:
-                self.add_orders(t[sl], sd[sl] * (px[sl] - mid), half)
+                depth = sd[sl] * (px[sl] - mid)
+                # consecutive prints with one time and side are one market order: its deepest print,
+                # measured from the book before its first print
+                ts, ss = t[sl], sd[sl]
+                first = np.ones(ts.size, dtype=bool)
+                first[1:] = (ts[1:] != ts[:-1]) | (ss[1:] != ss[:-1])
+                starts = np.flatnonzero(first)
+                self.add_orders(ts[starts], np.maximum.reduceat(depth, starts), half[starts])
             else:
                 self.add_quotes(t[sl], half, mid)
+
+    def update_tape(self, chunk: Any) -> None:
+        """A chunk of a :class:`mmenv.tape.Tape` (time in nanoseconds, book, trade price and side per
+        row): :meth:`update` with times in seconds since the tape's origin. A market order whose prints
+        straddle two chunks counts as two orders."""
+        self.update(
+            np.asarray(chunk.time, dtype=np.float64) * 1e-9,
+            chunk.bid_px,
+            chunk.ask_px,
+            chunk.trade_px,
+            np.asarray(chunk.side, dtype=np.float64),
+        )
 
     def _compact(self, start: float) -> tuple[np.ndarray, ...]:
         """Concatenate the buffers and drop what lies before ``start`` (keeping the quote in force)."""
