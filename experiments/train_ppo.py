@@ -1,4 +1,4 @@
-"""Train PPO on the market-making env and score it against AS and the CJP optimum (same as `mmenv train`)."""
+"""Train PPO and score it against AS, the continuous-time CJP policy and the exact optimum (same as `mmenv train`)."""
 
 from mmenv.studies.train import main
 

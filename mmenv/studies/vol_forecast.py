@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bar_returns", "configure_parser", "garch_market_series", "quoting_study", "run"]
+__all__ = ["bar_returns", "configure_parser", "garch_market_series", "main", "quoting_study", "run"]
 
 GARCH_BLOCK, GARCH_WINDOW, GARCH_REFIT = 10, 400, 100
 BAR_BLOCK, BAR_LAGS = 30, (1, 13, 65)
@@ -260,3 +260,10 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         "```",
     ]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``experiments/vol_forecast.py`` (same as ``mmenv vol-forecast``)."""
+    from mmenv.cli import run_command
+
+    return run_command("vol-forecast", argv)
