@@ -73,3 +73,20 @@ def test_rl_study_cli_writes_metrics(tmp_path):
     assert (rep.out / f"rl_{m['learning_curve']}").is_file()
     with pytest.raises(ValueError, match="rl-study"):
         sec_rl_study(rep, {"rl_study": tmp_path / "nothing"})
+
+
+def test_report_reads_the_committed_studies(tmp_path):
+    """The studies in docs/studies (the README's numbers) are readable by the report's subsections."""
+    from pathlib import Path
+
+    from mmenv.studies.report import Report
+    from mmenv.studies.report_rl import sec_rl_study, sec_vol_forecast
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "studies"
+    rep = Report(tmp_path)
+    sec_rl_study(rep, {"rl_study": root / "rl_study"})
+    sec_vol_forecast(rep, {"vol_forecast": root / "vol_forecast"})
+    text = "\n".join(rep.parts)
+    for market in ("trend", "toxic", "garch"):
+        assert f"| {market} |" in text and (tmp_path / f"rl_learning_curve_{market}.png").is_file()
+    assert "Volatility forecasts for the quotes" in text
