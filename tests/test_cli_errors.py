@@ -330,3 +330,33 @@ def test_zero_volume_bars_backtest(tmp_path, capsys):
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["_bars_validation"]["n_zero_volume"] == 16
     assert metrics["as"]["n_fills"] > 0
+
+
+def _pair(folder: str, kind: str) -> list[str]:
+    d = BAD / folder
+    if kind == "lobster":
+        return [
+            "--lobster",
+            str(d / "X_2020-01-02_0_1_message_1.csv"),
+            str(d / "X_2020-01-02_0_1_orderbook_1.csv"),
+        ]
+    return ["--trades", str(d / "trades.csv"), "--quotes", str(d / "quotes.csv")]
+
+
+#: (folder of tests/bad_inputs, loader, fragment of the one-line error); every case exits with status 2
+TAPE_CASES = [
+    ("lobster_3col", "lobster", "orderbook_1.csv: a LOBSTER order book file has 4 columns per level"),
+    ("lobster_crossed", "lobster", "orderbook_1.csv: no valid quote in 4 rows (0 empty side, 4 crossed"),
+    ("binance_blank_time", "binance", "trades.csv: line 3, column 'trade_time_ms': blank field"),
+    ("binance_seconds", "binance", "trades.csv: line 2, column 'trade_time_ms'"),
+    ("binance_duplicated", "binance", "trades.csv: line 4, column 'trade_id': trade id 1 repeats line 2"),
+]
+
+
+@pytest.mark.parametrize(("folder", "kind", "fragment"), TAPE_CASES, ids=[c[0] for c in TAPE_CASES])
+def test_bad_trade_files(folder, kind, fragment, tmp_path, capsys):
+    rc = main(["calibrate", *_pair(folder, kind), "--no-plot", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.startswith("mmenv calibrate: error: ") and fragment in err, err
+    assert not (tmp_path / "o").exists()
