@@ -36,7 +36,7 @@ __all__ = ["CHUNK_BARS", "KEEP_TRADES", "StreamedTicks", "calibrate_streamed", "
 CHUNK_BARS = 20_000
 
 #: About this many trades are kept (whole chunks) for the goodness-of-fit, the model comparison and the figure.
-KEEP_TRADES = 2_000_000
+KEEP_TRADES = 1_000_000
 
 
 @dataclass(frozen=True)

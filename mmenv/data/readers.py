@@ -258,7 +258,11 @@ def _read_flat(path: Path, sep: str, tz: str, header: list[str]) -> pd.DataFrame
         raise ValueError(f"{path}: the file has a header but no data rows")
     index = pd.DatetimeIndex(np.concatenate(times), tz="UTC").tz_convert(NEW_YORK)
     index.name = "datetime"
-    return pd.DataFrame({c: np.concatenate(v) for c, v in cols.items()}, index=index)
+    del times
+    out = np.empty((row0, len(COLUMNS)))  # one block, filled column by column (the chunks freed as we go)
+    for j, c in enumerate(COLUMNS):
+        out[:, j] = np.concatenate(cols.pop(c))
+    return pd.DataFrame(out, index=index, columns=list(COLUMNS), copy=False)
 
 
 def _parse_times_rows(

@@ -291,7 +291,8 @@ def validate_bars(
         if counts[name]:
             actions.append(f"dropped {counts[name]} rows with {what}")
         bad |= new
-    df = df[~bad].copy()
+    if bad.any():
+        df = df[~bad].copy()
     if check_spacing and interval != "1d" and len(df):
         _check_spacing(df.index, interval)
     robust_sigma = None
