@@ -159,7 +159,7 @@ def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion
             out[name] = CJPAgent(gamma=gamma, sigma=sigma, A=A, k=k, T=horizon, dt=horizon / 600.0,
                                  q_max=max_lots, order_size=1.0, s0=s0)  # fmt: skip
         else:
-            out[name] = make_strategy("symmetric" if name == "symmetric" else name, ns, k, s0)
+            out[name] = make_strategy(name, ns, k, s0)
     return out
 
 
