@@ -23,7 +23,16 @@ MidModel = Literal["brownian", "binomial"]
 FillModel = Literal["exponential", "linear"]
 EventOrder = Literal["fill_then_move", "move_then_fill"]
 
-__all__ = ["MAX_MAGNITUDE", "EventOrder", "FillModel", "MarketParams", "MidModel", "as_real", "check_finite", "check_positive"]
+__all__ = [
+    "MAX_MAGNITUDE",
+    "EventOrder",
+    "FillModel",
+    "MarketParams",
+    "MidModel",
+    "as_real",
+    "check_finite",
+    "check_positive",
+]
 
 
 #: Largest magnitude accepted for a real parameter: beyond it prices, notionals and intensities overflow or
@@ -58,7 +67,9 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, allow_i
     elif value <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     if math.isfinite(value) and value > MAX_MAGNITUDE:
-        raise ValueError(f"{name} must be <= {MAX_MAGNITUDE:g} (larger values overflow float64 accounting), got {value!r}")
+        raise ValueError(
+            f"{name} must be <= {MAX_MAGNITUDE:g} (larger values overflow float64 accounting), got {value!r}"
+        )
 
 
 def check_finite(name: str, value: float) -> None:

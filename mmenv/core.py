@@ -155,7 +155,7 @@ OUT_NAMES = (
 OUT_COLUMNS = len(OUT_NAMES)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _finish_one(
     i: int,
     db: float,
@@ -191,7 +191,7 @@ def _finish_one(
     out[i, 11] = mid_after
     out[i, 12] = w_a
     out[i, 13] = step[i] * dt
-    observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid_after - s0, sigma)
+    observe_one(obs, i, q[i], (n_steps - step[i]) * dt, mid_after - s0, sigma)
     return terminal
 
 
@@ -280,7 +280,7 @@ def _env_step_paths(
 env_step_paths = nb.njit(cache=True, nogil=True)(_env_step_paths)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _reset_one(
     kind,
     mp,
@@ -315,7 +315,7 @@ def _reset_one(
     cash[i] = 0.0
     step[i] = 0
     w0[i] = q0 * s0[i]
-    observe_one(obs[i], q0, n_steps * dt, 0.0, sigma[i])
+    observe_one(obs, i, q0, n_steps * dt, 0.0, sigma[i])
     if not write_row:
         return
     for c in range(OUT_COLUMNS):
@@ -327,7 +327,7 @@ def _reset_one(
     out[i, 14] = s0[i]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def fused_env_step(
     kind: int,
     mp: np.ndarray,
@@ -376,94 +376,103 @@ def fused_env_step(
     and starts its next episode in the same step (same-step autoreset). ``out``: :data:`OUT_NAMES`.
     """
     inf = math.inf
-    for i in range(q.shape[0]):
-        if reset_first[i]:
-            _reset_one(
-                kind,
-                mp,
-                mst,
-                k0,
-                k1,
-                stream,
-                episode,
-                mt,
-                mid,
-                sigma,
-                s0,
+    buf = np.empty((6, mk.CHUNK))
+    n = q.shape[0]
+    for lo in range(0, n, mk.CHUNK):
+        m = min(mk.CHUNK, n - lo)
+        mk.draw_chunk(mp, k0, k1, stream, episode, mt, lo, m, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5])
+        for j in range(m):
+            i = lo + j
+            if reset_first[i]:
+                _reset_one(
+                    kind,
+                    mp,
+                    mst,
+                    k0,
+                    k1,
+                    stream,
+                    episode,
+                    mt,
+                    mid,
+                    sigma,
+                    s0,
+                    q,
+                    cash,
+                    step,
+                    w0,
+                    q0,
+                    i,
+                    out,
+                    obs,
+                    n_steps,
+                    dt,
+                    True,
+                )
+                continue
+            db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
+            q_b = q[i]
+            m_b = mid[i]
+            w_b = cash[i] + q_b * m_b
+            r_b, r_a = mk.step_one(
+                kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma,
+                buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
+            )  # fmt: skip
+            mt[i] += 1
+            (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
+                q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
+            )
+            mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
+            out[i, 14] = m_b
+            terminal = _finish_one(
+                i,
+                db,
+                da,
+                q_b,
+                w_b,
                 q,
                 cash,
                 step,
-                w0,
-                q0,
-                i,
+                mid[i],
+                s0[i],
+                sigma[i],
+                w0[i],
+                dt,
+                n_steps,
+                reward_code,
+                phi,
+                alpha,
+                eta,
                 out,
                 obs,
-                n_steps,
-                dt,
-                True,
             )
-            continue
-        db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
-        q_b = q[i]
-        m_b = mid[i]
-        w_b = cash[i] + q_b * m_b
-        r_b, r_a = mk.step_one(kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma)
-        mt[i] += 1
-        (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
-            q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
-        )
-        mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
-        out[i, 14] = m_b
-        terminal = _finish_one(
-            i,
-            db,
-            da,
-            q_b,
-            w_b,
-            q,
-            cash,
-            step,
-            mid[i],
-            s0[i],
-            sigma[i],
-            w0[i],
-            dt,
-            n_steps,
-            reward_code,
-            phi,
-            alpha,
-            eta,
-            out,
-            obs,
-        )
-        if reset_after and terminal:
-            for c in range(obs.shape[1]):
-                final_obs[i, c] = obs[i, c]
-            # the step's own values stay in the output row; the state and obs become the new episode's
-            _reset_one(
-                kind,
-                mp,
-                mst,
-                k0,
-                k1,
-                stream,
-                episode,
-                mt,
-                mid,
-                sigma,
-                s0,
-                q,
-                cash,
-                step,
-                w0,
-                q0,
-                i,
-                out,
-                obs,
-                n_steps,
-                dt,
-                False,
-            )
+            if reset_after and terminal:
+                for c in range(obs.shape[1]):
+                    final_obs[i, c] = obs[i, c]
+                # the step's own values stay in the output row; the state and obs become the new episode's
+                _reset_one(
+                    kind,
+                    mp,
+                    mst,
+                    k0,
+                    k1,
+                    stream,
+                    episode,
+                    mt,
+                    mid,
+                    sigma,
+                    s0,
+                    q,
+                    cash,
+                    step,
+                    w0,
+                    q0,
+                    i,
+                    out,
+                    obs,
+                    n_steps,
+                    dt,
+                    False,
+                )
 
 
 @nb.njit(cache=True)
@@ -479,7 +488,7 @@ def observe_paths(
 ) -> None:
     """Observations of every path into the float32 (N, 4) array ``obs`` (see :mod:`mmenv.task`)."""
     for i in range(q.shape[0]):
-        observe_one(obs[i], q[i], (n_steps - step[i]) * dt, mid[i] - s0[i], sigma[i])
+        observe_one(obs, i, q[i], (n_steps - step[i]) * dt, mid[i] - s0[i], sigma[i])
 
 
 @dataclass

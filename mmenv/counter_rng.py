@@ -62,10 +62,18 @@ _W1 = np.uint64(0xBB67AE85)
 _MASK = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _S12 = np.uint64(12)
-_TWO_M52 = 2.0**-52
+_HALF_ULP = 2.0**-53
+_ONE_BITS = np.uint64(0x3FF0000000000000)
+_BIG_BITS = np.uint64(0x4330000000000000)  # 2^52 as a double
+_U20 = np.uint64(20)
+_MANT_HI = np.uint64(0x000FFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_C95F64 = np.uint64(0x95F64)
+_BIT20 = np.uint64(0x100000)
+_EXP_ONE = np.uint64(0x3FF00000)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10: four 32-bit counter words and two 32-bit key words (uint64 holding < 2^32) to four
     32-bit random words (as uint64). Ten rounds of two 32x32 -> 64-bit multiplications (the paper's Fig. 2)."""
@@ -82,7 +90,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return x0, x1, x2, x3
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def uniform_pair(k0, k1, step, purpose, stream, episode):
     """Two uniforms in (0, 1) for one address: 52 random bits each, (n + 1/2) 2^-52 (exact, never 0 or 1)."""
     x0, x1, x2, x3 = philox4x32(
@@ -90,7 +98,9 @@ def uniform_pair(k0, k1, step, purpose, stream, episode):
     )
     n0 = ((x0 << _S32) | x1) >> _S12
     n1 = ((x2 << _S32) | x3) >> _S12
-    return (float(n0) + 0.5) * _TWO_M52, (float(n1) + 0.5) * _TWO_M52
+    # 1 + n 2^-52 from its bits, minus 1 (exact), plus 2^-53: (n + 1/2) 2^-52 without an integer-to-float
+    # conversion (AVX2 has none for 64-bit integers, so this form keeps the loops vectorized)
+    return (_ubits_to_float(n0 | _ONE_BITS) - 1.0) + _HALF_ULP, (_ubits_to_float(n1 | _ONE_BITS) - 1.0) + _HALF_ULP
 
 
 # fdlibm constants (e_log.c, e_exp.c)
@@ -114,20 +124,20 @@ _P5 = 4.13813679705723846039e-08
 
 
 @intrinsic
-def _bits(typingctx, x):
-    """The IEEE-754 bits of a float64 as an int64 (a reinterpretation, no conversion)."""
-    sig = types.int64(types.float64)
+def _float_to_ubits(typingctx, x):
+    """The IEEE-754 bits of a float64 as a uint64 (a reinterpretation, no conversion)."""
+    sig = types.uint64(types.float64)
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
+        return builder.bitcast(args[0], context.get_value_type(types.uint64))
 
     return sig, codegen
 
 
 @intrinsic
-def _from_bits(typingctx, x):
-    """The float64 whose IEEE-754 bits are the int64 ``x``."""
-    sig = types.float64(types.int64)
+def _ubits_to_float(typingctx, x):
+    """The float64 whose IEEE-754 bits are the uint64 ``x``."""
+    sig = types.float64(types.uint64)
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
@@ -135,31 +145,19 @@ def _from_bits(typingctx, x):
     return sig, codegen
 
 
-@nb.njit(cache=True, inline="always")
-def det_log(x: float) -> float:
-    """Natural logarithm, fdlibm's ``__ieee754_log`` (error < 1 ulp), from IEEE basic operations only.
-
-    x = 2^k m with m in [sqrt(1/2), sqrt(2)) (read from the bits, exact); f = m - 1, s = f / (2 + f);
-    log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)) with fdlibm's minimax R; log x = k ln 2 + log(1 + f).
-    log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
-    """
-    k0 = 0
-    if not (x >= _TINY and x < math.inf):  # zero, negative, subnormal, inf or NaN: the rare path
-        if x == 0.0:
-            return -math.inf
-        if not x > 0.0:
-            return math.nan
-        if x == math.inf:
-            return x
-        x *= _TWO54  # subnormal: scale into the normal range (exact)
-        k0 = -54
-    ix = _bits(x)
-    hx = ix >> 32
-    k = (hx >> 20) - 1023 + k0
-    hx &= 0x000FFFFF
-    i = (hx + 0x95F64) & 0x100000
-    m = _from_bits(((hx | (i ^ 0x3FF00000)) << 32) | (ix & 0xFFFFFFFF))  # x / 2^k or x / 2^(k+1)
-    k += i >> 20
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def log_normal(x: float, k0: int = 0) -> float:
+    """:func:`det_log` for a positive, finite, normal ``x`` (no special cases, no branch: loops over it
+    vectorize; SIMD lanes perform the same IEEE operations as the scalar code, so the bits are the same).
+    ``k0`` is added to the binary exponent (the subnormal rescaling of :func:`det_log`)."""
+    ix = _float_to_ubits(x)
+    hx = ix >> _S32
+    e = hx >> _U20  # biased exponent (x > 0: no sign bit)
+    hx &= _MANT_HI
+    i = (hx + _C95F64) & _BIT20
+    m = _ubits_to_float(((hx | (i ^ _EXP_ONE)) << _S32) | (ix & _LOW32))  # x / 2^k or x / 2^(k+1)
+    # k = e - 1023 + (i >> 20) + k0 as an exact double (small integers; no 64-bit int-to-float conversion)
+    dk = (_ubits_to_float((e + (i >> _U20)) | _BIG_BITS) - 4503599627370496.0) - (1023.0 - k0)
     f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
@@ -168,11 +166,29 @@ def det_log(x: float) -> float:
     t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
     r = t2 + t1
     hfsq = 0.5 * f * f
-    dk = float(k)
     return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def det_log(x: float) -> float:
+    """Natural logarithm, fdlibm's ``__ieee754_log`` (error < 1 ulp), from IEEE basic operations only.
+
+    x = 2^k m with m in [sqrt(1/2), sqrt(2)) (read from the bits, exact); f = m - 1, s = f / (2 + f);
+    log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)) with fdlibm's minimax R; log x = k ln 2 + log(1 + f).
+    log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
+    """
+    if x >= _TINY and x < math.inf:
+        return log_normal(x, 0)
+    if x == 0.0:
+        return -math.inf
+    if not x > 0.0:
+        return math.nan
+    if x == math.inf:
+        return x
+    return log_normal(x * _TWO54, -54)  # subnormal: scale into the normal range (exact)
+
+
+@nb.njit(cache=True, error_model="numpy")
 def det_exp(x: float) -> float:
     """Exponential, fdlibm's ``__ieee754_exp`` (error < 1 ulp), from IEEE basic operations and ``ldexp``.
 
@@ -195,7 +211,7 @@ def det_exp(x: float) -> float:
     return math.ldexp(y, k)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _horner8(r: float, c7, c6, c5, c4, c3, c2, c1, c0) -> float:
     """(((c7 r + c6) r + c5) ... ) r + c0, in this order (the operation order of AS 241)."""
     v = c7 * r + c6
@@ -207,7 +223,40 @@ def _horner8(r: float, c7, c6, c5, c4, c3, c2, c1, c0) -> float:
     return v * r + c0
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def normal_central(p: float) -> float:
+    """AS 241's central approximation (valid for |p - 1/2| <= 0.425): a ratio of polynomials, no branch."""
+    q = p - 0.5
+    r = 0.180625 - q * q
+    num = (
+        _horner8(
+            r,
+            2.5090809287301226727e3,
+            3.3430575583588128105e4,
+            6.7265770927008700853e4,
+            4.5921953931549871457e4,
+            1.3731693765509461125e4,
+            1.9715909503065514427e3,
+            1.3314166789178437745e2,
+            3.3871328727963666080e0,
+        )
+        * q
+    )
+    den = _horner8(
+        r,
+        5.2264952788528545610e3,
+        2.8729085735721942674e4,
+        3.9307895800092710610e4,
+        2.1213794301586595867e4,
+        5.3941960214247511077e3,
+        6.8718700749205790830e2,
+        4.2313330701600911252e1,
+        1.0,
+    )
+    return num / den
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def normal_icdf(p: float) -> float:
     """Standard normal quantile, Wichura's AS 241 (PPND16, relative error ~1e-16), p in (0, 1).
 
@@ -215,35 +264,15 @@ def normal_icdf(p: float) -> float:
     r = sqrt(-log(min(p, 1 - p))) for r <= 5 and beyond. Same coefficients and operation order as
     CPython's pure-Python ``statistics`` fallback (``_normal_dist_inv_cdf``); the test compares them.
     """
+    if abs(p - 0.5) <= 0.425:
+        return normal_central(p)
+    return normal_tail(p)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def normal_tail(p: float) -> float:
+    """AS 241's two tail approximations (|p - 1/2| > 0.425), in r = sqrt(-log(min(p, 1 - p)))."""
     q = p - 0.5
-    if abs(q) <= 0.425:
-        r = 0.180625 - q * q
-        num = (
-            _horner8(
-                r,
-                2.5090809287301226727e3,
-                3.3430575583588128105e4,
-                6.7265770927008700853e4,
-                4.5921953931549871457e4,
-                1.3731693765509461125e4,
-                1.9715909503065514427e3,
-                1.3314166789178437745e2,
-                3.3871328727963666080e0,
-            )
-            * q
-        )
-        den = _horner8(
-            r,
-            5.2264952788528545610e3,
-            2.8729085735721942674e4,
-            3.9307895800092710610e4,
-            2.1213794301586595867e4,
-            5.3941960214247511077e3,
-            6.8718700749205790830e2,
-            4.2313330701600911252e1,
-            1.0,
-        )
-        return num / den
     r = p if q <= 0.0 else 1.0 - p
     r = math.sqrt(-det_log(r))
     if r <= 5.0:
@@ -309,7 +338,7 @@ def key_words(key: np.uint64 | int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(k & 0xFFFFFFFF), np.uint64(k >> 32)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _uniforms(k0, k1, stream, episode, step, purpose, out):
     for i in range(stream.shape[0]):
         out[i, 0], out[i, 1] = uniform_pair(k0, k1, step[i], purpose, stream[i], episode[i])

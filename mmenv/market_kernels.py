@@ -35,7 +35,7 @@ import math
 import numba as nb
 import numpy as np
 
-from mmenv.counter_rng import FILL, INFO, MID, TREND, det_log, normal_icdf, uniform_pair
+from mmenv.counter_rng import FILL, INFO, MID, TREND, log_normal, normal_central, normal_tail, uniform_pair
 
 __all__ = [
     "KINDS",
@@ -68,15 +68,61 @@ X0 = 10
 P_SIZE = X0 + 6
 
 
-@nb.njit(cache=True, inline="always")
-def _reach(log_x: float, e: float, linear: bool, inv_k: float) -> float:
-    """Reach of the deepest order of intensity exp(log_x) / dt at depth 0 from its Exp(1) variable e."""
-    if linear:
-        return (log_x + e) * inv_k
-    return (log_x - det_log(e)) * inv_k
+#: Paths per chunk of the draw loops (their buffers fit in L1).
+CHUNK = 256
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def draw_chunk(
+    p: np.ndarray,
+    k0,
+    k1,
+    stream: np.ndarray,
+    episode: np.ndarray,
+    t: np.ndarray,
+    lo: int,
+    n: int,
+    z: np.ndarray,
+    e_b: np.ndarray,
+    e_a: np.ndarray,
+    lg_b: np.ndarray,
+    lg_a: np.ndarray,
+    zc: np.ndarray,
+) -> None:
+    """The base draws of paths lo .. lo + n - 1 at their current step, into the chunk buffers: the mid's
+    shock z, the Exp(1) variables E = -ln u of both sides and (exponential fill model) ln E.
+
+    Loops without branches (they vectorize; SIMD lanes perform the scalar IEEE operations, so the numbers
+    are the same bits as one path at a time): Philox, the logarithms (:func:`mmenv.counter_rng.log_normal`:
+    u in [2^-53, 1 - 2^-53] and E in [1.1e-16, 37] are normal numbers), AS 241's central part; the tails of
+    the normal quantile (15% of draws) are patched after.
+    """
+    for j in range(n):
+        i = lo + j
+        u_m, _ = uniform_pair(k0, k1, t[i], MID, stream[i], episode[i])
+        u_b, u_a = uniform_pair(k0, k1, t[i], FILL, stream[i], episode[i])
+        z[j] = u_m
+        e_b[j] = u_b
+        e_a[j] = u_a
+    for j in range(n):
+        e_b[j] = -log_normal(e_b[j], 0)
+        e_a[j] = -log_normal(e_a[j], 0)
+    if p[LINEAR] == 0.0:
+        for j in range(n):
+            lg_b[j] = log_normal(e_b[j], 0)
+            lg_a[j] = log_normal(e_a[j], 0)
+    if p[BINOMIAL] != 0.0:
+        for j in range(n):
+            z[j] = -1.0 if z[j] < 0.5 else 1.0
+    else:
+        for j in range(n):
+            zc[j] = normal_central(z[j])
+        for j in range(n):
+            u = z[j]
+            z[j] = zc[j] if abs(u - 0.5) <= 0.425 else normal_tail(u)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _poisson_tail(u: float, m: float, p0: float) -> int:
     """Poisson(m) by inversion of the uniform u, given p0 = e^{-m}."""
     n = 0
@@ -89,7 +135,7 @@ def _poisson_tail(u: float, m: float, p0: float) -> int:
     return n
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def reset_one(kind: int, p: np.ndarray, st: np.ndarray, i: int, k0, k1, stream: int, episode: int) -> float:
     """Start path i's episode: its variant state; returns the sigma the market shows at the start."""
     if kind == GARCH:
@@ -107,7 +153,7 @@ def reset_one(kind: int, p: np.ndarray, st: np.ndarray, i: int, k0, k1, stream: 
     return p[SIGMA]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def step_one(
     kind: int,
     p: np.ndarray,
@@ -120,26 +166,36 @@ def step_one(
     t: int,
     mid: np.ndarray,
     sigma: np.ndarray,
+    z: float,
+    e_b: float,
+    e_a: float,
+    lg_b: float,
+    lg_a: float,
 ) -> tuple[float, float]:
-    """Path i's interval t: returns (reach_bid, reach_ask) relative to the mid at quote time and moves
+    """Path i's interval t from its base draws (:func:`draw_chunk`: shock z, Exp(1) variables e_b, e_a and
+    their logarithms lg_b, lg_a): returns (reach_bid, reach_ask) relative to the mid at quote time and moves
     ``mid[i]`` (and ``sigma[i]`` where the market's volatility estimate changes)."""
-    u_m, _ = uniform_pair(k0, k1, t, MID, stream, episode)
-    u_b, u_a = uniform_pair(k0, k1, t, FILL, stream, episode)
-    if p[BINOMIAL] != 0.0:
-        z = -1.0 if u_m < 0.5 else 1.0
-    else:
-        z = normal_icdf(u_m)
+    if kind == MODEL:  # the common case first, on its own: the compiler keeps it tight
+        move = p[DRIFT] + p[VOL] * z
+        if p[LINEAR] != 0.0:
+            r_b = (p[LOG_ADT] + e_b) * p[INV_K]
+            r_a = (p[LOG_ADT] + e_a) * p[INV_K]
+        else:
+            r_b = (p[LOG_ADT] - lg_b) * p[INV_K]
+            r_a = (p[LOG_ADT] - lg_a) * p[INV_K]
+        if p[EVENT] != 0.0:
+            r_b = r_b - move
+            r_a = r_a + move
+        mid[i] = mid[i] + move
+        return r_b, r_a
     linear = p[LINEAR] != 0.0
     inv_k = p[INV_K]
-    e_b = -det_log(u_b)
-    e_a = -det_log(u_a)
     log_b = p[LOG_ADT]
     log_a = p[LOG_ADT]
-    if kind == MODEL or kind == ASYMMETRIC:
+    if kind == ASYMMETRIC:
         move = p[DRIFT] + p[VOL] * z
-        if kind == ASYMMETRIC:
-            log_b = p[X0]
-            log_a = p[X0 + 1]
+        log_b = p[X0]
+        log_a = p[X0 + 1]
     elif kind == GARCH:
         h = st[i, 0]
         x = math.sqrt(h) * z  # the change in units of the long-run volatility
@@ -185,12 +241,17 @@ def step_one(
         move = p[DRIFT] + p[VOL] * z + impact
     else:  # INFORMATION: market orders per side, given the reach (module docstring of market_variants)
         v_b, v_a = uniform_pair(k0, k1, t, INFO, stream, episode)
+        u_b, u_a = uniform_pair(k0, k1, t, FILL, stream, episode)
         adt = p[X0 + 2]
         n_b = 0 if e_b > adt else 1 + _poisson_tail(v_b, adt - e_b, p[X0 + 3] / u_b)
         n_a = 0 if e_a > adt else 1 + _poisson_tail(v_a, adt - e_a, p[X0 + 3] / u_a)
         move = p[DRIFT] + p[X0 + 1] * z + p[X0] * float(n_a - n_b)
-    r_b = _reach(log_b, e_b, linear, inv_k)
-    r_a = _reach(log_a, e_a, linear, inv_k)
+    if linear:  # the reach of the deepest order (mmenv.markets): (ln(A dt) + E) / k or (ln(A dt) - ln E) / k
+        r_b = (log_b + e_b) * inv_k
+        r_a = (log_a + e_a) * inv_k
+    else:
+        r_b = (log_b - lg_b) * inv_k
+        r_a = (log_a - lg_a) * inv_k
     if p[EVENT] != 0.0:  # move_then_fill: the flow meets the stale quotes around the new mid
         r_b = r_b - move
         r_a = r_a + move
@@ -198,14 +259,14 @@ def step_one(
     return r_b, r_a
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def after_fills_one(kind: int, st: np.ndarray, i: int, bought: float, sold: float) -> None:
     """Path i's fills of the interval (units bought at the bid, sold at the ask), for markets that react."""
     if kind == IMPACT:
         st[i, 0] += sold - bought  # a buyer lifting our ask pushes the price up
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def advance_paths(
     kind: int,
     p: np.ndarray,
@@ -221,12 +282,21 @@ def advance_paths(
     reach_a: np.ndarray,
 ) -> None:
     """:func:`step_one` on every path (arrays updated in place; ``t`` advanced by one)."""
-    for i in range(mid.shape[0]):
-        reach_b[i], reach_a[i] = step_one(kind, p, st, i, k0, k1, stream[i], episode[i], t[i], mid, sigma)
-        t[i] += 1
+    buf = np.empty((6, CHUNK))
+    n = mid.shape[0]
+    for lo in range(0, n, CHUNK):
+        m = min(CHUNK, n - lo)
+        draw_chunk(p, k0, k1, stream, episode, t, lo, m, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5])
+        for j in range(m):
+            i = lo + j
+            reach_b[i], reach_a[i] = step_one(
+                kind, p, st, i, k0, k1, stream[i], episode[i], t[i], mid, sigma,
+                buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
+            )  # fmt: skip
+            t[i] += 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def reset_paths(
     kind: int,
     p: np.ndarray,
@@ -250,7 +320,7 @@ def reset_paths(
             sigma[i] = reset_one(kind, p, st, i, k0, k1, stream[i], episode[i])
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def after_fills_paths(kind: int, st: np.ndarray, bought: np.ndarray, sold: np.ndarray) -> None:
     """:func:`after_fills_one` on every path."""
     for i in range(bought.shape[0]):

@@ -253,12 +253,13 @@ def reward_one(
 
 
 @nb.njit(cache=True, inline="always")
-def observe_one(obs: np.ndarray, q: float, tau: float, dmid: float, sigma: float) -> None:
-    """Write ``[q, T - t, s - s0, sigma]`` (clipped to the finite bounds) into the float32 row ``obs``."""
-    obs[0] = q
-    obs[1] = max(tau, 0.0)
-    obs[2] = min(max(dmid, -BIG), BIG)
-    obs[3] = min(max(sigma, 0.0), BIG)
+def observe_one(obs: np.ndarray, i: int, q: float, tau: float, dmid: float, sigma: float) -> None:
+    """Write ``[q, T - t, s - s0, sigma]`` (clipped to the finite bounds) into row i of the float32 (N, 4)
+    array ``obs`` (indexed in place: no row view, which would cost two reference-count updates per path)."""
+    obs[i, 0] = q
+    obs[i, 1] = max(tau, 0.0)
+    obs[i, 2] = min(max(dmid, -BIG), BIG)
+    obs[i, 3] = min(max(sigma, 0.0), BIG)
 
 
 @nb.njit(cache=True)

@@ -10,6 +10,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from mmenv.core import OUT_COLUMNS, OUT_NAMES
 from mmenv.env import (
     INFO_KEYS,
     HorizonSpec,
@@ -37,6 +38,20 @@ def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:
     )
 
 
+def _no_quote_as_inf(infos: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """In place: where the core's output has no live quote (NaN price), the env's -inf bid / +inf ask and
+    +inf depths (as :func:`mmenv.env.info_columns`)."""
+    for price_col, price, depth, fill in ((2, "bid", "bid_depth", -np.inf), (3, "ask", "ask_depth", np.inf)):
+        if price not in infos and depth not in infos:
+            continue
+        gone = np.isnan(out[:, price_col])
+        if gone.any():
+            if price in infos:
+                infos[price][gone] = fill
+            if depth in infos:
+                infos[depth][gone] = np.inf
+
+
 class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
     """``num_envs`` copies of :class:`mmenv.env.MarketMakingEnv` as one struct-of-arrays simulation.
 
@@ -61,6 +76,10 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         max_episode_steps: truncate each episode after this many steps (``truncated = True``, as
             ``gymnasium.wrappers.TimeLimit``); None: episodes end only at T (``terminated``). The horizon
             T / dt is ``spec.max_episode_steps`` when none is given.
+        info_keys: the ``infos`` keys of every step (None: all of :data:`INFO_KEYS`; ``()``: none, the
+            fastest for training, which reads none of them).
+        copy: return a fresh observation array every step (True, as ``SyncVectorEnv``); False returns the
+            env's reused buffer (valid until the next step).
         render_mode: None (the vector env does not render; render a single env instead).
         **kwargs: the single env's market and task arguments; an unknown one raises TypeError.
 
@@ -81,8 +100,17 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         max_episode_steps: int | None = None,
+        info_keys: tuple[str, ...] | list[str] | None = None,
+        copy: bool = True,
         **kwargs: Any,
     ) -> None:
+        if info_keys is None:
+            info_keys = INFO_KEYS
+        if isinstance(info_keys, str) or not set(info_keys) <= set(INFO_KEYS):
+            raise ValueError(f"info_keys must be None or a subset of {list(INFO_KEYS)}, got {info_keys!r}")
+        #: The ``infos`` keys returned by every step (None at construction: all of them).
+        self.info_keys = tuple(k for k in INFO_KEYS if k in info_keys)
+        self.copy = bool(copy)
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
@@ -111,6 +139,12 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         self._w0 = np.zeros(self.num_envs)
         self._done = np.ones(self.num_envs, dtype=bool)  # finished last step (all: no episode yet)
         self._started = False
+        # the fused step's reused outputs (markets with a kernel: the model market and its variants)
+        self._fused = hasattr(self.core.market, "kernel_args")
+        self._out = np.empty((self.num_envs, OUT_COLUMNS))
+        self._obs_buf = np.empty((self.num_envs, 4), dtype=np.float32)
+        self._info_cols = np.array([OUT_NAMES.index(k) for k in self.info_keys], dtype=np.int64)
+        self._all = np.ones(self.num_envs, dtype=bool)
 
     def episode_steps(self) -> int:
         """Steps of a full episode: the horizon T / dt, or ``max_episode_steps`` when smaller."""
@@ -190,6 +224,8 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
                 "reset them with reset(options={'reset_mask': mask}) before stepping"
             )
         a = as_action_array(actions, self.num_envs, normalized=self._normalized_actions)
+        if self._fused and mode == AutoresetMode.NEXT_STEP:
+            return self._step_fused(a, prev)
         core = self.core
         out, obs, _ = core.env_step(a, self.task, self._w0, self.np_random)
         if self._obs_scale is not None:
@@ -223,6 +259,34 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             self._done[:] = False
         infos = self._infos(values)
         infos.update(extra)
+        return obs, reward, terminated, truncated, infos
+
+    def _step_fused(self, a: np.ndarray, prev: np.ndarray):
+        """NEXT_STEP autoreset inside the fused kernel: the finished sub-envs start their next episode in the
+        same pass as the others step (same numbers as resetting them first: the draws are addressed by
+        episode). Outputs go to reused buffers; ``infos`` holds copies of the requested ``info_keys``."""
+        core = self.core
+        out, obs, _ = core.env_step(
+            a, self.task, self._w0, None, reset_first=prev, out=self._out, obs=self._obs_buf
+        )
+        if self._obs_scale is not None:
+            obs = self._scale(obs)
+        elif self.copy:
+            obs = obs.copy()
+        reward = out[:, 7].copy()
+        terminated = out[:, 8] > 0.0
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = core.state.step >= self.max_episode_steps
+        self._done = terminated | truncated
+        infos: dict[str, np.ndarray] = {}
+        if self.info_keys:
+            rows = out.T[self._info_cols]  # one copy, (K, N): each key a contiguous row
+            for key, row in zip(self.info_keys, rows, strict=True):
+                infos[key] = row
+                infos["_" + key] = self._all
+            _no_quote_as_inf(infos, out)
         return obs, reward, terminated, truncated, infos
 
     def _reset_paths(self, mask: np.ndarray, obs: np.ndarray, values: dict[str, np.ndarray]) -> None:

@@ -208,3 +208,38 @@ def test_autoreset_episodes_use_fresh_numbers_and_full_reset_a_new_key():
     key = m.key
     m.reset(np.random.default_rng(1))
     assert m.key != key
+
+
+@pytest.mark.parametrize("kind", ["model", "impact", "garch"])
+def test_in_kernel_autoreset_equals_resetting_first(kind):
+    """NEXT_STEP autoreset inside the fused kernel = the reset-then-step route, bit for bit, over episodes."""
+    from mmenv.vector_env import MarketMakingVectorEnv
+
+    kw = dict(market=kind, T=0.05, dt=0.005, max_episode_steps=7)
+    fused = MarketMakingVectorEnv(num_envs=64, **kw)
+    slow = MarketMakingVectorEnv(num_envs=64, **kw)
+    slow._fused = False
+    acts = np.random.default_rng(2).uniform(-1, 1, (40, 64, 2))
+    for env in (fused, slow):
+        env.reset(seed=11)
+    for a in acts:
+        r1, r2 = fused.step(a), slow.step(a)
+        for x, y in zip(r1[:4], r2[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert r1[4].keys() == r2[4].keys()
+        for key in r1[4]:
+            np.testing.assert_array_equal(r1[4][key], r2[4][key], err_msg=key)
+    assert fused.core.market.episode.min() >= 5  # several episodes on every path
+
+
+def test_info_keys_option():
+    from mmenv.vector_env import MarketMakingVectorEnv
+
+    env = MarketMakingVectorEnv(num_envs=4, info_keys=())
+    env.reset(seed=0)
+    assert env.step(np.zeros((4, 2)))[4] == {}
+    env = MarketMakingVectorEnv(num_envs=4, info_keys=("mid", "inventory"))
+    env.reset(seed=0)
+    assert set(env.step(np.zeros((4, 2)))[4]) == {"mid", "_mid", "inventory", "_inventory"}
+    with pytest.raises(ValueError, match="info_keys"):
+        MarketMakingVectorEnv(num_envs=4, info_keys=("nope",))
