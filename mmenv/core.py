@@ -383,96 +383,54 @@ def fused_env_step(
         mk.draw_chunk(mp, k0, k1, stream, episode, mt, lo, m, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5])
         for j in range(m):
             i = lo + j
-            if reset_first[i]:
-                _reset_one(
-                    kind,
-                    mp,
-                    mst,
-                    k0,
-                    k1,
-                    stream,
-                    episode,
-                    mt,
-                    mid,
-                    sigma,
-                    s0,
+            do_reset = reset_first[i]
+            if not do_reset:
+                db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
+                q_b = q[i]
+                m_b = mid[i]
+                w_b = cash[i] + q_b * m_b
+                r_b, r_a = mk.step_one(
+                    kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma,
+                    buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
+                )  # fmt: skip
+                mt[i] += 1
+                (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
+                    q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
+                )
+                mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
+                out[i, 14] = m_b
+                terminal = _finish_one(
+                    i,
+                    db,
+                    da,
+                    q_b,
+                    w_b,
                     q,
                     cash,
                     step,
-                    w0,
-                    q0,
-                    i,
+                    mid[i],
+                    s0[i],
+                    sigma[i],
+                    w0[i],
+                    dt,
+                    n_steps,
+                    reward_code,
+                    phi,
+                    alpha,
+                    eta,
                     out,
                     obs,
-                    n_steps,
-                    dt,
-                    True,
                 )
-                continue
-            db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
-            q_b = q[i]
-            m_b = mid[i]
-            w_b = cash[i] + q_b * m_b
-            r_b, r_a = mk.step_one(
-                kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma,
-                buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
-            )  # fmt: skip
-            mt[i] += 1
-            (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
-                q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
-            )
-            mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
-            out[i, 14] = m_b
-            terminal = _finish_one(
-                i,
-                db,
-                da,
-                q_b,
-                w_b,
-                q,
-                cash,
-                step,
-                mid[i],
-                s0[i],
-                sigma[i],
-                w0[i],
-                dt,
-                n_steps,
-                reward_code,
-                phi,
-                alpha,
-                eta,
-                out,
-                obs,
-            )
-            if reset_after and terminal:
-                for c in range(obs.shape[1]):
-                    final_obs[i, c] = obs[i, c]
-                # the step's own values stay in the output row; the state and obs become the new episode's
+                if reset_after and terminal:
+                    for c in range(obs.shape[1]):
+                        final_obs[i, c] = obs[i, c]
+                    do_reset = True  # the step's own values stay in the output row
+            # next-step reset (writes a reset row) or same-step reset (the new episode's state and obs)
+            if do_reset:
                 _reset_one(
-                    kind,
-                    mp,
-                    mst,
-                    k0,
-                    k1,
-                    stream,
-                    episode,
-                    mt,
-                    mid,
-                    sigma,
-                    s0,
-                    q,
-                    cash,
-                    step,
-                    w0,
-                    q0,
-                    i,
-                    out,
-                    obs,
-                    n_steps,
-                    dt,
-                    False,
-                )
+                    kind, mp, mst, k0, k1, stream, episode, mt, mid, sigma, s0, q, cash, step, w0, q0, i, out, obs,
+                    n_steps, dt, reset_first[i],
+                )  # fmt: skip
 
 
 @nb.njit(cache=True)

@@ -232,10 +232,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             obs = self._scale(obs)
         reward = out[:, 7].copy()
         terminated = out[:, 8] > 0.0
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        else:
-            truncated = core.state.step >= self.max_episode_steps
+        truncated = self._truncated()
         values = info_columns(core, out)
         extra: dict[str, Any] = {}
         if mode == AutoresetMode.NEXT_STEP:
@@ -261,6 +258,12 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         infos.update(extra)
         return obs, reward, terminated, truncated, infos
 
+    def _truncated(self) -> np.ndarray:
+        """Sub-envs whose episode reached ``max_episode_steps`` (all False without a limit)."""
+        if self.max_episode_steps is None:
+            return np.zeros(self.num_envs, dtype=bool)
+        return self.core.state.step >= self.max_episode_steps
+
     def _step_fused(self, a: np.ndarray, prev: np.ndarray):
         """NEXT_STEP autoreset inside the fused kernel: the finished sub-envs start their next episode in the
         same pass as the others step (same numbers as resetting them first: the draws are addressed by
@@ -275,10 +278,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             obs = obs.copy()
         reward = out[:, 7].copy()
         terminated = out[:, 8] > 0.0
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        else:
-            truncated = core.state.step >= self.max_episode_steps
+        truncated = self._truncated()
         self._done = terminated | truncated
         infos: dict[str, np.ndarray] = {}
         if self.info_keys:
