@@ -10,28 +10,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
 import numpy as np
-from numba.extending import register_jitable
 
-from mmenv import engine as _engine
+from mmenv import quote_rules as _qr
 from mmenv.config import check_positive
 from mmenv.policy import QuoteState, state_from_obs
 
 __all__ = ["RULE_AS", "RULE_NAIVE", "RULE_SYMMETRIC", "QuoteRule", "RulePolicy"]
 
 
-# One source for the AS formulas: compile mmenv.engine's own functions (the helper it calls is registered
-# as jitable in place, so numba resolves the call inside optimal_spread).
-register_jitable(_engine._liquidity_term)
-
-_reservation_price = nb.njit(cache=False)(_engine.reservation_price)
-
-_optimal_spread = nb.njit(cache=False)(_engine.optimal_spread)
-
-RULE_AS, RULE_SYMMETRIC, RULE_NAIVE = 0, 1, 2
-
-_RULE_CODES = {"as": RULE_AS, "symmetric": RULE_SYMMETRIC, "naive": RULE_NAIVE}
+RULE_AS, RULE_SYMMETRIC, RULE_NAIVE = _qr.RULE_AS, _qr.RULE_SYMMETRIC, _qr.RULE_NAIVE
+_RULE_CODES = _qr.RULE_CODES
+#: The rule function (:func:`mmenv.quote_rules.rule_depths`), under the name the kernels import.
+_rule_depths = _qr.rule_depths
 
 
 @dataclass(frozen=True)
@@ -130,20 +121,3 @@ class RulePolicy:
         bid, ask = self.quote(state_from_obs(obs, self.s0))
         out = np.stack([bid, ask], axis=-1)
         return out[0] if np.ndim(obs) == 1 else out
-
-
-@nb.njit(cache=True)
-def _rule_depths(
-    code: int, rp: np.ndarray, q: float, tau: float, mid: float, sigma: float
-) -> tuple[float, float]:
-    """Depths of a :class:`QuoteRule` (same operations, same order, as the agents in :mod:`agents`)."""
-    if code == 0:
-        skew = mid - _reservation_price(mid, q, tau, rp[0], sigma)
-        tt = tau if rp[4] != 0.0 else 0.0 * tau
-        half = 0.5 * _optimal_spread(tt, rp[0], sigma, rp[1])
-        return half + skew, half - skew
-    if code == 1:
-        tt = tau if rp[4] != 0.0 else 0.0 * tau
-        half = 0.5 * _optimal_spread(tt, rp[0], sigma, rp[1])
-        return half, half
-    return rp[3], rp[3]
