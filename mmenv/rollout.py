@@ -130,10 +130,11 @@ def _run_rules(rules: list, num_paths: int, seed: int, env_kwargs: dict[str, Any
     codes = np.repeat(np.array([c for c, _ in rules], dtype=np.int64), num_paths)
     rps = np.repeat(np.array([rp for _, rp in rules], dtype=np.float64), num_paths, axis=0)
     # time-major records (a contiguous row per step: the kernel writes neighbouring paths side by side)
-    mid, inv, cash = (np.empty((n + 1, p)) for _ in range(3))
+    states = np.empty((3, n + 1, p))  # mid, inventory, cash
     rec = np.empty((6, n, p))  # bid, ask, bought, sold, fees, reward
+    mid = states[0]
     kind, mp, mst, k0, k1 = m.kernel_args()
-    arrays = (mst, m.stream, m.episode, m.t, m.mid, m.sigma, codes, rps, st.q, st.cash, mid, inv, cash)
+    arrays = (mst, m.stream, m.episode, m.t, m.mid, m.sigma, codes, rps, st.q, st.cash, *states)
     tail = (core.q_max, core.order_size, core.fee_per_unit, core.fee_rate, m.dt, n)
 
     def work(_: int, lo: int, hi: int) -> None:
@@ -144,29 +145,8 @@ def _run_rules(rules: list, num_paths: int, seed: int, env_kwargs: dict[str, Any
     if m.clip_depth is not None:  # the linear fill model's warning, as the env gives it
         before = mid[:-1]
         core._warn_if_clipped(before - rec[0], rec[1] - before)
-    time = np.arange(n + 1) * m.dt
-    out = []
-    for j in range(g):
-        b = slice(j * num_paths, (j + 1) * num_paths)
-        bid, ask, bought, sold, fees, reward = (x[:, b].T for x in rec)  # (P, steps) views
-        mid_b, inv_b, cash_b = (x[:, b].T for x in (mid, inv, cash))
-        out.append(
-            Rollout(
-                time=time,
-                mid=mid_b,
-                inventory=inv_b,
-                cash=cash_b,
-                equity=cash_b + inv_b * mid_b,
-                bid=bid,
-                ask=ask,
-                bought=bought,
-                sold=sold,
-                fees=fees,
-                reward=reward,
-                dt=m.dt,
-            )
-        )
-    return out
+    blocks = [slice(j * num_paths, (j + 1) * num_paths) for j in range(g)]
+    return _from_buffers(states, rec, blocks, m.dt)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -268,8 +248,13 @@ def _run(
             r,
         )
     np.copyto(steps_rec[:2], np.nan, where=np.isinf(steps_rec[:2]))  # info: +-inf = not quoted; here NaN
-    dt = env.core.market.dt
-    time = np.arange(n + 1) * dt
+    return _from_buffers(states, steps_rec, blocks, env.core.market.dt)
+
+
+def _from_buffers(states: np.ndarray, steps_rec: np.ndarray, blocks: list[slice], dt: float) -> list[Rollout]:
+    """One :class:`Rollout` per block of paths from the time-major buffers ``states`` (3, steps + 1, P: mid,
+    inventory, cash) and ``steps_rec`` (6, steps, P: bid, ask, bought, sold, fees, reward), as views."""
+    time = np.arange(states.shape[1]) * dt
     out = []
     for b in blocks:
         mid, inv, cash = (x[:, b].T for x in states)  # (P, steps) views of the time-major buffers
