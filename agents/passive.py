@@ -14,13 +14,17 @@ class PassiveAgent(BasePolicy):
     """Constant-product market maker: reserves x (asset) and y (cash) with x y = L^2 (Uniswap v2 rule).
 
     The pool starts at the episode's starting mid s0, x0 = L / sqrt(s0), y0 = L sqrt(s0). Its inventory is
-    q = x - x0, so its state follows its own fills only. Selling it ``size`` units (our bid is hit) moves x to
-    x + size and pays y - L^2 / (x + size); buying ``size`` units from it costs L^2 / (x - size) - y. The
-    quotes are these average prices, widened by the fee:
+    q = x - x0, so its state follows its own fills only. The fee is charged on the trader's input, as in
+    Uniswap v2 (Adams, Zinsmeister and Robinson 2020, section 3.2.1: the invariant is checked on the input
+    net of the fee): selling the pool ``size`` units (our bid is hit) credits size (1 - fee) against the
+    curve and pays out y - L^2 / (x + size (1 - fee)); buying ``size`` units from it takes cash c with
+    c (1 - fee) = L^2 / (x - size) - y. The quotes are these average prices:
 
-        bid = (y - L^2 / (x + size)) / size * (1 - fee),   ask = (L^2 / (x - size) - y) / size * (1 + fee),
+        bid = (y - L^2 / (x + size (1 - fee))) / size,   ask = (L^2 / (x - size) - y) / (size (1 - fee)),
 
-    with x = x0 + q and y = L^2 / x. No inventory-risk management: the pool's price moves only through its
+    with x = x0 + q and y = L^2 / x. One difference from v2: the fee leaves the pool (it is the market maker's
+    spread income), while v2 adds it to the reserves so that L grows with every trade; here L stays fixed
+    and the pool's state is its inventory alone. No inventory-risk management: the pool's price moves only through its
     own trades, not with the market mid. Depths are taken from the current mid (price units); a pool with
     x <= size cannot sell and withdraws its ask (+inf depth: no quote).
 
@@ -48,9 +52,10 @@ class PassiveAgent(BasePolicy):
         L2 = self.liquidity**2
         x = self.liquidity / np.sqrt(s0) + q
         y = L2 / x
-        bid = (y - L2 / (x + self.size)) / self.size * (1.0 - self.fee)
+        keep = 1.0 - self.fee  # the share of the trader's input that counts against the curve
+        bid = (y - L2 / (x + self.size * keep)) / self.size
         with np.errstate(divide="ignore", invalid="ignore"):
-            ask = np.where(x > self.size, (L2 / (x - self.size) - y) / self.size * (1.0 + self.fee), np.inf)
+            ask = np.where(x > self.size, (L2 / (x - self.size) - y) / (self.size * keep), np.inf)
         return bid, ask
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:

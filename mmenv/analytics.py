@@ -305,6 +305,8 @@ def rollout_records(ro, path: int = 0) -> tuple[np.ndarray, np.ndarray]:
         ro.bought[path],
         ro.sold[path],
         ro.fees[path],
+        fee_per_unit=float(getattr(ro, "fee_per_unit", 0.0)),
+        fee_rate=float(getattr(ro, "fee_rate", 0.0)),
     )
 
 

@@ -229,6 +229,17 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
     by an arithmetic Brownian (or binomial) step. The episode ends at T. With ``market="ticks"`` the mid and
     the order flow replay a tick stream instead (``bars=`` a DataFrame of 1-minute bars).
 
+    Event order (``event_order``): by default the quotes meet the step's order flow around the mid they were
+    set at, then the mid moves ("fill_then_move"). This is the default for learning because it makes the
+    step the discrete-time Markov decision process whose transition the quoting formulas and the exact
+    dynamic-programming optimum use: given the observed state (q, t, s) and the depths, each side fills with
+    probability 1 - exp(-A e^{-k delta} dt), independent of the coming mid move, so the reward a policy is
+    optimised for is the one the theory and the optimum solve. "move_then_fill" (the mid moves, then the
+    flow meets the stale quotes, as in AS 2008's own simulation) couples the fills with the move (a bid is
+    hit more often when the mid falls): an adverse-selection term of order dt that the continuous-time model
+    does not have; it is the order the paper's published profits support (``mmenv replicate`` prints both).
+    The random numbers and the mid path are the same under both orders.
+
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: (bid, ask), mapped to depths by
     delta = min_depth + (a + 1)/2 (max_depth - min_depth) (price units; inverse in

@@ -27,6 +27,7 @@ class Rollout:
         mid, inventory, cash, equity: (P, S + 1) mid (price units), q (units), cash and cash + q mid.
         bid, ask: (P, S) quoted prices (NaN where not quoted). bought, sold: (P, S) units filled.
         fees: (P, S) fees paid. reward: (P, S) the env's reward. dt: decision interval.
+        fee_per_unit, fee_rate: the fee settings of the run (to split a step's fees between its fills).
     """
 
     time: np.ndarray
@@ -41,6 +42,8 @@ class Rollout:
     fees: np.ndarray
     reward: np.ndarray
     dt: float
+    fee_per_unit: float = 0.0
+    fee_rate: float = 0.0
 
     @property
     def num_paths(self) -> int:
@@ -146,7 +149,7 @@ def _run_rules(rules: list, num_paths: int, seed: int, env_kwargs: dict[str, Any
         before = mid[:-1]
         core._warn_if_clipped(before - rec[0], rec[1] - before)
     blocks = [slice(j * num_paths, (j + 1) * num_paths) for j in range(g)]
-    return _from_buffers(states, rec, blocks, m.dt)
+    return _from_buffers(states, rec, blocks, m.dt, core)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -248,10 +251,12 @@ def _run(
             r,
         )
     np.copyto(steps_rec[:2], np.nan, where=np.isinf(steps_rec[:2]))  # info: +-inf = not quoted; here NaN
-    return _from_buffers(states, steps_rec, blocks, env.core.market.dt)
+    return _from_buffers(states, steps_rec, blocks, env.core.market.dt, env.core)
 
 
-def _from_buffers(states: np.ndarray, steps_rec: np.ndarray, blocks: list[slice], dt: float) -> list[Rollout]:
+def _from_buffers(
+    states: np.ndarray, steps_rec: np.ndarray, blocks: list[slice], dt: float, core
+) -> list[Rollout]:
     """One :class:`Rollout` per block of paths from the time-major buffers ``states`` (3, steps + 1, P: mid,
     inventory, cash) and ``steps_rec`` (6, steps, P: bid, ask, bought, sold, fees, reward), as views."""
     time = np.arange(states.shape[1]) * dt
@@ -273,6 +278,8 @@ def _from_buffers(states: np.ndarray, steps_rec: np.ndarray, blocks: list[slice]
                 fees=fees,
                 reward=reward,
                 dt=dt,
+                fee_per_unit=core.fee_per_unit,
+                fee_rate=core.fee_rate,
             )
         )
     return out

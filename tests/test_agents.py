@@ -62,8 +62,12 @@ def test_passive_constant_product_prices():
     bid, ask = agent.pool_prices(np.array([0.0]), np.array([100.0]))
     x0 = L / 10.0
     y0 = L * 10.0
-    assert bid[0] == pytest.approx((y0 - L**2 / (x0 + 1)) * (1 - fee))
-    assert ask[0] == pytest.approx((L**2 / (x0 - 1) - y0) * (1 + fee))
+    # Uniswap v2: the fee is taken from the trader's input before the invariant x y = L^2 is applied
+    assert bid[0] == pytest.approx(y0 - L**2 / (x0 + (1 - fee)))
+    assert ask[0] == pytest.approx((L**2 / (x0 - 1) - y0) / (1 - fee))
+    # the trader selling 1 unit gets y0 - y1 with (x0 + (1 - fee)) y1 = L^2: the invariant holds net of fee
+    y1 = y0 - bid[0]
+    assert (x0 + (1 - fee)) * y1 == pytest.approx(L**2)
     assert bid[0] < 100.0 < ask[0]
     # after buying (q > 0) the pool price falls: both quotes lower, independent of the market mid
     bid2, ask2 = agent.pool_prices(np.array([2.0]), np.array([100.0]))

@@ -49,3 +49,23 @@ def test_crn_groups_must_divide_paths():
 def test_rollout_many_needs_a_policy():
     with pytest.raises(ValueError, match="policies"):
         rollout_many({}, 10, 0)
+
+
+def test_rollout_records_split_fees_between_the_fills_of_one_step():
+    """Both sides filled in one step: each fill carries its own fee (the run's fee settings reach the records)."""
+    from agents import NaiveAgent
+    from mmenv.analytics import rollout_records
+    from mmenv.rollout import rollout
+
+    ro = rollout(NaiveAgent(0.05), 20, 1, fee_per_unit=0.01, fee_rate=0.001, dt=0.01)
+    assert (ro.fee_per_unit, ro.fee_rate) == (0.01, 0.001)
+    path = int(np.argmax(((ro.bought > 0) & (ro.sold > 0)).sum(axis=1)))
+    fills, _ = rollout_records(ro, path)
+    both = np.flatnonzero((ro.bought[path] > 0) & (ro.sold[path] > 0))
+    assert both.size > 0
+    for j in both[:5]:
+        f = fills[fills["event"] == j]
+        bid_fee = 0.01 * ro.bought[path, j] + 0.001 * ro.bought[path, j] * ro.bid[path, j]
+        ask_fee = 0.01 * ro.sold[path, j] + 0.001 * ro.sold[path, j] * ro.ask[path, j]
+        np.testing.assert_allclose(sorted(f["fee"]), sorted([bid_fee, ask_fee]), rtol=1e-12)
+    assert fills["fee"].sum() == pytest.approx(ro.fees[path].sum(), rel=1e-12)

@@ -10,6 +10,7 @@ effect of all trades. For AS, naive, GLFT and the CJP optimum: mean P&L, its std
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,22 @@ KEYS = (
 def run_robustness(
     paths: int, seed: int, scenarios=tuple(SCENARIOS), strategies=STRATS, progress: bool = False
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """metrics[scenario][strategy] with the KEYS and the change of mean P&L and std from the base case."""
+    """metrics[scenario][strategy]: the KEYS, and each effect with its paired standard error.
+
+    Every scenario runs on the same seed, and every draw is addressed by (seed, path, step, purpose)
+    (:mod:`mmenv.counter_rng`), so path i of a scenario and path i of the base case share their random
+    numbers (the mid shocks and the order flow) and differ only through the broken assumption. Effects are
+    therefore paired: for the change against the base case, d_i = P&L_i(scenario) - P&L_i(base), and
+    ``d_mean_pnl`` = mean(d), ``d_mean_pnl_se`` = std(d) / sqrt(P); ``corr_with_base`` is the correlation of
+    the two P&L samples that makes the paired SE smaller than the unpaired one (``d_mean_pnl_se_unpaired``,
+    sqrt(SE_a^2 + SE_b^2)). For AS against the naive strategy in the same scenario (same paths):
+    ``as_minus_naive``, ``as_minus_naive_se`` and ``as_naive_corr`` on the "as" entry.
+    """
     from mmenv.studies.compare import MODEL_MARKET, market_info, strategies_for
 
     info = market_info(MODEL_MARKET)
     out: dict[str, dict[str, dict[str, float]]] = {}
+    pnl: dict[str, dict[str, np.ndarray]] = {}
     it = scenarios
     if progress:
         from tqdm.auto import tqdm
@@ -76,28 +88,73 @@ def run_robustness(
         pols = strategies_for(info, names=strategies)
         if "as" in pols and SCENARIOS[sc][0].get("market") == "garch":
             pols["as"].sigma = None  # read sigma from the market's estimate (constant / true / EWMA)
-        out[sc] = {}
+        out[sc], pnl[sc] = {}, {}
         for s, pol in pols.items():
-            r = score(simulate(pol, paths, seed, **kw))
+            ro = simulate(pol, paths, seed, **kw)
+            r = score(ro)
             out[sc][s] = {k: r[k] for k in KEYS}
+            pnl[sc][s] = ro.equity[:, -1] - ro.equity[:, 0]
     base = out.get("base")
-    if base is not None:
-        for d in out.values():
-            for s, r in d.items():
+    for sc, d in out.items():
+        for s, r in d.items():
+            if base is not None:
                 r["d_mean_pnl"] = r["mean_pnl"] - base[s]["mean_pnl"]
                 r["d_std_pnl"] = r["std_pnl"] - base[s]["std_pnl"]
+                if sc != "base":
+                    eff = paired_effect(pnl[sc][s], pnl["base"][s])
+                    r["d_mean_pnl_se"], r["corr_with_base"] = eff["se"], eff["corr"]
+                    r["d_mean_pnl_se_unpaired"] = eff["se_unpaired"]
+        if "as" in d and "naive" in d:
+            eff = paired_effect(pnl[sc]["as"], pnl[sc]["naive"])
+            d["as"]["as_minus_naive"], d["as"]["as_minus_naive_se"] = eff["mean"], eff["se"]
+            d["as"]["as_naive_corr"] = eff["corr"]
     return out
 
 
+def paired_effect(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Mean of a - b over common paths, its paired SE std(a - b) / sqrt(P), the correlation of a and b, and
+    the SE the same samples would give unpaired, sqrt(var a / P + var b / P)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"paired samples must be two 1-D arrays of one length >= 2, got {a.shape}, {b.shape}")
+    n = a.size
+    d = a - b
+    sa, sb = a.std(ddof=1), b.std(ddof=1)
+    corr = float(np.corrcoef(a, b)[0, 1]) if sa > 0 and sb > 0 else float("nan")
+    return {
+        "mean": float(d.mean()),
+        "se": float(d.std(ddof=1) / math.sqrt(n)),
+        "corr": corr,
+        "se_unpaired": float(math.sqrt((sa**2 + sb**2) / n)),
+    }
+
+
+def _effect(r: dict) -> str:
+    """``change ± paired SE (corr)`` of a scenario entry ("-" for the base case)."""
+    if r.get("d_mean_pnl_se") is None:
+        return "-"
+    return f"{r['d_mean_pnl']:+.2f} ± {r['d_mean_pnl_se']:.2f} ({r['corr_with_base']:.2f})"
+
+
+def _as_vs_naive(r: dict) -> str:
+    if r.get("as_minus_naive") is None:
+        return ""
+    return f"{r['as_minus_naive']:+.2f} ± {r['as_minus_naive_se']:.2f} ({r['as_naive_corr']:.2f})"
+
+
 def format_table(res: dict) -> str:
-    """Text table: scenario x strategy."""
-    head = f"{'scenario':<12} {'strategy':<8} | {'mean P&L':>15} | {'d mean':>7} | {'std':>6} | {'d std':>6} | {'adv.sel.':>8} | {'inv std':>7}"
+    """Text table: scenario x strategy; changes against the base case with their paired SE and correlation."""
+    head = (
+        f"{'scenario':<12} {'strategy':<8} | {'mean P&L':>15} | {'change vs base ± SE (corr)':>27} | "
+        f"{'std':>6} | {'d std':>6} | {'adv.sel.':>8} | {'inv std':>7} | {'AS - naive ± SE (corr)':>24}"
+    )
     out = [head, "-" * len(head)]
     for sc, d in res.items():
         for s, r in d.items():
             out.append(
-                f"{sc:<12} {s:<8} | {r['mean_pnl']:7.2f} ± {r['mean_pnl_se']:5.2f} | {r.get('d_mean_pnl', 0):7.2f} | "
-                f"{r['std_pnl']:6.2f} | {r.get('d_std_pnl', 0):6.2f} | {r['adverse_selection_pnl']:8.2f} | {r['inventory_std']:7.2f}"
+                f"{sc:<12} {s:<8} | {r['mean_pnl']:7.2f} ± {r['mean_pnl_se']:5.2f} | {_effect(r):>27} | "
+                f"{r['std_pnl']:6.2f} | {r.get('d_std_pnl', 0):6.2f} | {r['adverse_selection_pnl']:8.2f} | "
+                f"{r['inventory_std']:7.2f} | {_as_vs_naive(r):>24}"
             )
     return "\n".join(out)
 
@@ -105,14 +162,16 @@ def format_table(res: dict) -> str:
 def markdown_table(res: dict) -> str:
     """GitHub markdown table: scenario x strategy."""
     out = [
-        "| scenario | strategy | mean P&L | change vs base | std P&L | change vs base | adverse sel. | inventory std |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | strategy | mean P&L | change vs base ± paired SE (corr.) | std P&L | change vs base | "
+        "adverse sel. | inventory std | AS - naive ± paired SE (corr.) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for sc, d in res.items():
         for s, r in d.items():
             out.append(
-                f"| {sc} | {s} | {r['mean_pnl']:.2f} ± {r['mean_pnl_se']:.2f} | {r.get('d_mean_pnl', 0):+.2f} | "
-                f"{r['std_pnl']:.2f} | {r.get('d_std_pnl', 0):+.2f} | {r['adverse_selection_pnl']:.2f} | {r['inventory_std']:.2f} |"
+                f"| {sc} | {s} | {r['mean_pnl']:.2f} ± {r['mean_pnl_se']:.2f} | {_effect(r)} | "
+                f"{r['std_pnl']:.2f} | {r.get('d_std_pnl', 0):+.2f} | {r['adverse_selection_pnl']:.2f} | "
+                f"{r['inventory_std']:.2f} | {_as_vs_naive(r)} |"
             )
     return "\n".join(out)
 
