@@ -1,0 +1,148 @@
+"""The speed targets, measured against a previous release in the same run (ratios), plus absolute figures.
+
+Each measurement runs in a fresh subprocess, once on this checkout and once on a previous commit exported
+with ``git archive`` (``--baseline REV``, default: the release before the counter-based generator and the
+fused step), alternating, best of ``--repeats``. Printed: this tree, the baseline, their ratio.
+
+* vector env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``, N = 10,000, the AS 2008
+  setting (binomial mid, linear fills, A = 140, k = 1.5, no inventory limit), constant action; path-steps/s,
+  with all threads and with ``MMENV_NUM_THREADS=1`` (this tree only: the baseline's thread count is fixed);
+* single env: ``gymnasium.make`` (its wrappers included), constant action, steps/s;
+* ``mmenv replicate --paths 1000 --no-plot``: wall seconds including interpreter start-up and numba's cache.
+
+Usage: ``python -m benchmarks.bench_speed [--baseline REV] [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "cfd4e6c"
+
+VECTOR = """
+import time, numpy as np, gymnasium as gym
+import mmenv
+n = 10_000
+env = gym.make_vec("mmenv/MarketMaking-v0", num_envs=n, vectorization_mode="vector_entry_point",
+                   q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5)
+env.reset(seed=0)
+a = np.zeros((n, 2), np.float32)
+for _ in range(30):
+    env.step(a)
+best = 0.0
+for _ in range(5):
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < 1.0:
+        env.step(a)
+        k += 1
+    best = max(best, k * n / (time.perf_counter() - t0))
+print(best)
+"""
+
+SINGLE = """
+import time, numpy as np, gymnasium as gym
+import mmenv
+env = gym.make("mmenv/MarketMaking-v0")
+env.reset(seed=0)
+a = np.zeros(2, np.float32)
+best = 0.0
+for _ in range(5):
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < 1.0:
+        for _ in range(100):
+            _, _, term, _, _ = env.step(a)
+            k += 1
+            if term:
+                env.reset()
+    best = max(best, k / (time.perf_counter() - t0))
+print(best)
+"""
+
+
+def _run_code(tree: Path, code: str, threads: int | None = None) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree), "MPLBACKEND": "Agg"}
+    if threads is not None:
+        env["MMENV_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"benchmark failed in {tree}: {out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _replicate_wall(tree: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree), "MPLBACKEND": "Agg"}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        cmd = [
+            sys.executable,
+            "-m",
+            "mmenv.cli",
+            "replicate",
+            "--paths",
+            "1000",
+            "--no-plot",
+            "--out",
+            tmp + "/o",
+        ]
+        out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+    if out.returncode:
+        raise RuntimeError(f"replicate failed in {tree}: {out.stderr[-2000:]}")
+    return wall
+
+
+def _export(rev: str, dest: Path) -> Path:
+    """``git archive REV`` of this repository into ``dest``."""
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE, help=f"previous commit to compare with ({BASELINE})")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per measurement (3)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _export(args.baseline, Path(tmp))
+        for tree in (ROOT, base):  # warm numba's caches of both trees
+            _run_code(tree, SINGLE)
+            _run_code(tree, VECTOR)
+            _replicate_wall(tree)
+        rows = [
+            (
+                "vector env N=10,000, AS 2008, all threads (M path-steps/s)",
+                lambda t: _run_code(t, VECTOR) / 1e6,
+                max,
+            ),
+            (
+                "vector env N=10,000, AS 2008, one thread (baseline: 2) (M/s)",
+                lambda t: _run_code(t, VECTOR, 1) / 1e6,
+                max,
+            ),
+            ("single env via gymnasium.make (k steps/s)", lambda t: _run_code(t, SINGLE) / 1e3, max),
+            ("mmenv replicate --paths 1000, wall incl. start-up (s)", _replicate_wall, min),
+        ]
+        print(
+            f"{'benchmark':<62} {'this tree':>10} {'baseline':>10} {'ratio':>7}   (baseline {args.baseline})"
+        )
+        for label, fn, best in rows:
+            new, old = [], []
+            for _ in range(args.repeats):
+                new.append(fn(ROOT))
+                old.append(fn(base))
+            a, b = best(new), best(old)
+            ratio = b / a if best is min else a / b
+            print(f"{label:<62} {a:>10.2f} {b:>10.2f} {ratio:>6.2f}x")
+        print(f"machine: {os.cpu_count()} CPUs; ratios > 1 mean this tree is faster")
+
+
+if __name__ == "__main__":
+    main()
