@@ -680,27 +680,21 @@ class SimulationCore:
             )
             outs = (rf, out, obs, fo)
 
-            def work(_: int, lo: int, hi: int) -> None:
-                a = [x[lo:hi] for x in arrays]
-                o = [x[lo:hi] for x in outs]
+            def call(a, o) -> None:
                 fused_env_step(
-                    kind,
-                    mp,
-                    a[0],
-                    k0,
-                    k1,
-                    *a[1:8],
-                    task.normalized,
-                    task.min_depth,
-                    task.max_depth,
-                    *a[8:],
-                    *tail,
-                    o[0],
-                    reset_after,
-                    *o[1:],
-                )
+                    kind, mp, a[0], k0, k1, *a[1:8], task.normalized, task.min_depth, task.max_depth, *a[8:],
+                    *tail, o[0], reset_after, *o[1:],
+                )  # fmt: skip
 
-            run_shards(work, shard_bounds(n))
+            bounds = shard_bounds(n)
+            if (
+                len(bounds) == 1
+            ):  # one shard (every N below 2 x 2048, the single env): no slicing, no hand-off
+                call(arrays, outs)
+            else:
+                run_shards(
+                    lambda _, lo, hi: call([x[lo:hi] for x in arrays], [x[lo:hi] for x in outs]), bounds
+                )
         else:
             if reset_first is not None or reset_after:
                 raise ValueError(f"in-kernel autoreset needs a market with a kernel, got {type(m).__name__}")

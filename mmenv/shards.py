@@ -66,6 +66,8 @@ def _pool() -> ThreadPoolExecutor:
 def shard_bounds(n: int, threads: int | None = None) -> list[tuple[int, int]]:
     """Contiguous [lo, hi) ranges covering 0..n: one per thread, each of at least MIN_SHARD_PATHS paths."""
     t = _THREADS if threads is None else int(threads)
+    if t == 1 or n < 2 * MIN_SHARD_PATHS:  # the common small case, on the single env's hot path
+        return [(0, n)]
     s = max(1, min(t, n // MIN_SHARD_PATHS))
     cuts = [n * j // s for j in range(s + 1)]
     return [(cuts[j], cuts[j + 1]) for j in range(s)]
