@@ -141,7 +141,8 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         self._started = False
         # the fused step's reused outputs (markets with a kernel: the model market and its variants)
         self._fused = hasattr(self.core.market, "kernel_args")
-        self._out = np.empty((self.num_envs, OUT_COLUMNS))
+        # column-major: each output column is a contiguous (N,) row, so ``infos`` are plain row copies
+        self._out = np.empty((OUT_COLUMNS, self.num_envs)).T
         self._obs_buf = np.empty((self.num_envs, 4), dtype=np.float32)
         self._info_cols = np.array([OUT_NAMES.index(k) for k in self.info_keys], dtype=np.int64)
         self._all = np.ones(self.num_envs, dtype=bool)
