@@ -186,7 +186,7 @@ def test_two_concurrent_runs_never_mix(tmp_path):
     assert runs[0][0] != runs[1][0]
     assert (rows, diagnostics) in runs  # both files of one and the same run
     assert sorted(_files_names(out)) == sorted(
-        [MARKER, "as2008.json", "as2008_diagnostics.json", "as2008_pnl.png"]
+        [MARKER, "as2008.json", "as2008_diagnostics.json", "as2008_event_order.json", "as2008_pnl.png"]
     )
     assert _siblings(out) == ["res"]
 
