@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from mmenv.config import MarketParams
+from mmenv.config import MAX_MAGNITUDE, MarketParams
 from mmenv.core import OUT_NAMES, SimulationCore
 from mmenv.market_registry import make_market
 from mmenv.task import BIG, TaskParams, as_action_array
@@ -116,7 +116,13 @@ def build_simulation(
     market = make_market(market_kind, params, num_paths, **kwargs)
     if "max_depth" not in task_kw:
         k = getattr(market, "k", params.k)
-        task_kw["max_depth"] = max(5.0 / k, task_kw.get("min_depth", 0.0) + 1e-6)
+        default = 5.0 / k
+        if not (math.isfinite(default) and abs(default) <= MAX_MAGNITUDE):
+            raise ValueError(
+                f"k={k!r} is too small: the default max_depth 5/k = {default!r} is not a usable depth "
+                f"(at most {MAX_MAGNITUDE:g}); pass a larger k or an explicit max_depth"
+            )
+        task_kw["max_depth"] = max(default, task_kw.get("min_depth", 0.0) + 1e-6)
     task = TaskParams(**task_kw)
     core = SimulationCore.from_params(market, params)
     return params, task, core
