@@ -177,8 +177,15 @@ def _tapes(m: Metrics) -> list[tuple[str, dict, dict, dict | None]]:
             continue
         rows = d.get("exponential_misfit") or []
         row = next((r for r in rows if "one tick" in r.get("label", "")), rows[0] if rows else None)
-        out.append((name, d, ex, row))
+        out.append((_tape_title(name), d, ex, row))
     return out
+
+
+def _tape_title(name: str) -> str:
+    """The sample's title (section III's table of real samples), or its key."""
+    from mmenv.studies.report_intensity import SAMPLES
+
+    return SAMPLES[name][0].split(" (")[0] if name in SAMPLES else name
 
 
 def _law(name: str | None) -> str:
@@ -398,10 +405,11 @@ def conclusions_markdown(m: Metrics) -> str:
         "the underlying when it leaves a band; built as a market source that prices a strip of options off "
         "the simulated mid (Black-Scholes, then a stochastic-volatility model) and a policy that applies the "
         "engine's formulas per strike, with vega treated as a second inventory.\n"
-        "- **Learned volatility forecasts in the quotes.** Feed a forecast $\\hat\\sigma_t$ (HAR or GARCH on "
-        "recent returns, then a small network on returns and order-flow features) into the reservation price "
-        "and spread through the same hook the GARCH variants use, and score it with the robustness harness "
-        "against the constant, true and EWMA σ.\n"
+        "- **Learned volatility forecasts in the quotes.** `mmenv vol-forecast` already feeds GARCH, HAR-RV "
+        "and EWMA forecasts $\\hat\\sigma_t$ into AS's reservation price and spread; the next forecast is "
+        "learned: a small network on recent returns, realised range and order-flow features, trained on "
+        "QLIKE, plugged into the same forecast-sigma policy and scored by the same paired comparison and by "
+        "the robustness harness against the constant, true and EWMA σ.\n"
         "- **Queue-aware fills in the simulator.** Track the queue ahead of each quote (FIFO, with arrival "
         "and cancellation rates calibrated from LOBSTER message data) so that a quote fills only when traded "
         "volume exhausts it; built into the core's matching as a per-path queue state next to the inventory, "
@@ -445,10 +453,14 @@ def _real_tape(name: str, d: dict, ex: dict, row: dict | None) -> str:
     )
     rn = d.get("risk_neutral_depth", {})
     if "exponential" in rn and sel in rn:
-        text += (
-            f", and a risk-neutral dealer would quote at depth {rn['exponential']['depth']:.4g} under the "
-            f"exponential against {rn[sel]['depth']:.4g} under the {_law(sel)} law"
-        )
+        de, ds = rn["exponential"]["depth"], rn[sel]["depth"]
+        if abs(de - ds) > 0.05 * max(abs(ds), 1e-12):
+            text += (
+                f", and a risk-neutral dealer would quote at depth {de:.4g} under the exponential against "
+                f"{ds:.4g} under the {_law(sel)} law"
+            )
+        else:
+            text += f"; both laws put a risk-neutral dealer's quote at depth {ds:.4g}"
     return text + "."
 
 
