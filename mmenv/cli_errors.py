@@ -21,7 +21,9 @@ import argparse
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -238,6 +240,14 @@ def run_guarded(
 ) -> int:
     """Run ``fn``; on an exception print the one-line error (and the traceback when ``debug``) and return
     its exit status (:func:`describe`)."""
+    interrupted = []
+
+    def on_sigint(signum, frame):  # remember the Ctrl-C, then interrupt as Python does by default
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         return int(fn() or 0)
     except SystemExit as exc:
@@ -246,8 +256,15 @@ def run_guarded(
         print(f"{prog}: error: {exc.code}", file=sys.stderr)
         return 2
     except BaseException as exc:
+        if in_main:  # a second Ctrl-C while the error is reported must not kill the process
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if debug:
             traceback.print_exc()
-        code, message = describe(exc, parser, args)
+        # An interrupt can surface as another exception (e.g. a numba compilation cut short raises
+        # RuntimeError later): once Ctrl-C was pressed, the run is reported as interrupted.
+        code, message = describe(KeyboardInterrupt() if interrupted else exc, parser, args)
         print(f"{prog}: error: {message}", file=sys.stderr)
         return code
+    finally:
+        if in_main and previous is not None and not interrupted:
+            signal.signal(signal.SIGINT, previous)
