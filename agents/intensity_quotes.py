@@ -132,16 +132,17 @@ class IntensityASAgent(BasePolicy):
 
 
 def _glft_local(
-    intensity: Intensity, gamma: float, order_size: float, start: float
+    intensity: Intensity, gamma: float, order_size: float, start: float, min_depth: float = 0.0
 ) -> tuple[float, float, float]:
-    """(A, k, delta0) of the exponential touching lambda at the GLFT half-spread delta0."""
-    d0 = max(start, 0.0)
+    """(A, k, delta0) of the exponential touching lambda at the GLFT half-spread delta0 (searched at
+    ``min_depth`` or beyond)."""
+    d0 = max(start, min_depth, 0.0)
     for _ in range(100):
         k = float(local_decay(intensity, np.array([d0]))[0])
         if not (math.isfinite(k) and k > 0):
             raise ValueError(f"the intensity must decrease at the quoting depth {d0!r} (local decay {k!r})")
         x = gamma * order_size / k
-        new = 1.0 / k if x < 1e-8 else math.log1p(x) / (gamma * order_size)
+        new = max(1.0 / k if x < 1e-8 else math.log1p(x) / (gamma * order_size), min_depth)
         if abs(new - d0) <= 1e-10 * max(1.0, abs(d0)):
             d0 = new
             break
@@ -154,7 +155,8 @@ class IntensityGLFTAgent(GLFTAgent):
     """GLFT closed form with the exponential that touches lambda at the GLFT half-spread (module
     docstring); arguments as :class:`agents.optimal.GLFTAgent` with ``intensity`` instead of A, k.
 
-    Attributes: A, k (the local exponential) and delta0 (where it touches lambda).
+    ``min_depth``: the smallest half-spread searched (e.g. just past the touch for a law fitted only
+    beyond it). Attributes: A, k (the local exponential) and delta0 (where it touches lambda).
     """
 
     name = "glft_intensity"
@@ -168,9 +170,10 @@ class IntensityGLFTAgent(GLFTAgent):
         order_size: float = 1.0,
         s0: float = 100.0,
         start_depth: float = 0.0,
+        min_depth: float = 0.0,
     ) -> None:
         check_positive("gamma", gamma, allow_zero=True)
-        A, k, d0 = _glft_local(intensity, float(gamma), float(order_size), start_depth)
+        A, k, d0 = _glft_local(intensity, float(gamma), float(order_size), start_depth, float(min_depth))
         super().__init__(gamma=gamma, A=A, k=k, sigma=sigma, q_max=q_max, order_size=order_size, s0=s0)
         self.delta0 = d0
         self.intensity = intensity

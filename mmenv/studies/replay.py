@@ -14,7 +14,14 @@ schema of :func:`mmenv.tape_loaders.load_tape`) run this study instead of the sy
    aversion is ``gamma = risk_aversion / (k sigma^2 T)`` per lot, so that its inventory term moves the
    quotes by at most ``risk_aversion / k`` per lot held (T the AS horizon ``--replay-horizon-s``).
 3. ``--walk-forward N`` cuts the tape into N windows and, for each window after the first, calibrates on
-   the window before it and replays on it (each window starts flat).
+   the window before it and replays on it (each window starts flat). ``--calibrator rolling`` also
+   calibrates each window with the rolling-window estimator (:class:`mmenv.intensity.online.RollingEstimator`:
+   A, k and sigma of the last ``--rolling-window-s`` seconds before the window's start), replays every
+   strategy with both calibrations and reports, per strategy, the mean over windows of the paired P&L
+   difference rolling - fixed and its standard error (sd / sqrt(n windows)).
+   When the intensity law selected out of sample on the in-sample part (:func:`mmenv.intensity.selection.
+   select_model`) is not the exponential, its AS-style and GLFT-style quotes (:mod:`agents.intensity_quotes`)
+   are replayed too, as ``as-<law>`` and ``glft-<law>``, with the AS risk aversion of the exponential.
 4. The fill-model and latency table re-runs every strategy with ``trade_through`` and ``queue`` fills at
    each entry latency of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
 
@@ -39,14 +46,19 @@ __all__ = [
     "REPLAY_STRATEGIES",
     "add_replay_arguments",
     "calibrate_tape",
+    "law_policies",
     "load_replay_tape",
     "make_policies",
+    "paired_difference",
     "replay_requested",
+    "rolling_calibrations",
     "run",
     "run_study",
+    "select_law",
 ]
 
 REPLAY_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend")
+CALIBRATORS = ("fixed", "rolling")
 TABLE_KEYS = ("total_pnl", "n_fills", "fill_ratio", "adverse_selection_pnl")
 
 
@@ -84,6 +96,15 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--walk-forward", type=int, default=0, metavar="N", help="also walk forward over N windows"
     )
+    g.add_argument(
+        "--calibrator", choices=CALIBRATORS, default="fixed",
+        help="walk-forward calibration: fixed (default) refits A, k, sigma on the whole previous window; rolling "
+        "also uses the rolling-window estimator as of each window's start and reports the paired P&L difference",
+    )  # fmt: skip
+    g.add_argument(
+        "--rolling-window-s", type=float, default=None,
+        help="window of the rolling estimator in seconds (default: half a walk-forward window)",
+    )  # fmt: skip
     g.add_argument(
         "--lot", type=float, default=None, help="units per order (default: median in-sample trade)"
     )
@@ -161,6 +182,78 @@ def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion
         else:
             out[name] = make_strategy(name, ns, k, s0)
     return out
+
+
+def select_law(tape, fit_fraction: float = 0.7) -> Any:
+    """The intensity law chosen out of sample on ``tape`` (:func:`mmenv.intensity.selection.select_model`:
+    fit on the first ``fit_fraction`` of the time, best held-out log-likelihood per order) and its fit on
+    the whole tape (a :class:`mmenv.intensity.models.FittedIntensity`); None when no law can be fitted."""
+    import warnings
+
+    from mmenv.intensity.selection import select_model
+    from mmenv.intensity.tape import IntensityTape
+    from mmenv.trade_loaders import TradesAndQuotes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            itape = IntensityTape.from_trades_and_quotes(TradesAndQuotes.from_tape(tape))
+            choice = select_model(itape, fit_fraction=fit_fraction)
+        except ValueError:
+            return None
+    return choice.fits[choice.selected]
+
+
+def law_policies(fit, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float,
+                 s0: float) -> dict[str, Any]:  # fmt: skip
+    """``as-<law>`` and ``glft-<law>``: the AS-style and GLFT-style quotes of
+    :func:`agents.intensity_quotes.policies_for` for a fitted non-exponential law (rates per second), with
+    the exponential calibration's risk aversion per lot and sigma; empty for the exponential."""
+    if fit is None or fit.name == "exponential":
+        return {}
+    from agents.intensity_quotes import IntensityASAgent, IntensityGLFTAgent
+
+    gamma = _gamma(risk_aversion, float(cal.k), float(cal.sigma), horizon)
+    sigma = float(cal.sigma)
+    # the law is fitted beyond the touch c_ref: the GLFT search starts half a tick past it, the AS grid at it
+    consts = fit.law.constants()
+    touch = float(consts.get("c_ref", 0.0) or 0.0)
+    start = touch + 0.5 * float(consts.get("tick", 0.0) or 0.0)
+    glft = IntensityGLFTAgent(fit.intensity, gamma=gamma, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0,
+                              start_depth=start, min_depth=start)  # fmt: skip
+    asp = IntensityASAgent(fit.intensity, gamma=gamma, sigma=sigma, min_depth=touch, max_depth=start + 20.0 / glft.k,
+                           s0=s0)  # fmt: skip
+    return {f"as-{fit.name}": asp, f"glft-{fit.name}": glft}
+
+
+def rolling_calibrations(wins, window_s: float, tick: float | None = None) -> list[Any]:
+    """For each window after the first, the rolling-window estimate (exponential A, k and sigma) of the
+    ``window_s`` seconds before its first event, fed the windows before it (a
+    :class:`mmenv.intensity.online.OnlineEstimate`, or None when the window held too few orders or no
+    sigma)."""
+    import warnings
+
+    from mmenv.intensity.online import RollingEstimator
+
+    est = RollingEstimator(window_s=float(window_s), model="exponential", tick=tick)
+    out: list[Any] = []
+    for j in range(1, len(wins)):
+        est.update_tape(wins[j - 1])
+        e = None
+        if len(wins[j]):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                e = est.estimate(float(wins[j].time[0]) * 1e-9)
+        out.append(e if e is not None and math.isfinite(e.sigma) and e.sigma > 0 else None)
+    return out
+
+
+def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
+    """Mean of the paired differences a - b, its standard error (sample sd / sqrt(n)) and n."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    n = int(d.size)
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
+    return {"mean_diff": float(d.mean()) if n else math.nan, "se": se, "n_windows": n}
 
 
 def replay_config(args: argparse.Namespace, *, lot: float, sigma: float) -> Any:
@@ -262,9 +355,21 @@ def run_study(
     kw = {"lot_size": lot, "max_lots": args.max_lots, "risk_aversion": args.risk_aversion,
           "horizon": args.replay_horizon_s, "s0": s0}  # fmt: skip
     names = list(dict.fromkeys(args.replay_strategies))
+    law = select_law(ins) if {"as", "glft"} & set(names) else None
+    law_notes: list[str] = []
+
+    def policies(c: Any, **over: Any) -> dict[str, Any]:
+        pols = make_policies(names, c, **{**kw, **over})
+        try:
+            extra = law_policies(law, c, **{**kw, **over})
+        except ValueError as exc:  # a law that does not decay where the quotes would sit
+            law_notes.append(f"{law.name}: no quotes ({exc})")
+            extra = {}
+        return {**pols, **{n: p for n, p in extra.items() if n.split("-")[0] in names}}
+
     strategies: dict[str, Any] = {}
     results: dict[str, Any] = {}
-    for name, pol in make_policies(names, cal, **kw).items():
+    for name, pol in policies(cal).items():
         t = time.perf_counter()
         res = replay(pol, oos, cfg)
         wall = time.perf_counter() - t
@@ -282,21 +387,46 @@ def run_study(
         for lat in args.replay_latencies_ms:
             c = replace(cfg, fill_model=model, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
-            for name, pol in make_policies(names, cal, **kw).items():
+            for name, pol in policies(cal).items():
                 m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s)
                 row[name] = {key: m[key] for key in TABLE_KEYS}
             table[model][f"{lat:g}ms"] = row
         say(f"table: {model} done")
     walk = []
+    comparison: dict[str, Any] = {}
     if args.walk_forward and args.walk_forward >= 2:
         wins = tape.windows(args.walk_forward)
+        rolling = getattr(args, "calibrator", "fixed") == "rolling"
+        span = tape.duration_s / args.walk_forward
+        roll_w = float(getattr(args, "rolling_window_s", None) or 0.5 * span)
+        rolls = rolling_calibrations(wins, roll_w, tape.tick) if rolling else [None] * (len(wins) - 1)
         for j in range(1, len(wins)):
             cal_j = calibrator(wins[j - 1])
             c = replace(cfg, sigma=float(cal_j.sigma))
             pols = make_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])})
             row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
             row["total_pnl"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+            e = rolls[j - 1]
+            if rolling:
+                row["rolling_calibration"] = None
+            if e is not None:
+                row["rolling_calibration"] = {"A_per_s": e.A, "k_per_price": e.k, "sigma_per_sqrt_s": e.sigma,
+                                              "n_orders": e.n_orders, "window_s": e.window_s}  # fmt: skip
+                c = replace(cfg, sigma=float(e.sigma))
+                pols = make_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])})
+                row["total_pnl_rolling"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
             walk.append(row)
+        if rolling:
+            paired = [r for r in walk if "total_pnl_rolling" in r]
+            comparison = {
+                "rolling_window_s": roll_w,
+                "n_windows_without_estimate": len(walk) - len(paired),
+                "rolling_minus_fixed": {
+                    n: paired_difference([r["total_pnl_rolling"][n] for r in paired],
+                                         [r["total_pnl"][n] for r in paired])
+                    for n in names
+                },
+            }  # fmt: skip
         say(f"walk-forward: {len(walk)} windows")
     return {
         "source": tape.source,
@@ -316,6 +446,11 @@ def run_study(
         "strategies": strategies,
         "fill_latency_table": table,
         "walk_forward": walk,
+        "walk_forward_calibrator": getattr(args, "calibrator", "fixed"),
+        "walk_forward_comparison": comparison,
+        "selected_law": None
+        if law is None
+        else {"model": law.name, "params": law.params, "se": law.se, "notes": sorted(set(law_notes))},
         "_results": results,
     }
 
@@ -325,10 +460,10 @@ def format_strategies(metrics: dict[str, Any]) -> str:
     cols = (("total_pnl", "pnl"), ("pnl_liquidated", "pnl liq."), ("spread_pnl", "spread"),
             ("inventory_pnl", "inventory"), ("fees", "fees"), ("adverse_selection_pnl", "markout"),
             ("n_fills", "fills"), ("fill_ratio", "fill%"), ("time_at_limit", "limit"))  # fmt: skip
-    line = f"{'strategy':<9}" + "".join(f" {h:>10}" for _, h in cols)
+    line = f"{'strategy':<16}" + "".join(f" {h:>10}" for _, h in cols)
     out = [line, "-" * len(line)]
     for name, m in metrics["strategies"].items():
-        out.append(f"{name:<9}" + "".join(f" {_fmt(m[k]):>10}" for k, _ in cols))
+        out.append(f"{name:<16}" + "".join(f" {_fmt(m[k]):>10}" for k, _ in cols))
     return "\n".join(out)
 
 
@@ -344,13 +479,13 @@ def format_table(metrics: dict[str, Any]) -> str:
     if not table or not next(iter(table.values())):
         return ""
     cols = [(m, lat) for m, rows in table.items() for lat in rows]
-    head = f"{'strategy':<9}" + "".join(
+    head = f"{'strategy':<16}" + "".join(
         f" {(m.replace('trade_through', 'through') + ' ' + lat):>18}" for m, lat in cols
     )
     out = [head, "-" * len(head)]
     for name in metrics["strategies"]:
         cells = [table[m][lat][name] for m, lat in cols]
-        out.append(f"{name:<9}" + "".join(f" {_fmt(c['total_pnl']) + ' (' + str(int(c['n_fills'])) + ')':>18}"
+        out.append(f"{name:<16}" + "".join(f" {_fmt(c['total_pnl']) + ' (' + str(int(c['n_fills'])) + ')':>18}"
                                            for c in cells))  # fmt: skip
     return "\n".join(out)
 
@@ -391,7 +526,23 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"walk-forward window {row['window']}: "
             + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl"].items())
+            + ("; rolling: " + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl_rolling"].items())
+               if "total_pnl_rolling" in row else "")
+        )  # fmt: skip
+    cmp_ = metrics["walk_forward_comparison"]
+    if cmp_:
+        print(
+            f"\nWalk-forward P&L, rolling ({cmp_['rolling_window_s']:g} s window) - fixed calibration, "
+            f"paired by window ({cmp_['n_windows_without_estimate']} windows without a rolling estimate):"
         )
+        for n, d in cmp_["rolling_minus_fixed"].items():
+            print(
+                f"  {n:<9} mean difference {_fmt(d['mean_diff'])} +- {_fmt(d['se'])} (SE) over {d['n_windows']} windows"
+            )
+    law = metrics["selected_law"]
+    if law is not None:
+        print(f"intensity law selected in sample: {law['model']} "
+              + ", ".join(f"{k} = {v:.4g}" for k, v in law["params"].items()))  # fmt: skip
     print(f"wrote {Path(args.out) / 'metrics.json'} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
