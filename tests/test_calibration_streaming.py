@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmenv.calibration import calibrate
-from mmenv.calibration.streaming import calibrate_streamed, stream_ticks
+from mmenv.calibration_streaming import calibrate_streamed, stream_ticks
 from mmenv.data import synthetic_bars
 
 

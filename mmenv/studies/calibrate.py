@@ -73,7 +73,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None,
     else:
         bars = data.synthetic_bars(days=args.days, seed=args.seed)
     validation = bars_validation(bars, args.ticker or str(args.bars_csv or ""))
-    from mmenv.calibration.streaming import CHUNK_BARS, stream_ticks
+    from mmenv.calibration_streaming import CHUNK_BARS, stream_ticks
 
     if len(bars) > CHUNK_BARS:  # long files: drawn chunk by chunk, memory of one chunk
         st = stream_ticks(bars, seed=args.seed + 1, sampling_s=args.sampling_s)
@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, stage: Path) -> None:
     from mmenv.calibration import calibrate
-    from mmenv.calibration.streaming import StreamedTicks, calibrate_streamed
     from mmenv.calibration_report import format_table, plot_calibration
+    from mmenv.calibration_streaming import StreamedTicks, calibrate_streamed
     from mmenv.intensity.summary import analyse, format_models
 
     with warnings.catch_warnings(record=True) as caught:
