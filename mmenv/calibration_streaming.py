@@ -19,6 +19,7 @@ each chunk with its own generator from ``SeedSequence(seed).spawn``) and keeps o
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,14 @@ from mmenv.calibration.leastsq import fit_intensity_ls
 from mmenv.calibration.mle import IntensityFit
 from mmenv.calibration.volatility import estimate_sigma
 
-__all__ = ["CHUNK_BARS", "KEEP_TRADES", "StreamedTicks", "calibrate_streamed", "stream_ticks"]
+__all__ = [
+    "CHUNK_BARS",
+    "KEEP_TRADES",
+    "StreamedTicks",
+    "calibrate_streamed",
+    "iter_tick_chunks",
+    "stream_ticks",
+]
 
 #: Bars drawn into ticks at a time.
 CHUNK_BARS = 20_000
@@ -102,6 +110,42 @@ def _concat_ticks(parts: list[Any]) -> Any:
     )
 
 
+def iter_tick_chunks(
+    bars: Any,
+    *,
+    seed: int = 0,
+    ticks_per_bar: tuple[int, int] = (10, 20),
+    k: float = 50.0,
+    chunk_bars: int = CHUNK_BARS,
+) -> Iterator[tuple[Any, float]]:
+    """Yield ``(ticks, clock_offset_s)`` for each chunk of ``chunk_bars`` bars of ``bars``, in order.
+
+    Chunk ``c`` is drawn by :func:`mmenv.ticks.synthesize_ticks` with its own generator
+    ``default_rng(SeedSequence(seed).spawn(n_chunks)[c])``, so every pass yields the same ticks and only one
+    chunk is held at a time. Its clock starts at 0; ``clock_offset_s`` (seconds: bars before the chunk times the
+    bar length) puts it on the trading clock of the whole file.
+
+    Raises:
+        ValueError: bad ``chunk_bars`` (and whatever :func:`mmenv.ticks.synthesize_ticks` refuses).
+    """
+    from mmenv.ticks import synthesize_ticks
+
+    if not (isinstance(chunk_bars, int) and chunk_bars >= 2):
+        raise ValueError(f"chunk_bars must be an integer >= 2, got {chunk_bars!r}")
+    n_bars = len(bars)
+    ns = bars.index.as_unit("ns").asi8
+    spacing, freq = np.unique(np.diff(ns), return_counts=True) if n_bars > 1 else (np.array([60e9]), [1])
+    bar_seconds = float(spacing[np.argmax(freq)]) / 1e9
+    n_chunks = math.ceil(n_bars / chunk_bars)
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
+    for c in range(n_chunks):
+        chunk = bars.iloc[c * chunk_bars : (c + 1) * chunk_bars]
+        tk = synthesize_ticks(
+            chunk, ticks_per_bar, np.random.default_rng(seeds[c]), k=k, bar_seconds=bar_seconds
+        )
+        yield tk, c * chunk_bars * bar_seconds
+
+
 def stream_ticks(
     bars: Any,
     *,
@@ -118,7 +162,6 @@ def stream_ticks(
         ValueError: bad ``chunk_bars`` / ``keep_trades`` (and whatever :func:`mmenv.ticks.synthesize_ticks`
             refuses).
     """
-    from mmenv.ticks import synthesize_ticks
     from mmenv.trade_loaders import TickSource
 
     if not (isinstance(chunk_bars, int) and chunk_bars >= 2):
@@ -126,20 +169,13 @@ def stream_ticks(
     if not (isinstance(keep_trades, int) and keep_trades >= 1):
         raise ValueError(f"keep_trades must be an integer >= 1, got {keep_trades!r}")
     n_bars = len(bars)
-    ns = bars.index.as_unit("ns").asi8
-    spacing, freq = np.unique(np.diff(ns), return_counts=True) if n_bars > 1 else (np.array([60e9]), [1])
-    bar_seconds = float(spacing[np.argmax(freq)]) / 1e9
     n_chunks = math.ceil(n_bars / chunk_bars)
     per_chunk = chunk_bars * 0.5 * (ticks_per_bar[0] + ticks_per_bar[1])
     every = max(1, math.ceil(n_chunks * per_chunk / keep_trades))
-    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
     n, s_sum, dur, ss, n_inc, kept = 0, 0.0, 0.0, 0.0, 0, []
     last_mid, A = float("nan"), float("nan")
-    for c in range(n_chunks):
-        chunk = bars.iloc[c * chunk_bars : (c + 1) * chunk_bars]
-        tk = synthesize_ticks(
-            chunk, ticks_per_bar, np.random.default_rng(seeds[c]), k=k, bar_seconds=bar_seconds
-        )
+    chunks = iter_tick_chunks(bars, seed=seed, ticks_per_bar=ticks_per_bar, k=k, chunk_bars=chunk_bars)
+    for c, (tk, _) in enumerate(chunks):
         n += len(tk)
         s_sum += float(tk.depth.sum())
         dur += float(tk.duration)

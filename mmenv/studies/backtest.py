@@ -142,11 +142,59 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_replay_arguments(parser)
 
 
+class ChunkedStream:
+    """The synthetic ticks of a long bar file as a re-iterable stream of :class:`mmenv.backtest.TickStream`
+    chunks, drawn again on each pass by :func:`mmenv.calibration_streaming.iter_tick_chunks` (one chunk of
+    bars at a time, each with its own generator), so memory is proportional to one chunk, not to the file.
+
+    A first pass computes what the run settings need: ``k``, ``A`` (the tick model's), the intrabar ``sigma``
+    (:func:`intrabar_sigma`, summed over chunks: no bar spans two chunks, so the sums are those of the whole
+    stream), the first mid ``s0``, the number of events and the duration (hours).
+    """
+
+    def __init__(self, bars, ticks_per_bar: tuple[int, int], seed: int, k: float, chunk_bars: int = 0) -> None:
+        from mmenv.calibration_streaming import CHUNK_BARS
+
+        self._kw = {"seed": seed, "ticks_per_bar": ticks_per_bar, "k": k, "chunk_bars": chunk_bars or CHUNK_BARS}
+        self._bars = bars
+        ss = dt = 0.0
+        n, first, last, s0, A = 0, None, 0.0, float("nan"), float("nan")
+        for tk, off in self._chunks():
+            a, b = _intrabar_sums(tk)
+            ss, dt, n, A = ss + a, dt + b, n + len(tk), float(tk.A)
+            if first is None and len(tk):
+                first, s0 = float(tk.clock[0] + off), float(tk.mid[0])
+            if len(tk):
+                last = float(tk.clock[-1] + off)
+        self.k, self.A, self.s0, self.n_events = float(k), A, s0, n
+        self.sigma = float(math.sqrt(ss / dt)) if dt > 0 else 0.0
+        self.duration_hours = (last - (first or 0.0)) / 3600.0
+
+    def _chunks(self):
+        from mmenv.calibration_streaming import iter_tick_chunks
+
+        return iter_tick_chunks(self._bars, **self._kw)
+
+    def __iter__(self):
+        from mmenv.backtest import TickStream
+
+        for tk, off in self._chunks():
+            yield TickStream((tk.clock + off) / 3600.0, tk.price, tk.side, tk.size, tk.mid)
+
+
 def load_stream(args: argparse.Namespace):
-    """The bars of ``--market`` turned into ticks; returns (ticks, stream in hours, description, validation
-    report of bars read from a file or downloaded, printed; None for synthetic bars)."""
+    """The bars of ``--market`` turned into ticks; returns (stream in hours, summary, description, validation
+    report of bars read from a file or downloaded, printed; None for synthetic bars).
+
+    Up to :data:`mmenv.calibration_streaming.CHUNK_BARS` bars (the default synthetic market among them) the
+    ticks are drawn at once with the generator of ``--seed`` and the stream is one :class:`TickStream`. Longer
+    files are drawn chunk by chunk (:class:`ChunkedStream`, one generator per chunk spawned from ``--seed``):
+    the same tick model, but other random draws than one draw of the whole file, in memory proportional to one
+    chunk. The summary has ``k``, ``A``, ``sigma``, ``s0``, ``n_events`` and ``duration_hours``.
+    """
     from mmenv import data
     from mmenv.backtest import TickStream
+    from mmenv.calibration_streaming import CHUNK_BARS
     from mmenv.ticks import synthesize_ticks
 
     if args.market == "synthetic":
@@ -161,8 +209,28 @@ def load_stream(args: argparse.Namespace):
         bars = data.read_bars_csv(args.bars_csv)
         what = f"bars from {args.bars_csv}"
     validation = bars_validation(bars, what)
+    if len(bars) > CHUNK_BARS:
+        stream = ChunkedStream(bars, tuple(args.ticks_per_bar), args.seed, args.tick_k)
+        return stream, stream, what, validation
     ticks = synthesize_ticks(bars, tuple(args.ticks_per_bar), args.seed, k=args.tick_k)
-    return ticks, TickStream.from_ticks(ticks, time_unit_seconds=3600.0), what, validation
+    stream = TickStream.from_ticks(ticks, time_unit_seconds=3600.0)
+    summary = argparse.Namespace(
+        k=ticks.k,
+        A=ticks.A,
+        sigma=intrabar_sigma(ticks),
+        s0=float(stream.mid[0]),
+        n_events=len(stream),
+        duration_hours=float(stream.time[-1] - stream.time[0]),
+    )
+    return stream, summary, what, validation
+
+
+def _intrabar_sums(ticks) -> tuple[float, float]:
+    """(sum of squared mid changes, sum of their hours) over consecutive trades of the same bar."""
+    same = ticks.bar[1:] == ticks.bar[:-1]
+    dm = np.diff(ticks.mid)[same]
+    dt = np.diff(ticks.clock)[same] / 3600.0
+    return float(np.sum(dm * dm)), float(np.sum(dt))
 
 
 def intrabar_sigma(ticks) -> float:
@@ -170,10 +238,8 @@ def intrabar_sigma(ticks) -> float:
 
     sigma^2 = sum (dm)^2 / sum dt over consecutive trades of the same bar (gaps between bars excluded).
     """
-    same = ticks.bar[1:] == ticks.bar[:-1]
-    dm = np.diff(ticks.mid)[same]
-    dt = np.diff(ticks.clock)[same] / 3600.0
-    return float(math.sqrt(np.sum(dm * dm) / np.sum(dt))) if np.sum(dt) > 0 else 0.0
+    ss, dt = _intrabar_sums(ticks)
+    return float(math.sqrt(ss / dt)) if dt > 0 else 0.0
 
 
 def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
@@ -242,10 +308,10 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     from mmenv.analytics import attribute, markout_curve, summarize_backtest
     from mmenv.backtest import BacktestConfig, backtest
 
-    ticks, stream, what, validation = load_stream(args)
-    sigma = intrabar_sigma(ticks)
+    stream, summary, what, validation = load_stream(args)
+    sigma = summary.sigma
     if args.gamma is None:
-        args = argparse.Namespace(**{**vars(args), "gamma": default_gamma(ticks.k, sigma)})
+        args = argparse.Namespace(**{**vars(args), "gamma": default_gamma(summary.k, sigma)})
     names = list(STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
     horizon = args.horizon_seconds / 3600.0
     cfg = BacktestConfig(
@@ -265,7 +331,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     results: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for name in names:
-        policy = make_strategy(name, args, ticks.k, float(stream.mid[0]))
+        policy = make_strategy(name, args, summary.k, summary.s0)
         t = time.perf_counter()
         res = backtest(policy, stream, cfg, progress=not args.no_progress)
         wall = time.perf_counter() - t
@@ -281,18 +347,18 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
         if args.latency_table:
-            m["latency"] = latency_effect(policy_factory(name, args, ticks.k, float(stream.mid[0])), stream, cfg,
+            m["latency"] = latency_effect(policy_factory(name, args, summary.k, summary.s0), stream, cfg,
                                           args.latency_table, hz, horizon)  # fmt: skip
         metrics[name] = m
         results[name] = res
         extras[name] = attribute(res.fills, res.states, hz)
     settings = {
         "market": what,
-        "n_events": len(stream),
-        "duration_hours": float(stream.time[-1] - stream.time[0]),
+        "n_events": summary.n_events,
+        "duration_hours": summary.duration_hours,
         "sigma_per_sqrt_hour": sigma,
-        "k": ticks.k,
-        "A_per_second_per_side": ticks.A,
+        "k": summary.k,
+        "A_per_second_per_side": summary.A,
         "time_unit": "hour (trading clock)",
         "markout_horizons_seconds": list(args.markouts),
         "bars_validation": validation,
