@@ -274,3 +274,13 @@ def test_replay_sentences_read_the_real_data_metrics():
     assert "AS's fills on tape A earn 200 of spread" in x and "exceeds the spread they capture" in x
     m["real_data"]["tape B"]["strategies"]["as"]["adverse_selection_pnl"] = 0.5
     assert "exceeds the spread they capture" not in conclusions_markdown(m)
+
+
+def test_committed_report_summary_has_five_to_eight_sentences():
+    """The committed full run (with PPO, the RL study and both real tapes) keeps the summary to 5-8 bullets."""
+    from mmenv.studies.report_summary import summary_items
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "report" / "metrics.json"
+    items = summary_items(json.loads(path.read_text()))
+    assert 5 <= len(items) <= 8, [t[:60] for _, t in items]
+    assert not any("could not be computed" in t for _, t in items)

@@ -213,6 +213,14 @@ def _real_tapes(m: Metrics) -> str | None:
     )
 
 
+def _calibration_and_tapes(m: Metrics) -> str | None:
+    """The calibration on synthetic ticks and, when real tapes are in the run, what they show: one sentence."""
+    cal, tapes = _calibration(m), _real_tapes(m)
+    if cal and tapes:
+        return f"{cal[:-1]}; o{tapes[1:]}"
+    return cal or tapes
+
+
 def _replays(m: Metrics) -> list[tuple[str, dict, dict]]:
     """(tape, AS's out-of-sample replay metrics, every strategy's) per real tape replayed in section VI."""
     out = []
@@ -245,8 +253,7 @@ SUMMARY: list[tuple[str, Callable[[Metrics], str | None]]] = [
     ("IX", _inventory),
     ("IX", _pnl),
     ("IX", _rl),
-    ("III", _calibration),
-    ("III", _real_tapes),
+    ("III", _calibration_and_tapes),
     ("VIII", _weakness),
     ("IV", _gamma),
     ("VI", _latency),
