@@ -365,9 +365,10 @@ def train_ppo(
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Write JSON through a unique temporary file in ``path``'s directory, then rename it into place."""
+    from mmenv.outdir import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def normalization_stats(env) -> dict[str, Any] | None:
@@ -389,15 +390,18 @@ def normalization_stats(env) -> dict[str, Any] | None:
 def save_run(out: Path, model, env, config: PPOConfig, curve, seconds: float) -> None:
     """Write model.zip, config.json, normalize.json and learning_curve.png to ``out`` (the logger wrote the
     rest: progress.csv, tensorboard/)."""
+    import io
+
     import stable_baselines3
     import torch
 
     import mmenv
+    from mmenv.outdir import atomic_write_bytes
 
     out.mkdir(parents=True, exist_ok=True)
-    tmp_model = out / "model.tmp.zip"
-    model.save(tmp_model)
-    os.replace(tmp_model, out / "model.zip")
+    buf = io.BytesIO()  # saved in memory, then written through a unique temporary file and renamed
+    model.save(buf)
+    atomic_write_bytes(out / "model.zip", buf.getvalue())
     _write_json(
         out / "config.json",
         {

@@ -193,3 +193,39 @@ def test_two_concurrent_runs_never_mix(tmp_path):
 
 def _files_names(d: Path) -> list[str]:
     return [p.name for p in d.iterdir()]
+
+
+def test_single_file_writers_use_unique_temporary_names(tmp_path):
+    """The report, README and PPO-run writers never share a temporary name: writers racing on one path all
+    succeed, the file holds one writer's whole text, and no temporary file is left behind."""
+    import threading
+
+    from agents.ppo import _write_json
+    from mmenv.studies.report import _write_text
+
+    writers = [
+        (tmp_path / "report.md", lambda p, i: _write_text(p, f"run {i}\n" * 2000)),
+        (tmp_path / "config.json", lambda p, i: _write_json(p, {"run": i, "pad": "x" * 20000})),
+    ]
+    for path, write in writers:
+        errors: list[BaseException] = []
+
+        def job(i, path=path, write=write, errors=errors):
+            try:
+                for _ in range(20):
+                    write(path, i)
+            except BaseException as e:  # collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=job, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        text = path.read_text()
+        if path.suffix == ".json":
+            assert json.loads(text)["run"] in range(4)
+        else:
+            assert len(set(text.splitlines())) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "report.md"]

@@ -217,9 +217,9 @@ def write_report(out: Path, cfg: dict, progress: bool = True) -> tuple[Path, dic
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from mmenv.outdir import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

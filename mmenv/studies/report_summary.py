@@ -532,9 +532,9 @@ def update_readme(readme: str | os.PathLike, metrics: Metrics, report_dir: str |
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     new = f"{head}{BEGIN}\n{block}{END}{tail}"
-    tmp = readme.with_name(readme.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(readme)
+    from mmenv.outdir import atomic_write_text
+
+    atomic_write_text(readme, new)
 
 
 def readme_block(text: str) -> str:
