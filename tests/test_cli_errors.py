@@ -234,6 +234,20 @@ def test_metrics_json_has_no_nan_token_and_says_why(tmp_path):
     assert d["_nulls"] == {"why": NULL_REASON, "values": {"a.sharpe": "nan", "b[1]": "inf"}}
 
 
+def test_rows_files_carry_the_null_reasons_and_lists_are_refused(tmp_path):
+    """Row tables (as2008.json, as2008_diagnostics.json) are objects with the rows under "rows", so an
+    undefined value there is null with its reason like in metrics.json; a bare list cannot be written."""
+    from mmenv.studies.common import NULL_REASON, write_json
+
+    path = tmp_path / "as2008.json"
+    write_json({"paths": 2, "rows": [{"gamma": 0.1, "std_q_se": float("nan")}]}, path)
+    d = json.loads(path.read_text())
+    assert d["rows"][0]["std_q_se"] is None
+    assert d["_nulls"] == {"why": NULL_REASON, "values": {"rows[0].std_q_se": "nan"}}
+    with pytest.raises(TypeError, match="under a key"):
+        write_json([{"gamma": 0.1}], tmp_path / "list.json")
+
+
 def test_variance_reduction_without_fills_is_undefined_not_a_finding():
     from mmenv.studies.compare import describe_reduction, reduction
 

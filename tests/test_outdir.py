@@ -180,8 +180,8 @@ def test_two_concurrent_runs_never_mix(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    rows = json.loads((out / "as2008.json").read_text())
-    diagnostics = json.loads((out / "as2008_diagnostics.json").read_text())
+    rows = json.loads((out / "as2008.json").read_text())["rows"]
+    diagnostics = json.loads((out / "as2008_diagnostics.json").read_text())["rows"]
     runs = [_expected(1), _expected(2)]
     assert runs[0][0] != runs[1][0]
     assert (rows, diagnostics) in runs  # both files of one and the same run

@@ -8,7 +8,9 @@ from mmenv.studies.replication import PAPER_TABLES, run_replication
 
 def test_cli_writes_table_json(tmp_path, capsys):
     assert main(["replicate", "--paths", "200", "--seed", "1", "--out", str(tmp_path), "--no-plot"]) == 0
-    rows = json.loads((tmp_path / "as2008.json").read_text())
+    data = json.loads((tmp_path / "as2008.json").read_text())
+    assert (data["paths"], data["seed"], data["event_order"]) == (200, 1, "fill_then_move")
+    rows = data["rows"]
     assert len(rows) == 6
     keys = {"gamma", "strategy", "spread", "mean_pnl", "std_pnl", "mean_q", "std_q", "n_paths"}
     for r in rows:

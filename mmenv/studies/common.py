@@ -119,13 +119,16 @@ def _clean(obj: Any, where: str = "", nulls: dict[str, str] | None = None) -> An
 def write_json(obj: Any, path: Path) -> None:
     """Write JSON atomically (unique temporary file, then rename); never a NaN or Infinity token.
 
-    Non-finite floats become null; when ``obj`` is a dict, the key ``_nulls`` lists each of them (its path,
-    its value) with the reason (:data:`NULL_REASON`).
+    Non-finite floats become null; the key ``_nulls`` lists each of them (its path, its value) with the reason
+    (:data:`NULL_REASON`). ``obj`` must be a dict (a JSON object), so that the reason always has a place: a
+    list of rows goes under a key (e.g. ``{"rows": [...]}``).
     """
     from mmenv.outdir import atomic_write_text
 
+    if not isinstance(obj, dict):
+        raise TypeError(f"write_json writes a JSON object (a dict), got {type(obj).__name__}; put rows under a key")
     nulls: dict[str, str] = {}
     clean = _clean(obj, "", nulls)
-    if nulls and isinstance(clean, dict):
+    if nulls:
         clean["_nulls"] = {"why": NULL_REASON, "values": nulls}
     atomic_write_text(path, json.dumps(clean, indent=2, allow_nan=False) + "\n")

@@ -307,8 +307,9 @@ def run(args: argparse.Namespace) -> int:
                 rows, diagnostics, pnl = r, d, p
         support, support_text = compare_event_orders(by_order)
         elapsed = time.perf_counter() - t0
-        write_json(rows, stage / "as2008.json")
-        write_json(diagnostics, stage / "as2008_diagnostics.json")
+        run_info = {"paths": args.paths, "seed": args.seed, "event_order": "fill_then_move"}
+        write_json({**run_info, "rows": rows}, stage / "as2008.json")
+        write_json({**run_info, "rows": diagnostics}, stage / "as2008_diagnostics.json")
         write_json({"rows": by_order, "support": support}, stage / "as2008_event_order.json")
         if not args.no_plot:
             plot_pnl(pnl, stage / "as2008_pnl.png")
