@@ -16,6 +16,7 @@ from gymnasium.error import ResetNeeded
 from mmenv.config import MAX_MAGNITUDE, MarketParams
 from mmenv.core import OUT_NAMES, SimulationCore
 from mmenv.market_registry import make_market
+from mmenv.single_path import INFO_KEYS, PackedPath, step_packed
 from mmenv.task import BIG, TaskParams, as_action_array
 
 __all__ = [
@@ -24,35 +25,19 @@ __all__ = [
     "MarketMakingEnv",
     "build_simulation",
     "check_arguments",
+    "check_info_keys",
     "info_columns",
     "info_of_row",
 ]
 
 _TASK_FIELDS = {f.name for f in fields(TaskParams)}
-#: The ``info`` keys of every step (the same for the single and the vector env). Every value is a float64
-#: (numpy scalar in the single env, (N,) array in the vector env). A side that is not quoted (hard inventory
-#: limit, or a +inf depth) has ``bid = -inf`` / ``ask = +inf`` and depth ``+inf`` (a quote infinitely far
-#: from the mid), never NaN, so equal states compare equal.
-INFO_KEYS = (
-    "cash",
-    "inventory",
-    "mid",
-    "bid",
-    "ask",
-    "bid_depth",
-    "ask_depth",
-    "bought",
-    "sold",
-    "fees",
-    "equity",
-    "time",
-)
 _MARKET_FIELDS = set(MarketParams.field_names())
 _INF = float("inf")
 # columns of the core's step output (mmenv.core.OUT_NAMES) behind each info key
 _COLS = tuple(OUT_NAMES.index(key) for key in INFO_KEYS)
 _COLS_ARRAY = np.array(_COLS)
 _INF64, _NEG_INF64 = np.float64(_INF), np.float64(-_INF)
+_PAIR = (2,)
 
 
 def market_arguments(kind: str) -> set[str]:
@@ -95,6 +80,18 @@ def check_arguments(kwargs: dict[str, Any], owner: str, extra: tuple[str, ...] =
             f"for market={kind!r}: {sorted(valid)}"
         )
     return kind
+
+
+def check_info_keys(info_keys: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The ``info`` keys to return, in the order of :data:`INFO_KEYS` (None: all of them; ``()``: none).
+
+    Raises ValueError naming the value unless it is None or a sequence of names from :data:`INFO_KEYS`.
+    """
+    if info_keys is None:
+        return INFO_KEYS
+    if isinstance(info_keys, str) or not set(info_keys) <= set(INFO_KEYS):
+        raise ValueError(f"info_keys must be None or a subset of {list(INFO_KEYS)}, got {info_keys!r}")
+    return tuple(k for k in INFO_KEYS if k in info_keys)
 
 
 def build_simulation(
@@ -281,14 +278,19 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
     Every field of :class:`mmenv.config.MarketParams` (s0, sigma, T, dt, A, k, mu, q0, q_max, order_size,
     fee_per_unit, fee_rate, mid_model, fill_model) and :class:`mmenv.task.TaskParams` (reward, phi, alpha,
     utility_gamma, action_mode, min_depth, max_depth, obs_mode), ``market`` ("model", "ticks" or a variant
-    of :mod:`mmenv.market_variants`) with its own arguments, and ``render_mode`` (None, "ansi" or
-    "rgb_array": a matplotlib frame of the mid, the quotes and the inventory so far). An unknown argument
-    raises TypeError naming it and the valid ones.
+    of :mod:`mmenv.market_variants`) with its own arguments, ``render_mode`` (None, "ansi" or
+    "rgb_array": a matplotlib frame of the mid, the quotes and the inventory so far) and ``info_keys`` (the
+    ``info`` keys to return: None, the default, for all of them; a subset; ``()`` for an empty ``info``, the
+    fastest). An unknown argument raises TypeError naming it and the valid ones.
 
     ## Info
     ``cash, inventory, mid, bid, ask, bid_depth, ask_depth, bought, sold, fees, equity, time``: numpy
-    float64 scalars on every step and at reset. A side not quoted has bid = -inf / ask = +inf and depth
+    float64 scalars on every step and at reset (those named by ``info_keys``). A side not quoted has bid = -inf / ask = +inf and depth
     +inf (never NaN, so equal states compare equal).
+
+    ## Speed
+    On the model market and its variants a step is one compiled call (:mod:`mmenv.single_path`: the core's
+    fused step kernel on one path); the observation is a fresh array every step.
 
     ## Version History
     * v0: initial version.
@@ -296,10 +298,17 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        info_keys: tuple[str, ...] | list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
+        #: The ``info`` keys of every step and reset (None at construction: all of :data:`INFO_KEYS`).
+        self.info_keys = check_info_keys(info_keys)
         market_kind = check_arguments(kwargs, type(self).__name__)
         self.params, self.task, self.core = build_simulation(1, kwargs)
         low, high, dtype = self.task.action_bounds()
@@ -308,10 +317,25 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
             self.params, self.task, self.core, market_kind
         )
         self._normalized_actions = self.task.normalized
-        self._w0 = np.zeros(1)
+        # markets with a kernel step through the packed one-path kernel (mmenv.single_path)
+        self._packed = PackedPath(self.core, self.task) if hasattr(self.core.market, "kernel_args") else None
+        self._w0 = np.zeros(1) if self._packed is None else self._packed.w0
+        self._kernel_args = () if self._packed is None else self._packed.kernel_args()
+        self._watch_clip = self.core.market_clips
+        self._all_info = self.info_keys == INFO_KEYS
+        self._info_index = tuple(INFO_KEYS.index(k) for k in self.info_keys)
         self._done = True  # no episode yet: reset() first
         self._last_info: dict[str, np.float64] = {}
         self._history: list[tuple[float, ...]] = []
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle or deep-copy: numpy views come back as copies, so the packed path binds the market's and
+        the core's per-path arrays to its vectors again."""
+        self.__dict__.update(state)
+        if self._packed is not None:
+            self._packed.bind()
+            self._w0 = self._packed.w0
+            self._kernel_args = self._packed.kernel_args()
 
     # -------------------------------------------------------------- gym API
     def _observation(self, obs: np.ndarray) -> np.ndarray:
@@ -320,18 +344,24 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
         sp = self.observation_space
         return np.clip(obs / self._obs_scale, sp.low, sp.high)
 
+    def _select(self, info: dict[str, np.float64]) -> dict[str, np.float64]:
+        return info if self._all_info else {k: info[k] for k in self.info_keys}
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode; all randomness of the episode comes from ``self.np_random``."""
         super().reset(seed=seed)
         core = self.core
         core.reset(self.np_random)
-        self._w0 = core.equity()
+        self._w0[:] = core.equity()
         self._done = False
         info = {key: v[0] for key, v in info_columns(core).items()}
         self._last_info = info
+        if self._packed is not None:
+            self._packed.sync_key()
+            self._packed.info[:] = [info[k] for k in INFO_KEYS]
         if self.render_mode == "rgb_array":
             self._history = [(0.0, float(info["mid"]), math.nan, math.nan, float(info["inventory"]))]
-        return self._observation(core.observe()[0]), info
+        return self._observation(core.observe()[0]), self._select(info)
 
     def step(self, action: np.ndarray):
         """Quote for one interval. Actions outside the action space are clipped (normalized mode)."""
@@ -340,6 +370,37 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
                 "step() called after the episode ended (t reached T: terminated) or before the first reset(); "
                 "call reset() to start an episode"
             )
+        packed = self._packed
+        if packed is None:
+            return self._step_general(action)
+        if type(action) is np.ndarray and action.shape == _PAIR:
+            b, a = action.tolist()  # Python floats for a float array (ints, bools, ... take the checked path)
+            if type(b) is not float or type(a) is not float or b - b != 0.0 or a - a != 0.0:
+                b, a = as_action_array(action, 0, normalized=self._normalized_actions)[0].tolist()
+        else:  # NaN or an infinity raise (depth mode keeps +inf: no quote), as does any shape but (2,)
+            b, a = as_action_array(action, 0, normalized=self._normalized_actions)[0].tolist()
+        reward, terminated = step_packed(b, a, *self._kernel_args)
+        obs = packed.obs.copy()
+        if self._watch_clip:  # linear fills: warn once when a quote is where lambda(d) dt exceeds 1
+            core = self.core
+            core._warn_if_clipped(packed.out[:, 0], packed.out[:, 1])
+            self._watch_clip = not core._clip_warned
+        self._done = terminated
+        if self._all_info:
+            info = dict(zip(INFO_KEYS, packed.info, strict=True))
+        else:
+            values = packed.info
+            info = {k: values[j] for k, j in zip(self.info_keys, self._info_index, strict=True)}
+        if self.render_mode is not None:
+            self._last_info = dict(zip(INFO_KEYS, packed.info, strict=True))
+            if self.render_mode == "rgb_array":
+                self._record(packed.out[0])
+        if self._obs_scale is not None:
+            obs = self._observation(obs)
+        return obs, reward, terminated, False, info
+
+    def _step_general(self, action: np.ndarray):
+        """The step of a market without a kernel (the market moves first, then the core's step)."""
         a = as_action_array(action, 0, normalized=self._normalized_actions)
         out, obs, _ = self.core.env_step(a, self.task, self._w0, self.np_random)
         o = out[0]
@@ -348,8 +409,12 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
         terminated = bool(o[8] > 0.0)
         self._done = terminated
         if self.render_mode == "rgb_array":
-            self._history.append((float(o[13]), float(o[11]), float(o[2]), float(o[3]), float(o[10])))
-        return self._observation(obs[0]), float(o[7]), terminated, False, info
+            self._record(o)
+        return self._observation(obs[0]), float(o[7]), terminated, False, self._select(info)
+
+    def _record(self, o: np.ndarray) -> None:
+        """Keep (time, mid, bid, ask, inventory) of the step's output row for the rgb_array frame."""
+        self._history.append((float(o[13]), float(o[11]), float(o[2]), float(o[3]), float(o[10])))
 
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: a text summary of the last step; ``"rgb_array"``: an (H, W, 3) uint8 frame of the

@@ -104,6 +104,90 @@ def test_info_keys_constant():
     )
 
 
+def test_info_keys_option_selects_the_info_and_keeps_the_episode():
+    full = gym.make(ENV_ID)
+    some = gym.make(ENV_ID, info_keys=("mid", "inventory"))
+    none = gym.make(ENV_ID, info_keys=())
+    outs = []
+    for env in (full, some, none):
+        obs, info = env.reset(seed=4)
+        steps = [(obs, info)]
+        for _ in range(30):
+            obs, r, *_, info = env.step(np.array([0.3, -0.2], np.float32))
+            steps.append((obs, info, r))
+        outs.append(steps)
+    for (o_f, i_f, *r_f), (o_s, i_s, *r_s), (o_n, i_n, *r_n) in zip(*outs, strict=True):
+        np.testing.assert_array_equal(o_f, o_s)
+        np.testing.assert_array_equal(o_f, o_n)
+        assert r_f == r_s == r_n
+        assert list(i_s) == ["inventory", "mid"] and i_n == {}
+        assert all(i_s[k] == i_f[k] and type(i_s[k]) is np.float64 for k in i_s)
+    with pytest.raises(ValueError, match="info_keys"):
+        gym.make(ENV_ID, info_keys=("nope",))
+    with pytest.raises(ValueError, match="info_keys"):
+        gym.make(ENV_ID, info_keys="mid")
+
+
+def test_deepcopy_mid_episode_continues_identically_and_independently():
+    import copy
+
+    env = gym.make(ENV_ID, market="garch").unwrapped
+    env.reset(seed=2)
+    for _ in range(7):
+        env.step(np.array([0.2, 0.1], np.float32))
+    clone = copy.deepcopy(env)
+    a = np.array([-0.4, 0.6], np.float32)
+    for _ in range(15):
+        o1, r1, *_, i1 = env.step(a)
+        o2, r2, *_, i2 = clone.step(a)
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2 and i1 == i2
+    assert clone.core.market.mid is not env.core.market.mid
+    env.step(a)  # the original moves on alone
+    assert clone.core.state.step[0] == env.core.state.step[0] - 1
+
+
+def test_linear_fills_warn_once_when_the_probability_is_clipped():
+    env = gym.make(ENV_ID, fill_model="linear", dt=0.01, min_depth=0.0).unwrapped
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="clipped to 1"):
+        env.step(np.array([-1.0, -1.0], np.float32))  # depth 0: A dt e^0 = 1.4 > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.step(np.array([-1.0, -1.0], np.float32))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        np.array([1, 0]),
+        [0.5, -0.5],
+        (0.5, -0.5),
+        np.array([0.5, -0.5], np.float16),
+        np.array([[0.5, -0.5]])[0],
+    ],
+)
+def test_action_types_give_the_float64_action(action):
+    env = gym.make(ENV_ID).unwrapped
+    ref = gym.make(ENV_ID).unwrapped
+    env.reset(seed=1)
+    ref.reset(seed=1)
+    o1, r1, *_ = env.step(action)
+    o2, r2, *_ = ref.step(np.asarray(action, dtype=np.float64))
+    np.testing.assert_array_equal(o1, o2)
+    assert r1 == r2
+
+
+@pytest.mark.parametrize(
+    "action", [np.array([0.0, np.inf]), np.array([-np.inf, 0.0], np.float32), [np.nan, 0.0]]
+)
+def test_non_finite_normalized_actions_raise(action):
+    env = gym.make(ENV_ID).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"NaN|finite"):
+        env.step(action)
+
+
 def test_action_map_is_documented_affine_and_clipped():
     env = gym.make(ENV_ID, min_depth=0.2, max_depth=2.2).unwrapped
     env.reset(seed=0)
