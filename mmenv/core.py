@@ -30,6 +30,7 @@ import numba as nb
 import numpy as np
 
 from mmenv import market_kernels as mk
+from mmenv import model_step as ms
 from mmenv.shards import run_shards, shard_bounds
 from mmenv.task import action_to_depth_one, observe_one, reward_one
 
@@ -316,15 +317,8 @@ def _reset_one(
     step[i] = 0
     w0[i] = q0 * s0[i]
     observe_one(obs, i, q0, n_steps * dt, 0.0, sigma[i])
-    if not write_row:
-        return
-    for c in range(OUT_COLUMNS):
-        out[i, c] = 0.0
-    out[i, 0] = out[i, 1] = out[i, 2] = out[i, 3] = math.nan
-    out[i, 10] = q0
-    out[i, 11] = s0[i]
-    out[i, 12] = w0[i]
-    out[i, 14] = s0[i]
+    if write_row:
+        ms.reset_row(out, i, q0, s0[i], w0[i])
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -522,6 +516,7 @@ class SimulationCore:
         #: own fills on the next interval's mid, :mod:`mmenv.market_variants`).
         self._on_fills = getattr(market, "on_fills", None)
         self._no_reset = np.zeros(self.num_paths, dtype=bool)
+        self._no_out = np.empty((0, OUT_COLUMNS), order="F")  # model_step without the output rows
 
     @classmethod
     def from_params(cls, market, params) -> SimulationCore:
@@ -566,12 +561,16 @@ class SimulationCore:
     def _warn_if_clipped(self, bid_depth: np.ndarray, ask_depth: np.ndarray) -> None:
         clip = getattr(self.market, "clip_depth", None)
         if clip is not None and not self._clip_warned and bool((np.fmin(bid_depth, ask_depth) < clip).any()):
-            warnings.warn(
-                f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {clip:.4g} and the fill "
-                "probability is clipped to 1; use fill_model='exponential' or a smaller dt.",
-                stacklevel=4,
-            )
-            self._clip_warned = True
+            self._warn_clipped()
+
+    def _warn_clipped(self) -> None:
+        """Warn (once per core) that quotes sat where the linear fill probability is clipped to 1."""
+        warnings.warn(
+            f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {self.market.clip_depth:.4g} and "
+            "the fill probability is clipped to 1; use fill_model='exponential' or a smaller dt.",
+            stacklevel=5,
+        )
+        self._clip_warned = True
 
     def step(self, bid_depth: np.ndarray, ask_depth: np.ndarray, rng: np.random.Generator) -> StepResult:
         """Quote at the given depths for one interval on every path, then move the market.
@@ -738,6 +737,57 @@ class SimulationCore:
         if self.market_clips and not self._clip_warned:
             self._warn_if_clipped(out[:, 0], out[:, 1])
         return out, obs, out[:, 14]
+
+    @property
+    def has_model_step(self) -> bool:
+        """Whether :meth:`model_step` serves this core's market (the model market, kind "model")."""
+        return getattr(self.market, "kernel_kind", None) == mk.MODEL
+
+    def model_step(
+        self,
+        action: np.ndarray,
+        task,
+        w0: np.ndarray,
+        *,
+        reset_first: np.ndarray,
+        obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        out: np.ndarray | None = None,
+        reset_after: bool = False,
+        final_obs: np.ndarray | None = None,
+    ) -> None:
+        """One env step of every path of the model market into caller-owned buffers, by
+        :func:`mmenv.model_step.model_env_step` (the numbers of :meth:`env_step`, bit for bit), in thread
+        shards for large N (each shard a path range of the same arrays: no slicing, no copies).
+
+        Args:
+            action: (N, 2) C-contiguous float32 or float64, checked by :func:`mmenv.model_step.check_actions`
+                (or :func:`mmenv.task.as_action_array`). task: the :class:`mmenv.task.TaskParams`.
+            w0: wealth at the start of each episode (updated by the resets). reset_first: bool (N,), paths that
+                start their next episode instead of stepping. reset_after: same-step autoreset, the last
+                observation of a finished path in ``final_obs``.
+            obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool; out: None, or an
+                (N, OUT_COLUMNS) float64 array that receives the full output row (columns :data:`OUT_NAMES`).
+        """
+        n = self.num_paths
+        m, st = self.market, self.state
+        write_out = out is not None
+        fp = ms.trader_params(self, task, reset_after=reset_after, write_out=write_out)
+        out = self._no_out if out is None else out
+        final_obs = obs if final_obs is None else final_obs
+        _, mp, _, k0, k1 = m.kernel_args()
+        counts = [0] * max(1, len(shard_bounds(n)))
+
+        def work(j: int, lo: int, hi: int) -> None:
+            counts[j] = ms.model_env_step(
+                mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step,
+                w0, reset_first, obs, reward, terminated, out, final_obs, lo, hi,
+            )  # fmt: skip
+
+        run_shards(work, shard_bounds(n))
+        if any(counts) and not self._clip_warned:
+            self._warn_clipped()
 
     def observe(self) -> np.ndarray:
         """Current observations (N, 4) float32 (see :mod:`mmenv.task`)."""

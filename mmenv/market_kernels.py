@@ -98,7 +98,7 @@ def draw_chunk(
     the normal quantile (15% of draws) are patched after.
     """
     for j in range(n):
-        i = lo + j
+        i = np.uint64(lo + j)  # unsigned: no negative-index wraparound, so contiguous (not gathered) loads
         u_m, _ = uniform_pair(k0, k1, t[i], MID, stream[i], episode[i])
         u_b, u_a = uniform_pair(k0, k1, t[i], FILL, stream[i], episode[i])
         z[j] = u_m

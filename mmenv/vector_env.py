@@ -19,6 +19,7 @@ from mmenv.env import (
     info_columns,
     observation_space_of,
 )
+from mmenv.model_step import check_actions
 from mmenv.task import as_action_array
 
 __all__ = ["INFO_KEYS", "MarketMakingVectorEnv", "info_columns"]
@@ -146,6 +147,11 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         self._obs_buf = np.empty((self.num_envs, 4), dtype=np.float32)
         self._info_cols = np.array([OUT_NAMES.index(k) for k in self.info_keys], dtype=np.int64)
         self._all = np.ones(self.num_envs, dtype=bool)
+        # the model market's vectorised step (mmenv.model_step) writes these in place every step
+        self._model = self._fused and self.core.has_model_step
+        self._reward_buf = np.zeros(self.num_envs)
+        self._term_buf = np.zeros(self.num_envs, dtype=bool)
+        self._trunc_buf = np.zeros(self.num_envs, dtype=bool)
 
     def episode_steps(self) -> int:
         """Steps of a full episode: the horizon T / dt, or ``max_episode_steps`` when smaller."""
@@ -224,6 +230,8 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
                 f"sub-envs {np.flatnonzero(prev).tolist()} finished their episode and autoreset_mode is DISABLED: "
                 "reset them with reset(options={'reset_mask': mask}) before stepping"
             )
+        if self._model and mode == AutoresetMode.NEXT_STEP:
+            return self._step_model(actions, prev)
         a = as_action_array(actions, self.num_envs, normalized=self._normalized_actions)
         if self._fused and mode == AutoresetMode.NEXT_STEP:
             return self._step_fused(a, prev)
@@ -281,14 +289,59 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         terminated = out[:, 8] > 0.0
         truncated = self._truncated()
         self._done = terminated | truncated
+        return obs, reward, terminated, truncated, self._step_infos(bool(self.info_keys))
+
+    def _checked_actions(self, actions) -> np.ndarray:
+        """The actions as a C-contiguous float32 / float64 (N, 2) array, checked in one compiled pass (the
+        error of :func:`mmenv.task.as_action_array` on a bad entry)."""
+        a = actions
+        if not (
+            isinstance(a, np.ndarray)
+            and a.dtype in (np.float32, np.float64)
+            and a.shape == (self.num_envs, 2)
+            and a.flags.c_contiguous
+        ):
+            return as_action_array(a, self.num_envs, normalized=self._normalized_actions)
+        if check_actions(a, self._normalized_actions):
+            as_action_array(a, self.num_envs, normalized=self._normalized_actions)  # raises, naming the entry
+        return a
+
+    def _step_model(self, actions, prev: np.ndarray):
+        """NEXT_STEP on the model market: one vectorised pass (:func:`mmenv.model_step.model_env_step`) writes
+        the observations, rewards and flags into the env's buffers, and the output rows only when ``infos``
+        has keys. With ``copy=False`` the returned arrays are those buffers (valid until the next step)."""
+        a = self._checked_actions(actions)
+        want = bool(self.info_keys)
+        self.core.model_step(
+            a, self.task, self._w0, reset_first=prev, obs=self._obs_buf, reward=self._reward_buf,
+            terminated=self._term_buf, out=self._out if want else None,
+        )  # fmt: skip
+        obs, reward, terminated = self._obs_buf, self._reward_buf, self._term_buf
+        if self.max_episode_steps is None:
+            truncated = self._trunc_buf  # never truncated: all False
+            np.copyto(self._done, terminated)
+        else:
+            truncated = np.greater_equal(self.core.state.step, self.max_episode_steps, out=self._trunc_buf)
+            np.logical_or(terminated, truncated, out=self._done)
+        if self._obs_scale is not None:
+            obs = self._scale(obs)
+        elif self.copy:
+            obs = obs.copy()
+        if self.copy:
+            reward, terminated, truncated = reward.copy(), terminated.copy(), truncated.copy()
+        return obs, reward, terminated, truncated, self._step_infos(want)
+
+    def _step_infos(self, want: bool) -> dict[str, np.ndarray]:
+        """``infos`` of a fused step: copies of the requested output columns (``_key`` masks all True)."""
         infos: dict[str, np.ndarray] = {}
-        if self.info_keys:
+        if want:
+            out = self._out
             rows = out.T[self._info_cols]  # one copy, (K, N): each key a contiguous row
             for key, row in zip(self.info_keys, rows, strict=True):
                 infos[key] = row
                 infos["_" + key] = self._all
             _no_quote_as_inf(infos, out)
-        return obs, reward, terminated, truncated, infos
+        return infos
 
     def _reset_paths(self, mask: np.ndarray, obs: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Reset the sub-envs in ``mask``; write their first observation and reset info into ``obs``/``values``."""
