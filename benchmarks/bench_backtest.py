@@ -5,7 +5,9 @@ Exponential trade sizes), generated in chunks of ``--chunk`` events. The backtes
 path, a decision every tick, every fill recorded and the state recorded every ``--record-every`` events.
 
 1. Throughput: the 10-million-event stream held in memory, backtest timed alone (after a warm-up run that
-   compiles the kernel), records in memory and spilled to disk.
+   compiles the kernel), records in memory and spilled to disk; then backtest and scores together (the
+   metrics of ``mmenv backtest``): records in memory scored by ``summarize_backtest`` afterwards, against
+   records scored batch by batch as they are produced (``StreamingSummary``, nothing kept).
 2. Memory: streams of growing length fed chunk by chunk from a generator with records spilled to disk;
    peak traced allocations (tracemalloc, numpy included) should not grow with the stream.
 
@@ -21,6 +23,8 @@ import tracemalloc
 
 import numpy as np
 
+from mmenv.analytics import summarize_backtest
+from mmenv.analytics_stream import StreamingSummary
 from mmenv.backtest import BacktestConfig, QuoteRule, TickStream, run_fast
 
 
@@ -77,6 +81,21 @@ def main() -> None:
         print(
             f"{args.events:,} events, AS, {label}: {best:.3f} s -> {args.events / best / 1e6:.2f} M events/s "
             f"({n_fills:,} fills, {n_states:,} states recorded)"
+        )
+    horizons = (1 / 3600, 10 / 3600, 60 / 3600)
+    for label, streaming in (("then summarize_backtest", False), ("scored as they stream", True)):
+        best = np.inf
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            if streaming:
+                scores = StreamingSummary(cfg, horizons)
+                m = scores.summary(run_fast(rule, stream, cfg, sink=scores))
+            else:
+                m = summarize_backtest(run_fast(rule, stream, cfg), horizons)
+            best = min(best, time.perf_counter() - t)
+        print(
+            f"{args.events:,} events, AS, backtest + scores, {label}: {best:.3f} s -> "
+            f"{args.events / best / 1e6:.2f} M events/s (total pnl {m['total_pnl']:.6g})"
         )
     del stream
 

@@ -60,6 +60,7 @@ __all__ = [
     "mid_at",
     "risk_metrics",
     "rollout_records",
+    "sharpe_from_grid",
     "sharpe_ratio",
     "summarize",
     "summarize_backtest",
@@ -355,7 +356,12 @@ def sharpe_ratio(
     equity = np.asarray(equity, dtype=np.float64)
     grid = np.arange(time[0], time[-1] + 0.5 * interval, interval)
     idx = np.clip(np.searchsorted(time, grid, side="right") - 1, 0, len(time) - 1)
-    inc = np.diff(equity[idx])
+    return sharpe_from_grid(equity[idx], interval, periods_per_year)
+
+
+def sharpe_from_grid(equity_on_grid: np.ndarray, interval: float, periods_per_year: float | None = None) -> float:
+    """The Sharpe ratio of :func:`sharpe_ratio` from the equity already sampled on its grid."""
+    inc = np.diff(np.asarray(equity_on_grid, dtype=np.float64))
     if inc.size < 2 or inc.std(ddof=1) == 0:
         return float("nan")
     sr = float(inc.mean() / inc.std(ddof=1))
@@ -420,27 +426,61 @@ def risk_metrics(
             float(np.mean(np.abs(q) + result.order_size > result.q_max + 1e-9)),
         )
     mdd, mdd_rel = max_drawdown(eq, capital)
-    units = float(np.sum(fl["size"]))
-    notional = float(np.sum(np.asarray(fl["size"]) * np.asarray(fl["price"])))
+    return _risk_dict(
+        pnl=float(eq[-1] - eq[0]),
+        duration=duration,
+        sharpe=sharpe_ratio(t, eq, interval, None),
+        sharpe_annualised=sharpe_ratio(t, eq, interval, periods_per_year) if periods_per_year else math.nan,
+        interval=interval,
+        mdd=mdd,
+        mdd_rel=mdd_rel,
+        q_mean=q_mean,
+        q_var=q_var,
+        max_abs_q=float(np.abs(q).max()),
+        at_limit=at_limit,
+        n_fills=len(fl),
+        n_quoted=result.n_quoted,
+        units=float(np.sum(fl["size"])),
+        notional=float(np.sum(np.asarray(fl["size"]) * np.asarray(fl["price"]))),
+    )
+
+
+def _risk_dict(
+    *,
+    pnl: float,
+    duration: float,
+    sharpe: float,
+    sharpe_annualised: float,
+    interval: float,
+    mdd: float,
+    mdd_rel: float,
+    q_mean: float,
+    q_var: float,
+    max_abs_q: float,
+    at_limit: float,
+    n_fills: int,
+    n_quoted: int,
+    units: float,
+    notional: float,
+) -> dict[str, float]:
+    """The dict of :func:`risk_metrics` (shared with :mod:`mmenv.analytics_stream`)."""
     return {
-        "pnl": float(eq[-1] - eq[0]),
-        "duration": duration,
-        "sharpe": sharpe_ratio(t, eq, interval, None),
-        "sharpe_annualised": sharpe_ratio(t, eq, interval, periods_per_year)
-        if periods_per_year
-        else float("nan"),
+        "pnl": float(pnl),
+        "duration": float(duration),
+        "sharpe": sharpe,
+        "sharpe_annualised": sharpe_annualised,
         "sharpe_interval": float(interval),
-        "max_drawdown": mdd,
-        "max_drawdown_rel": mdd_rel,
-        "inventory_mean": q_mean,
-        "inventory_var": q_var,
+        "max_drawdown": float(mdd),
+        "max_drawdown_rel": float(mdd_rel),
+        "inventory_mean": float(q_mean),
+        "inventory_var": float(q_var),
         "inventory_std": math.sqrt(q_var),
-        "max_abs_q": float(np.abs(q).max()),
-        "time_at_limit": at_limit,
-        "n_fills": float(len(fl)),
-        "fill_ratio": float(len(fl) / result.n_quoted) if result.n_quoted else float("nan"),
-        "turnover_units": units,
-        "turnover_notional": notional,
+        "max_abs_q": float(max_abs_q),
+        "time_at_limit": float(at_limit),
+        "n_fills": float(n_fills),
+        "fill_ratio": float(n_fills / n_quoted) if n_quoted else float("nan"),
+        "turnover_units": float(units),
+        "turnover_notional": float(notional),
         "turnover_per_time": notional / duration if duration > 0 else float("nan"),
     }
 
@@ -483,8 +523,14 @@ def summarize_backtest(
     if episode is None:
         episode = result.config.horizon if result.config is not None else None
     pnls = episode_pnls(result.states, episode) if episode else np.array([result.pnl])
-    std = float(pnls.std(ddof=1)) if pnls.size > 1 else float("nan")
     risk = risk_metrics(result, episode, periods_per_year, capital)
+    return _summary_dict(att, pnls, risk, result.n_events)
+
+
+def _summary_dict(att: Attribution, pnls: np.ndarray, risk: dict[str, float], n_events: int) -> dict[str, Any]:
+    """The dict of :func:`summarize_backtest` (shared with :mod:`mmenv.analytics_stream`)."""
+    std = float(pnls.std(ddof=1)) if pnls.size > 1 else float("nan")
+    first = next(iter(att.adverse_selection.values()), float("nan"))
     out: dict[str, Any] = {
         "mean_pnl": float(pnls.mean()),
         "std_pnl": std,
@@ -494,12 +540,12 @@ def summarize_backtest(
         "inventory_std": risk["inventory_std"],
         "spread_pnl": att.spread,
         "inventory_pnl": att.inventory,
-        "adverse_selection_pnl": att.adverse_selection[float(horizons[0])] if len(horizons) else float("nan"),
+        "adverse_selection_pnl": first,
         "fees": att.fees,
         "n_fills": att.n_fills,
         "total_pnl": att.total,
         "attribution_residual": att.residual,
-        "n_events": int(result.n_events),
+        "n_events": int(n_events),
     }
     for k, v in risk.items():
         out.setdefault(k if k != "sharpe" else "sharpe_per_interval", v)

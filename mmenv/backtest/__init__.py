@@ -51,7 +51,9 @@ Two implementations of this loop give identical records, bit for bit (tested):
 
 The stream is processed in chunks (an iterable of :class:`TickStream`, or one stream cut into views of
 ``chunk_size`` events), and the records are written into fixed-capacity buffers flushed to memory or to disk
-(:class:`mmenv.records.Recorder`): with spilled records, memory stays flat however long the stream.
+(:class:`mmenv.records.Recorder`): with spilled records, memory stays flat however long the stream. With a
+``sink`` (:class:`mmenv.analytics_stream.StreamingSummary`) the records are scored batch by batch and not
+kept at all.
 
 A model market (the Avellaneda-Stoikov exponential fill rule of the core) is the alternative:
 :func:`backtest_model` steps :class:`mmenv.core.SimulationCore` over a :class:`mmenv.markets.ModelMarket` and
@@ -103,6 +105,7 @@ def backtest(
     path: str = "auto",
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    sink: Any | None = None,
 ) -> BacktestResult:
     """Backtest a policy on a tick stream (see the module docstring).
 
@@ -110,7 +113,8 @@ def backtest(
         policy: a :class:`QuoteRule` or an :class:`mmenv.policy.Policy`.
         stream: a :class:`TickStream` or an iterable of chunks. config: :class:`BacktestConfig`.
         path: "fast" (compiled; needs a policy expressible as a QuoteRule), "reference", or "auto" (fast when
-            possible). spill_dir, progress: see :func:`run_fast`.
+            possible). spill_dir, progress, sink: see :func:`run_fast` (``sink``: the records go to
+            ``sink.update(fills, states)`` batch by batch and are not kept).
     """
     if path not in ("auto", "fast", "reference"):
         raise ValueError(f"path must be 'auto', 'fast' or 'reference', got {path!r}")
@@ -121,5 +125,5 @@ def backtest(
             "runs on path='reference'"
         )
     if rule is not None:
-        return run_fast(rule, stream, config, spill_dir=spill_dir, progress=progress)
-    return run_reference(policy, stream, config, spill_dir=spill_dir, progress=progress)
+        return run_fast(rule, stream, config, spill_dir=spill_dir, progress=progress, sink=sink)
+    return run_reference(policy, stream, config, spill_dir=spill_dir, progress=progress, sink=sink)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -41,6 +42,7 @@ from mmenv.backtest.result import (
     _ERR_TIME,
     _QUEUE_CAP,
     BacktestResult,
+    _flush,
     _progress,
     _raise,
     _recorders,
@@ -293,6 +295,7 @@ def run_fast(
     *,
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    sink: Any | None = None,
 ) -> BacktestResult:
     """The compiled loop (numba) with a :class:`QuoteRule`; see the module docstring.
 
@@ -301,6 +304,9 @@ def run_fast(
             chunks (e.g. a generator: memory then stays flat). config: the backtest parameters.
         spill_dir: if given, records are spilled to ``spill_dir/<strategy>_{fills,states}.bin`` and returned
             as memory maps. progress: tqdm bar over events.
+        sink: if given, each time the buffers fill (and at the end) their records -- fills and states of the
+            same events, in order -- go to ``sink.update(fills, states)`` and are not kept (the result's
+            records are then empty): e.g. :class:`mmenv.analytics_stream.StreamingSummary`.
     """
     cfg = BacktestConfig() if config is None else config
     if not isinstance(rule, QuoteRule):
@@ -332,21 +338,24 @@ def run_fast(
             if ist[_ERR]:
                 _raise(int(ist[_ERR]), int(ist[_ERR_EV]), float(st[_ERR_A]), float(st[_ERR_B]))
             if i < n:
-                frec.flush()
-                srec.flush()
+                _flush(frec, srec, sink)
                 ist[_NF] = ist[_NS] = 0
         if bar is not None:
             bar.update(n)
     if bar is not None:
         bar.close()
-    return _finish(frec, srec, st, ist, cfg, rule.name)
+    return _finish(frec, srec, st, ist, cfg, rule.name, sink)
 
 
-def _finish(frec: Recorder, srec: Recorder, st, ist, cfg: BacktestConfig, name: str) -> BacktestResult:
+def _finish(
+    frec: Recorder, srec: Recorder, st, ist, cfg: BacktestConfig, name: str, sink: Any | None
+) -> BacktestResult:
     if ist[_EV] == 0:
         raise ValueError("the tick stream has no events")
     if ist[_SINCE] != 0:
-        srec.append(_final_state_row(st, ist))
+        srec.append(_final_state_row(st, ist))  # the kernel leaves room for it: no flush in between
+    if sink is not None:
+        _flush(frec, srec, sink)
     return BacktestResult(
         fills=frec.finish(),
         states=srec.finish(),

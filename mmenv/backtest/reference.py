@@ -34,6 +34,7 @@ from mmenv.backtest.result import (
     _ERR_TIME,
     _QUEUE_CAP,
     BacktestResult,
+    _flush,
     _progress,
     _raise,
     _recorders,
@@ -52,6 +53,7 @@ def run_reference(
     *,
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    sink: Any | None = None,
 ) -> BacktestResult:
     """The readable loop, event by event in Python, for any :class:`mmenv.policy.Policy` (or a QuoteRule).
 
@@ -100,6 +102,9 @@ def run_reference(
 
     for chunk in iter_chunks(stream, cfg.chunk_size):
         for i in range(len(chunk)):
+            # both buffers are emptied together, before an event, when either has no room for one more
+            if frec.n + 2 > frec.capacity or srec.n + 2 > srec.capacity:
+                _flush(frec, srec, sink)
             t, p, s = float(chunk.time[i]), float(chunk.price[i]), int(chunk.side[i])
             z, m = float(chunk.size[i]), float(chunk.mid[i])
             # 1. validation
@@ -169,6 +174,8 @@ def run_reference(
         raise ValueError("the tick stream has no events")
     if since != 0:
         srec.append(last)
+    if sink is not None:
+        _flush(frec, srec, sink)
     return BacktestResult(
         fills=frec.finish(),
         states=srec.finish(),

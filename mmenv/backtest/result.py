@@ -33,7 +33,9 @@ class BacktestResult:
 
     Attributes:
         fills: :data:`mmenv.records.FILL_DTYPE` record. states: :data:`mmenv.records.STATE_DTYPE` record
-            (first row: the state before the first event, ``event = -1``).
+            (first row: the state before the first event, ``event = -1``). Both are empty when the run handed
+            its records to a sink (``backtest(..., sink=...)``, e.g. :class:`mmenv.analytics_stream.
+            StreamingSummary`) instead of keeping them.
         n_events: events processed. n_decisions: quote decisions taken.
         n_quoted: events whose aggressor side met a live quote of ours (the denominator of the fill ratio).
         config: the :class:`BacktestConfig` (None for model-market backtests). strategy: the policy's name.
@@ -108,6 +110,17 @@ def _recorders(
         Recorder(FILL_DTYPE, cfg.fill_capacity, d / f"{tag}_fills.bin"),
         Recorder(STATE_DTYPE, cfg.state_capacity, d / f"{tag}_states.bin"),
     )
+
+
+def _flush(frec: Recorder, srec: Recorder, sink: Any | None) -> None:
+    """Empty both record buffers (which hold the records of the same events): into the recorders (memory or
+    spill file), or handed to ``sink.update(fills, states)`` and forgotten."""
+    if sink is None:
+        frec.flush()
+        srec.flush()
+        return
+    sink.update(frec.buffer[: frec.n], srec.buffer[: srec.n])
+    frec.n = srec.n = 0
 
 
 def _progress(progress: bool, total: int | None, name: str):

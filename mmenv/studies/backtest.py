@@ -21,7 +21,9 @@ episode P&L, not annualised), max_drawdown, inventory_std, spread_pnl, inventory
 (markout at the first ``--markouts`` horizon), fees, n_fills, ..., latency: {"0s": {...}, "1s": {...},
 "5s": {...}, "on_trades": {...}}: total_pnl, mean_pnl, spread_pnl, inventory_pnl, adverse_selection_pnl,
 max_drawdown, n_fills of the same strategy at each latency}), ``backtest_config.json`` (the run's
-settings), ``equity.png``, ``inventory.png``, ``attribution_<strategy>.png``, ``markouts.png``.
+settings; ``figure_sampling``: which states the figures show), ``equity.png``, ``inventory.png``,
+``attribution_<strategy>.png``, ``markouts.png``. Every number is computed from all the records, scored as
+the backtest produces them (:mod:`mmenv.analytics_stream`); the figures show a sample of the states.
 """
 
 from __future__ import annotations
@@ -288,7 +290,7 @@ def latency_effect(
     """
     from dataclasses import replace
 
-    from mmenv.analytics import summarize_backtest
+    from mmenv.analytics_stream import StreamingSummary
     from mmenv.backtest import backtest
 
     runs = {
@@ -297,15 +299,20 @@ def latency_effect(
     runs["on_trades"] = replace(cfg, latency=0.0, reprice_on_quotes=False)
     out: dict[str, dict[str, float]] = {}
     for label, c in runs.items():
-        res = backtest(new_policy(), stream, c)
-        m = summarize_backtest(res, horizons, episode=episode)
+        summary = StreamingSummary(c, horizons, episode=episode)
+        m = summary.summary(backtest(new_policy(), stream, c, sink=summary))
         out[label] = {key: float(m[key]) for key in LATENCY_KEYS}
     return out
 
 
 def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Run every strategy; returns (metrics per strategy, results per strategy, run settings)."""
-    from mmenv.analytics import attribute, markout_curve, summarize_backtest
+    """Run every strategy; returns (metrics per strategy, scores per strategy, run settings).
+
+    Each run's records are scored as they are produced (:class:`mmenv.analytics_stream.StreamingSummary`,
+    the same numbers as the full records) and not kept, so memory does not grow with the stream; the scores
+    per strategy keep a sample of the states for the figures (``settings["figure_sampling"]`` says which).
+    """
+    from mmenv.analytics_stream import StreamingSummary
     from mmenv.backtest import BacktestConfig, backtest
 
     stream, summary, what, validation = load_stream(args)
@@ -332,17 +339,14 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     extras: dict[str, Any] = {}
     for name in names:
         policy = make_strategy(name, args, summary.k, summary.s0)
+        scores = StreamingSummary(cfg, hz, episode=horizon, periods_per_year=HOURS_PER_YEAR)
         t = time.perf_counter()
-        res = backtest(policy, stream, cfg, progress=not args.no_progress)
+        res = backtest(policy, stream, cfg, progress=not args.no_progress, sink=scores)
         wall = time.perf_counter() - t
-        m = summarize_backtest(res, hz, episode=horizon, periods_per_year=HOURS_PER_YEAR)
+        m = scores.summary(res)
         m = {k: v for k, v in m.items() if not k.startswith("markout_")}
         m["markouts_per_unit"] = dict(
-            zip(
-                [f"{s:g}s" for s in args.markouts],
-                markout_curve(res.fills, res.states, hz).tolist(),
-                strict=True,
-            )
+            zip([f"{s:g}s" for s in args.markouts], scores.markout_curve().tolist(), strict=True)
         )
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
@@ -350,8 +354,8 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
             m["latency"] = latency_effect(policy_factory(name, args, summary.k, summary.s0), stream, cfg,
                                           args.latency_table, hz, horizon)  # fmt: skip
         metrics[name] = m
-        results[name] = res
-        extras[name] = attribute(res.fills, res.states, hz)
+        results[name] = scores
+        extras[name] = scores.attribution()
     settings = {
         "market": what,
         "n_events": summary.n_events,
@@ -362,6 +366,9 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         "time_unit": "hour (trading clock)",
         "markout_horizons_seconds": list(args.markouts),
         "bars_validation": validation,
+        "figure_sampling": {
+            n: f"equity, inventory and attribution figures: {r.sampling}" for n, r in results.items()
+        },
         "config": {k: v for k, v in cfg.__dict__.items()},
         "strategies": names,
         "gamma": args.gamma,
@@ -444,7 +451,6 @@ def run(args: argparse.Namespace) -> int:
     if real_data.replay_requested(args):
         return real_data.run(args)
     from mmenv import plots
-    from mmenv.analytics import markout_curve
 
     t0 = time.perf_counter()
     with staged(args.out, getattr(args, "force", False), "backtest") as out:
@@ -464,8 +470,7 @@ def run(args: argparse.Namespace) -> int:
                 title=f"P&L attribution: {name}",
                 time_label="trading hours",
             )
-        hz = [h / 3600.0 for h in args.markouts]
-        curves = {n: markout_curve(r.fills, r.states, hz) for n, r in results.items()}
+        curves = {n: r.markout_curve() for n, r in results.items()}
         plots.plot_markouts(curves, list(args.markouts), out / "markouts.png", horizon_label="horizon (s)")
     out = Path(args.out)
     print(
