@@ -94,3 +94,64 @@ def test_bars_of_another_interval_are_refused(step):
     with pytest.raises(BarValidationError, match=f"{pd.Timedelta(step).total_seconds() / 60:g} min apart"):
         validate_bars(df, "1m")
     validate_bars(df, {"2min": "2m", "5min": "5m", "30min": "30m"}[step])  # the right interval passes
+
+
+def _scale(df: pd.DataFrame, rows: slice, log_factor: float) -> pd.DataFrame:
+    out = df.copy()
+    cols = [out.columns.get_loc(c) for c in ("open", "high", "low", "close")]
+    out.iloc[rows, cols] = out.iloc[rows, cols].to_numpy() * np.exp(log_factor)
+    return out
+
+
+@SETTINGS
+@given(
+    random_walk(),
+    st.integers(1, 10),
+    st.floats(0.0, 1.0),
+    st.one_of(st.floats(0.3, 27.6), st.floats(-27.6, -0.3)),
+)
+def test_an_injected_run_that_comes_back_is_dropped_bar_for_bar(walk, m, where, log_factor):
+    """A run of 1 to 10 bars shifted by a factor (0.74 to 1e12, either way: a level shift, three bars at 1e12)
+    that ends with the price back at its level: exactly the run's bars are dropped."""
+    df, _ = walk
+    sig = float(np.std(np.diff(np.log(df["close"].to_numpy()))))
+    if abs(log_factor) < 100 * sig:  # the shift must be a clear outlier for this walk's volatility
+        log_factor = float(np.sign(log_factor)) * 100 * sig
+    i = 1 + int(where * (len(df) - m - 2))  # at least one bar before and one after the run
+    bad = _scale(df, slice(i, i + m), log_factor)
+    out, rep = validate_bars(bad)
+    assert rep.n_outliers == m, rep.actions
+    assert not out.index.isin(df.index[i : i + m]).any()
+    assert (rep.n_outlier_runs, rep.longest_outlier_run) == ((1, m) if m >= 2 else (0, 0))
+
+
+@SETTINGS
+@given(random_walk(), st.floats(0.0, 1.0), st.one_of(st.floats(0.3, 27.6), st.floats(-27.6, -0.3)))
+def test_a_genuine_jump_that_lasts_is_kept(walk, where, log_factor):
+    """A one-way jump of any size, anywhere in the session (first and last bars included), is not an
+    outlier: every bar is kept."""
+    df, _ = walk
+    i = 1 + int(where * (len(df) - 2))
+    jumped = _scale(df, slice(i, None), log_factor)
+    jumped.iloc[i, jumped.columns.get_loc("open")] = df["close"].iloc[i - 1]  # the jump happens inside bar i
+    jumped.iloc[i, jumped.columns.get_loc("low")] = jumped.iloc[i][["open", "close", "low"]].min()
+    jumped.iloc[i, jumped.columns.get_loc("high")] = jumped.iloc[i][["open", "close", "high"]].max()
+    out, rep = validate_bars(jumped)
+    assert rep.n_outliers == 0 and len(out) == len(df), rep.actions
+
+
+def test_runs_across_sessions_and_the_report_counts():
+    """Three bars at 1e12 in the second of two sessions are dropped and counted in the report; a level that
+    stays shifted to the end of the file is kept (it cannot be told from a jump)."""
+    rng = np.random.default_rng(0)
+    idx = _session(390).append(_session(390, start="2024-01-03 09:30"))
+    close = 100.0 * np.exp(np.cumsum(1e-3 * rng.standard_normal(780)))
+    df = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
+    bad = df.copy()
+    bad.iloc[500:503, :4] = 1e12
+    out, rep = validate_bars(bad)
+    assert rep.n_outliers == 3 and (rep.n_outlier_runs, rep.longest_outlier_run) == (1, 3)
+    assert "1 runs of consecutive bars, the longest 3" in rep.summary()
+    assert rep.as_dict()["n_outlier_runs"] == 1
+    _, kept = validate_bars(_scale(df, slice(770, None), 3.0))
+    assert kept.n_outliers == 0

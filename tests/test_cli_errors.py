@@ -316,6 +316,13 @@ FILE_CASES = [
     ("semicolon.csv", 0, "bars of {path}: 780 bars in, 780 out, 2 sessions"),
     ("truncated.csv", 0, "779 out, 2 sessions; dropped 1 rows with NaN/inf values"),
     ("outlier.csv", 0, "779 out, 2 sessions; dropped 1 price outliers (more than 30 robust sigmas"),
+    (
+        "outlier_runs.csv",  # three bars at 1e12, then 20 bars shifted x100 (a decimal shift) that come back
+        0,
+        "757 out, 2 sessions; dropped 23 price outliers (more than 30 robust sigmas = 0.0476 in log price from "
+        "the median of their neighbours, or from the level before a run that came back to it, 2 runs of "
+        "consecutive bars, the longest 20;",
+    ),
     ("zero_volume.csv", 0, "780 out, 2 sessions; 16 zero-volume bars kept"),
 ]
 
@@ -336,6 +343,9 @@ def test_bad_input_files(name, code, fragment, tmp_path, capsys):
         assert fragment.format(path=path) in cap.out, cap.out
         validation = json.loads((out / "calibration.json").read_text())["bars_validation"]
         assert validation["n_input"] == 780 and validation["outlier_z"] == 30.0
+        if name == "outlier_runs.csv":
+            assert (validation["n_outliers"], validation["n_outlier_runs"]) == (23, 2)
+            assert validation["longest_outlier_run"] == 20
 
 
 def test_zero_volume_bars_backtest(tmp_path, capsys):

@@ -84,7 +84,10 @@ class BarReport:
         n_negative_volume: rows dropped for volume < 0.
         n_outliers: rows dropped because a price lay more than ``outlier_z`` robust standard
             deviations of the 1-minute log return away from the median close of its neighbours
-            (an isolated bad print; see :func:`validate_bars`).
+            (an isolated bad print), or because the bar belonged to a run of bars away from the level
+            before them that came back to it (see :func:`validate_bars`).
+        n_outlier_runs: runs of two or more consecutive outlier bars among them.
+        longest_outlier_run: bars in the longest such run (0 when none).
         outlier_z: the threshold used (None: the outlier rule was off).
         robust_sigma: the robust standard deviation of the within-session close-to-close log returns
             (1.4826 x their median absolute value), the unit of ``outlier_z``.
@@ -111,6 +114,8 @@ class BarReport:
     n_high_below_low: int = 0
     n_negative_volume: int = 0
     n_outliers: int = 0
+    n_outlier_runs: int = 0
+    longest_outlier_run: int = 0
     outlier_z: float | None = None
     robust_sigma: float | None = None
     n_open_close_outside: int = 0
@@ -198,6 +203,12 @@ OUTLIER_Z = 30.0
 #: Bars on each side of a bar in the local median the outlier rule compares its prices with.
 OUTLIER_HALF_WINDOW = 2
 
+#: Longest run of bad bars (bars) the reverting-level test of the outlier rule looks for.
+OUTLIER_MAX_RUN = 30
+
+#: A run has come back when the close is within this fraction of the threshold of the level before it.
+OUTLIER_RETURN_FRACTION = 0.5
+
 
 def validate_bars(
     bars: pd.DataFrame,
@@ -219,10 +230,19 @@ def validate_bars(
     6. volume < 0: dropped (``n_negative_volume``);
     7. price outliers: with ``r`` the close-to-close log returns inside each session and
        ``sigma_r = 1.4826 median|r|`` (a robust standard deviation, floored at 1e-4),
-       a bar is dropped when the log distance of any of its four prices from the median close of
-       the bars within :data:`OUTLIER_HALF_WINDOW` of it (same session) exceeds ``outlier_z *
+       a bar is dropped when the log distance of its close from the median close of the bars within
+       :data:`OUTLIER_HALF_WINDOW` of it (same session; closer to the session's first or last bar, a window
+       as wide on both sides), or of its open, high or low from the nearest of that median, its own close
+       and the previous close, exceeds ``outlier_z *
        sigma_r`` (``n_outliers``). An isolated bad print (one bar at 1e12) is far from its
-       neighbours' median; a genuine jump that lasts is not (the median follows it after two bars);
+       neighbours' median; a genuine jump that lasts is not (the median follows it after two bars).
+       Runs of bad bars (three bars at 1e12, a level shifted for a while) move that median with them, so
+       a reverting-level test catches them: bars ``i..j-1`` (1 to :data:`OUTLIER_MAX_RUN` bars) are
+       dropped when every close of the run lies more than ``outlier_z * sigma_r`` in log price from the
+       close before it, on the same side, and the close of bar ``j`` is back within
+       :data:`OUTLIER_RETURN_FRACTION` of that distance of it (``n_outlier_runs`` counts the runs of two
+       bars or more, ``longest_outlier_run`` the longest). A genuine jump does not come back, so it is
+       kept; a run still away at the end of the file cannot be told from a jump and is kept;
     8. open or close outside [low, high]: kept, high/low widened to include them
        (``n_open_close_outside``);
     9. zero volume: kept and counted (``n_zero_volume``): a bar without trades is legal;
@@ -296,15 +316,22 @@ def validate_bars(
     if check_spacing and interval != "1d" and len(df):
         _check_spacing(df.index, interval)
     robust_sigma = None
+    runs: dict[str, int] = {}
     if outlier_z is not None and len(df) > 2:
         out_mask, robust_sigma = _outliers(df, outlier_z)
         counts["n_outliers"] = int(out_mask.sum())
+        runs = _run_stats(out_mask)
         if counts["n_outliers"] and robust_sigma is not None:
             first = df.index[np.flatnonzero(out_mask)[0]]
+            in_runs = (
+                f", {runs['n_outlier_runs']} runs of consecutive bars, the longest {runs['longest_outlier_run']}"
+                if runs["n_outlier_runs"]
+                else ""
+            )
             actions.append(
                 f"dropped {counts['n_outliers']} price outliers (more than {outlier_z:g} robust sigmas "
-                f"= {outlier_z * robust_sigma:.3g} in log price from the median of their neighbours; "
-                f"first at {first})"
+                f"= {outlier_z * robust_sigma:.3g} in log price from the median of their neighbours, or "
+                f"from the level before a run that came back to it{in_runs}; first at {first})"
             )
             df = df[~out_mask]
     if len(df) == 0:
@@ -339,6 +366,7 @@ def validate_bars(
         outlier_z=None if outlier_z is None else float(outlier_z),
         robust_sigma=robust_sigma,
         actions=tuple(actions),
+        **runs,
         n_sessions=len(np.unique(df.index.normalize().as_unit("ns").asi8)),
         **counts,
         **gaps,
@@ -384,14 +412,57 @@ def _outliers(df: pd.DataFrame, z: float) -> tuple[np.ndarray, float | None]:
     if np.count_nonzero(r) < OUTLIER_MIN_RETURNS:
         return np.zeros(len(df), dtype=bool), None
     sig = robust_sigma(r)
-    med = (
-        pd.Series(logp[:, 3])
-        .groupby(session)
-        .transform(lambda x: x.rolling(2 * OUTLIER_HALF_WINDOW + 1, center=True, min_periods=1).median())
-        .to_numpy()
-    )
-    dev = np.abs(logp - med[:, None]).max(axis=1)
-    return dev > z * sig, sig
+    # centred medians of 2h + 1 closes; a bar d < h bars from its session's first or last bar gets the
+    # centred window of 2d + 1 (the last bar: itself), so a jump near a session edge is never
+    # outvoted by the bars on one side of it
+    close = pd.Series(logp[:, 3])
+    pos = np.arange(len(df)) - np.flatnonzero(start)[session - 1]
+    size = np.bincount(session)[session]
+    d = np.minimum(np.minimum(pos, size - 1 - pos), OUTLIER_HALF_WINDOW)
+    med = logp[:, 3].copy()
+    for h in range(1, OUTLIER_HALF_WINDOW + 1):
+        m = close.groupby(session).transform(lambda x, w=2 * h + 1: x.rolling(w, center=True).median())
+        med = np.where(d == h, m.to_numpy(), med)
+    # open, high and low: against the nearest of that median, the bar's own close and the previous close of
+    # the session (a jump inside bar i spans the close before it and the close after it)
+    c = logp[:, 3]
+    prev = np.where(pos > 0, np.r_[c[:1], c[:-1]], c)
+    ref = np.stack([med, c, prev], axis=1)
+    dev_other = np.abs(logp[:, :3, None] - ref[:, None, :]).min(axis=2).max(axis=1)
+    dev = np.maximum(np.abs(c - med), dev_other)
+    return (dev > z * sig) | _reverting_runs(logp[:, 3], z * sig), sig
+
+
+def _reverting_runs(c: np.ndarray, threshold: float) -> np.ndarray:
+    """The reverting-level test of rule 7: mask of the bars of runs that left the level before them by more
+    than ``threshold`` (log price, all on one side) and came back within ``OUTLIER_RETURN_FRACTION *
+    threshold`` of it after at most :data:`OUTLIER_MAX_RUN` bars."""
+    n = c.size
+    mask = np.zeros(n, dtype=bool)
+    jumps = np.flatnonzero(np.abs(np.diff(c)) > threshold) + 1  # bar i left the close of bar i - 1
+    back_tol = OUTLIER_RETURN_FRACTION * threshold
+    done = 0
+    for i in jumps:
+        if i < done:
+            continue  # inside a run already found
+        base = c[i - 1]
+        ahead = c[i : min(n, i + OUTLIER_MAX_RUN + 1)] - base
+        away = np.sign(ahead[0]) * ahead > threshold
+        k = int(np.argmin(away)) if not away.all() else ahead.size  # first bar no longer away
+        if k < ahead.size and abs(ahead[k]) <= back_tol:
+            mask[i : i + k] = True
+            done = i + k
+    return mask
+
+
+def _run_stats(mask: np.ndarray) -> dict[str, int]:
+    """Runs of two or more consecutive True in ``mask``: how many, and the longest (0 when none)."""
+    if not mask.any():
+        return {"n_outlier_runs": 0, "longest_outlier_run": 0}
+    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    long = lengths[lengths >= 2]
+    return {"n_outlier_runs": int(long.size), "longest_outlier_run": int(long.max()) if long.size else 0}
 
 
 def within_session_log_returns(bars: pd.DataFrame) -> np.ndarray:
