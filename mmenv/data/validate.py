@@ -427,9 +427,10 @@ def _outliers(df: pd.DataFrame, z: float) -> tuple[np.ndarray, float | None]:
     # the session (a jump inside bar i spans the close before it and the close after it)
     c = logp[:, 3]
     prev = np.where(pos > 0, np.r_[c[:1], c[:-1]], c)
-    ref = np.stack([med, c, prev], axis=1)
-    dev_other = np.abs(logp[:, :3, None] - ref[:, None, :]).min(axis=2).max(axis=1)
-    dev = np.maximum(np.abs(c - med), dev_other)
+    dev = np.abs(c - med)
+    for j in range(3):  # one column at a time: memory of a few columns, not of every pair
+        p = logp[:, j]
+        dev = np.maximum(dev, np.minimum(np.minimum(np.abs(p - med), np.abs(p - c)), np.abs(p - prev)))
     return (dev > z * sig) | _reverting_runs(logp[:, 3], z * sig), sig
 
 
