@@ -193,7 +193,11 @@ class TradesAndQuotes:
 
 
 def _warn_excluded(report: dict[str, int]) -> None:
-    parts = [f"{v} {k.replace('_', ' ')}" for k, v in report.items() if k.startswith("excluded") and v]
+    parts = [
+        f"{v} {k.removeprefix('excluded_').replace('_', ' ')}"
+        for k, v in report.items()
+        if k.startswith("excluded") and v
+    ]
     if parts:
         warnings.warn("excluded: " + ", ".join(parts), stacklevel=3)
 

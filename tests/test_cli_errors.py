@@ -374,6 +374,12 @@ TAPE_CASES = [
     ("binance_blank_time", "binance", "trades.csv: line 3, column 'trade_time_ms': blank field"),
     ("binance_seconds", "binance", "trades.csv: line 2, column 'trade_time_ms'"),
     ("binance_duplicated", "binance", "trades.csv: line 4, column 'trade_id': trade id 1 repeats line 2"),
+    ("lobster_empty", "lobster", "orderbook_1.csv: no valid quote in 3 rows (3 empty side, 0 crossed"),
+    (
+        "binance_before_quotes",  # every trade before the first quote: the fit's error says why
+        "binance",
+        "n_trades must be >= min_trades=20 to fit A and k, got 0 (excluded: 30 trades before first quote)",
+    ),
 ]
 
 

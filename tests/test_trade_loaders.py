@@ -153,7 +153,7 @@ def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
     tp, qp = tmp_path / "trades.csv", tmp_path / "bbo.csv"
     t.to_csv(tp, index=False)
     q.to_csv(qp, index=False)
-    with pytest.warns(UserWarning, match="1 excluded trades before first quote"):
+    with pytest.warns(UserWarning, match="excluded: 1 trades before first quote"):
         tq = load_trades_bbo(tp, qp)
     assert len(tq.trades) == 2 and tq.tick == pytest.approx(0.1)
     # the trade at 2000 ms meets the quote of 1000 ms (the 2000 ms quote may already reflect it)

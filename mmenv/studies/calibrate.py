@@ -104,13 +104,19 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source, truth, validation = load_source(args)
-        if isinstance(source, StreamedTicks):
-            result = calibrate_streamed(source)
-        else:
-            result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
-        sample = source.depth_sample(aggregate=not args.no_aggregate)
-        analysis = analyse(source, aggregate=not args.no_aggregate, fit_fraction=args.fit_fraction)
+        try:
+            source, truth, validation = load_source(args)
+            if isinstance(source, StreamedTicks):
+                result = calibrate_streamed(source)
+            else:
+                result = calibrate(source, aggregate=not args.no_aggregate, sampling_s=args.sampling_s)
+            sample = source.depth_sample(aggregate=not args.no_aggregate)
+            analysis = analyse(source, aggregate=not args.no_aggregate, fit_fraction=args.fit_fraction)
+        except ValueError as exc:  # the warnings often say why (trades excluded before the first quote, ...)
+            notes = "; ".join(dict.fromkeys(str(w.message) for w in caught))
+            if notes and exc.args:
+                exc.args = (f"{exc.args[0]} ({notes})", *exc.args[1:])
+            raise
     for w in {str(w.message) for w in caught}:
         print(f"warning: {w}")
     print(format_table(result, truth))
