@@ -24,8 +24,13 @@ def test_compare_cli(tmp_path, capsys):
     assert "inventory variance" in capsys.readouterr().out
 
 
-def test_compare_bars_csv(tmp_path):
+def test_compare_bars_csv(tmp_path, monkeypatch, capsys):
+    """compare on a bars CSV; a file longer than the tick market's bound is cut to its last bars, said in the
+    output and in metrics.json."""
     from mmenv.data import synthetic_bars
+    from mmenv.studies import compare
+
+    monkeypatch.setattr(compare, "TICK_MARKET_MAX_BARS", 500)
 
     bars = synthetic_bars(days=2, seed=3)
     csv = tmp_path / "bars.csv"
@@ -35,7 +40,11 @@ def test_compare_bars_csv(tmp_path):
         ["compare", "--paths", "5", "--out", str(out), "--bars-csv", str(csv), "--no-ticks", "--no-plot"]
     )
     assert rc == 0
-    assert set(json.loads((out / "metrics.json").read_text())["metrics"]) == {"model", "bars"}
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["metrics"]) == {"model", "bars"}
+    used = "the last 500 of the 780 bars (2"
+    assert m["bars_validation"]["bars_used"].startswith(used) and m["bars_validation"]["n_output"] == 780
+    assert f"tick market: {used}" in capsys.readouterr().out
 
 
 def test_common_random_numbers_and_determinism():

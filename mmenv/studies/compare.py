@@ -95,12 +95,33 @@ def strategies_for(
     return {n: make[n]() for n in names}
 
 
+#: Most bars a tick market of ``compare`` or ``report`` synthesizes its trades from. The market holds every
+#: trade of its bars in memory (about 15 per bar), so a longer file is cut to its last bars, and says so.
+TICK_MARKET_MAX_BARS = 20_000
+
+
+def bars_for_tick_market(bars):
+    """``bars``, or their last :data:`TICK_MARKET_MAX_BARS` bars when there are more; the cut is printed and
+    recorded as ``bars_used`` in the validation summary (``bars.attrs["validation"]``) that the outputs store."""
+    if bars is None or len(bars) <= TICK_MARKET_MAX_BARS:
+        return bars
+    kept = bars.iloc[-TICK_MARKET_MAX_BARS:].copy()
+    note = (
+        f"the last {TICK_MARKET_MAX_BARS:,} of the {len(bars):,} bars ({kept.index[0]:%Y-%m-%d} to "
+        f"{kept.index[-1]:%Y-%m-%d}): a tick market holds every synthesized trade of its bars in memory "
+        "(mmenv calibrate --bars-csv and mmenv backtest --market bars-csv use the whole file in bounded memory)"
+    )
+    print(f"tick market: {note}")
+    kept.attrs = {**bars.attrs, "validation": {**bars.attrs.get("validation", {}), "bars_used": note}}
+    return kept
+
+
 def build_markets(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Market name -> env keyword arguments, from the CLI arguments."""
     markets: dict[str, dict[str, Any]] = {"model": dict(MODEL_MARKET)}
     if not getattr(args, "no_ticks", False):
         markets["synthetic_ticks"] = {**TICK_MARKET, "synthetic_days": getattr(args, "days", 5)}
-    bars = load_bars_arg(args)
+    bars = bars_for_tick_market(load_bars_arg(args))
     if bars is not None:
         markets["bars"] = {**TICK_MARKET, "bars": bars}
     return markets

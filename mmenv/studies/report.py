@@ -277,9 +277,9 @@ def run(args: argparse.Namespace) -> int:
         update_readme(args.readme, metrics, Path(args.from_metrics).parent)
         print(f"rewrote the key results of {args.readme} from {args.from_metrics}")
         return 0
-    from mmenv.studies.compare import load_bars_arg
+    from mmenv.studies.compare import bars_for_tick_market, load_bars_arg
 
-    bars = load_bars_arg(args)
+    bars = bars_for_tick_market(load_bars_arg(args))
     source = (
         f"{args.ticker} 1-minute bars"
         if args.ticker

@@ -257,6 +257,8 @@ def sec_data(rep: Report, cfg: dict) -> None:
         f"$\\lambda(d) = A e^{{-kd}}$ holds with $A$ = {d['tick_A_per_s']:.4g} trades/s/side, "
         f"$k$ = {d['tick_k']:.4g} per price unit. Sections III, VI and IX use these ticks."
     )
+    if validation is not None and "bars_used" in validation:
+        rep.add(f"Bars used: {validation['bars_used']}.")
     if validation is not None:
         rep.add(
             "Validation of the bars (`mmenv.data.validate_bars`: rows dropped, sorted or repaired, price "
