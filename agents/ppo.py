@@ -424,12 +424,14 @@ def plot_learning_curve(
     path: str | os.PathLike,
     references: dict[str, float] | None = None,
     title: str = "PPO learning curve",
+    ylabel: str = "episode reward (penalized P&L)",
 ) -> None:
     """Plot mean episode return (+- one std over the rollout's episodes) against env steps.
 
     Args:
         curve: :attr:`TrainResult.curve`. path: PNG file to write.
         references: optional horizontal lines, e.g. {"CJP optimum": 58.3, "AS": 55.9} (reward units).
+        title, ylabel: the axes' title and y label.
     """
     from mmenv.plot_style import pyplot, save_figure
 
@@ -444,7 +446,7 @@ def plot_learning_curve(
     for i, (name, value) in enumerate((references or {}).items()):
         ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=name)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("episode reward (penalized P&L)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

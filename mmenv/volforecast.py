@@ -178,6 +178,7 @@ def rolling_forecasts(
     ewma_lambda: float = 0.94,
     true_variance: np.ndarray | None = None,
     true_garch: tuple[float, float, float] | None = None,
+    realized=None,
 ) -> dict[str, np.ndarray]:
     """Out-of-sample block-variance forecasts, refitting on a rolling window.
 
@@ -186,12 +187,25 @@ def rolling_forecasts(
     GARCH filter runs on with the fitted parameters and HAR with its coefficients (each forecast uses only
     changes before its block). With ``true_variance`` (the one-step conditional variance of each change,
     known on a simulated market) and ``true_garch`` (omega, alpha, beta), an "oracle" forecast is added.
+    With ``realized`` (one realised variance per change, e.g. from sub-interval returns of a tape; same
+    length as ``returns``) a block's realised variance is the sum of ``realized`` over it instead of the sum
+    of squared changes: the target of the losses, and what HAR, "rolling" and "constant" are built from
+    (GARCH and EWMA still read the changes).
 
     Returns:
         {"realized": RV of the forecast blocks, "constant", "rolling", "ewma", "garch", "har"[, "oracle"]}.
     """
     r = _returns(returns)
-    rv = realized_blocks(r, m)
+    if realized is None:
+        rv = realized_blocks(r, m)
+    else:
+        per = _returns(realized)
+        if per.shape != r.shape or (per < 0).any():
+            raise ValueError(
+                f"realized must hold one value >= 0 per return ({r.size}), got shape {per.shape}"
+            )
+        nb0 = r.size // m
+        rv = per[: nb0 * m].reshape(nb0, m).sum(axis=1)
     nb = rv.size
     if window < max(lags) + 10 or window >= nb:
         raise ValueError(f"window must lie in [max(lags) + 10, {nb - 1}] blocks, got {window!r}")

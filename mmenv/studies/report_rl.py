@@ -92,8 +92,9 @@ def sec_rl_study(rep, cfg: dict) -> None:
     from mmenv.studies.rl_study import report_markdown
 
     how = (
-        "`mmenv rl-study --out runs/rl_study` trains PPO on the trend, toxic and GARCH markets and tunes AS and "
-        "GLFT on training paths; `mmenv report --rl-study runs/rl_study` reports it here"
+        "`mmenv rl-study --out runs/rl_study` trains PPO on the trend, toxic and GARCH markets (`--markets lobster "
+        "binance`: on the real tapes) and tunes AS and GLFT on training data; `mmenv report --rl-study "
+        "runs/rl_study` reports it here"
     )
     got = _study(rep, cfg, "rl_study", "RL where no closed form exists", how)
     if got is None:
@@ -101,13 +102,23 @@ def sec_rl_study(rep, cfg: dict) -> None:
     src, metrics = got
     text, figures = report_markdown(metrics)
     rep.add(text + f"\n\n(Study `{src}`.)")
+    tapes = metrics.get("tapes", {})
     for name in figures:
         dst = rep.out / f"rl_{name}"
         shutil.copyfile(src / name, dst)
         market = name.removeprefix("learning_curve_").removesuffix(".png")
+        if market in tapes:
+            rep.figure(
+                dst,
+                f"PPO learning curve on the training half of the {tapes[market]['label']} tape (mean P&L of the "
+                "training episodes per rollout, stochastic policy)",
+                "the dashed lines are the mean P&L per training window of AS and GLFT tuned on those windows; "
+                "the held-out comparison is in the table above",
+            )
+            continue
         rep.figure(
             dst,
-            f"PPO learning curve on the {market} market (training episodes, stochastic policy)",
+            f"PPO learning curve on the simulated {market} market (training episodes, stochastic policy)",
             "the dashed lines are the held-out mean rewards of AS and GLFT tuned on training paths",
         )
 

@@ -1,9 +1,11 @@
 """RL where no closed form exists: PPO against AS and GLFT tuned on training paths, on markets beyond the AS model.
 
-``mmenv rl-study --out DIR [--markets trend toxic garch] [--timesteps N]``: for each market (the market
-variants of :mod:`mmenv.market_variants`; any market the env builds from keyword arguments is one more entry
-of :data:`MARKETS`; real tapes run on their own event-clock env, trained and scored out of sample against
-AS, GLFT and CJP by ``mmenv train --market replay``, :mod:`mmenv.studies.train_replay`):
+``mmenv rl-study --out DIR [--markets trend toxic garch lobster binance] [--timesteps N]``: for each simulated
+market (the market variants of :mod:`mmenv.market_variants`; any market the env builds from keyword arguments
+is one more entry of :data:`MARKETS`) the steps below; for each real tape (``lobster``, ``binance``: the
+shared samples under ``--data DIR``) the same comparison on the event-clock replay env, trained and tuned on
+the first half of the tape and scored on held-out windows of the second half, paired by window
+(:mod:`mmenv.studies.rl_replay`).
 
 1. trains PPO (:func:`agents.ppo.train_ppo`, ``N`` env steps) on the penalized reward
    W_T - W_0 - phi int q^2 dt - alpha q_T^2 (phi 0.2, alpha 0.1, the model market's task);
@@ -19,8 +21,9 @@ AS, GLFT and CJP by ``mmenv train --market replay``, :mod:`mmenv.studies.train_r
    one-step markout per fill (the mid's move over the step of a fill, signed in the market maker's favour:
    up after a buy, down after a sell; negative under adverse selection).
 
-Writes DIR/metrics.json (read by ``mmenv report --rl-study DIR``), DIR/learning_curve_<market>.png and
-the PPO runs under DIR/<market>/.
+Writes DIR/metrics.json (read by ``mmenv report --rl-study DIR``; simulated markets under "markets", tapes
+under "tapes"; a run updates the markets it ran and keeps the others of an existing DIR/metrics.json),
+DIR/learning_curve_<market>.png and the PPO runs under DIR/<market>/.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ MARKETS: dict[str, dict[str, Any]] = {
     "toxic": {"market": "toxic", "toxic_share": 0.5},
     "garch": {"market": "garch"},
 }
+#: Real tapes (:data:`mmenv.studies.rl_replay.TAPES`), studied on the event-clock replay env.
+TAPE_MARKETS = ("lobster", "binance")
 #: The task of every market: the penalized reward of the model market's PPO run.
 TASK: dict[str, Any] = {"reward": "penalized", "phi": 0.2, "alpha": 0.1}
 #: Risk aversions tried for AS and GLFT on the training paths (1 / price unit).
@@ -209,18 +214,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv rl-study``."""
     parser.add_argument("--out", type=Path, default=Path("out/rl-study"), help="output directory")
     parser.add_argument(
-        "--markets", nargs="+", default=list(MARKETS), choices=list(MARKETS), help="markets to study"
-    )
+        "--markets", nargs="+", default=list(MARKETS), choices=[*MARKETS, *TAPE_MARKETS],
+        help="markets to study: simulated (trend, toxic, garch) or real tapes (lobster, binance)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data", type=Path, default=None,
+        help="folder of the real samples (lobster/, binance/; default: ../shared/data when present)",
+    )  # fmt: skip
     parser.add_argument("--timesteps", type=int, default=1_000_000, help="PPO env steps per market")
     parser.add_argument("--seed", type=int, default=0, help="training and tuning seed")
     parser.add_argument("--tune-paths", type=int, default=1000, help="training paths for tuning gamma")
     parser.add_argument("--eval-paths", type=int, default=2000, help="held-out evaluation paths")
-    parser.add_argument("--n-envs", type=int, default=64, help="parallel PPO episodes")
+    parser.add_argument("--n-envs", type=int, default=64, help="parallel PPO episodes (tapes: at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every market, print the summary, write DIR/metrics.json."""
+    """Run every market, print the summary, write DIR/metrics.json (keeping the other markets of an existing one)."""
+    import json
+
     from mmenv.studies.common import write_json
 
     for name in ("timesteps", "tune_paths", "eval_paths", "n_envs"):
@@ -229,8 +241,19 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{name} must be >= 2, got {v!r}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics: dict[str, Any] = {"task": TASK, "gamma_grid": list(GAMMA_GRID), "markets": {}}
+    metrics: dict[str, Any] = {"task": TASK, "gamma_grid": list(GAMMA_GRID), "markets": {}, "tapes": {}}
+    old = out / "metrics.json"
+    if old.is_file():
+        prev = json.loads(old.read_text())
+        metrics["markets"] = {k: v for k, v in prev.get("markets", {}).items() if k not in args.markets}
+        metrics["tapes"] = {k: v for k, v in prev.get("tapes", {}).items() if k not in args.markets}
+        kept = [*metrics["markets"], *metrics["tapes"]]
+        if kept:
+            print(f"keeping {', '.join(kept)} from the existing {old}")
     for name in args.markets:
+        if name in TAPE_MARKETS:
+            metrics["tapes"][name] = _run_tape(name, args, out)
+            continue
         print(f"{name}: training PPO for {args.timesteps:,} steps, tuning AS and GLFT, evaluating ...")
         metrics["markets"][name] = run_market(
             name,
@@ -242,11 +265,28 @@ def run(args: argparse.Namespace) -> int:
             n_envs=args.n_envs,
             progress=not args.no_progress,
         )
-    for line in summary(metrics):
+    from mmenv.studies.rl_replay import summary as tape_summary
+
+    ran = {k: v for k, v in metrics["markets"].items() if k in args.markets}
+    ran_tapes = {k: v for k, v in metrics["tapes"].items() if k in args.markets}
+    for line in summary({"markets": ran}) + tape_summary(ran_tapes):
         print(line)
     write_json(metrics, out / "metrics.json")
     print(f"wrote {out / 'metrics.json'}")
     return 0
+
+
+def _run_tape(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """One real tape of :data:`TAPE_MARKETS` (:func:`mmenv.studies.rl_replay.run_tape_market`)."""
+    from mmenv.studies.replay import shared_data_dir
+    from mmenv.studies.rl_replay import load_market_tape, run_tape_market
+
+    data = args.data if args.data is not None else shared_data_dir()
+    tape = load_market_tape(name, data)
+    print(f"{name}: training PPO for {args.timesteps:,} decisions on the first half of {tape.source}, tuning "
+          "AS and GLFT on its windows, evaluating on the second half ...")  # fmt: skip
+    return run_tape_market(name, tape, out, timesteps=args.timesteps, seed=args.seed,
+                           n_envs=max(1, min(int(args.n_envs), 8)), progress=not args.no_progress)  # fmt: skip
 
 
 def _model_discrete_gain(task: dict[str, Any]) -> float:
@@ -258,7 +298,25 @@ def _model_discrete_gain(task: dict[str, Any]) -> float:
 
 
 def report_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
-    """The report's subsection from a study's metrics.json: (markdown, learning-curve file names)."""
+    """The report's subsections from a study's metrics.json: (markdown, learning-curve file names). The
+    simulated markets ("markets") and the real tapes ("tapes", :func:`mmenv.studies.rl_replay.report_markdown`)
+    each get their own subsection when present."""
+    texts, figures = [], []
+    if metrics.get("markets"):
+        text, figs = _simulated_markdown(metrics)
+        texts.append(text)
+        figures += figs
+    if metrics.get("tapes"):
+        from mmenv.studies.rl_replay import report_markdown as tapes_markdown
+
+        text, figs = tapes_markdown(metrics["tapes"])
+        texts.append(text)
+        figures += figs
+    return "\n\n".join(texts), figures
+
+
+def _simulated_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
+    """The subsection on the simulated markets."""
     rows = [
         "| market | PPO | tuned AS (gamma) | tuned GLFT (gamma) | PPO - AS | PPO - GLFT | PPO - CJP (model) "
         "| training |",
@@ -278,8 +336,9 @@ def report_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
         figures.append(m["learning_curve"])
     first = next(iter(metrics["markets"].values()))
     text = (
-        "### RL where no closed form exists\n\n"
-        f"PPO trained on each market's penalized reward (phi = {metrics['task']['phi']}, alpha = "
+        "### RL where no closed form exists: simulated markets\n\n"
+        "Measured on simulated markets that depart from the AS model (trend, toxic flow, GARCH volatility), not "
+        f"on data: PPO trained on each market's penalized reward (phi = {metrics['task']['phi']}, alpha = "
         f"{metrics['task']['alpha']}); the risk aversion of AS and GLFT tuned over gamma in "
         f"{{{', '.join(f'{g:g}' for g in metrics['gamma_grid'])}}} on {first['tune_paths']} training paths; "
         f"all scored on {first['eval_paths']} held-out paths (a seed never used for training or tuning), "

@@ -28,34 +28,62 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["evaluate_windows", "run", "train_on_tape"]
+__all__ = ["evaluate_windows", "replay_env", "run", "train_on_tape"]
 
 REFERENCE = ("as", "glft", "optimal")
 
 
-def train_on_tape(
-    tape, cfg, *, timesteps: int, seed: int, n_envs: int, episode_s: float, progress: bool = False
-):
-    """PPO trained on episodes of ``tape``; returns (model, VecNormalize wrapper)."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
+def replay_env(tape, cfg, rescale_action: bool = False, **kwargs: Any):
+    """A :class:`mmenv.replay.env.ReplayEnv` (``kwargs``: its arguments), with actions in [-1, 1]^2 mapped
+    linearly onto its depth box when ``rescale_action`` (gymnasium's ``RescaleAction``)."""
     from mmenv.replay.env import ReplayEnv
+
+    env = ReplayEnv(tape, cfg, **kwargs)
+    if rescale_action:
+        from gymnasium.wrappers import RescaleAction
+
+        env = RescaleAction(env, -1.0, 1.0)
+    return env
+
+
+def train_on_tape(
+    tape, cfg, *, timesteps: int, seed: int, n_envs: int, episode_s: float, progress: bool = False,
+    curve: list[dict[str, float]] | None = None, env_kwargs: dict[str, Any] | None = None,
+    rescale_action: bool = False,
+):
+    """PPO trained on episodes of ``tape``; returns (model, VecNormalize wrapper).
+
+    ``curve``: a list that receives the learning curve, one {"timesteps", "mean_return", "std_return",
+    "episodes"} per rollout (returns of the training episodes in reward units, before normalisation).
+    ``env_kwargs``: more arguments of :class:`mmenv.replay.env.ReplayEnv` (e.g. ``max_depth_ticks``).
+    ``rescale_action``: the agent acts in [-1, 1]^2, mapped linearly onto the env's depth box
+    (:func:`replay_env`; an untrained policy then quotes mid-box rather than at its lower edge); run the
+    trained agent in an env built the same way.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
     def make(i: int):
         def thunk():
-            env = ReplayEnv(tape, cfg, episode_s=episode_s, start="random")
+            env = replay_env(tape, cfg, rescale_action, episode_s=episode_s, start="random", **(env_kwargs or {}))
             env.reset(seed=seed + i)
             return env
 
         return thunk
 
-    venv = VecNormalize(DummyVecEnv([make(i) for i in range(n_envs)]), norm_obs=True, norm_reward=True)
+    venv = VecNormalize(VecMonitor(DummyVecEnv([make(i) for i in range(n_envs)])), norm_obs=True,
+                        norm_reward=True)  # fmt: skip
     venv.seed(seed)
     n_steps = max(32, min(512, timesteps // n_envs))
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * n_envs), seed=seed, verbose=0,
-                device="cpu")  # fmt: skip
-    model.learn(total_timesteps=timesteps, progress_bar=progress)
+                device="cpu", stats_window_size=4 * n_envs)  # fmt: skip
+    callback = None
+    if curve is not None:
+        from agents.ppo import _make_episode_stats_callback, _make_logger
+
+        model.set_logger(_make_logger(curve, None))
+        callback = _make_episode_stats_callback()
+    model.learn(total_timesteps=timesteps, progress_bar=progress, callback=callback)
     venv.training = False
     return model, venv
 
