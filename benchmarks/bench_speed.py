@@ -6,7 +6,9 @@ fused step), alternating, best of ``--repeats``. Printed: this tree, the baselin
 
 * vector env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``, N = 10,000, the AS 2008
   setting (binomial mid, linear fills, A = 140, k = 1.5, no inventory limit), constant action; path-steps/s,
-  with all threads and with ``MMENV_NUM_THREADS=1`` (this tree only: the baseline's thread count is fixed);
+  with all threads and with ``MMENV_NUM_THREADS=1`` (a tree without that variable runs its own thread
+  count), with each tree's default ``infos`` and with every info key (``info_keys=None``; a tree without the
+  option returns every key anyway);
 * single env: ``gymnasium.make`` (its wrappers included), constant action, steps/s;
 * ``mmenv replicate --paths 1000 --no-plot``: wall seconds including interpreter start-up and numba's cache.
 
@@ -16,6 +18,7 @@ Usage: ``python -m benchmarks.bench_speed [--baseline REV] [--repeats 3]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -27,11 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "cfd4e6c"
 
 VECTOR = """
-import time, numpy as np, gymnasium as gym
+import inspect, json, sys, time, warnings, numpy as np, gymnasium as gym
 import mmenv
+from mmenv.vector_env import MarketMakingVectorEnv
+warnings.simplefilter("ignore")
 n = 10_000
+extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+known = inspect.signature(MarketMakingVectorEnv.__init__).parameters
+extra = {k: v for k, v in extra.items() if k in known}  # an older tree: its defaults
 env = gym.make_vec("mmenv/MarketMaking-v0", num_envs=n, vectorization_mode="vector_entry_point",
-                   q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5)
+                   q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5, **extra)
 env.reset(seed=0)
 a = np.zeros((n, 2), np.float32)
 for _ in range(30):
@@ -66,11 +74,12 @@ print(best)
 """
 
 
-def _run_code(tree: Path, code: str, threads: int | None = None) -> float:
+def _run_code(tree: Path, code: str, threads: int | None = None, kwargs: dict | None = None) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "MPLBACKEND": "Agg"}
     if threads is not None:
         env["MMENV_NUM_THREADS"] = str(threads)
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True)
+    argv = [sys.executable, "-c", code] + ([json.dumps(kwargs)] if kwargs else [])
+    out = subprocess.run(argv, env=env, cwd=tree, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"benchmark failed in {tree}: {out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
@@ -116,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             _run_code(tree, SINGLE)
             _run_code(tree, VECTOR)
             _replicate_wall(tree)
+        full = {"info_keys": None}  # every info key (an older tree's default)
         rows = [
             (
                 "vector env N=10,000, AS 2008, all threads (M path-steps/s)",
@@ -123,8 +133,18 @@ def main(argv: list[str] | None = None) -> None:
                 max,
             ),
             (
-                "vector env N=10,000, AS 2008, one thread (baseline: 2) (M/s)",
+                "vector env N=10,000, AS 2008, one thread (M/s)",
                 lambda t: _run_code(t, VECTOR, 1) / 1e6,
+                max,
+            ),
+            (
+                "  the same with every info key, all threads (M/s)",
+                lambda t: _run_code(t, VECTOR, kwargs=full) / 1e6,
+                max,
+            ),
+            (
+                "  the same with every info key, one thread (M/s)",
+                lambda t: _run_code(t, VECTOR, 1, kwargs=full) / 1e6,
                 max,
             ),
             ("single env via gymnasium.make (k steps/s)", lambda t: _run_code(t, SINGLE) / 1e3, max),

@@ -1,25 +1,131 @@
-"""Vector env / core: path-steps per second with the AS agent at N = 1,000 and 10,000, and peak memory.
+"""Vector env and its kernel: path-steps per second, in this process (min of many timings: the least noisy).
 
-Target: >= 30 million path-steps/s at N = 10,000 on this 2-core machine. Two figures per N:
+Printed, for N = 10,000 paths of the AS 2008 setting (binomial mid, linear fills, A = 140, k = 1.5, no
+inventory limit) with a constant action, on one thread and on all threads (:mod:`mmenv.shards`):
 
-* core: :class:`mmenv.core.SimulationCore` stepped by the AS agent (market draws, matching, accounting);
-* vector env: the same through :class:`mmenv.vector_env.MarketMakingVectorEnv` (plus the action map,
-  rewards, observations, autoreset and the ``info`` dict of arrays).
+* where the time of one path-step goes (one thread): the draws (Philox4x32-10 for the mid and both sides,
+  the Exp(1) logarithms), the trading pass (action map, fills, accounting, reward, observation), and the
+  whole kernel (:meth:`mmenv.core.SimulationCore.model_step`, autoreset included);
+* the vector env through ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``: default
+  (no per-step ``infos``, fresh arrays), ``copy=False`` (the env's reused buffers) and ``info_keys=None``
+  (every info key);
+* the AS agent at N = 1,000 and 10,000 through the core and the vector env, and the peak memory.
+
+Usage: ``python -m benchmarks.bench_vector_env``.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
+
+import gymnasium as gym
+import numba as nb
 import numpy as np
 
+import mmenv  # noqa: F401  (registers the env id)
 from agents import AvellanedaStoikovAgent, QuoteState
 from benchmarks._util import peak_rss_mib, rate
+from mmenv import market_kernels as mk
+from mmenv import model_step as ms
 from mmenv.config import MarketParams
 from mmenv.core import SimulationCore
 from mmenv.markets import ModelMarket
+from mmenv.shards import get_num_threads, set_num_threads
 from mmenv.vector_env import MarketMakingVectorEnv
 
+N = 10_000
+AS2008 = dict(q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5)
 
-def main() -> None:
+
+def _best(fn, reps: int = 30, inner: int = 10) -> float:
+    """Seconds per call: the minimum over ``reps`` timings of ``inner`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _draws_only(mp, k0, k1, stream, episode, t, n) -> float:
+    buf = np.empty((6, ms.CHUNK))
+    for c0 in range(0, n, ms.CHUNK):
+        m = min(ms.CHUNK, n - c0)
+        mk.draw_chunk(mp, k0, k1, stream, episode, t, c0, m, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5])
+    return buf[0, 0]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _trade_only(fp, mp, n, buf, act, q, cash, mid, mt, step, s0, sigma, obs, reward, terminated) -> None:
+    ob = np.empty(ms.N_OUT * ms.CHUNK)
+    for c0 in range(0, n, ms.CHUNK):
+        m = min(ms.CHUNK, n - c0)
+        ms._trade_chunk(
+            fp, mp, c0, m, buf[0], buf[1], buf[2], buf[3], buf[4], act, q, cash, mid, mt, step, s0, sigma, obs,
+            reward, terminated, ob, False,
+        )  # fmt: skip
+
+
+def kernel_phases() -> None:
+    """ns per path-step of the draws, the trading pass and the whole kernel (one thread)."""
+    core = SimulationCore(ModelMarket(MarketParams(**{k: v for k, v in AS2008.items() if k != "q_max"}), N),
+                          q_max=float("inf"))  # fmt: skip
+    core.reset(np.random.default_rng(0))
+    task = MarketMakingVectorEnv(num_envs=1).task
+    m, st, w0 = core.market, core.state, core.equity()
+    _, mp, _, k0, k1 = m.kernel_args()
+    act = np.zeros((N, 2), np.float32)
+    obs, reward, term = np.empty((N, 4), np.float32), np.empty(N), np.empty(N, bool)
+    fp = ms.trader_params(core, task, reset_after=False, write_out=False)
+    buf = np.full((6, ms.CHUNK), 0.5)
+    no = np.zeros(N, bool)
+    phases = {
+        "draws (Philox x2, 2 logs)": lambda: _draws_only(mp, k0, k1, m.stream, m.episode, m.t, N),
+        "trading pass": lambda: _trade_only(
+            fp, mp, N, buf, act.reshape(-1), st.q, st.cash, m.mid, m.t, st.step, m.s0, m.sigma, obs.reshape(-1),
+            reward, term,
+        ),
+        "whole kernel (model_step)": lambda: core.model_step(
+            act, task, w0, reset_first=no, obs=obs, reward=reward, terminated=term
+        ),
+    }
+    saved = get_num_threads()
+    set_num_threads(1)
+    try:
+        for label, fn in phases.items():
+            t = _best(fn)
+            print(f"kernel, one thread, {label:<27} {t / N * 1e9:6.2f} ns/path-step  {N / t / 1e6:7.1f} M/s")
+    finally:
+        set_num_threads(saved)
+
+
+def vector_env() -> None:
+    """The vector env through Gymnasium's API, on one thread and on all."""
+    saved = get_num_threads()
+    a = np.zeros((N, 2), np.float32)
+    try:
+        for threads in sorted({1, saved}):
+            set_num_threads(threads)
+            for label, kw in (
+                ("default", {}),
+                ("copy=False", {"copy": False}),
+                ("info_keys=None", {"info_keys": None}),
+            ):
+                env = gym.make_vec("mmenv/MarketMaking-v0", num_envs=N, vectorization_mode="vector_entry_point",
+                                   **AS2008, **kw)  # fmt: skip
+                env.reset(seed=0)
+                t = _best(lambda env=env: env.step(a))
+                print(f"vector env, {threads} thread(s), {label:<15} {N / t / 1e6:7.1f} M path-steps/s "
+                      f"({t / N * 1e9:5.2f} ns/path-step)")  # fmt: skip
+    finally:
+        set_num_threads(saved)
+
+
+def as_agent() -> None:
     agent = AvellanedaStoikovAgent(gamma=0.1, k=1.5)
     for n in (1_000, 10_000):
         p = MarketParams()
@@ -52,6 +158,14 @@ def main() -> None:
             f"AS agent, N={n:>6,}: core {rc / 1e6:6.2f} M path-steps/s   vector env {rv / 1e6:6.2f} M "
             f"path-steps/s   peak RSS {peak_rss_mib():.0f} MiB"
         )
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")  # the AS 2008 setting's linear-fill clipping note
+    print(f"N = {N:,}, AS 2008 setting, constant action; threads available: {get_num_threads()}")
+    kernel_phases()
+    vector_env()
+    as_agent()
 
 
 if __name__ == "__main__":

@@ -208,7 +208,8 @@ def _run(
     kwargs = {**env_kwargs, "action_mode": "depth"}
     if g > 1:
         kwargs["crn_groups"] = g
-    env = MarketMakingVectorEnv(num_envs=g * num_paths, **kwargs)
+    keys = ("mid", "inventory", "cash", "bid", "ask", "bought", "sold", "fees")
+    env = MarketMakingVectorEnv(num_envs=g * num_paths, info_keys=keys, **kwargs)
     _, info = env.reset(seed=seed)
     s0 = env.core.market.s0.copy()
     for pol in policies:

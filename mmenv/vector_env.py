@@ -16,6 +16,7 @@ from mmenv.env import (
     HorizonSpec,
     build_simulation,
     check_arguments,
+    check_info_keys,
     info_columns,
     observation_space_of,
 )
@@ -77,10 +78,13 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         max_episode_steps: truncate each episode after this many steps (``truncated = True``, as
             ``gymnasium.wrappers.TimeLimit``); None: episodes end only at T (``terminated``). The horizon
             T / dt is ``spec.max_episode_steps`` when none is given.
-        info_keys: the ``infos`` keys of every step (None: all of :data:`INFO_KEYS`; ``()``: none, the
-            fastest for training, which reads none of them).
-        copy: return a fresh observation array every step (True, as ``SyncVectorEnv``); False returns the
-            env's reused buffer (valid until the next step).
+        info_keys: the ``infos`` keys of every step, ``final_info`` included: ``()`` (default) none, the
+            fastest (training libraries read none of them; their wrappers add the episode statistics);
+            None: all of :data:`INFO_KEYS`, as the single env and ``SyncVectorEnv`` over single envs; or a
+            subset. ``reset`` always returns every key.
+        copy: return fresh arrays every step (True, as ``SyncVectorEnv``); False returns the env's reused
+            observation, reward, terminated and truncated buffers, rewritten in place by the next step
+            (Gymnasium allows it; copy what you keep). ``infos`` values are always fresh arrays.
         render_mode: None (the vector env does not render; render a single env instead).
         **kwargs: the single env's market and task arguments; an unknown one raises TypeError.
 
@@ -101,16 +105,12 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         max_episode_steps: int | None = None,
-        info_keys: tuple[str, ...] | list[str] | None = None,
+        info_keys: tuple[str, ...] | list[str] | None = (),
         copy: bool = True,
         **kwargs: Any,
     ) -> None:
-        if info_keys is None:
-            info_keys = INFO_KEYS
-        if isinstance(info_keys, str) or not set(info_keys) <= set(INFO_KEYS):
-            raise ValueError(f"info_keys must be None or a subset of {list(INFO_KEYS)}, got {info_keys!r}")
         #: The ``infos`` keys returned by every step (None at construction: all of them).
-        self.info_keys = tuple(k for k in INFO_KEYS if k in info_keys)
+        self.info_keys = check_info_keys(info_keys)
         self.copy = bool(copy)
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
@@ -167,12 +167,15 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         sp = self.single_observation_space
         return np.clip(obs / self._obs_scale, sp.low, sp.high)
 
-    def _infos(self, values: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Gymnasium's vector ``infos``: every key with its ``_key`` mask (zeros where masked out)."""
+    def _infos(
+        self, values: dict[str, np.ndarray], mask: np.ndarray | None = None, keys: tuple[str, ...] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Gymnasium's vector ``infos``: each of ``keys`` (default: :attr:`info_keys`) with its ``_key`` mask
+        (zeros where masked out)."""
         full = mask is None
         m = np.ones(self.num_envs, dtype=bool) if full else mask
         infos: dict[str, np.ndarray] = {}
-        for key in INFO_KEYS:
+        for key in self.info_keys if keys is None else keys:
             infos[key] = values[key] if full else np.where(m, values[key], 0.0)
             infos["_" + key] = m
         return infos
@@ -213,7 +216,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             self._w0[mask] = core.equity()[mask]
             self._done[mask] = False
         self._started = True
-        return self._observe(), self._infos(info_columns(core), mask)
+        return self._observe(), self._infos(info_columns(core), mask, INFO_KEYS)
 
     def step(self, actions: np.ndarray):
         """Step every sub-env with the autoreset mode of the class docstring.

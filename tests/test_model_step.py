@@ -121,7 +121,7 @@ def test_model_step_does_not_depend_on_threads_or_shards():
     try:
         for threads in (1, 2, 3):
             set_num_threads(threads)
-            env = MarketMakingVectorEnv(num_envs=n, T=0.05, dt=0.005, q_max=2.0)
+            env = MarketMakingVectorEnv(num_envs=n, T=0.05, dt=0.005, q_max=2.0, info_keys=("cash",))
             env.reset(seed=4)
             steps = [env.step(act) for _ in range(12)]
             res.append([np.concatenate([s[0].ravel(), s[1], s[2], s[4]["cash"]]) for s in steps])
@@ -154,9 +154,9 @@ def test_copy_false_returns_the_reused_buffers():
 
 
 def test_info_option_full_equals_the_slow_route():
-    """The default and ``info_keys=None`` give every key; the values are those of the unfused route."""
+    """``info_keys=None`` gives every key, with the values of the unfused route; the default gives none."""
     kw = dict(T=0.05, dt=0.005, q_max=1.0, action_mode="depth")
-    fast, slow = MarketMakingVectorEnv(num_envs=6, info_keys=None, **kw), MarketMakingVectorEnv(num_envs=6, **kw)
+    fast, slow = (MarketMakingVectorEnv(num_envs=6, info_keys=None, **kw) for _ in range(2))
     slow._fused = slow._model = False
     for e in (fast, slow):
         e.reset(seed=5)
@@ -169,6 +169,11 @@ def test_info_option_full_equals_the_slow_route():
         assert x[4].keys() == y[4].keys() and "cash" in x[4]
         for k in x[4]:
             np.testing.assert_array_equal(x[4][k], y[4][k], err_msg=k)
+    plain = MarketMakingVectorEnv(num_envs=6, **kw)
+    assert set(plain.reset(seed=5)[1]) >= {"cash", "_cash"}  # reset: every key
+    assert plain.step(acts[0])[4] == {}
+    with pytest.raises(ValueError, match="info_keys must be None or a subset"):
+        MarketMakingVectorEnv(num_envs=2, info_keys="cash")
 
 
 def test_bad_actions_raise_before_the_state_moves():

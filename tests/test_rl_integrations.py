@@ -15,7 +15,8 @@ SHORT = {"T": 0.05, "dt": 0.005, "reward": "penalized", "phi": 0.2, "alpha": 0.1
 
 @pytest.mark.parametrize("mode", ["vector_entry_point", "sync", "async"])
 def test_make_vec_runs_episodes_with_next_step_autoreset(mode):
-    envs = gym.make_vec(mmenv.ENV_ID, num_envs=3, vectorization_mode=mode, **SHORT)
+    full = {"info_keys": None} if mode == "vector_entry_point" else {}  # the native env's infos on request
+    envs = gym.make_vec(mmenv.ENV_ID, num_envs=3, vectorization_mode=mode, **SHORT, **full)
     try:
         obs, _ = envs.reset(seed=0)
         assert obs.shape == (3, 4) and obs.dtype == np.float32

@@ -30,6 +30,7 @@ def _pair(mode, max_episode_steps=None):
         vectorization_mode="vector_entry_point",
         autoreset_mode=mode,
         max_episode_steps=max_episode_steps,
+        info_keys=None,  # every key, as the single envs
         **KW,
     )
     sync = SyncVectorEnv(
@@ -128,7 +129,7 @@ def test_max_episode_steps_truncates_and_sets_the_spec():
 
 
 def test_vector_infos_are_float64_arrays_without_nan():
-    venv = mmenv.MarketMakingVectorEnv(num_envs=3, q_max=1.0, action_mode="depth")
+    venv = mmenv.MarketMakingVectorEnv(num_envs=3, q_max=1.0, action_mode="depth", info_keys=None)
     _, info = venv.reset(seed=0)
     for _ in range(30):
         _, _, _, _, info = venv.step(np.full((3, 2), 0.01))

@@ -23,7 +23,7 @@ def test_make_vec_vector_entry_point_and_spaces():
 
 
 def test_next_step_autoreset():
-    venv = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", T=0.02, dt=0.01)
+    venv = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", T=0.02, dt=0.01, info_keys=None)
     venv.reset(seed=0)
     a = np.zeros((3, 2), np.float32)
     _, _, term, trunc, _ = venv.step(a)
@@ -72,7 +72,7 @@ def _terminal_pnl_single(n_episodes, seed):
 def _terminal_pnl_vector(n, seed):
     from mmenv.vector_env import MarketMakingVectorEnv
 
-    env = MarketMakingVectorEnv(num_envs=n, action_mode="depth")
+    env = MarketMakingVectorEnv(num_envs=n, action_mode="depth", info_keys=("inventory",))
     agent = AvellanedaStoikovAgent(gamma=0.1, k=1.5)
     env.reset(seed=seed)
     total = np.zeros(n)
