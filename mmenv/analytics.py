@@ -65,6 +65,7 @@ __all__ = [
     "summarize",
     "summarize_backtest",
     "summarize_rollout",
+    "summarize_totals",
 ]
 
 
@@ -101,9 +102,6 @@ def summarize(
         inventory_mean, inventory_std, max_abs_q, n_fills, mean_spread, spread_quoted_share.
     """
     pnl = episode_pnl(equity)
-    p = pnl.shape[0]
-    std = float(pnl.std(ddof=1)) if p > 1 else 0.0
-    mean = float(pnl.mean())
     inc = np.diff(equity, axis=1)
     inc_std = float(inc.std())
     dd = drawdown(equity)
@@ -113,17 +111,11 @@ def summarize(
     spread = ask - bid
     live = np.isfinite(spread)
     out: dict[str, Any] = {
-        "n_paths": int(p),
-        "mean_pnl": mean,
-        "mean_pnl_se": std / np.sqrt(p) if p > 1 else float("nan"),
-        "std_pnl": std,
-        "std_pnl_se": std / np.sqrt(2.0 * (p - 1)) if p > 1 else float("nan"),
-        "sharpe": mean / std if std > 0 else float("nan"),
+        **_pnl_scores(pnl),
         "sharpe_per_step": float(inc.mean() / inc_std) if inc_std > 0 else float("nan"),
         "max_drawdown": float(dd.mean()),
         "max_drawdown_rel": float(dd_rel.mean()),
-        "final_q_mean": float(inventory[:, -1].mean()),
-        "final_q_std": float(inventory[:, -1].std(ddof=1)) if p > 1 else 0.0,
+        **_final_q_scores(inventory[:, -1]),
         "inventory_mean": float(inventory.mean()),
         "inventory_std": float(inventory.std()),
         "max_abs_q": float(np.abs(inventory).max()),
@@ -134,6 +126,50 @@ def summarize(
     if steps_per_year is not None:
         out["annualised_sharpe"] = out["sharpe_per_step"] * float(np.sqrt(steps_per_year))
     return out
+
+
+def _pnl_scores(pnl: np.ndarray) -> dict[str, Any]:
+    """n_paths, mean_pnl, mean_pnl_se, std_pnl, std_pnl_se and sharpe of the per-path P&L ``pnl`` (P,)."""
+    p = pnl.shape[0]
+    std = float(pnl.std(ddof=1)) if p > 1 else 0.0
+    mean = float(pnl.mean())
+    return {
+        "n_paths": int(p),
+        "mean_pnl": mean,
+        "mean_pnl_se": std / np.sqrt(p) if p > 1 else float("nan"),
+        "std_pnl": std,
+        "std_pnl_se": std / np.sqrt(2.0 * (p - 1)) if p > 1 else float("nan"),
+        "sharpe": mean / std if std > 0 else float("nan"),
+    }
+
+
+def _final_q_scores(final_q: np.ndarray) -> dict[str, float]:
+    """final_q_mean and final_q_std (ddof 1) of the per-path final inventory ``final_q`` (P,)."""
+    p = final_q.shape[0]
+    return {
+        "final_q_mean": float(final_q.mean()),
+        "final_q_std": float(final_q.std(ddof=1)) if p > 1 else 0.0,
+    }
+
+
+def summarize_totals(tot) -> dict[str, Any]:
+    """The scores of :func:`summarize` that per-path totals determine (:class:`mmenv.rollout.RolloutTotals`).
+
+    Returns n_paths, mean_pnl, mean_pnl_se, std_pnl, std_pnl_se, sharpe, final_q_mean, final_q_std,
+    n_fills (mean fills per path), mean_spread (mean quoted ask - bid over the steps with both sides quoted),
+    spread_quoted_share and clipped_quote_share (share of the quotes, bid and ask apart, below the linear
+    fill model's clipping depth).
+    """
+    quoted = float(tot.quoted.sum())
+    steps = tot.num_paths * tot.n_steps
+    return {
+        **_pnl_scores(tot.pnl),
+        **_final_q_scores(tot.final_q),
+        "n_fills": float(tot.fills.mean()),
+        "mean_spread": float(tot.spread_sum.sum() / quoted) if quoted > 0 else float("nan"),
+        "spread_quoted_share": quoted / steps if steps else float("nan"),
+        "clipped_quote_share": float(tot.clipped.sum()) / (2 * steps) if steps else float("nan"),
+    }
 
 
 def summarize_rollout(ro, steps_per_year: float | None = None) -> dict[str, Any]:

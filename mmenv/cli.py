@@ -8,6 +8,7 @@ Errors end in one line on stderr and exit status 2 (bad input) or 1 (failed run)
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -61,8 +62,12 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return f"{text} (default: {shown})"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with a subparser per study; every ``--help`` shows the defaults."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with a subparser per study; every ``--help`` shows the defaults.
+
+    ``only``: build just that command's subparser (imports one study module instead of all of them: the
+    start-up of a command); None: all of them (``mmenv --help``, an unknown command).
+    """
     parser = OneLineParser(
         prog="mmenv",
         description="Inventory-aware market making studies. Each command writes into --out (default "
@@ -72,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_flags(parser, with_out=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(module)
         doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
         p = sub.add_parser(name, help=doc, description=doc, formatter_class=DefaultsHelpFormatter)
@@ -101,13 +108,54 @@ def main(argv: list[str] | None = None) -> int:
     Exit status: 0 success, 2 usage or input error, 1 failed run, 130 interrupted (one line on stderr).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    first = _pause_collector()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command_of(argv)).parse_args(argv)
         check_args(args._parser, args)
+        if first:
+            _freeze_start_up()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    finally:
+        if first:
+            gc.enable()
     prog = f"mmenv {args.command}"
     return run_guarded(prog, lambda: args._module.run(args), debug_requested(argv), args._parser, args)
+
+
+_STARTED = False
+
+
+def _pause_collector() -> bool:
+    """Pause the cyclic garbage collector for the process's first command's start-up; True if paused."""
+    global _STARTED
+    if _STARTED or not gc.isenabled():
+        return False
+    _STARTED = True
+    gc.disable()
+    return True
+
+
+def _freeze_start_up() -> None:
+    """Finish the start-up with the collector paused and freeze what it built (the caller resumes it).
+
+    The imports and numba's one-time initialisation (its typing and lowering registries, on the first call of
+    a compiled function; :func:`mmenv.counter_rng.det_log` is one, loaded from numba's cache) allocate about
+    a million objects that live for the whole run. With the collector on, the full collections their growth
+    triggers cost a large share of a short command's start-up (measured: ``mmenv replicate`` 0.2-0.3 s on
+    the 2-core machine). ``gc.freeze`` moves them to the permanent generation, so later collections skip
+    them; the collector then runs as usual.
+    """
+    from mmenv.counter_rng import det_log
+
+    det_log(1.0)
+    gc.freeze()
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The command named by ``argv`` (its first word that is not an option), if it is one of ours."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
 
 
 def run_command(name: str, argv: list[str] | None = None) -> int:

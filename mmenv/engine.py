@@ -17,7 +17,13 @@ import numpy as np
 
 from mmenv.config import check_finite, check_positive
 
-__all__ = ["MarketMakingEngine", "optimal_spread", "reservation_price"]
+__all__ = [
+    "MarketMakingEngine",
+    "liquidity_term",
+    "optimal_spread",
+    "reservation_price",
+    "spread_given_liquidity",
+]
 
 ArrayLike = float | np.ndarray
 
@@ -27,6 +33,11 @@ def _liquidity_term(gamma: float, k: float) -> float:
     if gamma == 0.0:
         return 2.0 / k
     return 2.0 * math.log1p(gamma / k) / gamma
+
+
+def liquidity_term(gamma: float, k: float) -> float:
+    """(2/gamma) ln(1 + gamma/k), the spread's second term (AS eq. 3.18), with its gamma -> 0 limit 2/k."""
+    return _liquidity_term(gamma, k)
 
 
 def reservation_price(s: ArrayLike, q: ArrayLike, tau: ArrayLike, gamma: float, sigma: float) -> ArrayLike:
@@ -43,7 +54,13 @@ def optimal_spread(tau: ArrayLike, gamma: float, sigma: float, k: float) -> Arra
     delta_a + delta_b = gamma sigma^2 (T - t) + (2/gamma) ln(1 + gamma/k), with ``tau = T - t``;
     the gamma -> 0 limit is 2/k.
     """
-    return gamma * sigma * sigma * tau + _liquidity_term(gamma, k)
+    return spread_given_liquidity(tau, gamma, sigma, _liquidity_term(gamma, k))
+
+
+def spread_given_liquidity(tau: ArrayLike, gamma: float, sigma: float, liquidity: float) -> ArrayLike:
+    """:func:`optimal_spread` from its second term ``liquidity`` = (2/gamma) ln(1 + gamma/k), computed once:
+    gamma sigma^2 (T - t) + liquidity (the same operations, so the same bits)."""
+    return gamma * sigma * sigma * tau + liquidity
 
 
 @dataclass

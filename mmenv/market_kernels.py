@@ -42,6 +42,7 @@ __all__ = [
     "P_SIZE",
     "advance_paths",
     "after_fills_one",
+    "model_reach",
     "reset_one",
     "reset_paths",
     "step_one",
@@ -154,6 +155,26 @@ def reset_one(kind: int, p: np.ndarray, st: np.ndarray, i: int, k0, k1, stream: 
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
+def model_reach(
+    p: np.ndarray, z: float, e_b: float, e_a: float, lg_b: float, lg_a: float
+) -> tuple[float, float, float]:
+    """The model market's interval from its base draws (:func:`draw_chunk`): (move, reach_bid, reach_ask),
+    the mid's move and the reach of the flow relative to the mid at quote time. A scalar function (no
+    per-path arrays), so a loop that keeps the path's state in registers can call it; :func:`step_one` does."""
+    move = p[DRIFT] + p[VOL] * z
+    if p[LINEAR] != 0.0:
+        r_b = (p[LOG_ADT] + e_b) * p[INV_K]
+        r_a = (p[LOG_ADT] + e_a) * p[INV_K]
+    else:
+        r_b = (p[LOG_ADT] - lg_b) * p[INV_K]
+        r_a = (p[LOG_ADT] - lg_a) * p[INV_K]
+    if p[EVENT] != 0.0:
+        r_b = r_b - move
+        r_a = r_a + move
+    return move, r_b, r_a
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def step_one(
     kind: int,
     p: np.ndarray,
@@ -176,16 +197,7 @@ def step_one(
     their logarithms lg_b, lg_a): returns (reach_bid, reach_ask) relative to the mid at quote time and moves
     ``mid[i]`` (and ``sigma[i]`` where the market's volatility estimate changes)."""
     if kind == MODEL:  # the common case first, on its own: the compiler keeps it tight
-        move = p[DRIFT] + p[VOL] * z
-        if p[LINEAR] != 0.0:
-            r_b = (p[LOG_ADT] + e_b) * p[INV_K]
-            r_a = (p[LOG_ADT] + e_a) * p[INV_K]
-        else:
-            r_b = (p[LOG_ADT] - lg_b) * p[INV_K]
-            r_a = (p[LOG_ADT] - lg_a) * p[INV_K]
-        if p[EVENT] != 0.0:
-            r_b = r_b - move
-            r_a = r_a + move
+        move, r_b, r_a = model_reach(p, z, e_b, e_a, lg_b, lg_a)
         mid[i] = mid[i] + move
         return r_b, r_a
     linear = p[LINEAR] != 0.0

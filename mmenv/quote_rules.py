@@ -9,7 +9,8 @@ one source for the rule. :class:`mmenv.backtest.QuoteRule` is its validated para
 * RULE_SYMMETRIC (1): spread/2 on each side of the mid (tau = 0 in the spread if not ``time_term``).
 * RULE_NAIVE (2): ``depth`` on each side.
 
-Parameters ``rp``: (gamma, k, sigma (NaN: the market's), depth, time_term (0/1)).
+Parameters ``rp``: (gamma, k, sigma (NaN: the market's), depth, time_term (0/1), liquidity term
+(2/gamma) ln(1 + gamma/k), computed once by :func:`mmenv.engine.liquidity_term`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ __all__ = ["RULE_AS", "RULE_CODES", "RULE_NAIVE", "RULE_SYMMETRIC", "rule_depths
 # One source for the AS formulas: compile mmenv.engine's own functions (the helper it calls is registered
 # as jitable in place, so numba resolves the call inside optimal_spread).
 register_jitable(_engine._liquidity_term)
+register_jitable(_engine.spread_given_liquidity)
 
 _reservation_price = nb.njit(cache=False)(_engine.reservation_price)
 
-_optimal_spread = nb.njit(cache=False)(_engine.optimal_spread)
+_spread = nb.njit(cache=False)(_engine.spread_given_liquidity)
 
 RULE_AS, RULE_SYMMETRIC, RULE_NAIVE = 0, 1, 2
 #: Rule name -> code.
@@ -43,10 +45,10 @@ def rule_depths(
     if code == 0:
         skew = mid - _reservation_price(mid, q, tau, rp[0], sigma)
         tt = tau if rp[4] != 0.0 else 0.0 * tau
-        half = 0.5 * _optimal_spread(tt, rp[0], sigma, rp[1])
+        half = 0.5 * _spread(tt, rp[0], sigma, rp[5])
         return half + skew, half - skew
     if code == 1:
         tt = tau if rp[4] != 0.0 else 0.0 * tau
-        half = 0.5 * _optimal_spread(tt, rp[0], sigma, rp[1])
+        half = 0.5 * _spread(tt, rp[0], sigma, rp[5])
         return half, half
     return rp[3], rp[3]

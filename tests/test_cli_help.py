@@ -48,3 +48,28 @@ def test_cleanrl_help_does_not_start_a_run(capsys):
     assert "--total-timesteps" in out and "(default: 200000)" in out and "mean episode reward" not in out
     args = cleanrl_ppo.parse_args(["--num-envs", "4", "--no-anneal-lr", "--env-kwargs", '{"sigma": 1.0}'])
     assert args.num_envs == 4 and args.anneal_lr is False and args.env_kwargs == {"sigma": 1.0}
+
+
+def test_a_command_builds_only_its_own_parser_and_the_same_options():
+    def choices(parser):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices
+
+    one = choices(build_parser("compare"))
+    assert list(one) == ["compare"]
+    full = _subparsers()["compare"]
+    assert sorted(one["compare"]._option_string_actions) == sorted(full._option_string_actions)
+
+
+def test_start_up_in_a_fresh_process_imports_one_study_and_resumes_the_collector():
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys; from mmenv.cli import main; rc = main(['replicate', '--paths', '1']); "
+        "print(rc, gc.isenabled(), sorted(m for m in sys.modules if m.startswith('mmenv.studies.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    rc, enabled, studies = out.split(" ", 2)
+    assert rc == "2" and enabled == "True"  # --paths 1 is refused after the parse; the collector runs again
+    assert "mmenv.studies.replication" in studies and "mmenv.studies.compare" not in studies

@@ -69,3 +69,53 @@ def test_rollout_records_split_fees_between_the_fills_of_one_step():
         ask_fee = 0.01 * ro.sold[path, j] + 0.001 * ro.sold[path, j] * ro.ask[path, j]
         np.testing.assert_allclose(sorted(f["fee"]), sorted([bid_fee, ask_fee]), rtol=1e-12)
     assert fills["fee"].sum() == pytest.approx(ro.fees[path].sum(), rel=1e-12)
+
+
+def _as_policies():
+    return {
+        "as": AvellanedaStoikovAgent(gamma=0.1, k=1.5),
+        "sym": SymmetricAgent(gamma=0.3, k=1.5, time_term=False),
+        "naive": NaiveAgent(0.6),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:fill_model='linear'")
+@pytest.mark.parametrize(
+    ("n", "kw"),
+    [
+        (300, {}),
+        (200, {"mid_model": "binomial", "fill_model": "linear", "A": 300.0, "q_max": 4.0}),
+        (150, {"market": "garch", "dt": 0.01}),
+        (150, {"market": "impact", "dt": 0.01, "event_order": "move_then_fill"}),
+        (5000, {"dt": 0.05}),  # thread shards over the streams of every block
+    ],
+)
+def test_totals_without_records_equal_the_totals_of_the_records(n, kw):
+    """records=False accumulates per-path totals in the compiled loop; they are the records' totals (the
+    spread sum to rounding: one running sum per path against numpy's pairwise sum)."""
+    from mmenv.analytics import summarize_rollout, summarize_totals
+    from mmenv.rollout import RolloutTotals, clip_depth
+
+    full = rollout_many(_as_policies(), n, 3, **kw)
+    tots = rollout_many(_as_policies(), n, 3, records=False, **kw)
+    clip = clip_depth(kw)
+    for name, ro in full.items():
+        t, ref = tots[name], RolloutTotals.from_rollout(ro, clip)
+        assert isinstance(t, RolloutTotals) and t.n_steps == ro.bid.shape[1]
+        for field in ("pnl", "final_q", "fills", "quoted", "clipped"):
+            np.testing.assert_array_equal(getattr(t, field), getattr(ref, field), err_msg=f"{name} {field}")
+        np.testing.assert_allclose(t.spread_sum, ref.spread_sum, rtol=1e-13, err_msg=name)
+        a, b = summarize_totals(t), summarize_rollout(ro)
+        for key in a.keys() & b.keys():
+            assert a[key] == pytest.approx(b[key], rel=1e-13, nan_ok=True), key
+    if "A" in kw:  # deep quotes: the linear rule's clipping is counted
+        assert sum(t.clipped.sum() for t in tots.values()) > 0
+
+
+def test_totals_of_policies_without_a_quote_rule_come_from_the_env_loop():
+    pols = {"trend": TrendFollowingAgent(), "naive": NaiveAgent(0.5)}
+    tots = rollout_many(pols, 40, 2, records=False, dt=0.02)
+    full = rollout_many(pols, 40, 2, dt=0.02)
+    for name in pols:
+        np.testing.assert_array_equal(tots[name].pnl, full[name].equity[:, -1] - full[name].equity[:, 0])
+        np.testing.assert_array_equal(tots[name].final_q, full[name].inventory[:, -1])

@@ -14,6 +14,7 @@ import numpy as np
 
 from mmenv import quote_rules as _qr
 from mmenv.config import check_positive
+from mmenv.engine import liquidity_term
 from mmenv.policy import QuoteState, state_from_obs
 
 __all__ = ["RULE_AS", "RULE_NAIVE", "RULE_SYMMETRIC", "QuoteRule", "RulePolicy"]
@@ -67,7 +68,8 @@ class QuoteRule:
 
     def _params(self) -> np.ndarray:
         s = math.nan if self.sigma is None else float(self.sigma)
-        return np.array([self.gamma, self.k, s, self.depth, float(self.time_term)])
+        liquidity = liquidity_term(float(self.gamma), float(self.k))
+        return np.array([self.gamma, self.k, s, self.depth, float(self.time_term), liquidity])
 
     @classmethod
     def from_policy(cls, policy: Any) -> QuoteRule | None:

@@ -60,7 +60,7 @@ PAPER_MARKET = dict(
 GAMMAS = (0.1, 0.01, 0.5)
 
 
-def _row(gamma: float, strategy: str, ro, summary: dict[str, Any]) -> dict[str, Any]:
+def _row(gamma: float, strategy: str, summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "gamma": gamma,
         "strategy": strategy,
@@ -98,7 +98,7 @@ def run_replication(
         the symmetric strategy at that spread), and the P&L samples per gamma and strategy for the figure.
     """
     from agents import AvellanedaStoikovAgent, SymmetricAgent
-    from mmenv.analytics import summarize_rollout
+    from mmenv.analytics import summarize_totals
     from mmenv.engine import optimal_spread
     from mmenv.rollout import rollout_many
 
@@ -106,7 +106,6 @@ def run_replication(
     rows: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
     pnl: dict[float, dict[str, np.ndarray]] = {}
-    clip = math.log(m["A"] * m["dt"]) / m["k"]  # depth below which lambda(d) dt > 1
     policies: dict[tuple[float, str], Any] = {}
     for gamma in gammas:
         by_name = {
@@ -124,17 +123,17 @@ def run_replication(
         # the paper's rule clips lambda dt at 1 for deep-inside quotes; counted below instead
         warnings.filterwarnings("ignore", message="fill_model='linear'")
         # every strategy and gamma on the same paths, in one simulation (common random numbers)
-        rollouts = rollout_many(policies, paths, seed, progress=progress, **m)
+        # per-path totals only (no per-step records): memory O(paths), whatever the number of paths
+        rollouts = rollout_many(policies, paths, seed, progress=progress, records=False, **m)
     for gamma in gammas:
         pnl[gamma] = {}
         for (g, name), ro in rollouts.items():
             if g != gamma:
                 continue
-            summary = summarize_rollout(ro)
-            pnl[gamma][name] = ro.equity[:, -1] - ro.equity[:, 0]
-            row = _row(gamma, name, ro, summary)
-            quotes = np.concatenate([ro.mid[:, :-1] - ro.bid, ro.ask - ro.mid[:, :-1]])
-            row["clipped_quote_share"] = float(np.mean(quotes < clip))
+            summary = summarize_totals(ro)
+            pnl[gamma][name] = ro.pnl
+            row = _row(gamma, name, summary)
+            row["clipped_quote_share"] = summary["clipped_quote_share"]
             if name.endswith("_liquidity_spread"):
                 diagnostics.append(row)
             else:
