@@ -74,8 +74,9 @@ def _pnl(m: Metrics) -> str | None:
 
 
 def _rl(m: Metrics) -> str | None:
-    rl = m.get("rl")
-    if not rl:
+    rl = m.get("rl") or {}
+    tapes = (m.get("rl_study") or {}).get("tapes") or {}
+    if not rl and not tapes:
         return None
     out = []
     for run, s in rl.items():
@@ -97,6 +98,17 @@ def _rl(m: Metrics) -> str | None:
             e = s["edges"][s["best_as"]]
             text += f" and beats the best AS on a γ grid by {e['diff']:.2f} ± {e['se']:.2f}"
         out.append(text)
+    if tapes:
+        out.append(
+            ("on" if out else "On")
+            + " the real tapes, replayed out of sample and paired by window, PPO minus AS tuned on the training "
+            "half is "
+            + ", ".join(
+                f"{t['edges']['as_tuned']['mean']:+.3g} ± {t['edges']['as_tuned']['se']:.2g} per {t['episode_s']:g} s "
+                f"on {t['label']}"
+                for t in tapes.values()
+            )
+        )
     return "; ".join(out) + "."
 
 

@@ -230,6 +230,13 @@ def replay_diagnostics(results, windows, lot: float, tick: float) -> dict[str, f
     return out
 
 
+def _load() -> list[float] | None:
+    """The machine's 1, 5 and 15-minute load averages (None where the OS has none)."""
+    import os
+
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def _ppo_result(model, venv, window, cfg, max_depth_ticks: float):
     """The trained agent over one window, deterministic actions, flat start: its BacktestResult."""
     from mmenv.studies.train_replay import replay_env
@@ -291,11 +298,11 @@ def run_tape_market(
                       "train_mean_pnl": tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"]}  # fmt: skip
     configure_torch(1)
     curve: list[dict[str, float]] = []
-    t0 = time.perf_counter()
+    t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
     model, venv = train_on_tape(ins, cfg, timesteps=timesteps, seed=seed, n_envs=n_envs, episode_s=episode_s,
                                 progress=progress, curve=curve, env_kwargs={"max_depth_ticks": max_depth},
                                 rescale_action=True)  # fmt: skip
-    train_s = time.perf_counter() - t0
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     (out / name).mkdir(parents=True, exist_ok=True)
     model.save(out / name / "ppo_replay.zip")
     venv.save(str(out / name / "vecnormalize.pkl"))
@@ -338,11 +345,13 @@ def run_tape_market(
         "n_envs": int(n_envs),
         "max_depth_ticks": max_depth,
         "train_seconds": train_s,
+        "train_cpu_seconds": train_cpu,
+        "load_average_before_training": load0,
         "tune_seconds": tune_s,
         "eval_seconds": eval_s,
         "cores": os.cpu_count(),
         "torch_threads": 1,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average": _load(),
         "policies": {n: _stats(x) for n, x in pnl.items()},
         "edges": edges,
         "pnl_per_window": {n: x.tolist() for n, x in pnl.items()},
@@ -359,6 +368,13 @@ def _f(v: float, spec: str) -> str:
     return format(v, spec) if isinstance(v, (int, float)) and math.isfinite(v) else "undefined"
 
 
+def _budget(m: dict[str, Any]) -> str:
+    """The training budget in words: CPU seconds on one core and wall seconds."""
+    cpu = m.get("train_cpu_seconds")
+    head = f"{cpu:.0f} s of CPU on one core, " if isinstance(cpu, (int, float)) else "one core, "
+    return head + f"{m['train_seconds']:.0f} s wall"
+
+
 def _verdict(e: dict[str, float]) -> str:
     if e["mean"] > 2 * e["se"]:
         return "wins"
@@ -372,11 +388,16 @@ def summary(tapes: dict[str, Any]) -> list[str]:
         e, g = m["edges"]["as_tuned"], m["edges"]["glft_tuned"]
         d, t = m["diagnostics"], m["tick"]
         p, a = d["ppo"], d["as_tuned"]
+        edge = (
+            " (the largest r of the grid: the tuned AS quotes so wide that it rarely trades)"
+            if m["best"]["as"]["risk_aversion"] >= max(m["risk_grid"])
+            else ""
+        )
         out.append(
             f"{m['label']}: PPO {_verdict(e)} against the tuned AS ({m['best']['as']['family']}, r = "
-            f"{m['best']['as']['risk_aversion']:g}): {e['mean']:+.4g} ± {e['se']:.2g} per {m['episode_s']:g} s "
+            f"{m['best']['as']['risk_aversion']:g}{edge}): {e['mean']:+.4g} ± {e['se']:.2g} per {m['episode_s']:g} s "
             f"window on {e['n']} held-out windows (against the tuned GLFT: {g['mean']:+.4g} ± {g['se']:.2g}), "
-            f"after {m['timesteps']:,} training decisions ({m['train_seconds']:.0f} s on one core). Fills per "
+            f"after {m['timesteps']:,} training decisions ({_budget(m)}). Fills per "
             f"window: PPO {_f(p['fills_per_window'], '.1f')}, AS {_f(a['fills_per_window'], '.1f')}; spread captured per unit: "
             f"PPO {_f(p['spread_capture_ticks'], '+.2f')}, AS {_f(a['spread_capture_ticks'], '+.2f')} ticks; 1 s markout per "
             f"unit: PPO {_f(p['markout_1s_ticks'], '+.2f')}, AS {_f(a['markout_1s_ticks'], '+.2f')} ticks; mean |q|: PPO "
@@ -409,7 +430,7 @@ def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
             f"| {p['as_tuned']['mean']:.4g} ({b['as']['family']}, {b['as']['risk_aversion']:g}) "
             f"| {p['glft_tuned']['mean']:.4g} ({b['glft']['family']}, {b['glft']['risk_aversion']:g}) "
             f"| {ea['mean']:+.4g} ± {ea['se']:.2g} | {eg['mean']:+.4g} ± {eg['se']:.2g} "
-            f"| {m['timesteps']:,} decisions, {m['train_seconds']:.0f} s, 1 core |"
+            f"| {m['timesteps']:,} decisions, {_budget(m)} |"
         )
         for pol in ("ppo", "as_tuned", "glft_tuned"):
             d = m["diagnostics"][pol]

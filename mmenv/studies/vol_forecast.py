@@ -278,7 +278,9 @@ def _print_tape(t: dict[str, Any]) -> None:
           f"{t['scored_minutes']} minutes scored against the realised variance of {t['rv_sample_s']:g}-second returns:")  # fmt: skip
     print(_loss_table(t["losses"]))
     q = t["quoting"]
-    print(f"\nAS replayed on the tape, one window per scored minute ({q['minutes']}), sigma from each forecast:")
+    print(
+        f"\nAS replayed on the tape, one window per scored minute ({q['minutes']}), sigma from each forecast:"
+    )
     print(_tape_quoting_table(q))
 
 
@@ -368,7 +370,13 @@ def run(args: argparse.Namespace) -> int:
                                             f"{args.lobster[0].name.split('_')[1]}")  # fmt: skip
     if args.binance is not None:
         tape = tape_loaders.load_binance(*args.binance)
-        tapes["binance"] = tape_study(tape, f"Binance {args.binance[0].name}")
+        parts = args.binance[0].stem.split("_")
+        label = (
+            f"Binance {parts[1].upper()} {parts[2][:10]}"
+            if len(parts) > 2
+            else f"Binance {args.binance[0].name}"
+        )
+        tapes["binance"] = tape_study(tape, label)
     for t in tapes.values():
         _print_tape(t)
     if tapes:
@@ -441,6 +449,24 @@ def _tape_markdown(t: dict[str, Any]) -> list[str]:
         return f"{x['mean']:+.4f} ± {x['se']:.4f}"
 
     g, c, h = qp["garch"], qp["constant"], qp["har"]
+    sig = [
+        n
+        for n in names
+        if n != "garch" and abs(loss[n]["vs_garch"]["qlike"]["mean"]) > 2 * loss[n]["vs_garch"]["qlike"]["se"]
+    ]
+    forecasters = [n for n in qp if n not in ("constant", "realised")]
+    moved = [n for n in forecasters if abs(qp[n]["vs_constant"]["diff"]) > 2 * qp[n]["vs_constant"]["se"]]
+    r = qp.get("realised")
+    verdict = (
+        ("No forecaster's QLIKE differs from GARCH's by more than 2 SE on these minutes"
+         if not sig else f"QLIKE differences beyond 2 SE from GARCH: {', '.join(sig)}")
+        + "; in the replay, "
+        + ("no forecast sigma changes AS's P&L per minute by more than 2 SE from the constant"
+           if not moved else f"the forecasts that change AS's P&L by more than 2 SE: {', '.join(moved)}")
+        + (f", while the look-ahead realised sigma changes it by {r['vs_constant']['diff']:+.4g} ± "
+           f"{r['vs_constant']['se']:.2g}: what a perfect one-minute forecast would be worth on this tape."
+           if r else ".")
+    )  # fmt: skip
     return [
         f"**Real 1-minute bars ({t['source']}).** Measured on the recorded tape, not on a model: {t['bars']} "
         f"one-minute bars of the mid built from the tape ({t['first_bar']} to {t['last_bar']}; the bar validator "
@@ -462,11 +488,13 @@ def _tape_markdown(t: dict[str, Any]) -> list[str]:
         f"{g['vs_constant']['se']:.2g}, with HAR by {h['vs_constant']['diff']:+.4g} ± {h['vs_constant']['se']:.2g} "
         f"(paired by minute); the std of the P&L is {g['std_pnl']:.4g} (GARCH) against {c['std_pnl']:.4g} "
         f"(constant) and the std of the final inventory {g['std_q_final']:.3f} against {c['std_q_final']:.3f} lots. "
-        "\"realised\" quotes with the minute's own realised variance (look-ahead: a bound, not a forecast).",
+        '"realised" quotes with the minute\'s own realised variance (look-ahead: a bound, not a forecast).',
         "",
         "```text",
         _tape_quoting_table(q),
         "```",
+        "",
+        verdict,
     ]
 
 
