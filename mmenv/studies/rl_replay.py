@@ -75,6 +75,7 @@ TAPES: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 MARKOUT_S = (1.0, 10.0)
+_POLICY_NAMES = {"ppo": "PPO", "as_tuned": "AS, tuned r", "glft_tuned": "GLFT, tuned r", "as_default": "AS, r = 1"}
 _FAMILIES = {"as": "as", "glft": "glft"}
 
 
@@ -389,7 +390,7 @@ def summary(tapes: dict[str, Any]) -> list[str]:
         d, t = m["diagnostics"], m["tick"]
         p, a = d["ppo"], d["as_tuned"]
         edge = (
-            " (the largest r of the grid: the tuned AS quotes so wide that it rarely trades)"
+            ", the largest of the grid: the tuned AS quotes as wide as the grid allows"
             if m["best"]["as"]["risk_aversion"] >= max(m["risk_grid"])
             else ""
         )
@@ -405,9 +406,46 @@ def summary(tapes: dict[str, Any]) -> list[str]:
             f"the quote skew with the queue imbalance: PPO {_f(p['skew_imbalance_corr'], '+.2f')}, AS "
             f"{_f(a['skew_imbalance_corr'], '+.2f')} (the imbalance's correlation with the next second's mid change: "
             f"{_f(m['imbalance_next_1s_corr'], '+.2f')}); mean quoted depth: PPO {_f(p['mean_depth_ticks'], '.1f')}, AS "
-            f"{_f(a['mean_depth_ticks'], '.1f')} ticks (tick {t:g})."
+            f"{_f(a['mean_depth_ticks'], '.1f')} ticks (tick {t:g}). {_why(m)}"
         )
     return out
+
+
+def _why(m: dict[str, Any]) -> str:
+    """Computed reasons: whether the touch pays at all (AS at r = 1) and what PPO learned from it."""
+    d = m["diagnostics"]
+    a1, p = d.get("as_default"), d["ppo"]
+    out = []
+    if a1 and _finite(a1["spread_capture_ticks"]) and _finite(a1["markout_1s_ticks"]):
+        net = a1["spread_capture_ticks"] + a1["markout_1s_ticks"]
+        out.append(
+            f"AS at r = 1 (the replay backtest's default) captures {a1['spread_capture_ticks']:+.2f} ticks of "
+            f"spread per unit and the mid moves {a1['markout_1s_ticks']:+.2f} ticks in its favour within 1 s"
+            + (
+                ": adverse selection exceeds the spread, so every unit filled loses on average and the tuning "
+                "moves r to where fills are rare."
+                if net < 0
+                else ": the spread pays for the adverse selection."
+            )
+        )
+    if p["fills_per_window"] < 0.5:
+        out.append(f"PPO learned the same abstention: {p['fills_per_window']:.2f} fills per held-out window.")
+    elif _finite(p["markout_1s_ticks"]):
+        lean = (
+            f"leaning its quotes with the queue imbalance (correlation {p['skew_imbalance_corr']:+.2f}), "
+            if _finite(p["skew_imbalance_corr"]) and p["skew_imbalance_corr"] > 0.2
+            else ""
+        )
+        out.append(
+            f"PPO trades ({p['fills_per_window']:.1f} fills per window), {lean}but its fills mark out at "
+            f"{p['markout_1s_ticks']:+.2f} ticks per unit within 1 s against {p['spread_capture_ticks']:+.2f} "
+            "of spread captured: the signal it uses does not cover the adverse selection of the fills it gets."
+        )
+    return " ".join(out)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
@@ -432,10 +470,10 @@ def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
             f"| {ea['mean']:+.4g} ± {ea['se']:.2g} | {eg['mean']:+.4g} ± {eg['se']:.2g} "
             f"| {m['timesteps']:,} decisions, {_budget(m)} |"
         )
-        for pol in ("ppo", "as_tuned", "glft_tuned"):
+        for pol in ("ppo", "as_tuned", "glft_tuned", "as_default"):
             d = m["diagnostics"][pol]
             diag.append(
-                f"| {m['label']} | {pol} | {_f(d['fills_per_window'], '.1f')} | {_f(d['spread_capture_ticks'], '+.2f')} "
+                f"| {m['label']} | {_POLICY_NAMES[pol]} | {_f(d['fills_per_window'], '.1f')} | {_f(d['spread_capture_ticks'], '+.2f')} "
                 f"| {_f(d['markout_1s_ticks'], '+.2f')} | {_f(d['markout_10s_ticks'], '+.2f')} "
                 f"| {_f(d['mean_abs_inventory_lots'], '.2f')} | {_f(d['skew_imbalance_corr'], '+.2f')} "
                 f"| {_f(d['skew_inventory_corr'], '+.2f')} | {_f(d['mean_depth_ticks'], '.1f')} |"
