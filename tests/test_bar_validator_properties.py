@@ -155,3 +155,21 @@ def test_runs_across_sessions_and_the_report_counts():
     assert rep.as_dict()["n_outlier_runs"] == 1
     _, kept = validate_bars(_scale(df, slice(770, None), 3.0))
     assert kept.n_outliers == 0
+
+
+def test_outlier_rule_in_blocks_of_sessions_equals_one_block(monkeypatch):
+    """The isolated-print test runs on blocks of whole sessions: any block size gives the same result."""
+    import mmenv.data.validate as v
+
+    rng = np.random.default_rng(1)
+    idx = _session(390).append([_session(390, start=f"2024-01-0{d} 09:30") for d in (3, 4, 5)])
+    close = 100.0 * np.exp(np.cumsum(1e-3 * rng.standard_normal(len(idx))))
+    df = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
+    for i, col in ((5, "high"), (400, "close"), (779, "low"), (1200, "open")):
+        df.iloc[i, df.columns.get_loc(col)] *= 1e6 if col != "low" else 1e-6
+    df.iloc[900:903, :4] = 1e12
+    one = validate_bars(df)[1]
+    for rows in (100, 390, 500, 800):
+        monkeypatch.setattr(v, "OUTLIER_BLOCK_ROWS", rows)
+        assert validate_bars(df)[1] == one
+    assert one.n_outliers == 7 and one.n_outlier_runs == 1

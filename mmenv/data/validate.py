@@ -403,35 +403,61 @@ def _outliers(df: pd.DataFrame, z: float) -> tuple[np.ndarray, float | None]:
     """Rule 7 of :func:`validate_bars`: (mask of outlier bars, robust sigma of the log returns).
 
     Skipped (no bar flagged, sigma None) with fewer than :data:`OUTLIER_MIN_RETURNS` within-session
-    returns, where the scale cannot be measured.
+    returns, where the scale cannot be measured. The isolated-print test looks only inside a session, so it
+    runs on blocks of whole sessions of about :data:`OUTLIER_BLOCK_ROWS` bars (memory of one block).
     """
-    logp = np.log(df[list(PRICE_COLUMNS)].to_numpy())
+    c = np.log(df["close"].to_numpy(np.float64))
     start = _session_starts(df.index)
-    session = np.cumsum(start)
-    r = np.diff(logp[:, 3])[~start[1:]]  # within-session close-to-close log returns
+    r = np.diff(c)[~start[1:]]  # within-session close-to-close log returns
     if np.count_nonzero(r) < OUTLIER_MIN_RETURNS:
         return np.zeros(len(df), dtype=bool), None
-    sig = robust_sigma(r)
+    threshold = z * robust_sigma(r)
+    del r
+    mask = _reverting_runs(c, threshold)
+    starts = np.flatnonzero(start)
+    lo = 0
+    while lo < len(df):
+        # the block ends at the last session start within OUTLIER_BLOCK_ROWS bars (at least one session)
+        nxt = starts[starts > lo]
+        within = nxt[nxt <= lo + OUTLIER_BLOCK_ROWS]
+        if len(df) - lo <= OUTLIER_BLOCK_ROWS or nxt.size == 0:
+            hi = len(df)
+        else:
+            hi = int(within[-1]) if within.size else int(nxt[0])
+        block = np.log(df.iloc[lo:hi][list(PRICE_COLUMNS)].to_numpy(np.float64))
+        mask[lo:hi] |= _isolated_prints(block, start[lo:hi], threshold)
+        lo = hi
+    return mask, threshold / z
+
+
+#: Bars per block of the isolated-print test of rule 7 (whole sessions; memory of one block).
+OUTLIER_BLOCK_ROWS = 200_000
+
+
+def _isolated_prints(logp: np.ndarray, start: np.ndarray, threshold: float) -> np.ndarray:
+    """The isolated-print test of rule 7 on whole sessions: ``logp`` (n, 4) log open, high, low, close."""
+    n = len(logp)
+    session = np.cumsum(start)
     # centred medians of 2h + 1 closes; a bar d < h bars from its session's first or last bar gets the
     # centred window of 2d + 1 (the last bar: itself), so a jump near a session edge is never
     # outvoted by the bars on one side of it
-    close = pd.Series(logp[:, 3])
-    pos = np.arange(len(df)) - np.flatnonzero(start)[session - 1]
+    c = logp[:, 3]
+    pos = np.arange(n) - np.flatnonzero(start)[session - 1]
     size = np.bincount(session)[session]
     d = np.minimum(np.minimum(pos, size - 1 - pos), OUTLIER_HALF_WINDOW)
-    med = logp[:, 3].copy()
+    close = pd.Series(c)
+    med = c.copy()
     for h in range(1, OUTLIER_HALF_WINDOW + 1):
         m = close.groupby(session).transform(lambda x, w=2 * h + 1: x.rolling(w, center=True).median())
         med = np.where(d == h, m.to_numpy(), med)
     # open, high and low: against the nearest of that median, the bar's own close and the previous close of
     # the session (a jump inside bar i spans the close before it and the close after it)
-    c = logp[:, 3]
     prev = np.where(pos > 0, np.r_[c[:1], c[:-1]], c)
     dev = np.abs(c - med)
-    for j in range(3):  # one column at a time: memory of a few columns, not of every pair
+    for j in range(3):  # one column at a time
         p = logp[:, j]
         dev = np.maximum(dev, np.minimum(np.minimum(np.abs(p - med), np.abs(p - c)), np.abs(p - prev)))
-    return (dev > z * sig) | _reverting_runs(logp[:, 3], z * sig), sig
+    return dev > threshold
 
 
 def _reverting_runs(c: np.ndarray, threshold: float) -> np.ndarray:
