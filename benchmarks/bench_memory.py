@@ -4,7 +4,7 @@ The CSV (synthetic NVDA-like 1-minute bars in the flat ``Datetime,Open,High,Low,
 generated at run time in a temporary directory, never committed. Each command runs in its own process;
 its peak resident memory is read from ``getrusage(RUSAGE_CHILDREN)`` of a wrapper process.
 
-    python -m benchmarks.bench_memory                      # calibrate on 200 MB, backtest on 20 MB
+    python -m benchmarks.bench_memory                      # calibrate and backtest on 200 MB
     python -m benchmarks.bench_memory --mb 50 --backtest-mb 0
 """
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     """Generate the CSVs, run the commands, print their peak memory."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mb", type=float, default=200.0, help="size of the calibrate CSV (MB); 0: skip")
-    p.add_argument("--backtest-mb", type=float, default=20.0, help="size of the backtest CSV (MB); 0: skip")
+    p.add_argument("--backtest-mb", type=float, default=200.0, help="size of the backtest CSV (MB); 0: skip")
     args = p.parse_args(argv)
     mmenv = [sys.executable, "-m", "mmenv.cli"]
     with tempfile.TemporaryDirectory(prefix="mmenv-bench-memory-") as tmp:
