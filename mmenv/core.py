@@ -516,7 +516,9 @@ class SimulationCore:
         #: own fills on the next interval's mid, :mod:`mmenv.market_variants`).
         self._on_fills = getattr(market, "on_fills", None)
         self._no_reset = np.zeros(self.num_paths, dtype=bool)
-        self._no_out = np.empty((0, OUT_COLUMNS), order="F")  # model_step without the output rows
+        # model_step without output rows; all of them
+        self._no_info = (np.empty((0, self.num_paths)), np.empty(0, dtype=np.int64))
+        self._all_cols = np.arange(OUT_COLUMNS, dtype=np.int64)
 
     @classmethod
     def from_params(cls, market, params) -> SimulationCore:
@@ -754,6 +756,7 @@ class SimulationCore:
         reward: np.ndarray,
         terminated: np.ndarray,
         out: np.ndarray | None = None,
+        info: tuple[np.ndarray, np.ndarray] | None = None,
         reset_after: bool = False,
         final_obs: np.ndarray | None = None,
     ) -> None:
@@ -767,14 +770,25 @@ class SimulationCore:
             w0: wealth at the start of each episode (updated by the resets). reset_first: bool (N,), paths that
                 start their next episode instead of stepping. reset_after: same-step autoreset, the last
                 observation of a finished path in ``final_obs``.
-            obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool; out: None, or an
-                (N, OUT_COLUMNS) float64 array that receives the full output row (columns :data:`OUT_NAMES`).
+            obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool.
+            out: None, or an (N, OUT_COLUMNS) Fortran-ordered float64 array that receives the full output row
+                (columns :data:`OUT_NAMES`). info: None, or (rows, cols): row r of the (K, N) C-contiguous
+                ``rows`` receives column ``cols[r]`` (int64) in the info convention (a side not quoted:
+                price -inf / +inf, depth +inf).
         """
         n = self.num_paths
         m, st = self.market, self.state
-        write_out = out is not None
-        fp = ms.trader_params(self, task, reset_after=reset_after, write_out=write_out)
-        out = self._no_out if out is None else out
+        if out is not None and info is not None:
+            raise ValueError("model_step writes either out or info, got both")
+        if info is not None:
+            rows, cols = info
+        elif out is not None:
+            rows, cols = out.T, self._all_cols
+        else:
+            rows, cols = self._no_info
+        fp = ms.trader_params(
+            self, task, reset_after=reset_after, write_out=cols.shape[0] > 0, inf_for_nan=info is not None
+        )
         final_obs = obs if final_obs is None else final_obs
         _, mp, _, k0, k1 = m.kernel_args()
         counts = [0] * max(1, len(shard_bounds(n)))
@@ -782,7 +796,7 @@ class SimulationCore:
         def work(j: int, lo: int, hi: int) -> None:
             counts[j] = ms.model_env_step(
                 mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step,
-                w0, reset_first, obs, reward, terminated, out, final_obs, lo, hi,
+                w0, reset_first, obs, reward, terminated, rows, cols, final_obs, lo, hi,
             )  # fmt: skip
 
         run_shards(work, shard_bounds(n))

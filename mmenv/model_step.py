@@ -68,17 +68,20 @@ CHUNK = mk.CHUNK
     CLIP,
     RESET_AFTER,
     WRITE_OUT,
-) = range(17)
-FP_SIZE = 17
+    INF_FOR_NAN,
+) = range(18)
+FP_SIZE = 18
 #: Columns of the output row (:data:`mmenv.core.OUT_NAMES`).
 N_OUT = 15
 
 _EPS = 1e-9  # the hard limit's tolerance (mmenv.core.match_and_settle)
 
 
-def trader_params(core, task, *, reset_after: bool, write_out: bool) -> np.ndarray:
+def trader_params(core, task, *, reset_after: bool, write_out: bool, inf_for_nan: bool = False) -> np.ndarray:
     """The ``fp`` vector of :func:`model_env_step` for a :class:`mmenv.core.SimulationCore` and its
-    :class:`mmenv.task.TaskParams`; ``clip`` is the linear fill model's clipping depth (-inf: none)."""
+    :class:`mmenv.task.TaskParams`; ``clip`` is the linear fill model's clipping depth (-inf: none).
+    ``inf_for_nan``: output rows in the ``info`` convention (a side not quoted: price -inf / +inf and depth
+    +inf) instead of the core's NaN."""
     m = core.market
     clip = getattr(m, "clip_depth", None)
     fp = np.empty(FP_SIZE)
@@ -90,7 +93,7 @@ def trader_params(core, task, *, reset_after: bool, write_out: bool) -> np.ndarr
     # normalized actions never quote below min_depth: no check needed when the clipping depth is not above it
     never = clip is None or (task.normalized and clip <= task.min_depth)
     fp[CLIP] = -math.inf if never else clip
-    fp[RESET_AFTER], fp[WRITE_OUT] = float(reset_after), float(write_out)
+    fp[RESET_AFTER], fp[WRITE_OUT], fp[INF_FOR_NAN] = float(reset_after), float(write_out), float(inf_for_nan)
     return fp
 
 
@@ -107,9 +110,9 @@ def check_actions(action: np.ndarray, normalized: bool) -> int:
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, out, write_row):
+def _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, rows, cols, write_row):
     """Start path i's next episode (the model market keeps no state of its own) and write its first
-    observation; ``write_row``: also its output row at reset (no quotes: NaN, no fills, the start state)."""
+    observation; ``write_row``: also its output values at reset into ``rows`` (:func:`reset_value`)."""
     episode[i] += 1
     mt[i] = 0
     mid[i] = s0[i]
@@ -121,20 +124,116 @@ def _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, 
     w0[i] = q0 * s0[i]
     observe_one(obs, i, q0, int(fp[N_STEPS]) * fp[DT], 0.0, sigma[i])
     if write_row:
-        reset_row(out, i, q0, s0[i], w0[i])
+        inf_for_nan = fp[INF_FOR_NAN] != 0.0
+        for r in range(cols.shape[0]):
+            rows[r, i] = reset_value(cols[r], q0, s0[i], w0[i], inf_for_nan)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def reset_value(c: int, q0: float, s0: float, w0: float, inf_for_nan: bool) -> float:
+    """Column c of a path's output row at a reset (:data:`mmenv.core.OUT_NAMES`): no quotes (NaN depths and
+    prices; with ``inf_for_nan`` the info convention: depths and ask +inf, bid -inf), no fills, fees or
+    reward, the starting inventory, mid and wealth."""
+    if c <= 3:
+        if not inf_for_nan:
+            return math.nan
+        return -math.inf if c == 2 else math.inf
+    if c == 10:
+        return q0
+    if c == 11 or c == 14:
+        return s0
+    if c == 12:
+        return w0
+    return 0.0
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
 def reset_row(out: np.ndarray, i: int, q0: float, s0: float, w0: float) -> None:
-    """Path i's output row at a reset (columns :data:`mmenv.core.OUT_NAMES`): no quotes (NaN depths and
-    prices), no fills, fees or reward, the starting inventory, mid and wealth."""
+    """Path i's output row at a reset into ``out`` (N, OUT_COLUMNS) (:func:`reset_value`, NaN quotes)."""
     for c in range(out.shape[1]):
-        out[i, c] = 0.0
-    out[i, 0] = out[i, 1] = out[i, 2] = out[i, 3] = math.nan
-    out[i, 10] = q0
-    out[i, 11] = s0
-    out[i, 12] = w0
-    out[i, 14] = s0
+        out[i, c] = reset_value(c, q0, s0, w0, False)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _trade_path(k, a_b, a_a, q_b, c_b, m_b, t_b, z, e_b, e_a, lg_b, lg_a):
+    """Pass 2 of the module docstring for one path, on scalars (``k``: :func:`_constants`; the path's action,
+    inventory, cash, mid and step, its draws): selects only, no branch. Returns the output row's values
+    (columns :data:`mmenv.core.OUT_NAMES`) and the step count after the step."""
+    (q_max_eps, neg_q_max_eps, size, fee_unit, fee_rate, dt, n_steps, code, phi, alpha, normalized, min_depth,
+     half, log_adt, inv_k, linear, drift, vol, move_first) = k  # fmt: skip
+    if normalized:  # mmenv.task.action_to_depth_one
+        db = min_depth + (min(max(a_b, -1.0), 1.0) + 1.0) * half
+        da = min_depth + (min(max(a_a, -1.0), 1.0) + 1.0) * half
+    else:
+        db, da = a_b, a_a
+    w_b = c_b + q_b * m_b
+    # the market's interval (mmenv.market_kernels.step_one, kind MODEL)
+    move = drift + vol * z
+    if linear:
+        r_b = (log_adt + e_b) * inv_k
+        r_a = (log_adt + e_a) * inv_k
+    else:
+        r_b = (log_adt - lg_b) * inv_k
+        r_a = (log_adt - lg_a) * inv_k
+    if move_first:
+        r_b = r_b - move
+        r_a = r_a + move
+    m_a = m_b + move
+    # hard limit, matching, accounting (mmenv.core.match_and_settle with unlimited flow)
+    bid_live = (q_b + size <= q_max_eps) & (db < math.inf)
+    ask_live = (q_b - size >= neg_q_max_eps) & (da < math.inf)
+    bid_price = m_b - db if bid_live else math.nan
+    ask_price = m_b + da if ask_live else math.nan
+    bought = size if bid_live & (r_b >= db) else 0.0
+    sold = size if ask_live & (r_a >= da) else 0.0
+    x_b = bought * bid_price if bought > 0.0 else 0.0
+    x_s = sold * ask_price if sold > 0.0 else 0.0
+    notional = (0.0 + x_b) + x_s
+    flow = (0.0 - x_b) + x_s
+    fees = fee_unit * (bought + sold) + fee_rate * notional
+    q_a = q_b + bought - sold
+    c_a = c_b + flow - fees
+    # reward and termination (mmenv.task.reward_one)
+    t_a = t_b + 1
+    terminal = t_a >= n_steps
+    w_a = c_a + q_a * m_a
+    if code == 0:
+        rew = w_a - w_b
+    elif code == 1:
+        rew = w_a - w_b - phi * q_b * q_b * dt
+        rew_t = rew - alpha * q_a * q_a
+        rew = rew_t if terminal else rew
+    else:
+        rew = 0.0  # CARA: the terminal exponential in the caller, outside the vector loop
+    row = (db, da, bid_price, ask_price, bought, sold, fees, rew, 1.0 if terminal else 0.0, c_a, q_a, m_a, w_a,
+           t_a * dt, m_b)  # fmt: skip
+    return row, t_a
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _constants(fp, mp):
+    """The loop's constants from the trader's and the market's parameter vectors (one tuple)."""
+    return (
+        fp[Q_MAX] + _EPS,
+        -fp[Q_MAX] - _EPS,
+        fp[SIZE],
+        fp[FEE_UNIT],
+        fp[FEE_RATE],
+        fp[DT],
+        int(fp[N_STEPS]),
+        int(fp[REWARD]),
+        fp[PHI],
+        fp[ALPHA],
+        fp[NORMALIZED] != 0.0,
+        fp[MIN_DEPTH],
+        0.5 * (fp[MAX_DEPTH] - fp[MIN_DEPTH]),
+        mp[mk.LOG_ADT],
+        mp[mk.INV_K],
+        mp[mk.LINEAR] != 0.0,
+        mp[mk.DRIFT],
+        mp[mk.VOL],
+        mp[mk.EVENT] != 0.0,
+    )
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -142,107 +241,54 @@ def _trade_chunk(
     fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma, obs_flat, reward,
     terminated, ob, write_out,
 ) -> None:  # fmt: skip
-    """Pass 2 of the module docstring on paths c0 .. c0 + m - 1 (draws of the chunk in z .. lg_a): every
-    array an argument (its data pointer a plain value, so the vectoriser sees affine addresses) and the
-    2-d ones flat with a constant stride; the output rows go to the chunk buffer ``ob`` (N_OUT, CHUNK), flat:
-    stores to one buffer at constant distances need no run-time alias checks (too many of those, one per
-    column of a 2-d ``out``, and the compiler gives up vectorising)."""
-    inf = math.inf
-    q_max_eps = fp[Q_MAX] + _EPS
-    neg_q_max_eps = -fp[Q_MAX] - _EPS
-    size = fp[SIZE]
-    fee_unit, fee_rate = fp[FEE_UNIT], fp[FEE_RATE]
-    dt = fp[DT]
-    n_steps = int(fp[N_STEPS])
-    code = int(fp[REWARD])
-    phi, alpha = fp[PHI], fp[ALPHA]
-    normalized = fp[NORMALIZED] != 0.0
-    min_depth, max_depth = fp[MIN_DEPTH], fp[MAX_DEPTH]
-    half = 0.5 * (max_depth - min_depth)
-    log_adt, inv_k = mp[mk.LOG_ADT], mp[mk.INV_K]
-    linear = mp[mk.LINEAR] != 0.0
-    drift, vol = mp[mk.DRIFT], mp[mk.VOL]
-    move_first = mp[mk.EVENT] != 0.0
-    c0u = np.uint64(c0)
+    """Pass 2 of the module docstring on paths c0 .. c0 + m - 1 (draws of the chunk in z .. lg_a), one loop
+    with the output rows and one without (a loop with stores under a run-time condition vectorises with
+    masked stores and computes the row anyway). Every array is an argument (its data pointer a plain value,
+    so the vectoriser sees affine addresses), the 2-d ones flat with a constant stride, indices unsigned (no
+    negative-index wraparound); the output rows go to the chunk buffer ``ob`` (N_OUT, CHUNK), flat: stores to
+    one buffer at constant distances need no run-time alias checks (one per column of a 2-d ``out`` are too
+    many, and the compiler gives up vectorising)."""
+    k = _constants(fp, mp)
+    n_steps, dt = k[6], k[5]
     for j in range(m):
-        i = np.uint64(c0 + j)  # unsigned: no negative-index wraparound, the addresses stay affine
-        a_b = np.float64(act_flat[i + i])
-        a_a = np.float64(act_flat[i + i + np.uint64(1)])
-        if normalized:  # mmenv.task.action_to_depth_one
-            db = min_depth + (min(max(a_b, -1.0), 1.0) + 1.0) * half
-            da = min_depth + (min(max(a_a, -1.0), 1.0) + 1.0) * half
-        else:
-            db, da = a_b, a_a
-        q_b = q[i]
-        c_b = cash[i]
-        m_b = mid[i]
-        w_b = c_b + q_b * m_b
-        # the market's interval (mmenv.market_kernels.step_one, kind MODEL)
-        move = drift + vol * z[i - c0u]
-        if linear:
-            r_b = (log_adt + e_b[i - c0u]) * inv_k
-            r_a = (log_adt + e_a[i - c0u]) * inv_k
-        else:
-            r_b = (log_adt - lg_b[i - c0u]) * inv_k
-            r_a = (log_adt - lg_a[i - c0u]) * inv_k
-        if move_first:
-            r_b = r_b - move
-            r_a = r_a + move
-        m_a = m_b + move
-        # hard limit, matching, accounting (mmenv.core.match_and_settle with unlimited flow)
-        bid_live = (q_b + size <= q_max_eps) & (db < inf)
-        ask_live = (q_b - size >= neg_q_max_eps) & (da < inf)
-        bid_price = m_b - db if bid_live else math.nan
-        ask_price = m_b + da if ask_live else math.nan
-        bought = size if bid_live & (r_b >= db) else 0.0
-        sold = size if ask_live & (r_a >= da) else 0.0
-        x_b = bought * bid_price if bought > 0.0 else 0.0
-        x_s = sold * ask_price if sold > 0.0 else 0.0
-        notional = (0.0 + x_b) + x_s
-        flow = (0.0 - x_b) + x_s
-        fees = fee_unit * (bought + sold) + fee_rate * notional
-        q_a = q_b + bought - sold
-        c_a = c_b + flow - fees
-        # reward, termination, observation (mmenv.task.reward_one, observe_one)
-        t_a = step[i] + 1
-        terminal = t_a >= n_steps
-        w_a = c_a + q_a * m_a
-        if code == 0:
-            rew = w_a - w_b
-        elif code == 1:
-            rew = w_a - w_b - phi * q_b * q_b * dt
-            rew_t = rew - alpha * q_a * q_a
-            rew = rew_t if terminal else rew
-        else:
-            rew = 0.0  # CARA: the terminal exponential in the caller, outside the vector loop
-        q[i] = q_a
-        cash[i] = c_a
-        mid[i] = m_a
+        i = np.uint64(c0 + j)
+        row, t_a = _trade_path(k, np.float64(act_flat[i + i]), np.float64(act_flat[i + i + np.uint64(1)]), q[i],
+                               cash[i], mid[i], step[i], z[j], e_b[j], e_a[j], lg_b[j], lg_a[j])  # fmt: skip
+        q[i], cash[i], mid[i], step[i], reward[i], terminated[i] = row[10], row[9], row[11], t_a, row[7], t_a >= n_steps
         mt[i] += 1
-        step[i] = t_a
-        reward[i] = rew
-        terminated[i] = terminal
-        o = np.uint64(4) * i
-        obs_flat[o] = q_a
+        o = np.uint64(4) * i  # mmenv.task.observe_one
+        obs_flat[o] = row[10]
         obs_flat[o + np.uint64(1)] = max((n_steps - t_a) * dt, 0.0)
-        obs_flat[o + np.uint64(2)] = min(max(m_a - s0[i], -BIG), BIG)
+        obs_flat[o + np.uint64(2)] = min(max(row[11] - s0[i], -BIG), BIG)
         obs_flat[o + np.uint64(3)] = min(max(sigma[i], 0.0), BIG)
-        if write_out:  # the chunk's output rows, flat with a constant stride (copied to ``out`` after)
-            ob[j] = db
-            ob[CHUNK + j] = da
-            ob[2 * CHUNK + j] = bid_price
-            ob[3 * CHUNK + j] = ask_price
-            ob[4 * CHUNK + j] = bought
-            ob[5 * CHUNK + j] = sold
-            ob[6 * CHUNK + j] = fees
-            ob[7 * CHUNK + j] = rew
-            ob[8 * CHUNK + j] = 1.0 if terminal else 0.0
-            ob[9 * CHUNK + j] = c_a
-            ob[10 * CHUNK + j] = q_a
-            ob[11 * CHUNK + j] = m_a
-            ob[12 * CHUNK + j] = w_a
-            ob[13 * CHUNK + j] = t_a * dt
-            ob[14 * CHUNK + j] = m_b
+        if nb.literally(write_out):  # one compiled loop with the rows, one without
+            (ob[j], ob[CHUNK + j], ob[2 * CHUNK + j], ob[3 * CHUNK + j], ob[4 * CHUNK + j], ob[5 * CHUNK + j],
+             ob[6 * CHUNK + j], ob[7 * CHUNK + j], ob[8 * CHUNK + j], ob[9 * CHUNK + j], ob[10 * CHUNK + j],
+             ob[11 * CHUNK + j], ob[12 * CHUNK + j], ob[13 * CHUNK + j], ob[14 * CHUNK + j]) = row  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _copy_rows(ob, m, c0, rows, cols, inf_for_nan) -> None:
+    """The chunk's output columns ``cols`` from ``ob`` into ``rows`` at paths c0 .. c0 + m - 1; with
+    ``inf_for_nan``, where a side is not quoted (its price NaN) the info convention: price -inf (bid) or
+    +inf (ask), depth +inf. (Flat, unsigned indices: plain vector copies.)"""
+    flat = rows.reshape(-1)
+    n = np.uint64(rows.shape[1])
+    for r in range(cols.shape[0]):
+        c = cols[r]
+        src = np.uint64(c * CHUNK)
+        dst = np.uint64(r) * n + np.uint64(c0)
+        if inf_for_nan and c <= 3:
+            price = np.uint64((2 if c % 2 == 0 else 3) * CHUNK)  # (bid_)depth, bid: the bid; the ask likewise
+            fill = -math.inf if c == 2 else math.inf
+            for j in range(m):
+                ju = np.uint64(j)
+                x = ob[price + ju]
+                flat[dst + ju] = fill if x != x else ob[src + ju]
+        else:
+            for j in range(m):
+                ju = np.uint64(j)
+                flat[dst + ju] = ob[src + ju]
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -266,7 +312,8 @@ def model_env_step(
     obs: np.ndarray,
     reward: np.ndarray,
     terminated: np.ndarray,
-    out: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
     final_obs: np.ndarray,
     lo: int,
     hi: int,
@@ -282,14 +329,23 @@ def model_env_step(
             checked (:func:`check_actions`).
         q, cash, step, w0: the trader's state. reset_first: bool (N,), paths that start their next episode
             instead of stepping (next-step autoreset).
-        obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool; out: (N, OUT_COLUMNS)
-            float64 (written when ``fp[WRITE_OUT]``); final_obs: (N, 4) float32, the last observation of a
-            path that ends with ``fp[RESET_AFTER]`` (same-step autoreset).
+        obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool.
+        rows, cols: with ``fp[WRITE_OUT]``, row r of the (K, N) C-contiguous float64 ``rows`` receives column
+            ``cols[r]`` of the output row (:data:`mmenv.core.OUT_NAMES`; ``fp[INF_FOR_NAN]``: in the info
+            convention), e.g. an (N, OUT_COLUMNS) Fortran-ordered array's transpose with cols 0 .. 14.
+        final_obs: (N, 4) float32, the last observation of a path that ends with ``fp[RESET_AFTER]``
+            (same-step autoreset).
     """
     code = int(fp[REWARD])
     eta = fp[ETA]
     reset_after = fp[RESET_AFTER] != 0.0
     write_out = fp[WRITE_OUT] != 0.0
+    inf_for_nan = fp[INF_FOR_NAN] != 0.0
+    r_reward = -1  # the row of the reward column, if written
+    if write_out:
+        for r in range(cols.shape[0]):
+            if cols[r] == 7:
+                r_reward = r
     normalized = fp[NORMALIZED] != 0.0
     min_depth, max_depth, clip = fp[MIN_DEPTH], fp[MAX_DEPTH], fp[CLIP]
     buf = np.empty((6, CHUNK))
@@ -301,14 +357,14 @@ def model_env_step(
     for c0 in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - c0)
         mk.draw_chunk(mp, k0, k1, stream, episode, mt, c0, m, z, e_b, e_a, lg_b, lg_a, zc)
-        _trade_chunk(
-            fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma, obs_flat, reward,
-            terminated, ob, write_out,
-        )  # fmt: skip
         if write_out:
-            for c in range(N_OUT):
-                for j in range(m):
-                    out[c0 + j, c] = ob[c * CHUNK + j]
+            _trade_chunk(fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma,
+                         obs_flat, reward, terminated, ob, True)  # fmt: skip
+        else:
+            _trade_chunk(fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma,
+                         obs_flat, reward, terminated, ob, False)  # fmt: skip
+        if write_out:
+            _copy_rows(ob, m, c0, rows, cols, inf_for_nan)
         if clip > -math.inf:  # quotes where the linear model's fill probability is clipped (rare settings)
             for j in range(m):
                 i = c0 + j
@@ -321,8 +377,8 @@ def model_env_step(
                 if terminated[i]:
                     rew = -math.exp(-eta * (cash[i] + q[i] * mid[i] - w0[i]))
                     reward[i] = rew
-                    if write_out:
-                        out[i, 7] = rew
+                    if r_reward >= 0:
+                        rows[r_reward, i] = rew
         n_reset = 0
         for j in range(m):
             i = np.uint64(c0 + j)
@@ -334,9 +390,9 @@ def model_env_step(
             if reset_first[i]:
                 reward[i] = 0.0
                 terminated[i] = False
-                _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, out, write_out)
+                _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, rows, cols, write_out)
             elif reset_after and terminated[i]:
                 for c in range(4):
                     final_obs[i, c] = obs[i, c]
-                _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, out, False)
+                _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, rows, cols, False)
     return clipped

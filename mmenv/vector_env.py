@@ -311,13 +311,14 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
 
     def _step_model(self, actions, prev: np.ndarray):
         """NEXT_STEP on the model market: one vectorised pass (:func:`mmenv.model_step.model_env_step`) writes
-        the observations, rewards and flags into the env's buffers, and the output rows only when ``infos``
-        has keys. With ``copy=False`` the returned arrays are those buffers (valid until the next step)."""
+        the observations, rewards and flags into the env's buffers, and the requested ``infos`` rows (one
+        fresh (K, N) array) only when there are keys. With ``copy=False`` the returned arrays are those
+        buffers (valid until the next step)."""
         a = self._checked_actions(actions)
-        want = bool(self.info_keys)
+        rows = np.empty((len(self.info_keys), self.num_envs)) if self.info_keys else None
         self.core.model_step(
             a, self.task, self._w0, reset_first=prev, obs=self._obs_buf, reward=self._reward_buf,
-            terminated=self._term_buf, out=self._out if want else None,
+            terminated=self._term_buf, info=None if rows is None else (rows, self._info_cols),
         )  # fmt: skip
         obs, reward, terminated = self._obs_buf, self._reward_buf, self._term_buf
         if self.max_episode_steps is None:
@@ -332,7 +333,11 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             obs = obs.copy()
         if self.copy:
             reward, terminated, truncated = reward.copy(), terminated.copy(), truncated.copy()
-        return obs, reward, terminated, truncated, self._step_infos(want)
+        infos: dict[str, np.ndarray] = {}
+        for key, row in zip(self.info_keys, () if rows is None else rows, strict=True):
+            infos[key] = row  # a fresh row per step, written by the kernel in the info convention
+            infos["_" + key] = self._all
+        return obs, reward, terminated, truncated, infos
 
     def _step_infos(self, want: bool) -> dict[str, np.ndarray]:
         """``infos`` of a fused step: copies of the requested output columns (``_key`` masks all True)."""
