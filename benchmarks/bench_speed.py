@@ -9,8 +9,10 @@ fused step), alternating, best of ``--repeats``. Printed: this tree, the baselin
   with all threads and with ``MMENV_NUM_THREADS=1`` (a tree without that variable runs its own thread
   count), with each tree's default ``infos`` and with every info key (``info_keys=None``; a tree without the
   option returns every key anyway);
-* single env: ``gymnasium.make`` (its wrappers included), constant action, steps/s;
-* ``mmenv replicate --paths 1000 --no-plot``: wall seconds including interpreter start-up and numba's cache.
+* single env: ``gymnasium.make`` (its wrappers included), constant action, steps/s, with every info key (the
+  single env's default) and with ``info_keys=()``;
+* ``mmenv replicate --paths 1000 --no-plot``: wall seconds including interpreter start-up and numba's cache;
+  ``--paths 100000`` on this tree only (the baseline keeps every step's records: about 17 GB).
 
 Usage: ``python -m benchmarks.bench_speed [--baseline REV] [--repeats 3]``.
 """
@@ -55,9 +57,13 @@ print(best)
 """
 
 SINGLE = """
-import time, numpy as np, gymnasium as gym
+import inspect, json, sys, time, numpy as np, gymnasium as gym
 import mmenv
-env = gym.make("mmenv/MarketMaking-v0")
+from mmenv.env import MarketMakingEnv
+extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+known = inspect.signature(MarketMakingEnv.__init__).parameters
+extra = {k: v for k, v in extra.items() if k in known}  # an older tree: its defaults
+env = gym.make("mmenv/MarketMaking-v0", **extra)
 env.reset(seed=0)
 a = np.zeros(2, np.float32)
 best = 0.0
@@ -85,7 +91,7 @@ def _run_code(tree: Path, code: str, threads: int | None = None, kwargs: dict | 
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _replicate_wall(tree: Path) -> float:
+def _replicate_wall(tree: Path, paths: int = 1000) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "MPLBACKEND": "Agg"}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -95,7 +101,7 @@ def _replicate_wall(tree: Path) -> float:
             "mmenv.cli",
             "replicate",
             "--paths",
-            "1000",
+            str(paths),
             "--no-plot",
             "--out",
             tmp + "/o",
@@ -148,8 +154,15 @@ def main(argv: list[str] | None = None) -> None:
                 max,
             ),
             ("single env via gymnasium.make (k steps/s)", lambda t: _run_code(t, SINGLE) / 1e3, max),
+            (
+                "  the same, info_keys=() (baseline: every key) (k steps/s)",
+                lambda t: _run_code(t, SINGLE, kwargs={"info_keys": []}) / 1e3,
+                max,
+            ),
             ("mmenv replicate --paths 1000, wall incl. start-up (s)", _replicate_wall, min),
         ]
+        # this tree only: the baseline keeps every step's records (about 17 GB at 100,000 paths)
+        only = [("mmenv replicate --paths 100000, wall incl. start-up (s)", lambda t: _replicate_wall(t, 100_000))]
         print(
             f"{'benchmark':<62} {'this tree':>10} {'baseline':>10} {'ratio':>7}   (baseline {args.baseline})"
         )
@@ -161,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
             a, b = best(new), best(old)
             ratio = b / a if best is min else a / b
             print(f"{label:<62} {a:>10.2f} {b:>10.2f} {ratio:>6.2f}x")
+        for label, fn in only:
+            print(f"{label:<62} {min(fn(ROOT) for _ in range(args.repeats)):>10.2f} {'-':>10} {'-':>7}")
         print(f"machine: {os.cpu_count()} CPUs; ratios > 1 mean this tree is faster")
 
 
