@@ -25,7 +25,7 @@ def small_tape():
     from mmenv.studies.rl_replay import load_market_tape
 
     tape = load_market_tape("binance", DATA)
-    stop = int(np.searchsorted(tape.time, tape.time[0] + int(24e9)))
+    stop = int(np.searchsorted(tape.time, tape.time[0] + int(12e9)))
     return tape.slice(0, stop)
 
 
