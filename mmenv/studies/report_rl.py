@@ -112,8 +112,9 @@ def sec_rl_study(rep, cfg: dict) -> None:
                 dst,
                 f"PPO learning curve on the training half of the {tapes[market]['label']} tape (mean P&L of the "
                 "training episodes per rollout, stochastic policy)",
-                "the dashed lines are the mean P&L per training window of AS and GLFT tuned on those windows; "
-                "the held-out comparison is in the table above",
+                "the dashed lines are the mean P&L per training window of AS and GLFT tuned on those windows, and "
+                "the trained PPO's mean P&L per held-out window (deterministic actions): the gap between the "
+                "curve's end and that line is what did not carry over to the second half",
             )
             continue
         rep.figure(

@@ -47,6 +47,7 @@ __all__ = [
     "TAPES",
     "imbalance_signal",
     "load_market_tape",
+    "plot_tape_curve",
     "replay_diagnostics",
     "report_markdown",
     "run_tape_market",
@@ -272,7 +273,7 @@ def run_tape_market(
     onto depths of [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.train_replay.replay_env`)."""
     import os
 
-    from agents.ppo import configure_torch, plot_learning_curve
+    from agents.ppo import configure_torch
     from mmenv.replay.engine import ReplayConfig, replay
     from mmenv.studies.replay import calibrate_tape, select_law
     from mmenv.studies.train_replay import train_on_tape
@@ -319,13 +320,8 @@ def run_tape_market(
     pnl = {n: np.array([r.pnl for r in rs]) for n, rs in results.items()}
     edges = {ref: _stats(pnl["ppo"] - pnl[ref]) for ref in ("as_tuned", "glft_tuned", "as_default")}
     png = out / f"learning_curve_{name}.png"
-    refs = {
-        f"{best['as']['family'].upper()}, r {best['as']['risk_aversion']:g} (training windows)": best["as"]["train_mean_pnl"],
-        f"{best['glft']['family'].upper()}, r {best['glft']['risk_aversion']:g} (training windows)": best["glft"]["train_mean_pnl"],
-    }  # fmt: skip
     label = TAPES.get(name, {}).get("label", tape.source)
-    plot_learning_curve(curve, png, references=refs, title=f"PPO on the {label} tape (training half)",
-                        ylabel=f"P&L per {episode_s:g} s episode")  # fmt: skip
+    plot_tape_curve(curve, best, label, episode_s, png, held_out=float(pnl["ppo"].mean()))
     return {
         "label": label,
         "source": tape.source,
@@ -374,6 +370,28 @@ def _budget(m: dict[str, Any]) -> str:
     cpu = m.get("train_cpu_seconds")
     head = f"{cpu:.0f} s of CPU on one core, " if isinstance(cpu, (int, float)) else "one core, "
     return head + f"{m['train_seconds']:.0f} s wall"
+
+
+def _family_label(family: str) -> str:
+    """"as" -> "AS", "glft-two_part" -> "GLFT (two_part law)"."""
+    kind, _, law = family.partition("-")
+    return kind.upper() + (f" ({law} law)" if law else "")
+
+
+def plot_tape_curve(curve, best: dict[str, Any], label: str, episode_s: float, png: Path,
+                    held_out: float | None = None) -> None:  # fmt: skip
+    """The learning curve of a tape with the tuned AS and GLFT's mean P&L per training window as references
+    (and ``held_out``, the trained PPO's mean P&L per held-out window, when given)."""
+    from agents.ppo import plot_learning_curve
+
+    refs = {
+        f"{_family_label(b['family'])}, r {b['risk_aversion']:g}: mean P&L per training window": b["train_mean_pnl"]
+        for b in (best["as"], best["glft"])
+    }
+    if held_out is not None:
+        refs["PPO (deterministic): mean P&L per held-out window"] = held_out
+    plot_learning_curve(curve, png, references=refs, title=f"PPO on the {label} tape (training half)",
+                        ylabel=f"P&L per {episode_s:g} s episode")  # fmt: skip
 
 
 def _verdict(e: dict[str, float]) -> str:
