@@ -81,7 +81,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         info_keys: the ``infos`` keys of every step, ``final_info`` included: ``()`` (default) none, the
             fastest (training libraries read none of them; their wrappers add the episode statistics);
             None: all of :data:`INFO_KEYS`, as the single env and ``SyncVectorEnv`` over single envs; or a
-            subset. ``reset`` always returns every key.
+            subset; ``reset`` returns the same keys.
         copy: return fresh arrays every step (True, as ``SyncVectorEnv``); False returns the env's reused
             observation, reward, terminated and truncated buffers, rewritten in place by the next step
             (Gymnasium allows it; copy what you keep). ``infos`` values are always fresh arrays.
@@ -216,7 +216,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
             self._w0[mask] = core.equity()[mask]
             self._done[mask] = False
         self._started = True
-        return self._observe(), self._infos(info_columns(core), mask, INFO_KEYS)
+        return self._observe(), self._infos(info_columns(core), mask)
 
     def step(self, actions: np.ndarray):
         """Step every sub-env with the autoreset mode of the class docstring.

@@ -92,7 +92,7 @@ def test_disabled_mode_refuses_to_step_a_finished_sub_env():
 
 
 def test_reset_mask_resets_only_the_masked_sub_envs_and_is_validated():
-    venv = mmenv.MarketMakingVectorEnv(num_envs=4, T=0.1, dt=0.01)
+    venv = mmenv.MarketMakingVectorEnv(num_envs=4, T=0.1, dt=0.01, info_keys=None)
     venv.reset(seed=1)
     for _ in range(3):
         obs, *_ = venv.step(np.zeros((4, 2), np.float32))

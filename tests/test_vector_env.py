@@ -11,7 +11,7 @@ ENV_ID = "mmenv/MarketMaking-v0"
 
 
 def test_make_vec_vector_entry_point_and_spaces():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", sigma=1.0)
+    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", sigma=1.0, info_keys=None)
     from mmenv.vector_env import MarketMakingVectorEnv
 
     assert isinstance(venv.unwrapped, MarketMakingVectorEnv)
