@@ -162,7 +162,8 @@ def as_agent() -> None:
 
 def main() -> None:
     warnings.simplefilter("ignore")  # the AS 2008 setting's linear-fill clipping note
-    print(f"N = {N:,}, AS 2008 setting, constant action; threads available: {get_num_threads()}")
+    layer = "numba " + nb.threading_layer() if ms.parallel_layer_ok() else "a Python thread pool"
+    print(f"N = {N:,}, AS 2008 setting, constant action; threads: {get_num_threads()}, shards launched on {layer}")
     kernel_phases()
     vector_env()
     as_agent()

@@ -762,7 +762,9 @@ class SimulationCore:
     ) -> None:
         """One env step of every path of the model market into caller-owned buffers, by
         :func:`mmenv.model_step.model_env_step` (the numbers of :meth:`env_step`, bit for bit), in thread
-        shards for large N (each shard a path range of the same arrays: no slicing, no copies).
+        shards for large N (:func:`mmenv.shards.shard_bounds`; each shard a path range of the same arrays,
+        no slicing, no copies) launched on numba's thread pool (:func:`mmenv.model_step.model_env_shards`),
+        or through :func:`mmenv.shards.run_shards` where numba has only its workqueue layer.
 
         Args:
             action: (N, 2) C-contiguous float32 or float64, checked by :func:`mmenv.model_step.check_actions`
@@ -791,16 +793,24 @@ class SimulationCore:
         )
         final_obs = obs if final_obs is None else final_obs
         _, mp, _, k0, k1 = m.kernel_args()
-        counts = [0] * max(1, len(shard_bounds(n)))
+        args = (
+            mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0,
+            reset_first, obs, reward, terminated, rows, cols, final_obs,
+        )  # fmt: skip
+        bounds = shard_bounds(n)
+        if len(bounds) == 1:
+            clipped = ms.model_env_step(*args, 0, n)
+        elif ms.parallel_layer_ok():  # numba's pool: a launch costs ~1 us (a Python pool: ~20 us)
+            clipped = ms.model_env_shards(*args, np.array(bounds, dtype=np.int64))
+        else:
+            counts = [0] * len(bounds)
 
-        def work(j: int, lo: int, hi: int) -> None:
-            counts[j] = ms.model_env_step(
-                mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step,
-                w0, reset_first, obs, reward, terminated, rows, cols, final_obs, lo, hi,
-            )  # fmt: skip
+            def work(j: int, lo: int, hi: int) -> None:
+                counts[j] = ms.model_env_step(*args, lo, hi)
 
-        run_shards(work, shard_bounds(n))
-        if any(counts) and not self._clip_warned:
+            run_shards(work, bounds)
+            clipped = sum(counts)
+        if clipped and not self._clip_warned:
             self._warn_clipped()
 
     def observe(self) -> np.ndarray:
