@@ -101,13 +101,17 @@ def trader_params(core, task, *, reset_after: bool, write_out: bool, inf_for_nan
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def check_actions(action: np.ndarray, normalized: bool) -> int:
-    """Number of entries of the (N, 2) actions the env refuses: NaN, -inf, and +inf in normalized mode
-    (in depth mode +inf is "no quote"). An integer count: exact in any order, so the loop vectorises."""
+    """Number of entries of the C-contiguous (N, 2) actions the env refuses: NaN, -inf, and +inf in
+    normalized mode (in depth mode +inf is "no quote"). One comparison per entry (NaN compares false) and
+    an integer count (exact in any order), so the loop vectorises."""
+    flat = action.reshape(-1)
     bad = 0
-    for i in range(action.shape[0]):
-        for c in range(2):
-            x = np.float64(action[i, c])
-            bad += (x != x) | (x == -math.inf) | (normalized & (x == math.inf))
+    if normalized:
+        for k in range(flat.shape[0]):
+            bad += 0 if abs(flat[np.uint64(k)]) < math.inf else 1
+    else:
+        for k in range(flat.shape[0]):
+            bad += 0 if flat[np.uint64(k)] > -math.inf else 1
     return bad
 
 
