@@ -23,6 +23,7 @@ Python twin (``match_and_settle.py_func``) is the readable reference. numba was 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from mmenv import market_kernels as mk
 from mmenv import model_step as ms
-from mmenv.shards import run_shards, shard_bounds
+from mmenv.shards import ShardChoice, run_shards, shard_bounds
 from mmenv.task import action_to_depth_one, observe_one, reward_one
 
 __all__ = [
@@ -519,6 +520,7 @@ class SimulationCore:
         # model_step without output rows; all of them
         self._no_info = (np.empty((0, self.num_paths)), np.empty(0, dtype=np.int64))
         self._all_cols = np.arange(OUT_COLUMNS, dtype=np.int64)
+        self._shard_choice = ShardChoice()  # model_step: one thread or shards, by measurement
 
     @classmethod
     def from_params(cls, market, params) -> SimulationCore:
@@ -764,7 +766,9 @@ class SimulationCore:
         :func:`mmenv.model_step.model_env_step` (the numbers of :meth:`env_step`, bit for bit), in thread
         shards for large N (:func:`mmenv.shards.shard_bounds`; each shard a path range of the same arrays,
         no slicing, no copies) launched on numba's thread pool (:func:`mmenv.model_step.model_env_shards`),
-        or through :func:`mmenv.shards.run_shards` where numba has only its workqueue layer.
+        or through :func:`mmenv.shards.run_shards` where numba has only its workqueue layer; whether the
+        shards or one thread run is measured as the steps go (:class:`mmenv.shards.ShardChoice`): the
+        numbers are the same either way.
 
         Args:
             action: (N, 2) C-contiguous float32 or float64, checked by :func:`mmenv.model_step.check_actions`
@@ -798,7 +802,9 @@ class SimulationCore:
             reset_first, obs, reward, terminated, rows, cols, final_obs,
         )  # fmt: skip
         bounds = shard_bounds(n)
-        if len(bounds) == 1:
+        use_shards, timed = (False, False) if len(bounds) == 1 else self._shard_choice.pick()
+        t0 = time.perf_counter() if timed else 0.0
+        if not use_shards:
             clipped = ms.model_env_step(*args, 0, n)
         elif ms.parallel_layer_ok():  # numba's pool: a launch costs ~1 us (a Python pool: ~20 us)
             clipped = ms.model_env_shards(*args, np.array(bounds, dtype=np.int64))
@@ -810,6 +816,8 @@ class SimulationCore:
 
             run_shards(work, bounds)
             clipped = sum(counts)
+        if timed:
+            self._shard_choice.record(use_shards, time.perf_counter() - t0)
         if clipped and not self._clip_warned:
             self._warn_clipped()
 

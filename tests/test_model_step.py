@@ -200,3 +200,23 @@ def test_trader_params_rejects_nothing_silently():
     fp = trader_params(core, TaskParams(), reset_after=False, write_out=False)
     assert np.isfinite(fp[:14]).all()
     assert np.isneginf(fp[14])  # A dt < 1: the linear fill probability is never clipped for normalized actions
+
+
+def test_shard_choice_follows_the_timings():
+    """Windows of alternating timed calls; the faster way runs in between; a lost window doubles the gap."""
+    from mmenv.shards import ShardChoice
+
+    ch = ShardChoice()
+    assert [ch.pick() for _ in range(2)] == [(False, False), (True, False)]  # warm-up, untimed
+    for k in range(ch.WINDOW):
+        shards, timed = ch.pick()
+        assert timed and shards == (k % 2 == 1)
+        ch.record(shards, 5.0 if shards else 1.0)  # the shards are slower here
+    assert ch.seconds == [1.0, 5.0]
+    assert {ch.pick() for _ in range(2 * ch.EVERY)} == {(False, False)}  # one thread, untimed
+    shards, timed = ch.pick()  # the next window comes 2 x EVERY later: the shards lost
+    assert timed
+    for _ in range(ch.WINDOW):
+        ch.record(shards, 0.5 if shards else 1.0)
+        shards, timed = ch.pick()
+    assert ch.seconds == [1.0, 0.5] and (shards, timed) == (True, False)
