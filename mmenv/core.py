@@ -521,6 +521,8 @@ class SimulationCore:
         self._no_info = (np.empty((0, self.num_paths)), np.empty(0, dtype=np.int64))
         self._all_cols = np.arange(OUT_COLUMNS, dtype=np.int64)
         self._shard_choice = ShardChoice()  # model_step: one thread or shards, by measurement
+        #: Threads for large N (None: :func:`mmenv.shards.get_num_threads`); the numbers do not depend on it.
+        self.num_threads: int | None = None
 
     @classmethod
     def from_params(cls, market, params) -> SimulationCore:
@@ -689,7 +691,7 @@ class SimulationCore:
                     *tail, o[0], reset_after, *o[1:],
                 )  # fmt: skip
 
-            bounds = shard_bounds(n)
+            bounds = shard_bounds(n, self.num_threads)
             if (
                 len(bounds) == 1
             ):  # one shard (every N below 2 x 2048, the single env): no slicing, no hand-off
@@ -735,7 +737,7 @@ class SimulationCore:
             def work(_: int, lo: int, hi: int) -> None:  # scalars pass through, per-path arrays are sliced
                 env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
 
-            run_shards(work, shard_bounds(n))
+            run_shards(work, shard_bounds(n, self.num_threads))
             if self._on_fills is not None:
                 self._on_fills(out[:, 4], out[:, 5])
         if self.market_clips and not self._clip_warned:
@@ -801,7 +803,7 @@ class SimulationCore:
             mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0,
             reset_first, obs, reward, terminated, rows, cols, final_obs,
         )  # fmt: skip
-        bounds = shard_bounds(n)
+        bounds = shard_bounds(n, self.num_threads)
         use_shards, timed = (False, False) if len(bounds) == 1 else self._shard_choice.pick()
         t0 = time.perf_counter() if timed else 0.0
         if not use_shards:

@@ -85,6 +85,9 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         copy: return fresh arrays every step (True, as ``SyncVectorEnv``); False returns the env's reused
             observation, reward, terminated and truncated buffers, rewritten in place by the next step
             (Gymnasium allows it; copy what you keep). ``infos`` values are always fresh arrays.
+        num_threads: threads for the paths' shards (None: ``MMENV_NUM_THREADS`` or the CPU count,
+            :mod:`mmenv.shards`); the numbers are the same for every count. Whether a step runs in shards or
+            on one thread is measured as the steps go (:class:`mmenv.shards.ShardChoice`).
         render_mode: None (the vector env does not render; render a single env instead).
         **kwargs: the single env's market and task arguments; an unknown one raises TypeError.
 
@@ -107,11 +110,16 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         max_episode_steps: int | None = None,
         info_keys: tuple[str, ...] | list[str] | None = (),
         copy: bool = True,
+        num_threads: int | None = None,
         **kwargs: Any,
     ) -> None:
         #: The ``infos`` keys returned by every step (None at construction: all of them).
         self.info_keys = check_info_keys(info_keys)
         self.copy = bool(copy)
+        if num_threads is not None and (
+            isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1
+        ):
+            raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
@@ -129,6 +137,7 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         self.render_mode = None
         market_kind = check_arguments(kwargs, type(self).__name__)
         self.params, self.task, self.core = build_simulation(self.num_envs, kwargs)
+        self.core.num_threads = None if num_threads is None else int(num_threads)
         low, high, dtype = self.task.action_bounds()
         self.single_action_space = spaces.Box(low, high, (2,), dtype)
         self.action_space = batch_space(self.single_action_space, self.num_envs)

@@ -142,6 +142,20 @@ def test_model_step_does_not_depend_on_threads_or_shards(monkeypatch):
         np.testing.assert_array_equal(small.step(act[:7])[0], res[0][s][: 7 * 4].reshape(7, 4))
 
 
+def test_num_threads_argument():
+    a = np.random.default_rng(0).uniform(-1, 1, (9000, 2))
+    one, three = (MarketMakingVectorEnv(num_envs=9000, num_threads=t) for t in (1, 3))
+    assert one.core.num_threads == 1 and three.core.num_threads == 3
+    for e in (one, three):
+        e.reset(seed=2)
+    for _ in range(15):  # past the timed windows: the shards and one thread both run
+        for x, y in zip(one.step(a)[:4], three.step(a)[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="num_threads must be None or an integer >= 1"):
+            MarketMakingVectorEnv(num_envs=2, num_threads=bad)
+
+
 def test_copy_false_returns_the_reused_buffers():
     env = MarketMakingVectorEnv(num_envs=4, copy=False, info_keys=())
     env.reset(seed=0)
