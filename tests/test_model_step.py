@@ -4,6 +4,7 @@ and the vector env's buffers, info option and action checks on top of it."""
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -234,3 +235,27 @@ def test_shard_choice_follows_the_timings():
         ch.record(shards, 0.5 if shards else 1.0)
         shards, timed = ch.pick()
     assert ch.seconds == [1.0, 0.5] and (shards, timed) == (True, False)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_steps_large_envs_after_the_parent_used_the_thread_pool():
+    """GNU OpenMP must not be launched again in a forked child (numba terminates the process): the child
+    falls back to the Python thread pool and gives the parent's numbers."""
+    env = MarketMakingVectorEnv(num_envs=9000, num_threads=2)
+    env.reset(seed=1)
+    a = np.zeros((9000, 2), np.float32)
+    for _ in range(12):
+        env.step(a)
+    env.reset(seed=1)
+    want = [env.step(a)[0].copy() for _ in range(12)]
+    env.reset(seed=1)
+    pid = os.fork()
+    if pid == 0:  # the child: any failure, or a kill by numba, is a non-zero status
+        try:
+            env.core._shard_choice.seconds = [math.inf, 0.0]  # the shards, whatever the parent measured
+            got = [env.step(a)[0] for _ in range(12)]
+            os._exit(0 if all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)) else 3)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
