@@ -53,6 +53,7 @@ import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_finite, check_positive
+from mmenv.counter_rng import det_exp, det_expm1, det_expm1_array, det_log
 
 __all__ = ["ExactOptimumAgent", "ExactSolution", "exact_optimum_for_env", "solve_exact"]
 
@@ -100,15 +101,15 @@ def _best_exp(
     s (1 - e^{-x}) = k x e^{-x} (s d + c), x = a e^{-k d}, by Newton safeguarded with bisection.
     """
     if linear:
-        lo2 = min(max(lo, math.log(a) / k), hi)
+        lo2 = min(max(lo, det_log(a) / k), hi)
         d = min(max(1.0 / k - c / s, lo2), hi)
-        p = min(1.0, a * math.exp(-k * d))
+        p = min(1.0, a * det_exp(-k * d))
     else:
         # g(d) = f'(d) = s (1 - e^-x) - k x e^-x (s d + c)
-        x = a * math.exp(-k * lo)
-        g_lo = -s * math.expm1(-x) - k * x * math.exp(-x) * (s * lo + c)
-        x = a * math.exp(-k * hi)
-        g_hi = -s * math.expm1(-x) - k * x * math.exp(-x) * (s * hi + c)
+        x = a * det_exp(-k * lo)
+        g_lo = -s * det_expm1(-x) - k * x * det_exp(-x) * (s * lo + c)
+        x = a * det_exp(-k * hi)
+        g_hi = -s * det_expm1(-x) - k * x * det_exp(-x) * (s * hi + c)
         if g_lo <= 0.0:
             d = lo
         elif g_hi >= 0.0:
@@ -117,10 +118,10 @@ def _best_exp(
             left, right = lo, hi
             d = min(max(1.0 / k - c / s, lo), hi)
             for _ in range(200):
-                x = a * math.exp(-k * d)
-                ex = math.exp(-x)
+                x = a * det_exp(-k * d)
+                ex = det_exp(-x)
                 u = s * d + c
-                g = -s * math.expm1(-x) - k * x * ex * u
+                g = -s * det_expm1(-x) - k * x * ex * u
                 if g > 0.0:
                     left = d
                 else:
@@ -133,7 +134,7 @@ def _best_exp(
                     d = nd
                     break
                 d = nd
-        p = -math.expm1(-a * math.exp(-k * d))
+        p = -det_expm1(-a * det_exp(-k * d))
     if withdraw and p * (s * d + c) < 0.0:
         return math.inf, 0.0
     return d, p
@@ -210,7 +211,7 @@ def _solve_exp_kernel(
 # ---------------------------------------------------------------- a general intensity: numpy
 def _fill_prob(lam: np.ndarray, dt: float, linear: bool) -> np.ndarray:
     x = lam * dt
-    return np.minimum(1.0, x) if linear else -np.expm1(-x)
+    return np.minimum(1.0, x) if linear else -det_expm1_array(-x)
 
 
 def _checked_intensity(intensity: Callable[[np.ndarray], np.ndarray], d: np.ndarray) -> np.ndarray:
@@ -253,7 +254,7 @@ class _SearchMax:
         x2 = a + _GOLDEN * (b - a)
         f1 = self.prob(x1) * (s * x1 + c)
         f2 = self.prob(x2) * (s * x2 + c)
-        n_iter = max(0, math.ceil(math.log(self.xtol / max(d[1] - d[0], 1e-300)) / math.log(_GOLDEN)) + 1)
+        n_iter = max(0, math.ceil(det_log(self.xtol / max(d[1] - d[0], 1e-300)) / det_log(_GOLDEN)) + 1)
         for _ in range(n_iter):
             right = f1 < f2  # the maximum lies in [x1, b], else in [a, x2]
             a = np.where(right, x1, a)

@@ -39,6 +39,7 @@ from agents.base import BasePolicy, QuoteState
 from agents.exact_optimum import ExactOptimumAgent
 from agents.optimal import GLFTAgent
 from mmenv.config import check_positive
+from mmenv.counter_rng import det_exp, det_log1p, det_log1p_array, det_log_array
 
 __all__ = [
     "IntensityASAgent",
@@ -66,7 +67,7 @@ def local_decay(intensity: Intensity, depth: np.ndarray, rel_step: float = 1e-4)
     """kappa(delta) = -d ln lambda / d delta by central differences (1 / price unit)."""
     d = np.asarray(depth, dtype=np.float64)
     h = rel_step * np.maximum(np.abs(d), 1e-3)
-    lo, hi = np.log(intensity(d - h)), np.log(intensity(d + h))
+    lo, hi = det_log_array(intensity(d - h)), det_log_array(intensity(d + h))
     return -(hi - lo) / (2.0 * h)
 
 
@@ -75,7 +76,7 @@ def _liquidity_term(gamma: float, kappa: np.ndarray) -> np.ndarray:
     kappa = np.maximum(kappa, 1e-300)
     if gamma < 1e-12:
         return 1.0 / kappa
-    return np.log1p(gamma / kappa) / gamma
+    return det_log1p_array(gamma / kappa) / gamma
 
 
 class IntensityASAgent(BasePolicy):
@@ -142,13 +143,13 @@ def _glft_local(
         if not (math.isfinite(k) and k > 0):
             raise ValueError(f"the intensity must decrease at the quoting depth {d0!r} (local decay {k!r})")
         x = gamma * order_size / k
-        new = max(1.0 / k if x < 1e-8 else math.log1p(x) / (gamma * order_size), min_depth)
+        new = max(1.0 / k if x < 1e-8 else det_log1p(x) / (gamma * order_size), min_depth)
         if abs(new - d0) <= 1e-10 * max(1.0, abs(d0)):
             d0 = new
             break
         d0 = 0.5 * (d0 + new)
     lam0 = float(np.asarray(intensity(np.array([d0])))[0])
-    return lam0 * math.exp(k * d0), k, d0
+    return lam0 * det_exp(k * d0), k, d0
 
 
 class IntensityGLFTAgent(GLFTAgent):

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 
+import numba as nb
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_finite, check_positive
+from mmenv.counter_rng import det_exp, det_exp_array, det_expm1_array, det_log, det_log1p, det_log_array
 
 __all__ = ["CJPAgent", "GLFTAgent", "cjp_generator", "solve_cjp"]
 
@@ -94,8 +96,8 @@ class GLFTAgent(BasePolicy):
             c1 = 1.0 / k
             growth = math.e
         else:
-            c1 = math.log1p(x) / (g * d)
-            growth = math.exp((1.0 + 1.0 / x) * math.log1p(x))
+            c1 = det_log1p(x) / (g * d)
+            growth = det_exp((1.0 + 1.0 / x) * det_log1p(x))
         c2 = np.sqrt(np.square(sigma) * g / (2.0 * a * d * k) * growth)
         return c1, c2
 
@@ -136,6 +138,55 @@ def cjp_generator(A: float, k: float, phi: float, n_q: int, mu: float = 0.0, siz
     return m
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b with a fixed order of IEEE operations (no BLAS, no FMA): c_ij = sum_p a_ip b_pj summed in p
+    order, so the bits do not depend on the CPU's BLAS kernel or SIMD width."""
+    c = np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for p in range(a.shape[1]):
+            aip = a[i, p]
+            if aip == 0.0:  # skipping a zero term leaves the sum's bits unchanged (finite entries)
+                continue
+            for j in range(b.shape[1]):
+                c[i, j] += aip * b[p, j]
+    return c
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _expm_nonneg(a: np.ndarray) -> np.ndarray:
+    """exp(a) of a matrix with nonnegative entries, the same bits on every CPU: scaling and squaring
+    (Moler and Van Loan 2003, "Nineteen dubious ways to compute the exponential of a matrix", SIAM Review
+    45(1), method 3).
+
+    a / 2^s with 1-norm <= 1/2 (exact scaling by a power of two); exp by its Taylor polynomial of degree
+    18 in Horner form (truncation < 0.5^19 / 19! ~ 2e-23 of the norm); then s squarings. With a >= 0 every
+    sum adds nonnegative terms (no cancellation), so small entries keep their relative accuracy. Products
+    by :func:`_matmul` (fixed summation order, no BLAS).
+    """
+    n = a.shape[0]
+    norm = 0.0
+    for j in range(n):
+        col = 0.0
+        for i in range(n):
+            col += abs(a[i, j])
+        norm = max(norm, col)
+    s = 0
+    scale = 1.0
+    while norm * scale > 0.5:
+        scale *= 0.5
+        s += 1
+    b = a * scale
+    e = np.eye(n)
+    for m in range(18, 0, -1):
+        e = _matmul(b, e) / m
+        for i in range(n):
+            e[i, i] += 1.0
+    for _ in range(s):
+        e = _matmul(e, e)
+    return e
+
+
 def solve_cjp(
     A: float,
     k: float,
@@ -153,25 +204,27 @@ def solve_cjp(
     stepped exactly by E = expm(M dt): omega_{j+1} = E omega_j, renormalised each step (the log of the
     scale is carried) so that long horizons do not overflow. h = (1/k) ln omega (CJP 2015, eq. 10.11).
     """
-    from scipy.linalg import expm
-
     n = round(T / dt)
     q = np.arange(-n_q, n_q + 1) * size
     kappa = k / size
-    e = expm(cjp_generator(A, k, phi, n_q, mu, size) * dt)
+    g = cjp_generator(A, k, phi, n_q, mu, size) * dt
+    # exp(g) = e^c exp(g - c I) with c the smallest diagonal entry: g - c I >= 0 (off-diagonals A/e dt >= 0),
+    # and the factor e^c goes into the carried log scale (c per step)
+    c = float(g.diagonal().min())
+    e = _expm_nonneg(g - c * np.eye(q.size))
     log_z = -kappa * alpha * q * q
     shift = log_z.max()
-    w = np.exp(log_z - shift)
+    w = det_exp_array(log_z - shift)
     log_scale = shift
     h = np.empty((n + 1, q.size))
     tiny = np.finfo(float).tiny
     h[0] = log_z / kappa
     for j in range(1, n + 1):
-        w = e @ w
+        w = _matmul(e, w.reshape(-1, 1)).reshape(-1)
         top = w.max()
         w = w / top
-        log_scale += math.log(top)
-        h[j] = (np.log(np.maximum(w, tiny)) + log_scale) / kappa
+        log_scale += det_log(top) + c
+        h[j] = (det_log_array(np.maximum(w, tiny)) + log_scale) / kappa
     return h
 
 
@@ -292,8 +345,8 @@ class CJPAgent(BasePolicy):
         s = self.order_size
         for j in range(1, n + 1):  # tau = j dt: the decision at time T - j dt
             db, da = self.bid_table[j], self.ask_table[j]
-            pb = -np.expm1(-self.A * np.exp(-self.k * db) * self.dt)  # 0 at a withdrawn (inf) side
-            pa = -np.expm1(-self.A * np.exp(-self.k * da) * self.dt)
+            pb = -det_expm1_array(-self.A * det_exp_array(-self.k * db) * self.dt)  # 0 at a withdrawn (inf) side
+            pa = -det_expm1_array(-self.A * det_exp_array(-self.k * da) * self.dt)
             up = np.append(v[1:], 0.0)  # V(q + 1)
             down = np.insert(v[:-1], 0, 0.0)  # V(q - 1)
             cont = pb * (1 - pa) * up + pa * (1 - pb) * down + (pb * pa + (1 - pb) * (1 - pa)) * v

@@ -5,11 +5,14 @@ Quantitative Finance 8(3), 217-224. Equation numbers below are the paper's.
 
 Units: prices in price units, t and T in time units, sigma in price units / sqrt(time unit), gamma (risk
 aversion) in 1 / price unit, k in 1 / price unit, q in units of the asset.
+
+Bit for bit on every CPU: the logarithms (the liquidity term ln(1 + gamma/k), the infinite-horizon
+reservation prices) are :func:`mmenv.counter_rng.det_log1p` (IEEE basic operations only, no libm, no
+CPU-dispatched SIMD), so the quotes, and the fills and P&L they lead to, do not depend on the machine.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,7 +35,9 @@ def _liquidity_term(gamma: float, k: float) -> float:
     """(2/gamma) ln(1 + gamma/k), with its gamma -> 0 limit 2/k (AS eq. 3.18, second term)."""
     if gamma == 0.0:
         return 2.0 / k
-    return 2.0 * math.log1p(gamma / k) / gamma
+    from mmenv.counter_rng import det_log1p  # lazy: numba stays out of `import mmenv`
+
+    return 2.0 * float(det_log1p(gamma / k)) / gamma
 
 
 def liquidity_term(gamma: float, k: float) -> float:
@@ -151,8 +156,10 @@ class MarketMakingEngine:
             raise ValueError(
                 f"q must satisfy |q| < sqrt(2 omega)/(gamma sigma) = {np.sqrt(2 * self._omega / g2s2):.4g}, got {q!r}"
             )
-        r_a = s + np.log1p((1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
-        r_b = s + np.log1p((-1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
+        from mmenv.counter_rng import det_log1p_array  # lazy: numba stays out of `import mmenv`
+
+        r_a = s + det_log1p_array((1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
+        r_b = s + det_log1p_array((-1.0 - 2.0 * q) * g2s2 / denom) / self.gamma
         return r_a, r_b
 
     def quotes(self, s: ArrayLike, q: ArrayLike, t: ArrayLike) -> tuple[ArrayLike, ArrayLike]:

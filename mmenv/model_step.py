@@ -37,6 +37,7 @@ import numba as nb
 import numpy as np
 
 from mmenv import market_kernels as mk
+from mmenv.counter_rng import det_exp
 from mmenv.task import BIG, action_to_depth_one, observe_one
 
 __all__ = [
@@ -382,7 +383,7 @@ def model_env_step(
             for j in range(m):
                 i = c0 + j
                 if terminated[i]:
-                    rew = -math.exp(-eta * (cash[i] + q[i] * mid[i] - w0[i]))
+                    rew = -det_exp(-eta * (cash[i] + q[i] * mid[i] - w0[i]))
                     reward[i] = rew
                     if r_reward >= 0:
                         rows[r_reward, i] = rew

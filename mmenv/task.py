@@ -36,6 +36,7 @@ import numba as nb
 import numpy as np
 
 from mmenv.config import check_finite, check_positive
+from mmenv.counter_rng import det_exp
 
 __all__ = ["OBS_NAMES", "TaskParams"]
 
@@ -248,7 +249,7 @@ def reward_one(
             r -= alpha * q_after * q_after
         return r
     if terminal:
-        return -math.exp(-eta * (w_after - w0))
+        return -det_exp(-eta * (w_after - w0))
     return 0.0
 
 

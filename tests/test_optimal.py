@@ -185,3 +185,23 @@ def test_ode_value_matches_monte_carlo_at_two_dt():
     extrap = 2 * m2 - m1
     remainder = abs(b1 - 2 * b2)  # second-order term left by Richardson on the exact discrete values
     assert abs(extrap - v) < 4 * math.hypot(2 * s2, s1) + remainder
+
+
+def test_matrix_exponential_is_scipys_and_fma_free():
+    """The CJP value function's exp(M dt) (a fixed-order product, no BLAS: the same bits on every CPU)
+    agrees with scipy's expm; its loops contain no fused multiply-add."""
+    import numba as nb
+    from scipy.linalg import expm
+
+    from agents.optimal import _expm_nonneg, _matmul
+
+    for phi, n_q, dt in ((0.2, 5, 0.01), (2.0, 25, 0.005), (0.01, 25, 1.0)):
+        g = cjp_generator(140.0, 1.5, phi, n_q, 0.0, 1.0) * dt
+        c = g.diagonal().min()
+        got = _expm_nonneg(g - c * np.eye(g.shape[0])) * np.exp(c)
+        np.testing.assert_allclose(got, expm(g), rtol=1e-10, atol=1e-14 * np.abs(expm(g)).max())
+    fresh = nb.njit(_matmul.py_func)  # an uncached compilation (cached code has no asm to inspect)
+    fresh(np.ones((3, 3)), np.ones((3, 1)))
+    asm = "".join(fresh.inspect_asm().values()).lower()
+    assert "mulsd" in asm or "vmulpd" in asm or "vmulsd" in asm
+    assert "vfmadd" not in asm and "vfmsub" not in asm and "vfnmadd" not in asm
