@@ -154,13 +154,13 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _expm_nonneg(a: np.ndarray) -> np.ndarray:
-    """exp(a) of a matrix with nonnegative entries, the same bits on every CPU: scaling and squaring
+def _expm(a: np.ndarray) -> np.ndarray:
+    """exp(a) of a square matrix, the same bits on every CPU: scaling and squaring
     (Moler and Van Loan 2003, "Nineteen dubious ways to compute the exponential of a matrix", SIAM Review
     45(1), method 3).
 
     a / 2^s with 1-norm <= 1/2 (exact scaling by a power of two); exp by its Taylor polynomial of degree
-    18 in Horner form (truncation < 0.5^19 / 19! ~ 2e-23 of the norm); then s squarings. With a >= 0 every
+    18 in Horner form (truncation < 0.5^19 / 19! ~ 2e-23 of the norm); then s squarings. Where a >= 0 every
     sum adds nonnegative terms (no cancellation), so small entries keep their relative accuracy. Products
     by :func:`_matmul` (fixed summation order, no BLAS).
     """
@@ -208,10 +208,12 @@ def solve_cjp(
     q = np.arange(-n_q, n_q + 1) * size
     kappa = k / size
     g = cjp_generator(A, k, phi, n_q, mu, size) * dt
-    # exp(g) = e^c exp(g - c I) with c the smallest diagonal entry: g - c I >= 0 (off-diagonals A/e dt >= 0),
-    # and the factor e^c goes into the carried log scale (c per step)
-    c = float(g.diagonal().min())
-    e = _expm_nonneg(g - c * np.eye(q.size))
+    # exp(g) = e^c exp(g - c I), the factor e^c carried in the log scale (c per step). c = the smallest
+    # diagonal entry makes g - c I >= 0 (off-diagonals A/e dt >= 0: no cancellation); where the diagonal
+    # spans more than 500, c = largest - 500 keeps exp(g - c I) finite (rows below are ~e^-500 anyway)
+    diag = g.diagonal()
+    c = float(max(diag.min(), diag.max() - 500.0))
+    e = _expm(g - c * np.eye(q.size))
     log_z = -kappa * alpha * q * q
     shift = log_z.max()
     w = det_exp_array(log_z - shift)
