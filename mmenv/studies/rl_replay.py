@@ -80,11 +80,9 @@ _POLICY_NAMES = {"ppo": "PPO", "as_tuned": "AS, tuned r", "glft_tuned": "GLFT, t
 _FAMILIES = {"as": "as", "glft": "glft"}
 
 
-def load_market_tape(name: str, data_dir: Path | None):
-    """The tape of :data:`TAPES` ``name`` from ``data_dir`` (the shared samples' folder); ValueError naming the
-    missing file."""
-    from mmenv import tape_loaders
-
+def tape_paths(name: str, data_dir: Path | None) -> list[Path]:
+    """The files of :data:`TAPES` ``name`` in ``data_dir`` (the shared samples' folder); ValueError naming the
+    missing folder or file."""
     if data_dir is None:
         raise ValueError(
             f"market {name!r} needs the real-data folder: --data DIR (with lobster/ and binance/), none found"
@@ -93,6 +91,14 @@ def load_market_tape(name: str, data_dir: Path | None):
     for p in paths:
         if not p.is_file():
             raise ValueError(f"market {name!r}: file {p} not found (--data DIR)")
+    return paths
+
+
+def load_market_tape(name: str, data_dir: Path | None):
+    """The tape of :data:`TAPES` ``name`` from ``data_dir``; ValueError naming the missing file."""
+    from mmenv import tape_loaders
+
+    paths = tape_paths(name, data_dir)
     return tape_loaders.load_lobster(*paths) if name == "lobster" else tape_loaders.load_binance(*paths)
 
 

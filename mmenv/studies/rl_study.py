@@ -239,6 +239,11 @@ def run(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v < 2:
             raise ValueError(f"{name} must be >= 2, got {v!r}")
+    from mmenv.studies.rl_replay import tape_paths
+
+    for name in args.markets:  # the tapes' files are checked before anything runs or is written
+        if name in TAPE_MARKETS:
+            tape_paths(name, _tape_data_dir(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {"task": TASK, "gamma_grid": list(GAMMA_GRID), "markets": {}, "tapes": {}}
@@ -276,13 +281,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tape_data_dir(args: argparse.Namespace) -> Path | None:
+    """``--data``, else the shared samples' folder beside the checkout when present."""
+    from mmenv.studies.replay import shared_data_dir
+
+    return args.data if args.data is not None else shared_data_dir()
+
+
 def _run_tape(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """One real tape of :data:`TAPE_MARKETS` (:func:`mmenv.studies.rl_replay.run_tape_market`)."""
-    from mmenv.studies.replay import shared_data_dir
     from mmenv.studies.rl_replay import load_market_tape, run_tape_market
 
-    data = args.data if args.data is not None else shared_data_dir()
-    tape = load_market_tape(name, data)
+    tape = load_market_tape(name, _tape_data_dir(args))
     print(f"{name}: training PPO for {args.timesteps:,} decisions on the first half of {tape.source}, tuning "
           "AS and GLFT on its windows, evaluating on the second half ...")  # fmt: skip
     return run_tape_market(name, tape, out, timesteps=args.timesteps, seed=args.seed,

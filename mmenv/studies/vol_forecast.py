@@ -311,13 +311,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the three parts, print, write DIR/metrics.json."""
-    from mmenv import data
+    from mmenv import data, tape_loaders
     from mmenv.studies.common import write_json
     from mmenv.studies.compare import load_bars_arg
     from mmenv.volforecast import forecast_losses, rolling_forecasts
 
+    # the tapes are read (and checked) before anything runs; the output folder is made when there is a result
+    lobster = tape_loaders.load_lobster(*args.lobster) if args.lobster is not None else None
+    binance = tape_loaders.load_binance(*args.binance) if args.binance is not None else None
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {}
     s = garch_market_series(args.steps, args.seed)
     f = rolling_forecasts(
@@ -361,26 +363,23 @@ def run(args: argparse.Namespace) -> int:
     metrics["quoting"] = quoting_study(args.paths, args.seed, args.steps)
     print(f"\nAS (gamma 0.1) on {args.paths} GARCH-market episodes with each sigma (same paths):")
     print(_quoting_table(metrics["quoting"]))
-    from mmenv import tape_loaders
-
     tapes = {}
     if args.lobster is not None:
-        tape = tape_loaders.load_lobster(*args.lobster)
-        tapes["lobster"] = tape_study(tape, f"LOBSTER {args.lobster[0].name.split('_')[0]} "
+        tapes["lobster"] = tape_study(lobster, f"LOBSTER {args.lobster[0].name.split('_')[0]} "
                                             f"{args.lobster[0].name.split('_')[1]}")  # fmt: skip
     if args.binance is not None:
-        tape = tape_loaders.load_binance(*args.binance)
         parts = args.binance[0].stem.split("_")
         label = (
             f"Binance {parts[1].upper()} {parts[2][:10]}"
             if len(parts) > 2
             else f"Binance {args.binance[0].name}"
         )
-        tapes["binance"] = tape_study(tape, label)
+        tapes["binance"] = tape_study(binance, label)
     for t in tapes.values():
         _print_tape(t)
     if tapes:
         metrics["tapes"] = tapes
+    out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
     print(f"wrote {out / 'metrics.json'}")
     return 0
