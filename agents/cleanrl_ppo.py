@@ -14,7 +14,7 @@ terminal step before them is not bootstrapped (``terminated``: reaching T ends t
 
 The env is built with ``obs_mode="normalized"`` (unless ``env_kwargs`` says otherwise): it divides the
 observation by fixed, documented scales (not learned statistics), so the policy's inputs are O(1):
-q / q_max, (T - t) / T, (s - s0) / (sigma sqrt(T)), sigma / sigma (:meth:`mmenv.task.TaskParams.observation_scale`).
+q / q_max, (T - t) / T, (s - s0) / (sigma sqrt(T)), sigma / sigma (:meth:`mmenv.sim.task.TaskParams.observation_scale`).
 Rewards are divided by ``reward_scale``.
 
 Command line (CleanRL style: one flag per field of :class:`Args`, defaults shown by ``--help``)::

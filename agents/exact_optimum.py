@@ -6,12 +6,12 @@ each step of length dt does, for quotes at depths (delta_b, delta_a) set at the 
 * each live side fills at most once, independently, with probability
   p(delta) = 1 - exp(-lambda(delta) dt) (``fill_model="exponential"``) or min(1, lambda(delta) dt)
   (``"linear"``), lambda(delta) = A e^{-k delta} per side (AS 2008 eqs. 2.10-2.12);
-* the hard inventory limit of :func:`mmenv.core.match_and_settle`: no bid when q + Delta > Q, no ask when
+* the hard inventory limit of :func:`mmenv.sim.fills.match_and_settle`: no bid when q + Delta > Q, no ask when
   q - Delta < -Q (Delta = order size);
 * the mid moves by mu dt + sigma sqrt(dt) Z, independent of the fills.
 
 The reward ``"pnl"`` is the change of cash + q s; ``"penalized"`` subtracts phi q_t^2 dt each step and
-alpha q_T^2 at the end (:mod:`mmenv.task`). Both are linear in the mid move, so the expected reward of a
+alpha q_T^2 at the end (:mod:`mmenv.sim.task`). Both are linear in the mid move, so the expected reward of a
 step given (q, delta_b, delta_a) does not depend on s, and (step, q) is a sufficient state for these two
 rewards. With p_b, p_a the fill probabilities, V_j the value with j steps to go, V^+ = V_{j-1}(q + Delta),
 V^- = V_{j-1}(q - Delta), V^0 = V_{j-1}(q) and the fee c_f per unit:
@@ -30,7 +30,7 @@ intensity; otherwise a bounded scalar search (Newton on the first-order conditio
 intensity, a grid bracket plus golden section for a general intensity). The two sides are solved jointly by
 iterating the pair of 1-D best responses to a fixed point (the coupling term is small, the iteration
 contracts). Depths are searched in [min_depth, max_depth], the action bounds of the env's normalised action
-space (:class:`mmenv.task.TaskParams`); with ``allow_withdraw`` a side may also post no quote (p = 0), as
+space (:class:`mmenv.sim.task.TaskParams`); with ``allow_withdraw`` a side may also post no quote (p = 0), as
 an agent acting in raw depths can.
 
 V_n(q0) is the exact expected episode reward of the env under the optimal policy (no Monte-Carlo noise); the
@@ -48,12 +48,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_finite, check_positive
 from mmenv.counter_rng import det_exp, det_expm1, det_expm1_array, det_log
+from mmenv.jit import njit
 
 __all__ = ["ExactOptimumAgent", "ExactSolution", "exact_optimum_for_env", "solve_exact"]
 
@@ -90,7 +90,7 @@ class ExactSolution:
 
 
 # ---------------------------------------------------------------- the default intensity: numba kernel
-@nb.njit(cache=True)
+@njit(cache=True)
 def _best_exp(
     c: float, s: float, a: float, k: float, linear: bool, lo: float, hi: float, withdraw: bool
 ) -> tuple[float, float]:
@@ -140,7 +140,7 @@ def _best_exp(
     return d, p
 
 
-@nb.njit(cache=True)
+@njit(cache=True)
 def _solve_exp_kernel(
     v: np.ndarray,
     bid: np.ndarray,
@@ -337,7 +337,7 @@ def solve_exact(
     Args:
         T, dt: horizon and step (time units), T / dt an integer n.
         q_max: hard inventory limit Q (units), finite. order_size: Delta (units). q0: initial inventory.
-        reward: "pnl" or "penalized" (the env's rewards, :mod:`mmenv.task`); phi, alpha: the penalties of
+        reward: "pnl" or "penalized" (the env's rewards, :mod:`mmenv.sim.task`); phi, alpha: the penalties of
             "penalized" (ignored for "pnl").
         mu: drift of the mid (price / time unit).
         fill_model: "exponential" (p = 1 - exp(-lambda dt)) or "linear" (p = min(1, lambda dt)).
@@ -419,11 +419,11 @@ def exact_optimum_for_env(env_kwargs: dict[str, Any], **overrides: Any) -> Exact
     """The exact optimum of the env built from ``env_kwargs`` (market and task arguments of the env).
 
     Reads the market parameters, the reward and the action bounds as the env does
-    (:func:`mmenv.env.build_simulation`, so ``max_depth`` defaults to 5/k). In ``action_mode="depth"`` a side
+    (:func:`mmenv.envs.env.build_simulation`, so ``max_depth`` defaults to 5/k). In ``action_mode="depth"`` a side
     may also be withdrawn. ``overrides`` go to :class:`ExactOptimumAgent` (e.g. ``intensity=``).
     Raises ValueError for a market other than the model market, a notional fee or an infinite q_max.
     """
-    from mmenv.env import build_simulation
+    from mmenv.envs.env import build_simulation
 
     kwargs = dict(env_kwargs)
     market = kwargs.get("market", "model")

@@ -3,8 +3,8 @@
 :class:`ForecastSigmaAgent` wraps a policy that reads ``state.sigma`` (AS, GLFT): each step it feeds the
 forecaster the mid's change since the previous step (one update per path), converts the forecaster's
 one-step variance v (price^2 per step) to a volatility sqrt(v / dt) and passes the state on with that sigma.
-Forecasters: :class:`mmenv.volforecast.GarchFilter` (GARCH(1,1) fitted by maximum likelihood) or
-:class:`mmenv.volforecast.HarFilter` (HAR-RV), started at their long-run variance every episode.
+Forecasters: :class:`mmenv.calibration.volforecast.GarchFilter` (GARCH(1,1) fitted by maximum likelihood) or
+:class:`mmenv.calibration.volforecast.HarFilter` (HAR-RV), started at their long-run variance every episode.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Quotes for a general fill intensity lambda(delta): AS-style, GLFT-style and the exact optimum.
 
-Any fitted law of :mod:`mmenv.intensity` (its ``intensity`` callable: orders per second per side at
+Any fitted law of :mod:`mmenv.calibration.intensity` (its ``intensity`` callable: orders per second per side at
 quoting depth delta) drives three policies; with the exponential they reduce to the closed forms.
 
 * :class:`IntensityASAgent`: Avellaneda & Stoikov (2008), section 2.4, for a general intensity. With
@@ -198,7 +198,7 @@ def policies_for(
     exact: dict[str, Any] | None = None,
 ) -> dict[str, BasePolicy]:
     """AS-style, GLFT-style and (with ``exact`` = solver arguments such as T, dt, phi) exact-optimal
-    policies from a fitted law of :mod:`mmenv.intensity` (anything with ``name``, ``params`` and
+    policies from a fitted law of :mod:`mmenv.calibration.intensity` (anything with ``name``, ``params`` and
     ``intensity``). The exponential gets the closed forms (:class:`AvellanedaStoikovAgent`,
     :class:`GLFTAgent`) with its A and k.
 

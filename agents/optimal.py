@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_finite, check_positive
 from mmenv.counter_rng import det_exp, det_exp_array, det_expm1_array, det_log, det_log1p, det_log_array
+from mmenv.jit import njit
 
 __all__ = ["CJPAgent", "GLFTAgent", "cjp_generator", "solve_cjp"]
 
@@ -138,7 +138,7 @@ def cjp_generator(A: float, k: float, phi: float, n_q: int, mu: float = 0.0, siz
     return m
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b with a fixed order of IEEE operations (no BLAS, no FMA): c_ij = sum_p a_ip b_pj summed in p
     order, so the bits do not depend on the CPU's BLAS kernel or SIMD width."""
@@ -153,7 +153,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return c
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _expm(a: np.ndarray) -> np.ndarray:
     """exp(a) of a square matrix, the same bits on every CPU: scaling and squaring
     (Moler and Van Loan 2003, "Nineteen dubious ways to compute the exponential of a matrix", SIAM Review

@@ -8,7 +8,7 @@ arXiv:1707.06347, clipped objective eq. 7, GAE of Schulman et al. 2016) over par
 
 * ``vec_env="native"`` (default): :class:`agents.sb3_vecenv.MarketMakingSB3VecEnv`, all episodes on one
   simulation core (one numba call per step); ``"dummy"`` / ``"subproc"``: SB3's DummyVecEnv / SubprocVecEnv
-  over single :class:`mmenv.env.MarketMakingEnv` instances. ``benchmarks/bench_ppo.py`` measures the three.
+  over single :class:`mmenv.envs.env.MarketMakingEnv` instances. ``benchmarks/bench_ppo.py`` measures the three.
 * ``VecMonitor`` records the episodes' (unnormalised) returns; SB3's logger writes them per rollout
   (``rollout/ep_rew_mean`` over the last ``n_envs`` episodes, with their std) to ``progress.csv`` and
   TensorBoard (``tensorboard/``): the learning curve, also plotted.
@@ -242,7 +242,7 @@ def make_training_env(config: PPOConfig, *, monitor: bool = True, normalize: boo
     return venv
 
 
-def _make_logger(curve: list[dict[str, float]], out_dir: Path | None):
+def make_logger(curve: list[dict[str, float]], out_dir: Path | None):
     """SB3's logger: CSV (``progress.csv``) and TensorBoard (``tensorboard/``) in ``out_dir``, plus the curve.
 
     Every dump of SB3's on-policy loop (one per rollout) appends to ``curve`` the timesteps and the return
@@ -278,7 +278,7 @@ def _make_logger(curve: list[dict[str, float]], out_dir: Path | None):
     return Logger(None if out_dir is None else str(out_dir), formats)
 
 
-def _make_episode_stats_callback():
+def make_episode_stats_callback():
     from stable_baselines3.common.callbacks import BaseCallback
 
     class EpisodeStats(BaseCallback):
@@ -352,10 +352,10 @@ def train_ppo(
     )
     curve: list[dict[str, float]] = []
     out = None if out_dir is None else Path(out_dir)
-    model.set_logger(_make_logger(curve, out))
+    model.set_logger(make_logger(curve, out))
     t0 = time.perf_counter()
     model.learn(
-        total_timesteps=config.timesteps, callback=_make_episode_stats_callback(), progress_bar=progress
+        total_timesteps=config.timesteps, callback=make_episode_stats_callback(), progress_bar=progress
     )
     seconds = time.perf_counter() - t0
     model.logger.close()
@@ -433,7 +433,7 @@ def plot_learning_curve(
         references: optional horizontal lines, e.g. {"CJP optimum": 58.3, "AS": 55.9} (reward units).
         title, ylabel: the axes' title and y label.
     """
-    from mmenv.plot_style import pyplot, save_figure
+    from mmenv.viz.style import pyplot, save_figure
 
     plt = pyplot()
 
@@ -457,7 +457,7 @@ class PPOAgent(BasePolicy):
     """A trained PPO model acting through the :class:`mmenv.policy.Policy` protocol.
 
     ``quote(state)`` rebuilds the env's observation ``[q, T - t, s - s0, sigma]`` (float32, as
-    :mod:`mmenv.task`), normalises it with the saved VecNormalize statistics
+    :mod:`mmenv.sim.task`), normalises it with the saved VecNormalize statistics
     ((o - mean) / sqrt(var + eps), clipped at +-clip_obs), takes the policy's deterministic action a (the
     Gaussian mean, clipped to [-1, 1]) and returns the depths of the env's documented map
     delta = min_depth + (a + 1) / 2 (max_depth - min_depth) (price units). So the agent quotes the same
@@ -474,7 +474,7 @@ class PPOAgent(BasePolicy):
         super().__init__(s0)
         from stable_baselines3 import PPO
 
-        from mmenv.env import build_simulation
+        from mmenv.envs.env import build_simulation
 
         run = Path(path)
         for need in ("model.zip", "config.json", "normalize.json"):

@@ -21,7 +21,7 @@ What it does: registers the env under its Gymnasium id ``"mmenv/MarketMaking-v0"
 :data:`RLLIB_ENV_NAME`) through ``ray.tune.register_env`` (so env runners in other processes and on other
 nodes build it from the creator, whether or not ``import mmenv`` ran there), then
 configures RLlib's PPO with ``num_env_runners`` remote env runners, each stepping
-``num_envs_per_env_runner`` copies of :class:`mmenv.env.MarketMakingEnv` (RLlib vectorises single envs
+``num_envs_per_env_runner`` copies of :class:`mmenv.envs.env.MarketMakingEnv` (RLlib vectorises single envs
 itself), an undiscounted objective (gamma = 1: the time remaining is in the observation) and observation
 normalisation by RLlib's ``MeanStdFilter`` connector. On a cluster, raise ``num_env_runners`` (sampling
 scales out) and ``num_learners`` (one learner per GPU or CPU node).
@@ -55,10 +55,10 @@ def make_rllib_env(config: dict[str, Any]):
     kwargs = dict(config)
     num_envs = kwargs.pop("num_envs", None)
     if num_envs is None:
-        from mmenv.env import MarketMakingEnv
+        from mmenv.envs.env import MarketMakingEnv
 
         return MarketMakingEnv(**kwargs)
-    from mmenv.vector_env import MarketMakingVectorEnv
+    from mmenv.envs.vector_env import MarketMakingVectorEnv
 
     return MarketMakingVectorEnv(num_envs=num_envs, **kwargs)
 

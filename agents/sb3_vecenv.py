@@ -10,8 +10,8 @@ that matter, and this adapter implements SB3's semantics exactly:
 * ``infos`` is a list of one dict per sub-env (``"TimeLimit.truncated"`` is always False: reaching T
   *terminates* the episode, so SB3 does not bootstrap the value there).
 
-The adapter owns a :class:`mmenv.vector_env.MarketMakingVectorEnv` (its spaces, parameters and its generator
-``np_random``) and drives that env's :class:`~mmenv.core.SimulationCore` itself, so every sub-env is stepped
+The adapter owns a :class:`mmenv.envs.vector_env.MarketMakingVectorEnv` (its spaces, parameters and its generator
+``np_random``) and drives that env's :class:`~mmenv.sim.core.SimulationCore` itself, so every sub-env is stepped
 by the same numba kernel in one call. Seeding: ``seed(s)`` (or SB3's ``model.set_random_seed``) makes the next
 ``reset`` seed the generator with ``s``; all sub-envs draw from that one generator (i.i.d. episodes).
 
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
-from mmenv.task import as_action_array
-from mmenv.vector_env import INFO_KEYS, MarketMakingVectorEnv, info_columns
+from mmenv.envs.vector_env import INFO_KEYS, MarketMakingVectorEnv, info_columns
+from mmenv.sim.task import as_action_array
 
 __all__ = ["MarketMakingSB3VecEnv"]
 
@@ -38,9 +38,9 @@ class MarketMakingSB3VecEnv(VecEnv):
     Args:
         num_envs: number of parallel episodes (>= 1).
         full_info: when True each step's ``infos[i]`` also carries the single env's info keys (cash,
-            inventory, mid, quotes, fills; :class:`mmenv.env.MarketMakingEnv`). Off by default: building
+            inventory, mid, quotes, fills; :class:`mmenv.envs.env.MarketMakingEnv`). Off by default: building
             ``num_envs`` dicts of 12 floats per step costs more than the simulation itself.
-        **env_kwargs: arguments of :class:`mmenv.env.MarketMakingEnv` (market and task parameters).
+        **env_kwargs: arguments of :class:`mmenv.envs.env.MarketMakingEnv` (market and task parameters).
     """
 
     def __init__(self, num_envs: int = 8, full_info: bool = False, **env_kwargs: Any) -> None:
@@ -58,7 +58,7 @@ class MarketMakingSB3VecEnv(VecEnv):
     # ---------------------------------------------------------------- properties
     @property
     def task(self):
-        """The :class:`mmenv.task.TaskParams` of the env (action map, reward)."""
+        """The :class:`mmenv.sim.task.TaskParams` of the env (action map, reward)."""
         return self.venv.task
 
     @property

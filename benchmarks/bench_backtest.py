@@ -24,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 from mmenv.analytics import summarize_backtest
-from mmenv.analytics_stream import StreamingSummary
+from mmenv.analytics.stream import StreamingSummary
 from mmenv.backtest import BacktestConfig, QuoteRule, TickStream, run_fast
 
 

@@ -10,11 +10,11 @@ import math
 import numpy as np
 
 from benchmarks._util import rate
-from mmenv.core import step_paths
+from mmenv.sim.core import step_paths
 
 
 def numpy_step(q, cash, mid, db, da, rb, ra, q_max, size, fpu, frate):
-    """The same rule as :func:`mmenv.core.match_and_settle`, written with numpy array operations."""
+    """The same rule as :func:`mmenv.sim.fills.match_and_settle`, written with numpy array operations."""
     bid_live = (q + size <= q_max + 1e-9) & ~np.isnan(db)
     ask_live = (q - size >= -q_max - 1e-9) & ~np.isnan(da)
     bp = np.where(bid_live, mid - db, np.nan)

@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 
-from mmenv.intensity.likelihood import fit_law
-from mmenv.intensity.online import RollingEstimator
-from mmenv.intensity.selection import select_model
-from mmenv.intensity.tape import REFERENCE_LEVELS, REFERENCE_TICK, reference_law, simulate_tape
+from mmenv.calibration.intensity.likelihood import fit_law
+from mmenv.calibration.intensity.online import RollingEstimator
+from mmenv.calibration.intensity.selection import select_model
+from mmenv.calibration.intensity.tape import REFERENCE_LEVELS, REFERENCE_TICK, reference_law, simulate_tape
 
 
 def _best(fn, repeats: int) -> float:

@@ -1,7 +1,7 @@
 """Benchmark: queue-model replay of the BTCUSDT sample tiled to 10 million events, AS with recording.
 
 The tape: the shared Binance BTCUSDT trades + bookTicker sample (87,402 events), repeated end to end
-(:func:`mmenv.tape.tile`, chunks of ``--chunk`` events, one chunk in memory at a time) until
+(:func:`mmenv.data.tape.tile`, chunks of ``--chunk`` events, one chunk in memory at a time) until
 ``--events`` events. The replay: the AS rule on the compiled path, a decision on every quote update, the
 queue fill model, ``--latency-ms`` entry latency, every fill recorded and the state recorded every
 ``--record-every`` events, records spilled to disk.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from benchmarks._util import peak_rss_mib
 from mmenv.backtest import QuoteRule
+from mmenv.data.loaders import load_binance
+from mmenv.data.tape import tile
 from mmenv.replay.engine import ReplayConfig, replay
-from mmenv.tape import tile
-from mmenv.tape_loaders import load_binance
 
 _HERE = Path(__file__).resolve()
 DATA = next((p / "shared" / "data" / "binance" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()),

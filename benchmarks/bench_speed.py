@@ -34,7 +34,7 @@ BASELINE = "cfd4e6c"
 VECTOR = """
 import inspect, json, sys, time, warnings, numpy as np, gymnasium as gym
 import mmenv
-from mmenv.vector_env import MarketMakingVectorEnv
+from mmenv.envs.vector_env import MarketMakingVectorEnv
 warnings.simplefilter("ignore")
 n = 10_000
 extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
@@ -59,7 +59,7 @@ print(best)
 SINGLE = """
 import inspect, json, sys, time, numpy as np, gymnasium as gym
 import mmenv
-from mmenv.env import MarketMakingEnv
+from mmenv.envs.env import MarketMakingEnv
 extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 known = inspect.signature(MarketMakingEnv.__init__).parameters
 extra = {k: v for k, v in extra.items() if k in known}  # an older tree: its defaults

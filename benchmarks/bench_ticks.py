@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 from mmenv.data import synthetic_bars
-from mmenv.tick_market import TickMarket
-from mmenv.ticks import ewma_vol, log_returns, rolling_std, synthesize_ticks
+from mmenv.data.ticks import ewma_vol, log_returns, rolling_std, synthesize_ticks
+from mmenv.markets.tick_market import TickMarket
 
 
 def best_of(fn, repeat: int = 3) -> tuple[float, object]:

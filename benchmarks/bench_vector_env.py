@@ -1,11 +1,11 @@
 """Vector env and its kernel: path-steps per second, in this process (min of many timings: the least noisy).
 
 Printed, for N = 10,000 paths of the AS 2008 setting (binomial mid, linear fills, A = 140, k = 1.5, no
-inventory limit) with a constant action, on one thread and on all threads (:mod:`mmenv.shards`):
+inventory limit) with a constant action, on one thread and on all threads (:mod:`mmenv.sim.shards`):
 
 * where the time of one path-step goes (one thread): the draws (Philox4x32-10 for the mid and both sides,
   the Exp(1) logarithms), the trading pass (action map, fills, accounting, reward, observation), and the
-  whole kernel (:meth:`mmenv.core.SimulationCore.model_step`, autoreset included);
+  whole kernel (:meth:`mmenv.sim.core.SimulationCore.model_step`, autoreset included);
 * the vector env through ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``: default
   (no per-step ``infos``, fresh arrays), ``copy=False`` (the env's reused buffers) and ``info_keys=None``
   (every info key);
@@ -26,13 +26,13 @@ import numpy as np
 import mmenv  # noqa: F401  (registers the env id)
 from agents import AvellanedaStoikovAgent, QuoteState
 from benchmarks._util import peak_rss_mib, rate
-from mmenv import market_kernels as mk
-from mmenv import model_step as ms
 from mmenv.config import MarketParams
-from mmenv.core import SimulationCore
+from mmenv.envs.vector_env import MarketMakingVectorEnv
 from mmenv.markets import ModelMarket
-from mmenv.shards import get_num_threads, set_num_threads
-from mmenv.vector_env import MarketMakingVectorEnv
+from mmenv.sim import market_kernels as mk
+from mmenv.sim import model_step as ms
+from mmenv.sim.core import SimulationCore
+from mmenv.sim.shards import get_num_threads, set_num_threads
 
 N = 10_000
 AS2008 = dict(q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5)

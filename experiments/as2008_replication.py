@@ -1,6 +1,6 @@
 """Reproduce Avellaneda & Stoikov (2008) Tables 1-3 (same code as ``mmenv replicate``)."""
 
-from mmenv.studies.replication import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("replicate"))

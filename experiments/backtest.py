@@ -1,6 +1,6 @@
 """Tick backtest of market-making strategies (see mmenv.studies.backtest); same as `mmenv backtest`."""
 
-from mmenv.studies.backtest import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("backtest"))

@@ -1,6 +1,6 @@
 """What 1-minute bars hide, measured on the synthetic market (same code as ``mmenv bar-limits``)."""
 
-from mmenv.studies.bar_limits import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("bar-limits"))

@@ -1,6 +1,6 @@
 """Calibrate lambda(d) = A exp(-k d) and sigma (same as `mmenv calibrate`)."""
 
-from mmenv.studies.calibrate import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("calibrate"))

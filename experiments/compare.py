@@ -1,6 +1,6 @@
 """The compare study (same code as ``mmenv compare``)."""
 
-from mmenv.studies.compare import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("compare"))

@@ -1,6 +1,6 @@
 """Write the study report (same code as ``mmenv report``)."""
 
-from mmenv.studies.report import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("report"))

@@ -1,6 +1,6 @@
 """The robustness study (same code as ``mmenv robustness``)."""
 
-from mmenv.studies.robustness import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("robustness"))

@@ -1,6 +1,6 @@
 """The sensitivity study (same code as ``mmenv sensitivity``)."""
 
-from mmenv.studies.sensitivity import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("sensitivity"))

@@ -1,6 +1,6 @@
 """Sweep the AS gamma grid x seeds x markets on Ray Tune (same code as ``mmenv sweep``)."""
 
-from mmenv.studies.sweep import main
+from mmenv.cli import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("sweep"))

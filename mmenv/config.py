@@ -110,7 +110,7 @@ class MarketParams:
         event_order: within a step, "fill_then_move" (default: the quotes meet the order flow around the
             mid they were set at, then the mid moves) or "move_then_fill" (the mid moves first and the flow
             around the new mid meets the stale quotes, as in AS 2008's simulation); see
-            :mod:`mmenv.market_kernels`. Same random numbers and mid path under both.
+            :mod:`mmenv.sim.market_kernels`. Same random numbers and mid path under both.
     """
 
     s0: float = 100.0

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 from numba import types
 from numba.extending import intrinsic
+
+from mmenv.jit import njit
 
 __all__ = [
     "FILL",
@@ -87,7 +88,7 @@ _BIT20 = np.uint64(0x100000)
 _EXP_ONE = np.uint64(0x3FF00000)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10: four 32-bit counter words and two 32-bit key words (uint64 holding < 2^32) to four
     32-bit random words (as uint64). Ten rounds of two 32x32 -> 64-bit multiplications (the paper's Fig. 2)."""
@@ -104,7 +105,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return x0, x1, x2, x3
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def uniform_pair(k0, k1, step, purpose, stream, episode):
     """Two uniforms in (0, 1) for one address: 52 random bits each, (n + 1/2) 2^-52 (exact, never 0 or 1)."""
     x0, x1, x2, x3 = philox4x32(
@@ -159,7 +160,7 @@ def _ubits_to_float(typingctx, x):
     return sig, codegen
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def log_normal(x: float, k0: int = 0) -> float:
     """:func:`det_log` for a positive, finite, normal ``x`` (no special cases, no branch: loops over it
     vectorize; SIMD lanes perform the same IEEE operations as the scalar code, so the bits are the same).
@@ -183,7 +184,7 @@ def log_normal(x: float, k0: int = 0) -> float:
     return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def det_log(x: float) -> float:
     """Natural logarithm, fdlibm's ``__ieee754_log`` (error < 1 ulp), from IEEE basic operations only.
 
@@ -202,7 +203,7 @@ def det_log(x: float) -> float:
     return log_normal(x * _TWO54, -54)  # subnormal: scale into the normal range (exact)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def det_exp(x: float) -> float:
     """Exponential, fdlibm's ``__ieee754_exp`` (error < 1 ulp), from IEEE basic operations and ``ldexp``.
 
@@ -225,7 +226,7 @@ def det_exp(x: float) -> float:
     return math.ldexp(y, k)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def det_log1p(x: float) -> float:
     """log(1 + x), accurate also for tiny x, from :func:`det_log` and IEEE basic operations only.
 
@@ -242,7 +243,7 @@ def det_log1p(x: float) -> float:
     return det_log(u) * (x / (u - 1.0))
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def det_expm1(x: float) -> float:
     """exp(x) - 1, accurate also for tiny x, from :func:`det_exp`, :func:`det_log` and IEEE basic operations.
 
@@ -262,7 +263,7 @@ def det_expm1(x: float) -> float:
     return um1 * (x / det_log(u))
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _map_inplace(code: int, x: np.ndarray, out: np.ndarray) -> None:
     """out[i] = f(x[i]) for f = (det_exp, det_log, det_log1p, det_expm1)[code] (one scalar call per element:
     the same bits as the scalar functions, whatever the SIMD width)."""
@@ -305,7 +306,7 @@ def det_expm1_array(x: np.ndarray | float) -> np.ndarray | np.float64:
     return _map(3, x)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _horner8(r: float, c7, c6, c5, c4, c3, c2, c1, c0) -> float:
     """(((c7 r + c6) r + c5) ... ) r + c0, in this order (the operation order of AS 241)."""
     v = c7 * r + c6
@@ -317,7 +318,7 @@ def _horner8(r: float, c7, c6, c5, c4, c3, c2, c1, c0) -> float:
     return v * r + c0
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def normal_central(p: float) -> float:
     """AS 241's central approximation (valid for |p - 1/2| <= 0.425): a ratio of polynomials, no branch."""
     q = p - 0.5
@@ -350,7 +351,7 @@ def normal_central(p: float) -> float:
     return num / den
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def normal_icdf(p: float) -> float:
     """Standard normal quantile, Wichura's AS 241 (PPND16, relative error ~1e-16), p in (0, 1).
 
@@ -363,7 +364,7 @@ def normal_icdf(p: float) -> float:
     return normal_tail(p)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def normal_tail(p: float) -> float:
     """AS 241's two tail approximations (|p - 1/2| > 0.425), in r = sqrt(-log(min(p, 1 - p)))."""
     q = p - 0.5
@@ -432,7 +433,7 @@ def key_words(key: np.uint64 | int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(k & 0xFFFFFFFF), np.uint64(k >> 32)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _uniforms(k0, k1, stream, episode, step, purpose, out):
     for i in range(stream.shape[0]):
         out[i, 0], out[i, 1] = uniform_pair(k0, k1, step[i], purpose, stream[i], episode[i])

@@ -31,7 +31,7 @@ __all__ = [
 ArrayLike = float | np.ndarray
 
 
-def _liquidity_term(gamma: float, k: float) -> float:
+def liquidity_term_formula(gamma: float, k: float) -> float:
     """(2/gamma) ln(1 + gamma/k), with its gamma -> 0 limit 2/k (AS eq. 3.18, second term)."""
     if gamma == 0.0:
         return 2.0 / k
@@ -42,7 +42,7 @@ def _liquidity_term(gamma: float, k: float) -> float:
 
 def liquidity_term(gamma: float, k: float) -> float:
     """(2/gamma) ln(1 + gamma/k), the spread's second term (AS eq. 3.18), with its gamma -> 0 limit 2/k."""
-    return _liquidity_term(gamma, k)
+    return liquidity_term_formula(gamma, k)
 
 
 def reservation_price(s: ArrayLike, q: ArrayLike, tau: ArrayLike, gamma: float, sigma: float) -> ArrayLike:
@@ -59,7 +59,7 @@ def optimal_spread(tau: ArrayLike, gamma: float, sigma: float, k: float) -> Arra
     delta_a + delta_b = gamma sigma^2 (T - t) + (2/gamma) ln(1 + gamma/k), with ``tau = T - t``;
     the gamma -> 0 limit is 2/k.
     """
-    return spread_given_liquidity(tau, gamma, sigma, _liquidity_term(gamma, k))
+    return spread_given_liquidity(tau, gamma, sigma, liquidity_term_formula(gamma, k))
 
 
 def spread_given_liquidity(tau: ArrayLike, gamma: float, sigma: float, liquidity: float) -> ArrayLike:
@@ -138,7 +138,7 @@ class MarketMakingEngine:
         reservation prices (AS eq. 2.12 with 3.15).
         """
         if self.horizon == "infinite":
-            return _liquidity_term(self.gamma, self.k) + 0.0 * np.asarray(t, dtype=float)
+            return liquidity_term_formula(self.gamma, self.k) + 0.0 * np.asarray(t, dtype=float)
         return optimal_spread(self.T - t, self.gamma, self.sigma, self.k)
 
     def infinite_horizon_reservation_prices(self, s: ArrayLike, q: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
@@ -168,7 +168,7 @@ class MarketMakingEngine:
         Finite horizon: bid = r - spread/2, ask = r + spread/2 (AS eqs. 3.17-3.18).
         Infinite horizon: bid = r_b - (1/gamma) ln(1 + gamma/k), ask = r_a + (1/gamma) ln(1 + gamma/k).
         """
-        half = 0.5 * _liquidity_term(self.gamma, self.k)
+        half = 0.5 * liquidity_term_formula(self.gamma, self.k)
         if self.horizon == "infinite":
             r_a, r_b = self.infinite_horizon_reservation_prices(s, q)
             return r_b - half, r_a + half

@@ -32,7 +32,7 @@ import pytest
 
 from agents.avellaneda_stoikov import AvellanedaStoikovAgent
 from agents.optimal import CJPAgent
-from mmenv.vector_env import MarketMakingVectorEnv
+from mmenv.envs.vector_env import MarketMakingVectorEnv
 
 N, STEPS, SEED = 64, 50, 20260
 MARKET = dict(s0=100.0, sigma=2.0, T=1.0, dt=0.02, A=140.0, k=1.5, q_max=10.0)

@@ -16,13 +16,13 @@ import pytest
 
 from agents import AvellanedaStoikovAgent, NaiveAgent
 from mmenv.config import MarketParams
-from mmenv.core import SimulationCore
-from mmenv.market_registry import make_market
-from mmenv.market_variants import make_variant
+from mmenv.envs.rollout import rollout, rollout_many
 from mmenv.markets import ModelMarket
-from mmenv.rollout import rollout, rollout_many
-from mmenv.shards import get_num_threads, set_num_threads
-from mmenv.task import TaskParams
+from mmenv.markets.registry import make_market
+from mmenv.markets.variants import make_variant
+from mmenv.sim.core import SimulationCore
+from mmenv.sim.shards import get_num_threads, set_num_threads
+from mmenv.sim.task import TaskParams
 
 P = MarketParams()
 #: Each variant's switch in its off position.
@@ -110,7 +110,7 @@ def test_result_does_not_depend_on_thread_count():
 
 def test_fused_step_equals_market_advance_then_matching():
     """The fused kernel and the two-pass route (market.advance, then the matching kernel) are one rule."""
-    from mmenv.core import OUT_COLUMNS, env_step_paths
+    from mmenv.sim.core import OUT_COLUMNS, env_step_paths
 
     n = 500
     task = TaskParams(reward="penalized", phi=0.01, alpha=0.1, max_depth=3.0)
@@ -213,7 +213,7 @@ def test_autoreset_episodes_use_fresh_numbers_and_full_reset_a_new_key():
 @pytest.mark.parametrize("kind", ["model", "impact", "garch"])
 def test_in_kernel_autoreset_equals_resetting_first(kind):
     """NEXT_STEP autoreset inside the fused kernel = the reset-then-step route, bit for bit, over episodes."""
-    from mmenv.vector_env import MarketMakingVectorEnv
+    from mmenv.envs.vector_env import MarketMakingVectorEnv
 
     kw = dict(market=kind, T=0.05, dt=0.005, max_episode_steps=7)
     fused = MarketMakingVectorEnv(num_envs=64, **kw)
@@ -233,7 +233,7 @@ def test_in_kernel_autoreset_equals_resetting_first(kind):
 
 
 def test_info_keys_option():
-    from mmenv.vector_env import MarketMakingVectorEnv
+    from mmenv.envs.vector_env import MarketMakingVectorEnv
 
     env = MarketMakingVectorEnv(num_envs=4, info_keys=())
     env.reset(seed=0)
@@ -263,7 +263,7 @@ def test_info_keys_option():
 def test_compiled_rollout_of_quote_rules_equals_the_env_loop(kw):
     """rollout_many of quote-rule policies runs one compiled pass; it records what the env loop records."""
     from agents import SymmetricAgent
-    from mmenv import rollout as ro
+    from mmenv.envs import rollout as ro
 
     pols = {
         "as": AvellanedaStoikovAgent(gamma=0.1, k=1.5),

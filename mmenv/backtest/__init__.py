@@ -23,7 +23,7 @@ The loop (both paths below run exactly this, event by event; ``i`` is the event 
    raise, naming the event.
 3. *Quotes going live*: queued decisions whose latency has elapsed (``decision time + latency <= t_i``)
    replace the live bid and ask, in decision order.
-4. *Matching and accounting* of trade ``i``: one call to :func:`mmenv.core.match_and_settle`, the core's one
+4. *Matching and accounting* of trade ``i``: one call to :func:`mmenv.sim.fills.match_and_settle`, the core's one
    rule (shared with the env), at the tick's mid ``m_i``: a buyer-initiated trade (side +1) at price ``p``
    reaches depth ``p - m_i`` on the ask side (the bid side's reach is ``-inf``), a seller-initiated one
    reaches ``m_i - p`` on the bid side; the flow available to us is ``share * trade size``; so our ask fills
@@ -52,15 +52,15 @@ Two implementations of this loop give identical records, bit for bit (tested):
 The stream is processed in chunks (an iterable of :class:`TickStream`, or one stream cut into views of
 ``chunk_size`` events), and the records are written into fixed-capacity buffers flushed to memory or to disk
 (:class:`mmenv.records.Recorder`): with spilled records, memory stays flat however long the stream. With a
-``sink`` (:class:`mmenv.analytics_stream.StreamingSummary`) the records are scored batch by batch and not
+``sink`` (:class:`mmenv.analytics.stream.StreamingSummary`) the records are scored batch by batch and not
 kept at all.
 
 A model market (the Avellaneda-Stoikov exponential fill rule of the core) is the alternative:
-:func:`backtest_model` steps :class:`mmenv.core.SimulationCore` over a :class:`mmenv.markets.ModelMarket` and
+:func:`backtest_model` steps :class:`mmenv.sim.core.SimulationCore` over a :class:`mmenv.markets.ModelMarket` and
 records the same fills and states.
 
 Modules: :mod:`~mmenv.backtest.stream` (input), :mod:`~mmenv.backtest.config` (parameters),
-:mod:`~mmenv.backtest.quotes` (quote rules), :mod:`~mmenv.backtest.kernel` (compiled loop),
+:mod:`~mmenv.sim.quote_rules` (quote rules), :mod:`~mmenv.backtest.kernel` (compiled loop),
 :mod:`~mmenv.backtest.reference` (Python oracle), :mod:`~mmenv.backtest.model` (model-market backtest),
 :mod:`~mmenv.backtest.result` (results and records).
 """
@@ -74,10 +74,10 @@ from typing import Any
 from mmenv.backtest.config import BacktestConfig
 from mmenv.backtest.kernel import run_fast
 from mmenv.backtest.model import backtest_model
-from mmenv.backtest.quotes import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, RulePolicy
 from mmenv.backtest.reference import run_reference
 from mmenv.backtest.result import BacktestResult, records_from_arrays
 from mmenv.backtest.stream import TickStream, iter_chunks
+from mmenv.sim.quote_rules import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, RulePolicy
 
 __all__ = [
     "RULE_AS",

@@ -12,11 +12,11 @@ __all__ = ["BacktestConfig"]
 
 
 # Parameters vector ``prm``.
-_P_QMAX, _P_SIZE, _P_SHARE, _P_FPU, _P_FRATE, _P_INTERVAL, _P_LATENCY, _P_HORIZON, _P_SIGMA = range(9)
+P_QMAX, P_SIZE, P_SHARE, P_FPU, P_FRATE, P_INTERVAL, P_LATENCY, P_HORIZON, P_SIGMA = range(9)
 
-_P_WITHDRAW, _P_EVERY, _P_ON_QUOTES = 9, 10, 11
+P_WITHDRAW, P_EVERY, P_ON_QUOTES = 9, 10, 11
 
-_N_PRM = 12
+N_PRM = 12
 
 
 @dataclass(frozen=True)
@@ -92,19 +92,19 @@ class BacktestConfig:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
 
-    def _params(self) -> np.ndarray:
-        prm = np.empty(_N_PRM)
-        prm[_P_QMAX], prm[_P_SIZE], prm[_P_SHARE] = self.q_max, self.order_size, self.share
-        prm[_P_FPU], prm[_P_FRATE] = self.fee_per_unit, self.fee_rate
-        prm[_P_INTERVAL], prm[_P_LATENCY], prm[_P_HORIZON] = (
+    def packed(self) -> np.ndarray:
+        prm = np.empty(N_PRM)
+        prm[P_QMAX], prm[P_SIZE], prm[P_SHARE] = self.q_max, self.order_size, self.share
+        prm[P_FPU], prm[P_FRATE] = self.fee_per_unit, self.fee_rate
+        prm[P_INTERVAL], prm[P_LATENCY], prm[P_HORIZON] = (
             self.decision_interval,
             self.latency,
             self.horizon,
         )
-        prm[_P_SIGMA], prm[_P_WITHDRAW], prm[_P_EVERY] = (
+        prm[P_SIGMA], prm[P_WITHDRAW], prm[P_EVERY] = (
             self.sigma,
             float(self.allow_withdraw),
             self.record_every,
         )
-        prm[_P_ON_QUOTES] = float(self.reprice_on_quotes)
+        prm[P_ON_QUOTES] = float(self.reprice_on_quotes)
         return prm

@@ -2,7 +2,7 @@
 
 The loop's state lives in two small vectors (``st`` floats, ``ist`` integers) so that a chunk can stop when
 a record buffer is full and resume after the flush. Matching and accounting call
-:func:`mmenv.core.match_and_settle` (compiled), the decision calls the rule of :mod:`mmenv.backtest.quotes`.
+:func:`mmenv.sim.fills.match_and_settle` (compiled), the decision calls the rule of :mod:`mmenv.sim.quote_rules`.
 :mod:`mmenv.backtest.reference` is the readable oracle this loop is tested against, record for record.
 """
 
@@ -13,43 +13,43 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from mmenv.backtest.config import (
-    _P_EVERY,
-    _P_FPU,
-    _P_FRATE,
-    _P_HORIZON,
-    _P_INTERVAL,
-    _P_LATENCY,
-    _P_ON_QUOTES,
-    _P_QMAX,
-    _P_SHARE,
-    _P_SIGMA,
-    _P_SIZE,
-    _P_WITHDRAW,
+    P_EVERY,
+    P_FPU,
+    P_FRATE,
+    P_HORIZON,
+    P_INTERVAL,
+    P_LATENCY,
+    P_ON_QUOTES,
+    P_QMAX,
+    P_SHARE,
+    P_SIGMA,
+    P_SIZE,
+    P_WITHDRAW,
     BacktestConfig,
 )
-from mmenv.backtest.quotes import _RULE_CODES, QuoteRule, _rule_depths
 from mmenv.backtest.result import (
-    _ERR_CROSSED,
-    _ERR_NAN_QUOTE,
-    _ERR_PRICE,
-    _ERR_QUEUE,
-    _ERR_SIDE,
-    _ERR_SIZE,
-    _ERR_TIME,
-    _QUEUE_CAP,
+    ERR_CROSSED,
+    ERR_NAN_QUOTE,
+    ERR_PRICE,
+    ERR_QUEUE,
+    ERR_SIDE,
+    ERR_SIZE,
+    ERR_TIME,
+    QUEUE_CAP,
     BacktestResult,
-    _flush,
-    _progress,
-    _raise,
-    _recorders,
+    flush_records,
+    make_recorders,
+    progress_bar,
+    raise_loop_error,
 )
 from mmenv.backtest.stream import TickStream, iter_chunks
-from mmenv.core import match_and_settle
+from mmenv.jit import njit
 from mmenv.records import Recorder
+from mmenv.sim.fills import match_and_settle
+from mmenv.sim.quote_rules import RULE_CODES, QuoteRule, rule_depths
 
 __all__ = ["run_fast"]
 
@@ -64,7 +64,7 @@ _EV, _NF, _NS, _SINCE, _ERR, _ERR_EV, _NDEC, _NLIVE, _STARTED, _QHEAD, _QCOUNT =
 _N_IST = 11
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _decide(
     st: np.ndarray,
     ist: np.ndarray,
@@ -86,19 +86,19 @@ def _decide(
     Returns True on an error (``ist[_ERR]`` set, naming event ``ev``).
     """
     tau = horizon - ((ti - st[_T0]) % horizon)
-    db, da = _rule_depths(code, rp, q, tau, mi, sigma)
+    db, da = rule_depths(code, rp, q, tau, mi, sigma)
     if (db != db or da != da) and not withdraw:
-        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_NAN_QUOTE, ev, db, da
+        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_NAN_QUOTE, ev, db, da
         return True
     bid_px = mi - db
     ask_px = mi + da
     if bid_px >= ask_px:
-        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_CROSSED, ev, bid_px, ask_px
+        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_CROSSED, ev, bid_px, ask_px
         return True
     if latency > 0.0:
         qcap = queue.shape[0]
         if ist[_QCOUNT] >= qcap:
-            ist[_ERR], ist[_ERR_EV] = _ERR_QUEUE, ev
+            ist[_ERR], ist[_ERR_EV] = ERR_QUEUE, ev
             return True
         t = (ist[_QHEAD] + ist[_QCOUNT]) % qcap
         queue[t, 0] = bid_px
@@ -114,7 +114,7 @@ def _decide(
     return False
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _go_live(st: np.ndarray, ist: np.ndarray, queue: np.ndarray, ti: float) -> None:
     """Queued decisions whose live time ``t_dec + latency <= t_i`` replace the live quotes, in decision order."""
     qcap = queue.shape[0]
@@ -126,7 +126,7 @@ def _go_live(st: np.ndarray, ist: np.ndarray, queue: np.ndarray, ti: float) -> N
         ist[_QCOUNT] -= 1
 
 
-@nb.njit(cache=True)
+@njit(cache=True)
 def _kernel(
     time: np.ndarray,
     price: np.ndarray,
@@ -151,13 +151,13 @@ def _kernel(
     n = time.shape[0]
     cap_f = fills.shape[0]
     cap_s = states.shape[0]
-    q_max, osize, share = prm[_P_QMAX], prm[_P_SIZE], prm[_P_SHARE]
-    fpu, frate = prm[_P_FPU], prm[_P_FRATE]
-    interval, latency, horizon = prm[_P_INTERVAL], prm[_P_LATENCY], prm[_P_HORIZON]
-    sigma = prm[_P_SIGMA] if rp[2] != rp[2] else rp[2]
-    withdraw = prm[_P_WITHDRAW] != 0.0
-    every = int(prm[_P_EVERY])
-    on_quotes = prm[_P_ON_QUOTES] != 0.0
+    q_max, osize, share = prm[P_QMAX], prm[P_SIZE], prm[P_SHARE]
+    fpu, frate = prm[P_FPU], prm[P_FRATE]
+    interval, latency, horizon = prm[P_INTERVAL], prm[P_LATENCY], prm[P_HORIZON]
+    sigma = prm[P_SIGMA] if rp[2] != rp[2] else rp[2]
+    withdraw = prm[P_WITHDRAW] != 0.0
+    every = int(prm[P_EVERY])
+    on_quotes = prm[P_ON_QUOTES] != 0.0
     inf = math.inf
     for i in range(i0, n):
         if ist[_NF] + 2 > cap_f or ist[_NS] + 2 > cap_s:
@@ -165,16 +165,16 @@ def _kernel(
         ev = ist[_EV]
         ti, pi, si, zi, mi = time[i], price[i], side[i], size[i], mid[i]
         if not (ti >= st[_LAST_T]):
-            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_TIME, ev, ti, st[_LAST_T]
+            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_TIME, ev, ti, st[_LAST_T]
             return i
         if not (math.isfinite(pi) and math.isfinite(mi)):
-            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_PRICE, ev, pi, mi
+            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_PRICE, ev, pi, mi
             return i
         if si != 1 and si != -1:
-            ist[_ERR], ist[_ERR_EV], st[_ERR_A] = _ERR_SIDE, ev, si
+            ist[_ERR], ist[_ERR_EV], st[_ERR_A] = ERR_SIDE, ev, si
             return i
         if not (zi >= 0.0 and zi < inf):  # a zero-size trade (zero-volume bar) fills nothing
-            ist[_ERR], ist[_ERR_EV], st[_ERR_A] = _ERR_SIZE, ev, zi
+            ist[_ERR], ist[_ERR_EV], st[_ERR_A] = ERR_SIZE, ev, zi
             return i
         if ist[_STARTED] == 0:
             ist[_STARTED] = 1
@@ -279,7 +279,7 @@ def _new_state(cfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     st[_BID] = st[_ASK] = math.nan
     st[_LAST_T] = -math.inf
     ist = np.zeros(_N_IST, dtype=np.int64)
-    queue = np.zeros((_QUEUE_CAP, 3))
+    queue = np.zeros((QUEUE_CAP, 3))
     return st, ist, queue
 
 
@@ -306,15 +306,15 @@ def run_fast(
             as memory maps. progress: tqdm bar over events.
         sink: if given, each time the buffers fill (and at the end) their records -- fills and states of the
             same events, in order -- go to ``sink.update(fills, states)`` and are not kept (the result's
-            records are then empty): e.g. :class:`mmenv.analytics_stream.StreamingSummary`.
+            records are then empty): e.g. :class:`mmenv.analytics.stream.StreamingSummary`.
     """
     cfg = BacktestConfig() if config is None else config
     if not isinstance(rule, QuoteRule):
         raise TypeError(f"rule must be a QuoteRule, got {type(rule).__name__}")
     st, ist, queue = _new_state(cfg)
-    prm, rp, code = cfg._params(), rule._params(), _RULE_CODES[rule.kind]
-    frec, srec = _recorders(spill_dir, cfg, rule.name)
-    bar = _progress(progress, len(stream) if isinstance(stream, TickStream) else None, rule.name)
+    prm, rp, code = cfg.packed(), rule.packed(), RULE_CODES[rule.kind]
+    frec, srec = make_recorders(spill_dir, cfg, rule.name)
+    bar = progress_bar(progress, len(stream) if isinstance(stream, TickStream) else None, rule.name)
     for chunk in iter_chunks(stream, cfg.chunk_size):
         i, n = 0, len(chunk)
         while i < n:
@@ -336,9 +336,9 @@ def run_fast(
             )
             frec.n, srec.n = int(ist[_NF]), int(ist[_NS])
             if ist[_ERR]:
-                _raise(int(ist[_ERR]), int(ist[_ERR_EV]), float(st[_ERR_A]), float(st[_ERR_B]))
+                raise_loop_error(int(ist[_ERR]), int(ist[_ERR_EV]), float(st[_ERR_A]), float(st[_ERR_B]))
             if i < n:
-                _flush(frec, srec, sink)
+                flush_records(frec, srec, sink)
                 ist[_NF] = ist[_NS] = 0
         if bar is not None:
             bar.update(n)
@@ -355,7 +355,7 @@ def _finish(
     if ist[_SINCE] != 0:
         srec.append(_final_state_row(st, ist))  # the kernel leaves room for it: no flush in between
     if sink is not None:
-        _flush(frec, srec, sink)
+        flush_records(frec, srec, sink)
     return BacktestResult(
         fills=frec.finish(),
         states=srec.finish(),

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mmenv.backtest.result import _ERR_NAN_QUOTE, BacktestResult, _raise, records_from_arrays
+from mmenv.backtest.result import ERR_NAN_QUOTE, BacktestResult, raise_loop_error, records_from_arrays
 from mmenv.config import MarketParams
 from mmenv.policy import QuoteState
 
@@ -24,9 +24,9 @@ def backtest_model(
 ) -> list[BacktestResult]:
     """Backtest on the Avellaneda-Stoikov model market (the core's exponential or linear fill rule).
 
-    Each decision step of :class:`mmenv.core.SimulationCore` over a :class:`mmenv.markets.ModelMarket` is one
+    Each decision step of :class:`mmenv.sim.core.SimulationCore` over a :class:`mmenv.markets.ModelMarket` is one
     event: the policy quotes at the mid ``m_j`` (time ``j dt``), the core matches both sides against the
-    model's reach (:func:`mmenv.core.match_and_settle`, via ``step_paths``), then the mid moves to
+    model's reach (:func:`mmenv.sim.fills.match_and_settle`, via ``step_paths``), then the mid moves to
     ``m_{j+1}``. Fills are recorded at ``time = j dt`` and ``mid = m_j``; the state of event j at
     ``time = (j + 1) dt`` with ``mid = m_{j+1}``.
 
@@ -38,8 +38,8 @@ def backtest_model(
     Returns:
         One :class:`BacktestResult` per path.
     """
-    from mmenv.core import SimulationCore
     from mmenv.markets import ModelMarket
+    from mmenv.sim.core import SimulationCore
 
     params = MarketParams() if params is None else params
     market = ModelMarket(params, num_paths)
@@ -75,7 +75,7 @@ def backtest_model(
         bad = np.isnan(db) | np.isnan(da)
         if bad.any() and not allow_withdraw:
             i = int(np.flatnonzero(bad)[0])
-            _raise(_ERR_NAN_QUOTE, j, float(db[i]), float(da[i]))
+            raise_loop_error(ERR_NAN_QUOTE, j, float(db[i]), float(da[i]))
         crossed = (state.mid - db) >= (state.mid + da)
         if crossed.any():
             i = int(np.flatnonzero(crossed)[0])

@@ -6,8 +6,8 @@ the path for policies the kernel cannot express (passive, trend, PPO, ...).
 
 What is shared and what is written twice: the *rules* are written once, as numba functions, and this loop
 calls their uncompiled ``.py_func`` while the kernel calls them compiled -- the fill and accounting rule is
-:func:`mmenv.core.match_and_settle` (``match_and_settle.py_func`` here), a quote rule is
-``mmenv.backtest.quotes._rule_depths`` (through :class:`mmenv.backtest.quotes.RulePolicy`). Only the *event
+:func:`mmenv.sim.fills.match_and_settle` (``match_and_settle.py_func`` here), a quote rule is
+``mmenv.sim.quote_rules.rule_depths`` (through :class:`mmenv.sim.quote_rules.RulePolicy`). Only the *event
 loop* (validation, decision timing, latency queue, records) is written twice, and that is what the oracle
 checks. A new fill model is therefore one numba function beside ``match_and_settle`` (called by the kernel
 compiled and here by ``.py_func``), never a second Python copy.
@@ -23,25 +23,25 @@ from typing import Any
 import numpy as np
 
 from mmenv.backtest.config import BacktestConfig
-from mmenv.backtest.quotes import QuoteRule
 from mmenv.backtest.result import (
-    _ERR_CROSSED,
-    _ERR_NAN_QUOTE,
-    _ERR_PRICE,
-    _ERR_QUEUE,
-    _ERR_SIDE,
-    _ERR_SIZE,
-    _ERR_TIME,
-    _QUEUE_CAP,
+    ERR_CROSSED,
+    ERR_NAN_QUOTE,
+    ERR_PRICE,
+    ERR_QUEUE,
+    ERR_SIDE,
+    ERR_SIZE,
+    ERR_TIME,
+    QUEUE_CAP,
     BacktestResult,
-    _flush,
-    _progress,
-    _raise,
-    _recorders,
+    flush_records,
+    make_recorders,
+    progress_bar,
+    raise_loop_error,
 )
 from mmenv.backtest.stream import TickStream, iter_chunks
-from mmenv.core import match_and_settle
 from mmenv.policy import QuoteState
+from mmenv.sim.fills import match_and_settle
+from mmenv.sim.quote_rules import QuoteRule
 
 __all__ = ["run_reference"]
 
@@ -58,7 +58,7 @@ def run_reference(
     """The readable loop, event by event in Python, for any :class:`mmenv.policy.Policy` (or a QuoteRule).
 
     Same steps, same order and same records as the compiled loop; matching and accounting by
-    ``mmenv.core.match_and_settle.py_func`` (the core's rule, uncompiled). See :func:`run_fast` for the args.
+    ``mmenv.sim.fills.match_and_settle.py_func`` (the core's rule, uncompiled). See :func:`run_fast` for the args.
     """
     cfg = BacktestConfig() if config is None else config
     if isinstance(policy, QuoteRule):
@@ -73,8 +73,8 @@ def run_reference(
     ev = n_dec = n_quoted = since = 0
     last = None
     sigma_arr = s0 = None
-    frec, srec = _recorders(spill_dir, cfg, name)
-    bar = _progress(progress, len(stream) if isinstance(stream, TickStream) else None, name)
+    frec, srec = make_recorders(spill_dir, cfg, name)
+    bar = progress_bar(progress, len(stream) if isinstance(stream, TickStream) else None, name)
 
     def decide(q: float, t: float, m: float, ev: int) -> float:
         """The decision step at ``t`` (mid ``m``, inventory ``q``); returns the next decision time."""
@@ -84,13 +84,13 @@ def run_reference(
         db_a, da_a = policy.quote(state)
         db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
         if (db != db or da != da) and not cfg.allow_withdraw:
-            _raise(_ERR_NAN_QUOTE, ev, db, da)
+            raise_loop_error(ERR_NAN_QUOTE, ev, db, da)
         bid_px, ask_px = m - db, m + da
         if bid_px >= ask_px:
-            _raise(_ERR_CROSSED, ev, bid_px, ask_px)
+            raise_loop_error(ERR_CROSSED, ev, bid_px, ask_px)
         if cfg.latency > 0.0:
-            if len(pending) >= _QUEUE_CAP:
-                _raise(_ERR_QUEUE, ev, 0.0, 0.0)
+            if len(pending) >= QUEUE_CAP:
+                raise_loop_error(ERR_QUEUE, ev, 0.0, 0.0)
             pending.append((bid_px, ask_px, t + cfg.latency))
         else:
             bid, ask = bid_px, ask_px
@@ -104,18 +104,18 @@ def run_reference(
         for i in range(len(chunk)):
             # both buffers are emptied together, before an event, when either has no room for one more
             if frec.n + 2 > frec.capacity or srec.n + 2 > srec.capacity:
-                _flush(frec, srec, sink)
+                flush_records(frec, srec, sink)
             t, p, s = float(chunk.time[i]), float(chunk.price[i]), int(chunk.side[i])
             z, m = float(chunk.size[i]), float(chunk.mid[i])
             # 1. validation
             if not t >= last_t:
-                _raise(_ERR_TIME, ev, t, last_t)
+                raise_loop_error(ERR_TIME, ev, t, last_t)
             if not (math.isfinite(p) and math.isfinite(m)):
-                _raise(_ERR_PRICE, ev, p, m)
+                raise_loop_error(ERR_PRICE, ev, p, m)
             if s not in (1, -1):
-                _raise(_ERR_SIDE, ev, s, 0.0)
+                raise_loop_error(ERR_SIDE, ev, s, 0.0)
             if not (0.0 <= z < math.inf):
-                _raise(_ERR_SIZE, ev, z, 0.0)
+                raise_loop_error(ERR_SIZE, ev, z, 0.0)
             if ev == 0:
                 t0 = next_dec = t
                 s0 = np.array([m])
@@ -175,7 +175,7 @@ def run_reference(
     if since != 0:
         srec.append(last)
     if sink is not None:
-        _flush(frec, srec, sink)
+        flush_records(frec, srec, sink)
     return BacktestResult(
         fills=frec.finish(),
         states=srec.finish(),

@@ -21,10 +21,10 @@ __all__ = ["BacktestResult", "records_from_arrays"]
 
 
 # Error codes of the loop.
-_ERR_TIME, _ERR_PRICE, _ERR_SIDE, _ERR_SIZE, _ERR_NAN_QUOTE, _ERR_CROSSED, _ERR_QUEUE = 1, 2, 3, 4, 5, 6, 7
+ERR_TIME, ERR_PRICE, ERR_SIDE, ERR_SIZE, ERR_NAN_QUOTE, ERR_CROSSED, ERR_QUEUE = 1, 2, 3, 4, 5, 6, 7
 
 # Most quote decisions in flight at once (the latency queue of both loops).
-_QUEUE_CAP = 4096
+QUEUE_CAP = 4096
 
 
 @dataclass
@@ -34,7 +34,7 @@ class BacktestResult:
     Attributes:
         fills: :data:`mmenv.records.FILL_DTYPE` record. states: :data:`mmenv.records.STATE_DTYPE` record
             (first row: the state before the first event, ``event = -1``). Both are empty when the run handed
-            its records to a sink (``backtest(..., sink=...)``, e.g. :class:`mmenv.analytics_stream.
+            its records to a sink (``backtest(..., sink=...)``, e.g. :class:`mmenv.analytics.stream.
             StreamingSummary`) instead of keeping them.
         n_events: events processed. n_decisions: quote decisions taken.
         n_quoted: events whose aggressor side met a live quote of ours (the denominator of the fill ratio).
@@ -73,33 +73,33 @@ class BacktestResult:
         return to_frame(self.states)
 
 
-def _raise(code: int, ev: int, a: float, b: float) -> None:
-    if code == _ERR_TIME:
+def raise_loop_error(code: int, ev: int, a: float, b: float) -> None:
+    if code == ERR_TIME:
         if a != a:
             raise ValueError(f"tick time is NaN at event {ev}")
         raise ValueError(f"ticks out of order at event {ev}: time {a!r} < previous time {b!r}")
-    if code == _ERR_PRICE:
+    if code == ERR_PRICE:
         raise ValueError(f"tick price and mid must be finite at event {ev}, got price={a!r}, mid={b!r}")
-    if code == _ERR_SIDE:
+    if code == ERR_SIDE:
         raise ValueError(f"tick side must be +1 or -1 at event {ev}, got {a!r}")
-    if code == _ERR_SIZE:
+    if code == ERR_SIZE:
         raise ValueError(f"tick size must be finite and >= 0 at event {ev}, got {a!r}")
-    if code == _ERR_NAN_QUOTE:
+    if code == ERR_NAN_QUOTE:
         raise ValueError(
             f"policy returned a NaN quote at event {ev}: bid_depth={a!r}, ask_depth={b!r} "
             "(pass allow_withdraw=True to read NaN as 'no quote on that side')"
         )
-    if code == _ERR_CROSSED:
+    if code == ERR_CROSSED:
         raise ValueError(f"policy returned crossed quotes at event {ev}: bid={a!r} >= ask={b!r}")
-    if code == _ERR_QUEUE:
+    if code == ERR_QUEUE:
         raise ValueError(
-            f"more than {_QUEUE_CAP} decisions in flight at event {ev}: latency spans too many decisions; "
+            f"more than {QUEUE_CAP} decisions in flight at event {ev}: latency spans too many decisions; "
             "use a larger decision_interval"
         )
     raise AssertionError(f"unknown error code {code}")  # pragma: no cover
 
 
-def _recorders(
+def make_recorders(
     spill_dir: str | os.PathLike | None, cfg: BacktestConfig, tag: str
 ) -> tuple[Recorder, Recorder]:
     if spill_dir is None:
@@ -112,7 +112,7 @@ def _recorders(
     )
 
 
-def _flush(frec: Recorder, srec: Recorder, sink: Any | None) -> None:
+def flush_records(frec: Recorder, srec: Recorder, sink: Any | None) -> None:
     """Empty both record buffers (which hold the records of the same events): into the recorders (memory or
     spill file), or handed to ``sink.update(fills, states)`` and forgotten."""
     if sink is None:
@@ -123,7 +123,7 @@ def _flush(frec: Recorder, srec: Recorder, sink: Any | None) -> None:
     frec.n = srec.n = 0
 
 
-def _progress(progress: bool, total: int | None, name: str):
+def progress_bar(progress: bool, total: int | None, name: str):
     if not progress:
         return None
     from tqdm.auto import tqdm

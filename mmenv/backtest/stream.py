@@ -65,7 +65,7 @@ class TickStream:
 
     @classmethod
     def from_ticks(cls, ticks: Any, time_unit_seconds: float = 1.0) -> TickStream:
-        """From :class:`mmenv.ticks.Ticks`: time = trading clock / ``time_unit_seconds``."""
+        """From :class:`mmenv.data.ticks.Ticks`: time = trading clock / ``time_unit_seconds``."""
         check_positive("time_unit_seconds", time_unit_seconds)
         return cls(
             time=ticks.clock / float(time_unit_seconds),

@@ -8,7 +8,7 @@ A exp(-k d)`` (orders per second), so the *reach* ``D`` of one market order is a
 intensity ``A k exp(-k D)``.
 
 What a trade record shows is the deepest price level the order executed at, measured from the mid
-that was quoted just before it (see :mod:`mmenv.trade_loaders`). An order is only visible if it
+that was quoted just before it (see :mod:`mmenv.calibration.trades`). An order is only visible if it
 reached the touch, ``D >= c(t)`` with ``c(t)`` the quoted half-spread at time ``t``, so the data are
 left-truncated at ``c(t)``; on a tick grid of size ``h`` the reach is also interval-censored: a
 trade at depth ``d_i`` says ``D_i in [d_i, d_i + h)``. Everything the likelihood needs is in

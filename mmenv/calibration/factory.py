@@ -104,10 +104,10 @@ def calibrate(
     sampling_s: float | None = 1.0,
     least_squares: bool = True,
 ) -> CalibrationResult:
-    """Calibrate A, k (MLE), sigma and s0 from a :class:`mmenv.trade_loaders.TradesAndQuotes`.
+    """Calibrate A, k (MLE), sigma and s0 from a :class:`mmenv.calibration.trades.TradesAndQuotes`.
 
     Args:
-        data: trades and quotes (any loader of :mod:`mmenv.trade_loaders`).
+        data: trades and quotes (any loader of :mod:`mmenv.calibration.trades`).
         aggregate: merge the prints of one market order (same time and side) into one order.
         sides: 2 pools buys and sells, each side with intensity lambda (AS 2008 eq. 2.11-2.12).
         censor: treat depths as interval-censored on the tick grid when the data have a tick.

@@ -40,7 +40,7 @@ def _merge_bins(obs: np.ndarray, exp: np.ndarray, min_expected: float = 5.0) -> 
     return np.asarray(o_out), np.asarray(e_out)
 
 
-def _chi_square(sample: DepthSample, A: float, k: float) -> tuple[float | None, int | None, float | None]:
+def chi_square(sample: DepthSample, A: float, k: float) -> tuple[float | None, int | None, float | None]:
     """Pearson chi-square of depth-bin counts against sides*A*sum tau exp(-k max(b, c))
     differences."""
     c0 = float(sample.levels.min())

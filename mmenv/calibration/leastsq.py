@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     pass
 
-from mmenv.calibration.samples import DepthSample, _as_1d
+from mmenv.calibration.samples import DepthSample, as_1d
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def empirical_intensity(sample: DepthSample, grid: Any = None) -> tuple[np.ndarr
             grid = lo + sample.tick * np.arange(round((hi - lo) / sample.tick) + 1)
         else:
             grid = np.linspace(lo, hi, 20)
-    grid = _as_1d("grid", grid)
+    grid = as_1d("grid", grid)
     eps = 1e-9 * max(1.0, float(np.abs(grid).max(initial=0.0)))
     d_sorted = np.sort(sample.depths)
     counts = np.empty(grid.size)

@@ -15,7 +15,7 @@ from scipy import optimize, stats
 if TYPE_CHECKING:
     pass
 
-from mmenv.calibration.gof import _chi_square
+from mmenv.calibration.gof import chi_square
 from mmenv.calibration.samples import MIN_TRADES_DEFAULT, CalibrationError, DepthSample
 
 
@@ -242,7 +242,7 @@ def fit_intensity(
     A, k = float(math.exp(res.x[0])), float(math.exp(res.x[1]))
     J = np.diag([A, k])
     cov = J @ cov_log @ J
-    stat, df, pval = _chi_square(sample, A, k)
+    stat, df, pval = chi_square(sample, A, k)
     return IntensityFit(
         A=A,
         k=k,

@@ -20,7 +20,7 @@ class CalibrationError(RuntimeError):
     """The data cannot identify the parameters, or the optimiser failed."""
 
 
-def _as_1d(name: str, values: Any) -> np.ndarray:
+def as_1d(name: str, values: Any) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -68,10 +68,10 @@ class DepthSample:
     n_excluded: int = 0
 
     def __post_init__(self) -> None:
-        d = _as_1d("depths", self.depths)
-        c = _as_1d("thresholds", self.thresholds)
-        lv = _as_1d("levels", self.levels)
-        sec = _as_1d("seconds", self.seconds)
+        d = as_1d("depths", self.depths)
+        c = as_1d("thresholds", self.thresholds)
+        lv = as_1d("levels", self.levels)
+        sec = as_1d("seconds", self.seconds)
         if c.shape != d.shape:
             raise ValueError(f"thresholds must have the shape of depths {d.shape}, got {c.shape}")
         if lv.shape != sec.shape or lv.size == 0:
@@ -99,7 +99,7 @@ class DepthSample:
         for name in ("times", "side"):
             v = getattr(self, name)
             if v is not None:
-                v = _as_1d(name, v)
+                v = as_1d(name, v)
                 if v.shape != d.shape:
                     raise ValueError(f"{name} must have the shape of depths {d.shape}, got {v.shape}")
                 object.__setattr__(self, name, v)
@@ -136,7 +136,7 @@ class DepthSample:
             tick: tick size for interval-censored depths, or None.
             times, side: optional per-order arrays kept for the report.
         """
-        d = _as_1d("depths", depths)
+        d = as_1d("depths", depths)
         if exposure is None:
             if duration_s is None:
                 raise ValueError("duration_s is required when exposure is not given, got None")
@@ -147,13 +147,13 @@ class DepthSample:
             levels, seconds = np.array([float(min_depth)]), np.array([float(duration_s)])
         else:
             levels, seconds = (
-                _as_1d("exposure levels", exposure[0]),
-                _as_1d("exposure seconds", exposure[1]),
+                as_1d("exposure levels", exposure[0]),
+                as_1d("exposure seconds", exposure[1]),
             )
             total = float(seconds.sum())
             if duration_s is not None and not math.isclose(total, duration_s, rel_tol=1e-6):
                 raise ValueError(f"duration_s must equal the exposure's total {total!r}, got {duration_s!r}")
-        c = np.full_like(d, float(levels.min())) if thresholds is None else _as_1d("thresholds", thresholds)
+        c = np.full_like(d, float(levels.min())) if thresholds is None else as_1d("thresholds", thresholds)
         if c.shape != d.shape:
             raise ValueError(f"thresholds must have the shape of depths {d.shape}, got {c.shape}")
         keep = d >= c - 1e-9 * np.maximum(1.0, np.abs(c))
@@ -167,7 +167,7 @@ class DepthSample:
             )
         extra = {}
         for name, v in (("times", times), ("side", side)):
-            extra[name] = None if v is None else _as_1d(name, v)[keep]
+            extra[name] = None if v is None else as_1d(name, v)[keep]
         return cls(
             depths=np.maximum(d[keep], c[keep]),
             thresholds=c[keep],

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     pass
 
-from mmenv.calibration.samples import _as_1d
+from mmenv.calibration.samples import as_1d
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def estimate_sigma(
         ValueError: unsorted times, fewer than 2 distinct times, non-positive sampling_s, or segments
             of another shape.
     """
-    t = _as_1d("times_s", times_s)
-    m = _as_1d("mid", mid)
+    t = as_1d("times_s", times_s)
+    m = as_1d("mid", mid)
     if t.shape != m.shape:
         raise ValueError(f"mid must have the shape of times_s {t.shape}, got {m.shape}")
     if t.size < 2 or t[-1] <= t[0]:

@@ -29,17 +29,17 @@ the header ``datetime,open,high,low,close,volume`` and ISO-8601 timestamps with 
 Files are written to a temporary file in the same directory and moved into place with
 :func:`os.replace`, so a reader never sees half a file. Caches are never pickled.
 
-Modules: :mod:`~mmenv.data.validate` (frame shape, errors, validation), :mod:`~mmenv.data.readers` (CSV
-formats), :mod:`~mmenv.data.cache` (the disk cache), :mod:`~mmenv.data.yahoo` (the downloader),
-:mod:`~mmenv.data.synthetic` (synthetic bars).
+Modules: :mod:`~mmenv.data.bars.validate` (frame shape, errors, validation), :mod:`~mmenv.data.bars.readers` (CSV
+formats), :mod:`~mmenv.data.bars.cache` (the disk cache), :mod:`~mmenv.data.bars.yahoo` (the downloader),
+:mod:`~mmenv.data.bars.synthetic` (synthetic bars).
 """
 
 from __future__ import annotations
 
-from mmenv.data.cache import default_cache_dir
-from mmenv.data.readers import read_bars_csv
-from mmenv.data.synthetic import SyntheticTruth, synthetic_bars
-from mmenv.data.validate import (
+from mmenv.data.bars.cache import default_cache_dir
+from mmenv.data.bars.readers import read_bars_csv
+from mmenv.data.bars.synthetic import SyntheticTruth, synthetic_bars
+from mmenv.data.bars.validate import (
     COLUMNS,
     INTERVALS,
     MINUTES_PER_SESSION,
@@ -54,7 +54,7 @@ from mmenv.data.validate import (
     regular_hours,
     validate_bars,
 )
-from mmenv.data.yahoo import MAX_WINDOW_DAYS, load_bars, validate_ticker
+from mmenv.data.bars.yahoo import MAX_WINDOW_DAYS, load_bars, validate_ticker
 
 __all__ = [
     "COLUMNS",

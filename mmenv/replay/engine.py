@@ -4,9 +4,9 @@ One compiled loop (:func:`_kernel`) serves the replay backtest (:func:`replay`) 
 (:class:`mmenv.replay.env.ReplayEnv`): the env runs it in *external* mode, returning at each decision point
 for the agent's action; the backtest runs compiled quote rules (AS, symmetric, naive) in the loop, or any
 :class:`agents.base.Policy` through the same external mode. Fills are settled by the core's one rule,
-:func:`mmenv.core.match_and_settle` (hard inventory limit, fees, cash and inventory).
+:func:`mmenv.sim.fills.match_and_settle` (hard inventory limit, fees, cash and inventory).
 
-Per event of the tape (see :mod:`mmenv.tape`), in order:
+Per event of the tape (see :mod:`mmenv.data.tape`), in order:
 
 1. *Orders reaching the book*: actions (new price or withdrawal of one side) whose arrival time is <= the
    event's time are applied, in decision order, against the book in force before the event. A post-only
@@ -56,16 +56,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numba as nb
 import numpy as np
 
-from mmenv.backtest.quotes import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, _rule_depths
 from mmenv.backtest.result import BacktestResult
 from mmenv.config import check_finite, check_positive
-from mmenv.core import match_and_settle
+from mmenv.data.tape import Tape, iter_chunks
+from mmenv.jit import njit
 from mmenv.policy import QuoteState
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
-from mmenv.tape import Tape, iter_chunks
+from mmenv.sim.fills import match_and_settle
+from mmenv.sim.quote_rules import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, rule_depths
 
 __all__ = ["DECIDE_ON", "FILL_MODELS", "ReplayConfig", "ReplayState", "replay"]
 
@@ -86,8 +86,8 @@ _N_IST = 21
 (_P_QMAX, _P_SIZE, _P_FPU, _P_FRATE, _P_LAT, _P_HORIZON, _P_SIGMA, _P_EVERY, _P_MODEL, _P_SHARE, _P_ATPX,
  _P_CANCEL, _P_DEEP, _P_CROSS, _P_DECON, _P_DECN, _P_INTERVAL, _P_TICK, _P_INV) = range(19)  # fmt: skip
 _N_PRM = 19
-_QUEUE_CAP = 1 << 14
-_ERR_TIME, _ERR_CROSSED, _ERR_QUEUE = 1, 2, 3
+QUEUE_CAP = 1 << 14
+ERR_TIME, ERR_CROSSED, ERR_QUEUE = 1, 2, 3
 _WITHDRAW = -1.0
 _NEVER = -2.0
 
@@ -198,7 +198,7 @@ class ReplayConfig:
         """The settings as a plain dict (for metrics.json)."""
         return dict(self.__dict__)
 
-    def _params(self, tick: float) -> np.ndarray:
+    def packed(self, tick: float) -> np.ndarray:
         prm = np.zeros(_N_PRM)
         prm[_P_QMAX], prm[_P_SIZE] = self.q_max, self.order_size
         prm[_P_FPU], prm[_P_FRATE] = self.maker_fee_per_unit, self.maker_fee_bps * 1e-4
@@ -217,13 +217,13 @@ class ReplayConfig:
 
 
 # --------------------------------------------------------------------------------------------- the kernel
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _level(px: float, inv_tick: float) -> float:
     """Integer tick level of a market price (a float, exact for |level| < 2^53); ``inv_tick = 1 / tick``."""
     return math.floor(px * inv_tick + 0.5)
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _settle(st, ist, prm, s: int, x: float, ev: int, tsec: float, mid: float, fills) -> None:
     """Fill up to ``x`` units of our order on side ``s`` at its price; the core's rule settles it."""
     o = _O + 6 * s
@@ -254,7 +254,7 @@ def _settle(st, ist, prm, s: int, x: float, ev: int, tsec: float, mid: float, fi
     ist[_NF] = k + 1
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _apply(st, ist, prm, s: int, lvl: float) -> None:
     """An action reaching the book: new price ``lvl`` on side ``s`` (or withdrawal), post-only rule."""
     o = _O + 6 * s
@@ -290,14 +290,14 @@ def _apply(st, ist, prm, s: int, lvl: float) -> None:
         st[o + _LQTY] = math.nan
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: float, ev: int) -> bool:
     """A decision at time ``t`` (ns): depths to grid prices, sent now or after the latency. True on error."""
     tick, inv = prm[_P_TICK], prm[_P_INV]
     blvl = math.floor((mid - db) * inv + 1e-9) if (db == db and db < math.inf) else _WITHDRAW
     alvl = math.ceil((mid + da) * inv - 1e-9) if (da == da and da < math.inf) else _WITHDRAW
     if blvl != _WITHDRAW and alvl != _WITHDRAW and blvl >= alvl:
-        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_CROSSED, ev, blvl * tick, alvl * tick
+        ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_CROSSED, ev, blvl * tick, alvl * tick
         return True
     ist[_NDEC] += 1
     lat = int(prm[_P_LAT])
@@ -314,7 +314,7 @@ def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: f
             _apply(st, ist, prm, s, lvl)
         else:
             if ist[_QCOUNT] >= cap:
-                ist[_ERR], ist[_ERR_EV] = _ERR_QUEUE, ev
+                ist[_ERR], ist[_ERR_EV] = ERR_QUEUE, ev
                 return True
             j = (ist[_QHEAD] + ist[_QCOUNT]) % cap
             pq_t[j], pq_s[j], pq_l[j] = t + lat, s, lvl
@@ -323,7 +323,7 @@ def _submit(st, ist, prm, pq_t, pq_s, pq_l, t: int, mid: float, db: float, da: f
     return False
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _arrivals(st, ist, prm, pq_t, pq_s, pq_l, t: int) -> None:
     """Apply the actions that reach the book at or before ``t`` (ns), in decision order."""
     cap = pq_t.shape[0]
@@ -336,7 +336,7 @@ def _arrivals(st, ist, prm, pq_t, pq_s, pq_l, t: int) -> None:
         ist[_QCOUNT] -= 1
 
 
-@nb.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _on_quote(st, prm, s: int) -> None:
     """Queue position of our order on side ``s`` after a book update (queue model)."""
     o = _O + 6 * s
@@ -368,7 +368,7 @@ def _on_quote(st, prm, s: int) -> None:
     st[o + _TRADED] = 0.0
 
 
-@nb.njit(cache=True)
+@njit(cache=True)
 def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm, code, rp, fills, states,
             pq_t, pq_s, pq_l):  # fmt: skip
     """Run the loop of the module docstring from event ``i0``; return where it stopped.
@@ -391,7 +391,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
         t = time[i]
         ev = ist[_EV]
         if ist[_STARTED] == 1 and t < ist[_LAST_T]:
-            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = _ERR_TIME, ev, t, ist[_LAST_T]
+            ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_TIME, ev, t, ist[_LAST_T]
             return i
         if ist[_STARTED] == 0:
             ist[_STARTED] = 1
@@ -481,7 +481,7 @@ def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm
                     ist[_NEED] = 1
                     return i + 1
                 tau = horizon - (tsec % horizon)
-                db, da = _rule_depths(code, rp, st[_Q] / prm[_P_SIZE], tau, mid, sigma)
+                db, da = rule_depths(code, rp, st[_Q] / prm[_P_SIZE], tau, mid, sigma)
                 if _submit(st, ist, prm, pq_t, pq_s, pq_l, t, mid, db, da, ev):
                     return i + 1
     return n
@@ -523,10 +523,10 @@ class ReplayState:
             tick=float(tick),
             st=st,
             ist=np.zeros(_N_IST, dtype=np.int64),
-            prm=config._params(tick),
-            pq_t=np.zeros(_QUEUE_CAP, dtype=np.int64),
-            pq_s=np.zeros(_QUEUE_CAP, dtype=np.int64),
-            pq_l=np.zeros(_QUEUE_CAP),
+            prm=config.packed(tick),
+            pq_t=np.zeros(QUEUE_CAP, dtype=np.int64),
+            pq_s=np.zeros(QUEUE_CAP, dtype=np.int64),
+            pq_l=np.zeros(QUEUE_CAP),
             fills=Recorder(
                 FILL_DTYPE, config.fill_capacity, None if spill_dir is None else Path(spill_dir) / "fills.bin"
             ),
@@ -575,7 +575,7 @@ class ReplayState:
             if self.ist[_NEED]:
                 return i
             if i < n:
-                self._flush()
+                self.flush_records()
         return i
 
     def submit(self, bid_depth: float, ask_depth: float) -> None:
@@ -585,34 +585,34 @@ class ReplayState:
                       float(bid_depth), float(ask_depth), int(self.ist[_EV]) - 1)  # fmt: skip
         self._sync()
         if err:
-            self._raise()
+            self.raise_loop_error()
         self.ist[_NEED] = 0
 
     def _sync(self) -> None:
         self.fills.n, self.states.n = int(self.ist[_NF]), int(self.ist[_NS])
         if self.ist[_ERR]:
-            self._raise()
+            self.raise_loop_error()
 
-    def _flush(self) -> None:
+    def flush_records(self) -> None:
         self.fills.flush()
         self.states.flush()
         self.ist[_NF] = self.ist[_NS] = 0
 
-    def _raise(self) -> None:
+    def raise_loop_error(self) -> None:
         code, ev, a, b = (
             int(self.ist[_ERR]),
             int(self.ist[_ERR_EV]),
             float(self.st[_ERR_A]),
             float(self.st[_ERR_B]),
         )
-        if code == _ERR_TIME:
+        if code == ERR_TIME:
             raise ValueError(
                 f"tape events out of order at event {ev}: time {int(a)} ns < previous {int(b)} ns"
             )
-        if code == _ERR_CROSSED:
+        if code == ERR_CROSSED:
             raise ValueError(f"policy returned crossed quotes at event {ev}: bid={a!r} >= ask={b!r}")
-        if code == _ERR_QUEUE:
-            raise ValueError(f"more than {_QUEUE_CAP} orders in flight at event {ev}: the latency spans too many "
+        if code == ERR_QUEUE:
+            raise ValueError(f"more than {QUEUE_CAP} orders in flight at event {ev}: the latency spans too many "
                              "decisions; decide less often (decide_every, decision_interval_s)")  # fmt: skip
         raise AssertionError(f"unknown error code {code}")  # pragma: no cover
 
@@ -690,7 +690,7 @@ def replay(
     if rule is not None:
         code, rp = (
             {"as": RULE_AS, "symmetric": RULE_SYMMETRIC, "naive": RULE_NAIVE}[rule.kind],
-            rule._params(),
+            rule.packed(),
         )
         name = rule.name
     else:

@@ -5,8 +5,8 @@ compiled loop as the replay backtest, in its external-decision mode): an AS poli
 :func:`mmenv.replay.engine.replay` on the same tape and settings gives the same fills and P&L, bit for bit
 (tested).
 
-The tape is a real one (:mod:`mmenv.tape_loaders`) or a synthetic tick market
-(:meth:`mmenv.tape.Tape.from_ticks`). Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
+The tape is a real one (:mod:`mmenv.data.loaders`) or a synthetic tick market
+(:meth:`mmenv.data.tape.Tape.from_ticks`). Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
 event), every ``every`` such events. An episode is ``episode_s`` seconds of the tape from a start drawn
 uniformly (seeded) among the events that leave a full episode (``start="random"``) or from the first event
 (``start="first"``); it ends (truncated) when that time has passed or the tape ends.
@@ -41,8 +41,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from mmenv.data.tape import TRADE, Tape
 from mmenv.replay.engine import ReplayConfig, ReplayState
-from mmenv.tape import TRADE, Tape
 
 __all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv"]
 
@@ -63,7 +63,7 @@ class ReplayEnv(gymnasium.Env):
     """Gymnasium env: market making on a replayed tape, decisions on an event clock (module docstring).
 
     Args:
-        tape: the :class:`mmenv.tape.Tape` (in memory).
+        tape: the :class:`mmenv.data.tape.Tape` (in memory).
         config: :class:`mmenv.replay.engine.ReplayConfig` (fill model, latency, fees, lot, limit, sigma,
             AS horizon); its ``decide_on``/``decide_every`` are replaced by ``decision``/``every``.
         decision: "quote", "trade" or "event". every: decide every n such events (>= 1).

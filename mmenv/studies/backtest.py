@@ -1,7 +1,7 @@
 """Tick backtest of market-making strategies on synthetic, downloaded or CSV bars (``mmenv backtest``).
 
 The bars (the embedded synthetic NVDA-like market, yfinance 1-minute bars of ``--ticker``, or a CSV file) are
-turned into a trade stream by :func:`mmenv.ticks.synthesize_ticks` (a model of the trades inside each bar,
+turned into a trade stream by :func:`mmenv.data.ticks.synthesize_ticks` (a model of the trades inside each bar,
 with ``lambda(d) = A exp(-k d)`` by construction), and every strategy is replayed through the event-driven
 backtester (:mod:`mmenv.backtest`) on the same stream. Time unit: hours of trading clock (so sigma is in
 price / sqrt(hour) and the AS horizon ``--horizon-seconds`` is an episode of inventory management; inventory
@@ -23,7 +23,7 @@ episode P&L, not annualised), max_drawdown, inventory_std, spread_pnl, inventory
 max_drawdown, n_fills of the same strategy at each latency}), ``backtest_config.json`` (the run's
 settings; ``figure_sampling``: which states the figures show), ``equity.png``, ``inventory.png``,
 ``attribution_<strategy>.png``, ``markouts.png``. Every number is computed from all the records, scored as
-the backtest produces them (:mod:`mmenv.analytics_stream`); the figures show a sample of the states.
+the backtest produces them (:mod:`mmenv.analytics.stream`); the figures show a sample of the states.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import numpy as np
 from mmenv.outdir import staged
 from mmenv.studies.common import bars_validation, write_json
 
-__all__ = ["STRATEGIES", "configure_parser", "load_stream", "main", "make_strategy", "run", "run_backtests"]
+__all__ = ["STRATEGIES", "configure_parser", "load_stream", "make_strategy", "run", "run_backtests"]
 
 STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
 #: The defaults of ``mmenv backtest`` and of the report's backtest section (one set, printed in both):
@@ -146,7 +146,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 class ChunkedStream:
     """The synthetic ticks of a long bar file as a re-iterable stream of :class:`mmenv.backtest.TickStream`
-    chunks, drawn again on each pass by :func:`mmenv.calibration_streaming.iter_tick_chunks` (one chunk of
+    chunks, drawn again on each pass by :func:`mmenv.calibration.streaming.iter_tick_chunks` (one chunk of
     bars at a time, each with its own generator), so memory is proportional to one chunk, not to the file.
 
     A first pass computes what the run settings need: ``k``, ``A`` (the tick model's), the intrabar ``sigma``
@@ -155,7 +155,7 @@ class ChunkedStream:
     """
 
     def __init__(self, bars, ticks_per_bar: tuple[int, int], seed: int, k: float, chunk_bars: int = 0) -> None:
-        from mmenv.calibration_streaming import CHUNK_BARS
+        from mmenv.calibration.streaming import CHUNK_BARS
 
         self._kw = {"seed": seed, "ticks_per_bar": ticks_per_bar, "k": k, "chunk_bars": chunk_bars or CHUNK_BARS}
         self._bars = bars
@@ -173,7 +173,7 @@ class ChunkedStream:
         self.duration_hours = (last - (first or 0.0)) / 3600.0
 
     def _chunks(self):
-        from mmenv.calibration_streaming import iter_tick_chunks
+        from mmenv.calibration.streaming import iter_tick_chunks
 
         return iter_tick_chunks(self._bars, **self._kw)
 
@@ -188,7 +188,7 @@ def load_stream(args: argparse.Namespace):
     """The bars of ``--market`` turned into ticks; returns (stream in hours, summary, description, validation
     report of bars read from a file or downloaded, printed; None for synthetic bars).
 
-    Up to :data:`mmenv.calibration_streaming.CHUNK_BARS` bars (the default synthetic market among them) the
+    Up to :data:`mmenv.calibration.streaming.CHUNK_BARS` bars (the default synthetic market among them) the
     ticks are drawn at once with the generator of ``--seed`` and the stream is one :class:`TickStream`. Longer
     files are drawn chunk by chunk (:class:`ChunkedStream`, one generator per chunk spawned from ``--seed``):
     the same tick model, but other random draws than one draw of the whole file, in memory proportional to one
@@ -196,8 +196,8 @@ def load_stream(args: argparse.Namespace):
     """
     from mmenv import data
     from mmenv.backtest import TickStream
-    from mmenv.calibration_streaming import CHUNK_BARS
-    from mmenv.ticks import synthesize_ticks
+    from mmenv.calibration.streaming import CHUNK_BARS
+    from mmenv.data.ticks import synthesize_ticks
 
     if args.market == "synthetic":
         bars = data.synthetic_bars(args.days, args.seed)
@@ -290,7 +290,7 @@ def latency_effect(
     """
     from dataclasses import replace
 
-    from mmenv.analytics_stream import StreamingSummary
+    from mmenv.analytics.stream import StreamingSummary
     from mmenv.backtest import backtest
 
     runs = {
@@ -308,11 +308,11 @@ def latency_effect(
 def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Run every strategy; returns (metrics per strategy, scores per strategy, run settings).
 
-    Each run's records are scored as they are produced (:class:`mmenv.analytics_stream.StreamingSummary`,
+    Each run's records are scored as they are produced (:class:`mmenv.analytics.stream.StreamingSummary`,
     the same numbers as the full records) and not kept, so memory does not grow with the stream; the scores
     per strategy keep a sample of the states for the figures (``settings["figure_sampling"]`` says which).
     """
-    from mmenv.analytics_stream import StreamingSummary
+    from mmenv.analytics.stream import StreamingSummary
     from mmenv.backtest import BacktestConfig, backtest
 
     stream, summary, what, validation = load_stream(args)
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
 
     if real_data.replay_requested(args):
         return real_data.run(args)
-    from mmenv import plots
+    from mmenv.viz import plots
 
     t0 = time.perf_counter()
     with staged(args.out, getattr(args, "force", False), "backtest") as out:
@@ -500,10 +500,3 @@ def run(args: argparse.Namespace) -> int:
         print(lat)
     print(f"wrote {out / 'metrics.json'} and figures in {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/backtest.py`` (same as ``mmenv backtest``)."""
-    from mmenv.cli import run_command
-
-    return run_command("backtest", argv)

@@ -1,7 +1,7 @@
 """What 1-minute bars hide: a computed note, measured on the synthetic market where the truth is known.
 
 The synthetic market (:func:`mmenv.data.synthetic_bars`) knows each bar's true log-return
-volatility, and the tick model (:func:`mmenv.ticks.synthesize_ticks`) knows the order flow's
+volatility, and the tick model (:func:`mmenv.data.ticks.synthesize_ticks`) knows the order flow's
 A and k. This study compares what one can infer from the bars alone with that truth:
 
 1. *Variance.* Daily integrated variance of the log price (truth: sum of the model's per-bar
@@ -32,7 +32,7 @@ import numpy as np
 from mmenv.outdir import atomic_write_text, staged
 from mmenv.studies.common import write_json
 
-__all__ = ["BarLimitsNote", "bar_limits_note", "configure_parser", "main", "run"]
+__all__ = ["BarLimitsNote", "bar_limits_note", "configure_parser", "run"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def bar_limits_note(
         A :class:`BarLimitsNote`.
     """
     from mmenv.data import MINUTES_PER_SESSION, synthetic_bars
-    from mmenv.ticks import synthesize_ticks
+    from mmenv.data.ticks import synthesize_ticks
 
     bars, truth = synthetic_bars(days, seed, return_truth=True)
     ticks = synthesize_ticks(bars, ticks_per_bar, seed + 1, k=k)
@@ -222,10 +222,3 @@ def run(args: argparse.Namespace) -> int:
             write_json(note.numbers, out / "bar_limits.json")
             atomic_write_text(out / "bar_limits.md", note.markdown)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/bar_limits.py`` (same as ``mmenv bar-limits``)."""
-    from mmenv.cli import run_command
-
-    return run_command("bar-limits", argv)

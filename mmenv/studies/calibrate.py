@@ -6,7 +6,7 @@ true A and k are known and printed beside the estimates), ``--ticker`` (yfinance
 ``--trades FILE --quotes FILE`` (trades + best bid/ask CSVs in the Binance format). Writes
 ``DIR/calibration.json`` (keys A, k, A_se, k_se, sigma, loglik, n_trades, duration_s, ... of the exponential
 of record, plus ``models``, ``selected_model`` and ``intensity_table`` of the intensity laws of
-:mod:`mmenv.intensity`, chosen out of sample) and ``DIR/calibration.png``, and prints the tables.
+:mod:`mmenv.calibration.intensity`, chosen out of sample) and ``DIR/calibration.png``, and prints the tables.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from mmenv.outdir import staged
 from mmenv.studies.common import bars_validation, write_json
 
-__all__ = ["configure_parser", "load_source", "main", "run"]
+__all__ = ["configure_parser", "load_source", "run"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None, dict[str, Any] | None]:
     """The data object for :func:`mmenv.calibration.calibrate`, the true (A, k) when known, and the
     validation report of bars read from a file or downloaded (printed)."""
-    from mmenv import trade_loaders as tl
+    from mmenv.calibration import trades as tl
 
     if args.lobster is not None:
         return tl.load_lobster(*args.lobster), None, None
@@ -64,7 +64,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None,
             raise SystemExit("--trades and --quotes must be given together")
         return tl.load_trades_bbo(args.trades, args.quotes), None, None
     from mmenv import data
-    from mmenv.ticks import synthesize_ticks
+    from mmenv.data.ticks import synthesize_ticks
 
     if args.ticker is not None:
         bars = data.load_bars(args.ticker, offline=args.offline)
@@ -73,7 +73,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None,
     else:
         bars = data.synthetic_bars(days=args.days, seed=args.seed)
     validation = bars_validation(bars, args.ticker or str(args.bars_csv or ""))
-    from mmenv.calibration_streaming import CHUNK_BARS, stream_ticks
+    from mmenv.calibration.streaming import CHUNK_BARS, stream_ticks
 
     if len(bars) > CHUNK_BARS:  # long files: drawn chunk by chunk, memory of one chunk
         st = stream_ticks(bars, seed=args.seed + 1, sampling_s=args.sampling_s)
@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, stage: Path) -> None:
     from mmenv.calibration import calibrate
-    from mmenv.calibration_report import format_table, plot_calibration
-    from mmenv.calibration_streaming import StreamedTicks, calibrate_streamed
-    from mmenv.intensity.summary import analyse, format_models
+    from mmenv.calibration.intensity.summary import analyse, format_models
+    from mmenv.calibration.report import format_table, plot_calibration
+    from mmenv.calibration.streaming import StreamedTicks, calibrate_streamed
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -133,10 +133,3 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
     write_json(out, stage / "calibration.json")
     if not args.no_plot:
         plot_calibration(result, sample, stage / "calibration.png", analysis=analysis)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/calibrate.py`` (same as ``mmenv calibrate``)."""
-    from mmenv.cli import run_command
-
-    return run_command("calibrate", argv)

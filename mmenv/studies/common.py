@@ -1,6 +1,6 @@
 """Shared pieces of the studies: the simulation entry point, scoring, JSON and tables.
 
-:func:`simulate` runs a policy over N paths of any market source through :func:`mmenv.rollout.rollout`
+:func:`simulate` runs a policy over N paths of any market source through :func:`mmenv.envs.rollout.rollout`
 (the core calls the market's ``on_fills(bought, sold)`` hook after matching, which the market-impact
 variant needs).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mmenv.plot_style import pyplot, save_figure
+from mmenv.viz.style import pyplot, save_figure
 
 __all__ = [
     "bars_validation",
@@ -28,7 +28,7 @@ __all__ = [
 
 
 def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kwargs: Any):
-    """Run one episode of ``policy`` on ``num_paths`` paths: :func:`mmenv.rollout.rollout` on the market.
+    """Run one episode of ``policy`` on ``num_paths`` paths: :func:`mmenv.envs.rollout.rollout` on the market.
 
     The core reports fills to markets that have an ``on_fills`` hook (market impact). Task arguments
     (reward, phi, alpha, action_mode) are dropped: the reward column is the P&L change.
@@ -39,7 +39,7 @@ def simulate(policy, num_paths: int, seed: int, progress: bool = False, **env_kw
         progress: tqdm bar over the steps. env_kwargs: the env's market arguments (MarketParams fields,
             ``market=`` and its switches).
     """
-    from mmenv.rollout import rollout
+    from mmenv.envs.rollout import rollout
 
     kw = {k: v for k, v in env_kwargs.items() if k not in ("reward", "phi", "alpha", "action_mode")}
     return rollout(policy, num_paths, seed, progress=progress, **kw)
@@ -51,7 +51,7 @@ def score(ro, horizon: int = 5) -> dict[str, Any]:
     The attribution is :func:`mmenv.analytics.attribute_rollout` (spread + inventory - fees = P&L exactly),
     averaged over paths; adverse selection is the markout of the fills at ``horizon`` steps (and at 1 step).
     """
-    from mmenv import analytics
+    from mmenv.analytics import scores as analytics
 
     out = dict(analytics.summarize_rollout(ro))
     a = analytics.attribute_rollout(ro, (1, horizon))

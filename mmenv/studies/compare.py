@@ -19,14 +19,13 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
-from mmenv.plot_style import label_points, strategy_color
 from mmenv.studies.common import bars_validation, fmt_pm, pyplot, save_figure, score, simulate, write_json
+from mmenv.viz.style import label_points, strategy_color
 
 __all__ = [
     "STRATEGIES",
     "configure_parser",
     "inventory_variance_reduction",
-    "main",
     "market_info",
     "run",
     "run_compare",
@@ -43,7 +42,7 @@ TICK_MARKET: dict[str, Any] = {"market": "ticks", "T": 1.0, "dt": 10.0 / 3600.0,
 
 def market_info(env_kwargs: dict[str, Any]) -> dict[str, float]:
     """A, k, sigma, s0, T, dt, q_max of a market as the strategies see it (built once with one path)."""
-    from mmenv.env import build_simulation
+    from mmenv.envs.env import build_simulation
 
     params, _, core = build_simulation(1, dict(env_kwargs))
     m = core.market
@@ -426,10 +425,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"inventory variance: {describe_reduction(m['_summary'])}")
     print(f"\nwrote {args.out / 'metrics.json'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/compare.py`` (same as ``mmenv compare``)."""
-    from mmenv.cli import run_command
-
-    return run_command("compare", argv)

@@ -1,7 +1,7 @@
 """Real-data backtest: calibrate on the in-sample part of a tape, replay every strategy on the rest.
 
 ``mmenv backtest --lobster MSG BOOK``, ``--trades T --quotes Q`` (Binance) or ``--tape FILE`` (the generic
-schema of :func:`mmenv.tape_loaders.load_tape`) run this study instead of the synthetic-tick backtest:
+schema of :func:`mmenv.data.loaders.load_tape`) run this study instead of the synthetic-tick backtest:
 
 1. The tape is split in time: the first ``--in-sample`` fraction (default 0.5) calibrates A, k (MLE of
    lambda(d) = A exp(-k d)) and sigma with the project's calibration (:func:`calibrate_tape`; another
@@ -15,11 +15,11 @@ schema of :func:`mmenv.tape_loaders.load_tape`) run this study instead of the sy
    quotes by at most ``risk_aversion / k`` per lot held (T the AS horizon ``--replay-horizon-s``).
 3. ``--walk-forward N`` cuts the tape into N windows and, for each window after the first, calibrates on
    the window before it and replays on it (each window starts flat). ``--calibrator rolling`` also
-   calibrates each window with the rolling-window estimator (:class:`mmenv.intensity.online.RollingEstimator`:
+   calibrates each window with the rolling-window estimator (:class:`mmenv.calibration.intensity.online.RollingEstimator`:
    A, k and sigma of the last ``--rolling-window-s`` seconds before the window's start), replays every
    strategy with both calibrations and reports, per strategy, the mean over windows of the paired P&L
    difference rolling - fixed and its standard error (sd / sqrt(n windows)).
-   When the intensity law selected out of sample on the in-sample part (:func:`mmenv.intensity.selection.
+   When the intensity law selected out of sample on the in-sample part (:func:`mmenv.calibration.intensity.selection.
    select_model`) is not the exponential, its AS-style and GLFT-style quotes (:mod:`agents.intensity_quotes`)
    are replayed too, as ``as-<law>`` and ``glft-<law>``, with the AS risk aversion of the exponential.
 4. The fill-model and latency table re-runs every strategy with ``trade_through`` and ``queue`` fills at
@@ -133,8 +133,8 @@ def replay_requested(args: argparse.Namespace) -> bool:
 
 
 def load_replay_tape(args: argparse.Namespace):
-    """The :class:`mmenv.tape.Tape` of the given source."""
-    from mmenv import tape_loaders as loaders
+    """The :class:`mmenv.data.tape.Tape` of the given source."""
+    from mmenv.data import loaders
 
     if args.lobster is not None:
         return loaders.load_lobster(*args.lobster, tick=args.tick)
@@ -150,7 +150,7 @@ def calibrate_tape(tape) -> Any:
     import warnings
 
     from mmenv.calibration import calibrate
-    from mmenv.trade_loaders import TradesAndQuotes
+    from mmenv.calibration.trades import TradesAndQuotes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exclusions are counted in the result's notes
@@ -185,14 +185,14 @@ def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion
 
 
 def select_law(tape, fit_fraction: float = 0.7) -> Any:
-    """The intensity law chosen out of sample on ``tape`` (:func:`mmenv.intensity.selection.select_model`:
+    """The intensity law chosen out of sample on ``tape`` (:func:`mmenv.calibration.intensity.selection.select_model`:
     fit on the first ``fit_fraction`` of the time, best held-out log-likelihood per order) and its fit on
-    the whole tape (a :class:`mmenv.intensity.models.FittedIntensity`); None when no law can be fitted."""
+    the whole tape (a :class:`mmenv.calibration.intensity.models.FittedIntensity`); None when no law can be fitted."""
     import warnings
 
-    from mmenv.intensity.selection import select_model
-    from mmenv.intensity.tape import IntensityTape
-    from mmenv.trade_loaders import TradesAndQuotes
+    from mmenv.calibration.intensity.selection import select_model
+    from mmenv.calibration.intensity.tape import IntensityTape
+    from mmenv.calibration.trades import TradesAndQuotes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -229,11 +229,11 @@ def law_policies(fit, cal, *, lot_size: float, max_lots: float, risk_aversion: f
 def rolling_calibrations(wins, window_s: float, tick: float | None = None) -> list[Any]:
     """For each window after the first, the rolling-window estimate (exponential A, k and sigma) of the
     ``window_s`` seconds before its first event, fed the windows before it (a
-    :class:`mmenv.intensity.online.OnlineEstimate`, or None when the window held too few orders or no
+    :class:`mmenv.calibration.intensity.online.OnlineEstimate`, or None when the window held too few orders or no
     sigma)."""
     import warnings
 
-    from mmenv.intensity.online import RollingEstimator
+    from mmenv.calibration.intensity.online import RollingEstimator
 
     est = RollingEstimator(window_s=float(window_s), model="exponential", tick=tick)
     out: list[Any] = []
@@ -279,7 +279,7 @@ def replay_config(args: argparse.Namespace, *, lot: float, sigma: float) -> Any:
 
 
 def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
-    from mmenv.analytics import markout_curve, summarize_backtest
+    from mmenv.analytics.scores import markout_curve, summarize_backtest
 
     m = summarize_backtest(res, horizons, episode=episode)
     keep = ("total_pnl", "spread_pnl", "inventory_pnl", "fees", "adverse_selection_pnl", "n_fills", "fill_ratio",
@@ -675,7 +675,7 @@ def default_args(quick: bool = False) -> argparse.Namespace:
 
 def report_part(rep, cfg: dict[str, Any]) -> None:
     """The report's real-data subsection: the study on each shared sample found (section VI)."""
-    from mmenv import tape_loaders
+    from mmenv.data import loaders as tape_loaders
 
     d = shared_data_dir(cfg)
     samples: dict[str, dict[str, Any]] = {}

@@ -28,7 +28,7 @@ import numpy as np
 from mmenv.outdir import staged
 from mmenv.studies.common import save_figure, write_json
 
-__all__ = ["PAPER_TABLES", "configure_parser", "main", "run", "run_replication"]
+__all__ = ["PAPER_TABLES", "configure_parser", "run", "run_replication"]
 
 #: Published values, AS 2008 Tables 1-3: (spread, profit, std(profit), final q, std(final q)).
 PAPER_TABLES: dict[float, dict[str, tuple[float, float, float, float, float]]] = {
@@ -98,9 +98,9 @@ def run_replication(
         the symmetric strategy at that spread), and the P&L samples per gamma and strategy for the figure.
     """
     from agents import AvellanedaStoikovAgent, SymmetricAgent
-    from mmenv.analytics import summarize_totals
+    from mmenv.analytics.scores import summarize_totals
     from mmenv.engine import optimal_spread
-    from mmenv.rollout import rollout_many
+    from mmenv.envs.rollout import rollout_many
 
     m = {**PAPER_MARKET, "event_order": event_order}
     rows: list[dict[str, Any]] = []
@@ -265,7 +265,7 @@ def explain(rows: list[dict[str, Any]], diagnostics: list[dict[str, Any]]) -> st
 
 def plot_pnl(pnl: dict[float, dict[str, np.ndarray]], path: Path) -> None:
     """Histograms of terminal P&L, inventory vs symmetric strategy, one panel per gamma (cf. AS Fig. 2)."""
-    from mmenv.plot_style import pyplot, strategy_color
+    from mmenv.viz.style import pyplot, strategy_color
 
     plt = pyplot()
 
@@ -334,10 +334,3 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"\nwrote {args.out / 'as2008.json'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/as2008_replication.py`` (same as ``mmenv replicate``)."""
-    from mmenv.cli import run_command
-
-    return run_command("replicate", argv)

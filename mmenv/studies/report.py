@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from mmenv.outdir import staged
-from mmenv.report_html import github_slug, markdown_to_html
 from mmenv.studies import replay as real_data
 from mmenv.studies import report_intensity as ri
 from mmenv.studies import report_rl as rr
 from mmenv.studies import report_sections as rs
 from mmenv.studies.common import write_json
+from mmenv.viz.html import github_slug, markdown_to_html
 
-__all__ = ["SECTIONS", "Report", "Section", "configure_parser", "main", "run", "write_report"]
+__all__ = ["SECTIONS", "Report", "Section", "configure_parser", "run", "write_report"]
 
 Part = Callable[["Report", dict], None]
 
@@ -309,10 +309,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"rewrote the key results of {args.readme}")
     print(f"wrote {args.out / 'report.md'} and {args.out / 'report.html'} in {metrics['elapsed_s']:.1f} s")
     return 1 if metrics.get("errors") else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/report.py`` (same as ``mmenv report``)."""
-    from mmenv.cli import run_command
-
-    return run_command("report", argv)

@@ -1,7 +1,7 @@
 """Report part (section III): the intensity laws on the real samples, chosen out of sample.
 
 On each real sample found (LOBSTER AMZN and Binance BTCUSDT, in ``cfg["shared_data"]`` or the shared-data
-folder that the real-data backtest uses), :func:`mmenv.intensity.summary.analyse` fits the exponential of record,
+folder that the real-data backtest uses), :func:`mmenv.calibration.intensity.summary.analyse` fits the exponential of record,
 the power law and the two-part law by the same truncated, tick-censored likelihood, chooses one out of
 sample and measures the exponential's error at the depths that matter; the part prints the model table,
 the computed sentences, the risk-neutral quoting depth of each law and the figure, and stores the numbers
@@ -93,10 +93,10 @@ def _quote_sentence(quotes: dict[str, tuple[float, float]], sel: str, c: float) 
 
 def sec_intensity_models(rep: Report, cfg: dict) -> None:
     """III (continued): the intensity laws on the real samples."""
-    from mmenv import trade_loaders as tl
     from mmenv.calibration import calibrate
-    from mmenv.calibration_report import plot_calibration
-    from mmenv.intensity.summary import analyse, markdown_models
+    from mmenv.calibration import trades as tl
+    from mmenv.calibration.intensity.summary import analyse, markdown_models
+    from mmenv.calibration.report import plot_calibration
 
     root, found = find_samples(cfg.get("shared_data"))
     rep.add(

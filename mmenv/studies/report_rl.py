@@ -24,7 +24,7 @@ TASK: dict[str, Any] = {"reward": "penalized", "phi": 0.2, "alpha": 0.1}
 
 def sec_exact_optimum(rep, cfg: dict) -> None:
     """IX: the exact optimum of this env against the continuous-time CJP policy (module docstring)."""
-    from mmenv.rollout import rollout_many
+    from mmenv.envs.rollout import rollout_many
     from mmenv.studies.train import (
         convergence_table,
         format_convergence,

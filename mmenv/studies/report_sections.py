@@ -91,7 +91,7 @@ def _bars(cfg: dict):
 
 
 def _ticks(cfg: dict):
-    from mmenv.ticks import synthesize_ticks
+    from mmenv.data.ticks import synthesize_ticks
 
     return synthesize_ticks(_bars(cfg), seed=cfg["seed"] + 1)
 
@@ -192,7 +192,7 @@ def _dilemma_reading(rows: list[dict] | None) -> str:
 
 def _plot_dilemma(info: dict, gamma: float, rows: list[dict] | None, path):
     from mmenv.engine import optimal_spread, reservation_price
-    from mmenv.plot_style import pyplot, save_figure, strategy_color, twin_lines
+    from mmenv.viz.style import pyplot, save_figure, strategy_color, twin_lines
 
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8))
@@ -227,12 +227,12 @@ def _plot_dilemma(info: dict, gamma: float, rows: list[dict] | None, path):
 # ---------------------------------------------------------------------------------------------------- II
 def sec_data(rep: Report, cfg: dict) -> None:
     """II: the bars used and the tick synthesis on them."""
-    from mmenv.plot_style import pyplot, save_figure
+    from mmenv.viz.style import pyplot, save_figure
 
     bars = _bars(cfg)
     ticks = _ticks(cfg)
     from mmenv.data import BarReport
-    from mmenv.data.validate import within_session_log_returns
+    from mmenv.data.bars.validate import within_session_log_returns
 
     close = bars["close"].to_numpy()
     lr = within_session_log_returns(bars)  # returns across session gaps excluded
@@ -289,9 +289,9 @@ def sec_bar_limits(rep: Report, cfg: dict) -> None:
 # --------------------------------------------------------------------------------------------------- III
 def sec_calibration(rep: Report, cfg: dict) -> None:
     """III: maximum-likelihood A and k on the synthetic ticks (truth known), with the fit figure."""
-    from mmenv import trade_loaders as tl
     from mmenv.calibration import calibrate
-    from mmenv.calibration_report import format_table, plot_calibration
+    from mmenv.calibration import trades as tl
+    from mmenv.calibration.report import format_table, plot_calibration
 
     ticks = _ticks(cfg)
     src = tl.TickSource(ticks, source="synthetic ticks")
@@ -402,7 +402,7 @@ def sec_sensitivity(rep: Report, cfg: dict) -> None:
 def sec_engine(rep: Report, cfg: dict) -> None:
     """V: the engine and the simulation core, with measured throughput."""
     from agents import AvellanedaStoikovAgent
-    from mmenv.rollout import rollout
+    from mmenv.envs.rollout import rollout
 
     n = 2000 if not cfg["quick"] else 500
     rollout(AvellanedaStoikovAgent(), 8, 0)  # compile
@@ -413,7 +413,7 @@ def sec_engine(rep: Report, cfg: dict) -> None:
     rep.metrics["engine"] = {"paths": n, "steps": 200, "seconds": el, "path_steps_per_s": rate}
     rep.add(
         "`MarketMakingEngine` implements the formulas of section I on scalars or arrays; the simulation core "
-        "(`mmenv.core`) matches quotes against the order-flow reach of each interval (one numba rule shared by "
+        "(`mmenv.sim.core`) matches quotes against the order-flow reach of each interval (one numba rule shared by "
         "the env, the vector env and the backtester) and enforces the hard inventory limit. In this run an AS "
         f"rollout of {n} paths x 200 steps through the vector env took {el:.3f} s "
         f"({rate:,.0f} path-steps/s, including the Python policy)."
@@ -465,10 +465,10 @@ def sec_replication(rep: Report, cfg: dict) -> None:
 def sec_backtest(rep: Report, cfg: dict) -> None:
     """VI: the event-driven backtest of AS and naive on the synthetic tick stream, and latency."""
     from agents import AvellanedaStoikovAgent, NaiveAgent
-    from mmenv.analytics import summarize_backtest
+    from mmenv.analytics.scores import summarize_backtest
     from mmenv.backtest import BacktestConfig, TickStream, backtest
-    from mmenv.plots import plot_equity
     from mmenv.studies.backtest import BACKTEST_DEFAULTS, default_gamma, latency_effect, settings_line
+    from mmenv.viz.plots import plot_equity
 
     ticks = _ticks(cfg)
     stream = TickStream.from_ticks(ticks, time_unit_seconds=3600.0)
@@ -587,7 +587,7 @@ def _share(strat: dict[str, dict]) -> float:
 
 
 def _plot_attribution(strat: dict[str, dict], path):
-    from mmenv.plot_style import pyplot, save_figure, strategy_color
+    from mmenv.viz.style import pyplot, save_figure, strategy_color
 
     plt = pyplot()
     names = list(strat)
@@ -625,7 +625,7 @@ def sec_weaknesses(rep: Report, cfg: dict) -> None:
     worst = ranked[0]
     w = res[worst]["as"]
     rep.add(
-        "Each assumption of the AS model switched off one at a time (`mmenv.market_variants`), same seeds:\n\n"
+        "Each assumption of the AS model switched off one at a time (`mmenv.markets.variants`), same seeds:\n\n"
         + desc
         + "\n\n"
         + markdown_table(res)

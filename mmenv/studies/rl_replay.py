@@ -96,7 +96,7 @@ def tape_paths(name: str, data_dir: Path | None) -> list[Path]:
 
 def load_market_tape(name: str, data_dir: Path | None):
     """The tape of :data:`TAPES` ``name`` from ``data_dir``; ValueError naming the missing file."""
-    from mmenv import tape_loaders
+    from mmenv.data import loaders as tape_loaders
 
     paths = tape_paths(name, data_dir)
     return tape_loaders.load_lobster(*paths) if name == "lobster" else tape_loaders.load_binance(*paths)
@@ -181,7 +181,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def replay_diagnostics(results, windows, lot: float, tick: float) -> dict[str, float]:
     """Inventory, fills, markouts and quote skew of one policy over its per-window results (module
     docstring, step 5). ``results[i]`` is the :class:`mmenv.backtest.BacktestResult` of ``windows[i]``."""
-    from mmenv.analytics import markouts, mid_at
+    from mmenv.analytics.scores import markouts, mid_at
 
     absq_w = absq_t = 0.0
     finals, n_fills, units = [], 0, 0.0

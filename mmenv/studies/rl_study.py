@@ -1,7 +1,7 @@
 """RL where no closed form exists: PPO against AS and GLFT tuned on training paths, on markets beyond the AS model.
 
 ``mmenv rl-study --out DIR [--markets trend toxic garch lobster binance] [--timesteps N]``: for each simulated
-market (the market variants of :mod:`mmenv.market_variants`; any market the env builds from keyword arguments
+market (the market variants of :mod:`mmenv.markets.variants`; any market the env builds from keyword arguments
 is one more entry of :data:`MARKETS`) the steps below; for each real tape (``lobster``, ``binance``: the
 shared samples under ``--data DIR``) the same comparison on the event-clock replay env, trained and tuned on
 the first half of the tape and scored on held-out windows of the second half, paired by window
@@ -40,7 +40,6 @@ __all__ = [
     "MARKETS",
     "configure_parser",
     "diagnostics",
-    "main",
     "run",
     "run_market",
     "tune_gamma",
@@ -99,7 +98,7 @@ def tune_gamma(
 
 
 def diagnostics(ro) -> dict[str, float]:
-    """Inventory and fill diagnostics of a :class:`mmenv.rollout.Rollout` (module docstring, point 4)."""
+    """Inventory and fill diagnostics of a :class:`mmenv.envs.rollout.Rollout` (module docstring, point 4)."""
     q = ro.inventory
     move = ro.mid[:, -1] - ro.mid[:, 0]
     qbar = q[:, 1:].mean(axis=1)
@@ -129,7 +128,7 @@ def run_market(
     """Steps 1-4 of the module docstring for market ``name`` of :data:`MARKETS`; JSON-ready metrics."""
     from agents.optimal import CJPAgent
     from agents.ppo import PPOAgent, PPOConfig, plot_learning_curve, train_ppo
-    from mmenv.rollout import rollout_many
+    from mmenv.envs.rollout import rollout_many
 
     env_kwargs = {**TASK, **MARKETS[name]}
     config = PPOConfig(
@@ -362,10 +361,3 @@ def _simulated_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
         + "\n".join(f"- {s}" for s in summary(metrics))
     )
     return text, figures
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/rl_study.py`` (same as ``mmenv rl-study``)."""
-    from mmenv.cli import run_command
-
-    return run_command("rl-study", argv)

@@ -1,4 +1,4 @@
-"""The model's weaknesses as experiments: each switch of mmenv.market_variants against the AS base case.
+"""The model's weaknesses as experiments: each switch of mmenv.markets.variants against the AS base case.
 
 Scenarios (common random numbers; every scenario keeps the base market's sigma, A and k on average):
 stochastic volatility (GARCH(1,1)) with AS fed the constant sigma, the true conditional sigma and the EWMA
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
-from mmenv.plot_style import strategy_color
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
+from mmenv.viz.style import strategy_color
 
-__all__ = ["SCENARIOS", "configure_parser", "main", "run", "run_robustness"]
+__all__ = ["SCENARIOS", "configure_parser", "run", "run_robustness"]
 
 #: scenario -> (env keyword arguments, description).
 SCENARIOS: dict[str, tuple[dict[str, Any], str]] = {
@@ -249,10 +249,3 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(res))
     print(f"\nwrote {args.out / 'metrics.json'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/robustness.py`` (same as ``mmenv robustness``)."""
-    from mmenv.cli import run_command
-
-    return run_command("robustness", argv)

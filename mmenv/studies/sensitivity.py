@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
-from mmenv.plot_style import label_points, strategy_color, twin_lines
 from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
+from mmenv.viz.style import label_points, strategy_color, twin_lines
 
-__all__ = ["configure_parser", "main", "run", "run_sensitivity"]
+__all__ = ["configure_parser", "run", "run_sensitivity"]
 
 
 def run_sensitivity(
@@ -145,10 +145,3 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     print(f"\nwrote {args.out / 'metrics.json'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/sensitivity.py`` (same as ``mmenv sensitivity``)."""
-    from mmenv.cli import run_command
-
-    return run_command("sensitivity", argv)

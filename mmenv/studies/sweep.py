@@ -2,7 +2,7 @@
 
 Each trial is one (gamma, seed, market) cell of :func:`mmenv.studies.sensitivity.run_sensitivity`: the AS
 strategy with that gamma on ``paths`` paths of the market (``"model"`` or a variant of
-:mod:`mmenv.market_variants`: ``garch``, ``trend``, ``toxic``, ...), scored by the one analytics module.
+:mod:`mmenv.markets.variants`: ``garch``, ``trend``, ``toxic``, ...), scored by the one analytics module.
 The rows gather into the same ``metrics.json`` shape and the same mean-std frontier figures as
 ``mmenv sensitivity``, whatever the backend:
 
@@ -41,7 +41,6 @@ from mmenv.outdir import staged
 __all__ = [
     "configure_parser",
     "init_ray",
-    "main",
     "run",
     "run_sweep",
     "summarize_rows",
@@ -135,7 +134,7 @@ def run_sweep(
     """
     _check_grid(gammas, seeds, markets, paths)
     for m in markets:  # fail fast, in the driver, on an unknown market
-        from mmenv.env import build_simulation
+        from mmenv.envs.env import build_simulation
 
         build_simulation(1, market_kwargs(m))
     configs = [
@@ -288,10 +287,3 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"wrote {args.out / 'metrics.json'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/sweep.py`` (same as ``mmenv sweep``)."""
-    from mmenv.cli import run_command
-
-    return run_command("sweep", argv)

@@ -46,7 +46,6 @@ __all__ = [
     "configure_parser",
     "convergence_table",
     "evaluate_policies",
-    "main",
     "reference_policies",
     "reference_values",
     "run",
@@ -76,7 +75,7 @@ def evaluate_policies(
     Returns:
         name -> (episodes,) array of summed rewards.
     """
-    from mmenv.rollout import rollout_many
+    from mmenv.envs.rollout import rollout_many
 
     kwargs = {k: v for k, v in env_kwargs.items() if k != "action_mode"}
     runs = rollout_many(policies, episodes, seed, **kwargs)
@@ -385,10 +384,3 @@ def _train_and_evaluate(args: argparse.Namespace, config, env_kwargs: dict[str, 
         "dt_convergence": conv,
     }
     atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/train_ppo.py`` (same as ``mmenv train``)."""
-    from mmenv.cli import run_command
-
-    return run_command("train", argv)

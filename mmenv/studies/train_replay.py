@@ -79,10 +79,10 @@ def train_on_tape(
                 device="cpu", stats_window_size=4 * n_envs)  # fmt: skip
     callback = None
     if curve is not None:
-        from agents.ppo import _make_episode_stats_callback, _make_logger
+        from agents.ppo import make_episode_stats_callback, make_logger
 
-        model.set_logger(_make_logger(curve, None))
-        callback = _make_episode_stats_callback()
+        model.set_logger(make_logger(curve, None))
+        callback = make_episode_stats_callback()
     model.learn(total_timesteps=timesteps, progress_bar=progress, callback=callback)
     venv.training = False
     return model, venv

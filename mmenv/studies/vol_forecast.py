@@ -1,8 +1,8 @@
 """Volatility forecasts for the quotes: GARCH(1,1) by MLE and HAR-RV against EWMA, rolling and constant sigma.
 
-``mmenv vol-forecast --out DIR [--ticker T | --bars-csv F]`` (models in :mod:`mmenv.volforecast`):
+``mmenv vol-forecast --out DIR [--ticker T | --bars-csv F]`` (models in :mod:`mmenv.calibration.volforecast`):
 
-1. Forecast losses on the GARCH market (:class:`mmenv.market_variants.GarchMarket`, one long path of
+1. Forecast losses on the GARCH market (:class:`mmenv.markets.variants.GarchMarket`, one long path of
    ``--steps`` mid changes): the variance of each block of 10 steps forecast out of sample, GARCH refitted by
    maximum likelihood on a rolling window of 400 blocks every 100 blocks, HAR-RV (lags 1, 5, 22 blocks)
    refitted with it; QLIKE and MSE against the block's realised variance, each with its SE and the paired
@@ -20,7 +20,7 @@
    paths: mean P&L, std P&L, mean |q|, std of q_T, and the paired P&L difference to the constant sigma.
 
 4. Real 1-minute bars from a tape (``--lobster MSG BOOK``; ``--binance TRADES BBO``): the mid's bars of
-   :func:`mmenv.tape_bars.tape_bars`, checked by the bar validator, their log returns ln(close / open) and,
+   :func:`mmenv.data.tape_bars.tape_bars`, checked by the bar validator, their log returns ln(close / open) and,
    as the target, each minute's realised variance from the 5-second returns of the mid (a genuine
    measurement, not the squared return). Horizon one minute (the AS window below), rolling window
    :data:`TAPE_WINDOW` minutes refitted every :data:`TAPE_REFIT`, HAR lags 1, 5 and 15 minutes (on the
@@ -49,7 +49,6 @@ __all__ = [
     "bar_returns",
     "configure_parser",
     "garch_market_series",
-    "main",
     "quoting_study",
     "run",
     "tape_study",
@@ -68,7 +67,7 @@ def garch_market_series(steps: int, seed: int, dt: float = 0.005, **garch: Any) 
     Returns {"changes", "true_variance", "params": (omega, alpha, beta) per step}.
     """
     from mmenv.config import MarketParams
-    from mmenv.market_registry import make_market
+    from mmenv.markets.registry import make_market
 
     params = MarketParams(T=steps * dt, dt=dt)
     m = make_market("garch", params, 1, **garch)
@@ -112,8 +111,8 @@ def quoting_study(paths: int, seed: int, train_steps: int) -> dict[str, Any]:
     """Step 3 of the module docstring; JSON-ready metrics per sigma."""
     from agents import AvellanedaStoikovAgent
     from agents.forecast_sigma import ForecastSigmaAgent
-    from mmenv.rollout import rollout
-    from mmenv.volforecast import GarchFilter, HarFilter, fit_garch, fit_har
+    from mmenv.calibration.volforecast import GarchFilter, HarFilter, fit_garch, fit_har
+    from mmenv.envs.rollout import rollout
 
     dt = 0.005
     train = garch_market_series(train_steps, seed + 7_000_000, dt=dt)
@@ -172,11 +171,11 @@ def tape_study(tape, label: str, *, window: int = TAPE_WINDOW, refit: int = TAPE
     replay of AS with each forecaster's sigma; JSON-ready."""
     import warnings
 
+    from mmenv.calibration.volforecast import forecast_losses, rolling_forecasts
     from mmenv.data import validate_bars
+    from mmenv.data.tape_bars import bar_windows, tape_bars
     from mmenv.replay.engine import ReplayConfig, replay
     from mmenv.studies.replay import calibrate_tape, make_policies
-    from mmenv.tape_bars import bar_windows, tape_bars
-    from mmenv.volforecast import forecast_losses, rolling_forecasts
 
     bars = tape_bars(tape, 60.0, sample_s=TAPE_RV_SAMPLE_S)
     clean, rep = validate_bars(bars)
@@ -311,10 +310,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the three parts, print, write DIR/metrics.json."""
-    from mmenv import data, tape_loaders
+    from mmenv import data
+    from mmenv.calibration.volforecast import forecast_losses, rolling_forecasts
+    from mmenv.data import loaders as tape_loaders
     from mmenv.studies.common import write_json
     from mmenv.studies.compare import load_bars_arg
-    from mmenv.volforecast import forecast_losses, rolling_forecasts
 
     # the tapes are read (and checked) before anything runs; the output folder is made when there is a result
     lobster = tape_loaders.load_lobster(*args.lobster) if args.lobster is not None else None
@@ -495,10 +495,3 @@ def _tape_markdown(t: dict[str, Any]) -> list[str]:
         "",
         verdict,
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experiments/vol_forecast.py`` (same as ``mmenv vol-forecast``)."""
-    from mmenv.cli import run_command
-
-    return run_command("vol-forecast", argv)

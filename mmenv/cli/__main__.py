@@ -1,0 +1,5 @@
+"""``python -m mmenv.cli``: the ``mmenv`` command."""
+
+from mmenv.cli.app import main
+
+raise SystemExit(main())

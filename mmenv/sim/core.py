@@ -1,0 +1,779 @@
+"""The simulation core: quotes against order flow, fills, inventory and cash, for N paths at once.
+
+One matching-and-accounting rule serves the single env, the vector env and the backtester:
+
+* Hard inventory limit: the bid is live only if ``q + size <= q_max`` and the ask only if
+  ``q - size >= -q_max``; a NaN or +inf depth means "no quote" on that side.
+* Fill rule: a live ask at depth ``delta_a = ask - s`` is filled iff the buy side of the order flow reached
+  depth ``>= delta_a`` during the interval (a buyer-initiated trade at a price >= ask); a live bid at depth
+  ``delta_b = s - bid`` iff the sell side reached ``>= delta_b``. In the Avellaneda-Stoikov model the reach
+  of the most aggressive market order in dt is Gumbel, ``P(reach >= d) = 1 - exp(-A e^{-k d} dt)``
+  (AS 2008 eqs. 2.10-2.12), so this rule is exactly the Poisson fill model (see :mod:`mmenv.markets`).
+* Fills happen at the quoted price, ``min(size, available)`` units, with fees
+  ``fee_per_unit * units + fee_rate * notional`` (negative fees are rebates).
+* Accounting: buying ``b`` at the bid and selling ``a`` at the ask gives ``q += b - a`` and
+  ``cash += a * ask - b * bid - fees``.
+
+The per-fill rule is one numba function, :func:`mmenv.sim.fills.match_and_settle`, on scalars; :func:`step_paths` applies it
+to every path (struct of arrays, updated in place) and the backtester calls it once per event. Its plain
+Python twin (``match_and_settle.py_func``) is the readable reference. numba was chosen by measurement:
+``benchmarks/bench_core.py`` prints the numpy and numba variants side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmenv.jit import njit
+from mmenv.sim import market_kernels as mk
+from mmenv.sim import model_step as ms
+from mmenv.sim.fills import match_and_settle
+from mmenv.sim.shards import ShardChoice, run_shards, shard_bounds
+from mmenv.sim.task import action_to_depth_one, observe_one, reward_one
+
+__all__ = [
+    "CoreState",
+    "SimulationCore",
+    "StepResult",
+    "env_step_paths",
+    "observe_paths",
+    "step_paths",
+]
+
+@njit(cache=True)
+def step_paths(
+    q: np.ndarray,
+    cash: np.ndarray,
+    mid: np.ndarray,
+    bid_depth: np.ndarray,
+    ask_depth: np.ndarray,
+    reach_bid: np.ndarray,
+    reach_ask: np.ndarray,
+    q_max: float,
+    size: float,
+    fee_per_unit: float,
+    fee_rate: float,
+    bought: np.ndarray,
+    sold: np.ndarray,
+    fees: np.ndarray,
+    bid_price: np.ndarray,
+    ask_price: np.ndarray,
+) -> None:
+    """:func:`match_and_settle` on every path; ``q`` and ``cash`` and the output arrays are written in place."""
+    inf = math.inf
+    for i in range(q.shape[0]):
+        (q[i], cash[i], bought[i], sold[i], fees[i], bid_price[i], ask_price[i]) = match_and_settle(
+            q[i],
+            cash[i],
+            mid[i],
+            bid_depth[i],
+            ask_depth[i],
+            reach_bid[i],
+            reach_ask[i],
+            inf,
+            inf,
+            q_max,
+            size,
+            fee_per_unit,
+            fee_rate,
+        )
+
+
+#: Columns of the per-step output of :func:`env_step_paths` (and of :meth:`SimulationCore.env_step`).
+OUT_NAMES = (
+    "bid_depth",
+    "ask_depth",
+    "bid",
+    "ask",
+    "bought",
+    "sold",
+    "fees",
+    "reward",
+    "terminated",
+    "cash",
+    "inventory",
+    "mid",
+    "equity",
+    "time",
+    "mid_before",
+)
+OUT_COLUMNS = len(OUT_NAMES)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _finish_one(
+    i: int,
+    db: float,
+    da: float,
+    q_b: float,
+    w_b: float,
+    q: np.ndarray,
+    cash: np.ndarray,
+    step: np.ndarray,
+    mid_after: float,
+    s0: float,
+    sigma: float,
+    w0: float,
+    dt: float,
+    n_steps: int,
+    reward_code: int,
+    phi: float,
+    alpha: float,
+    eta: float,
+    out: np.ndarray,
+    obs: np.ndarray,
+) -> bool:
+    """After matching path i: step count, reward, termination, the output row and the observation."""
+    step[i] += 1
+    terminal = step[i] >= n_steps
+    w_a = cash[i] + q[i] * mid_after
+    out[i, 0] = db
+    out[i, 1] = da
+    out[i, 7] = reward_one(reward_code, w_b, w_a, q_b, q[i], dt, terminal, w0, phi, alpha, eta)
+    out[i, 8] = 1.0 if terminal else 0.0
+    out[i, 9] = cash[i]
+    out[i, 10] = q[i]
+    out[i, 11] = mid_after
+    out[i, 12] = w_a
+    out[i, 13] = step[i] * dt
+    observe_one(obs, i, q[i], (n_steps - step[i]) * dt, mid_after - s0, sigma)
+    return terminal
+
+
+def _env_step_paths(
+    action: np.ndarray,
+    normalized: bool,
+    min_depth: float,
+    max_depth: float,
+    q: np.ndarray,
+    cash: np.ndarray,
+    step: np.ndarray,
+    mid_before: np.ndarray,
+    mid_after: np.ndarray,
+    s0: np.ndarray,
+    sigma: np.ndarray,
+    w0: np.ndarray,
+    reach_bid: np.ndarray,
+    reach_ask: np.ndarray,
+    q_max: float,
+    size: float,
+    fee_per_unit: float,
+    fee_rate: float,
+    dt: float,
+    n_steps: int,
+    reward_code: int,
+    phi: float,
+    alpha: float,
+    eta: float,
+    out: np.ndarray,
+    obs: np.ndarray,
+) -> None:
+    """One env step on every path of a market that moved already: action map, :func:`match_and_settle`,
+    reward and observation (markets without a kernel of :mod:`mmenv.sim.market_kernels`, e.g. tick replay).
+
+    ``out`` (N, OUT_COLUMNS) receives, in the order of :data:`OUT_NAMES`, bid_depth, ask_depth, bid_price,
+    ask_price, bought, sold, fees, reward, terminated (0/1), and the state after the step: cash, inventory,
+    mid, equity and time; ``obs`` (N, 4) float32 the next observation. State arrays are updated in place.
+    """
+    inf = math.inf
+    for i in range(q.shape[0]):
+        db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
+        q_b = q[i]
+        w_b = cash[i] + q_b * mid_before[i]
+        (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
+            q_b,
+            cash[i],
+            mid_before[i],
+            db,
+            da,
+            reach_bid[i],
+            reach_ask[i],
+            inf,
+            inf,
+            q_max,
+            size,
+            fee_per_unit,
+            fee_rate,
+        )
+        _finish_one(
+            i,
+            db,
+            da,
+            q_b,
+            w_b,
+            q,
+            cash,
+            step,
+            mid_after[i],
+            s0[i],
+            sigma[i],
+            w0[i],
+            dt,
+            n_steps,
+            reward_code,
+            phi,
+            alpha,
+            eta,
+            out,
+            obs,
+        )
+        out[i, 14] = mid_before[i]
+
+
+#: The compiled kernel; GIL-free, so :meth:`SimulationCore.env_step` runs shards of a large N in threads
+#: (each path is independent: the result does not depend on the sharding).
+env_step_paths = njit(cache=True, nogil=True)(_env_step_paths)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _reset_one(
+    kind,
+    mp,
+    mst,
+    k0,
+    k1,
+    stream,
+    episode,
+    mt,
+    mid,
+    sigma,
+    s0,
+    q,
+    cash,
+    step,
+    w0,
+    q0,
+    i,
+    out,
+    obs,
+    n_steps,
+    dt,
+    write_row,
+) -> None:
+    """Start path i's next episode (market and trader), write its first observation and (``write_row``)
+    its output row at reset: no quotes (NaN), no fills, the starting state."""
+    episode[i] += 1
+    mt[i] = 0
+    mid[i] = s0[i]
+    sigma[i] = mk.reset_one(kind, mp, mst, i, k0, k1, stream[i], episode[i])
+    q[i] = q0
+    cash[i] = 0.0
+    step[i] = 0
+    w0[i] = q0 * s0[i]
+    observe_one(obs, i, q0, n_steps * dt, 0.0, sigma[i])
+    if write_row:
+        ms.reset_row(out, i, q0, s0[i], w0[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fused_env_step(
+    kind: int,
+    mp: np.ndarray,
+    mst: np.ndarray,
+    k0,
+    k1,
+    stream: np.ndarray,
+    episode: np.ndarray,
+    mt: np.ndarray,
+    mid: np.ndarray,
+    sigma: np.ndarray,
+    s0: np.ndarray,
+    action: np.ndarray,
+    normalized: bool,
+    min_depth: float,
+    max_depth: float,
+    q: np.ndarray,
+    cash: np.ndarray,
+    step: np.ndarray,
+    w0: np.ndarray,
+    q0: float,
+    q_max: float,
+    size: float,
+    fee_per_unit: float,
+    fee_rate: float,
+    dt: float,
+    n_steps: int,
+    reward_code: int,
+    phi: float,
+    alpha: float,
+    eta: float,
+    reset_first: np.ndarray,
+    reset_after: bool,
+    out: np.ndarray,
+    obs: np.ndarray,
+    final_obs: np.ndarray,
+) -> None:
+    """One env step of every path in one pass over a market of :mod:`mmenv.sim.market_kernels`.
+
+    Per path: if ``reset_first[i]`` (the next-step autoreset of a finished episode) the path starts its
+    next episode instead of stepping (reward 0, not terminated, first observation). Otherwise: action map
+    (:func:`mmenv.sim.task.action_to_depth_one`), the market's interval (:func:`mmenv.sim.market_kernels.step_one`:
+    the reach of the flow and the mid's move, in the market's event order), the hard limit, matching and
+    accounting (:func:`match_and_settle`), the market's reaction to the fills, reward, termination and the
+    observation; with ``reset_after`` a path that terminates writes its last observation to ``final_obs``
+    and starts its next episode in the same step (same-step autoreset). ``out``: :data:`OUT_NAMES`.
+    """
+    inf = math.inf
+    buf = np.empty((6, mk.CHUNK))
+    n = q.shape[0]
+    for lo in range(0, n, mk.CHUNK):
+        m = min(mk.CHUNK, n - lo)
+        mk.draw_chunk(mp, k0, k1, stream, episode, mt, lo, m, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5])
+        for j in range(m):
+            i = lo + j
+            do_reset = reset_first[i]
+            if not do_reset:
+                db, da = action_to_depth_one(action[i, 0], action[i, 1], normalized, min_depth, max_depth)
+                q_b = q[i]
+                m_b = mid[i]
+                w_b = cash[i] + q_b * m_b
+                r_b, r_a = mk.step_one(
+                    kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma,
+                    buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
+                )  # fmt: skip
+                mt[i] += 1
+                (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
+                    q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
+                )
+                mk.after_fills_one(kind, mst, i, out[i, 4], out[i, 5])
+                out[i, 14] = m_b
+                terminal = _finish_one(
+                    i,
+                    db,
+                    da,
+                    q_b,
+                    w_b,
+                    q,
+                    cash,
+                    step,
+                    mid[i],
+                    s0[i],
+                    sigma[i],
+                    w0[i],
+                    dt,
+                    n_steps,
+                    reward_code,
+                    phi,
+                    alpha,
+                    eta,
+                    out,
+                    obs,
+                )
+                if reset_after and terminal:
+                    for c in range(obs.shape[1]):
+                        final_obs[i, c] = obs[i, c]
+                    do_reset = True  # the step's own values stay in the output row
+            # next-step reset (writes a reset row) or same-step reset (the new episode's state and obs)
+            if do_reset:
+                _reset_one(
+                    kind, mp, mst, k0, k1, stream, episode, mt, mid, sigma, s0, q, cash, step, w0, q0, i, out, obs,
+                    n_steps, dt, reset_first[i],
+                )  # fmt: skip
+
+
+@njit(cache=True)
+def observe_paths(
+    q: np.ndarray,
+    step: np.ndarray,
+    n_steps: int,
+    dt: float,
+    mid: np.ndarray,
+    s0: np.ndarray,
+    sigma: np.ndarray,
+    obs: np.ndarray,
+) -> None:
+    """Observations of every path into the float32 (N, 4) array ``obs`` (see :mod:`mmenv.sim.task`)."""
+    for i in range(q.shape[0]):
+        observe_one(obs, i, q[i], (n_steps - step[i]) * dt, mid[i] - s0[i], sigma[i])
+
+
+@dataclass
+class CoreState:
+    """Struct of arrays of the trader's state, one entry per path.
+
+    Attributes:
+        q: inventory (units), float64 (N,).
+        cash: cash (price units), float64 (N,).
+        step: decision steps taken in the current episode, int64 (N,).
+    """
+
+    q: np.ndarray
+    cash: np.ndarray
+    step: np.ndarray
+
+
+@dataclass
+class StepResult:
+    """What happened on every path during one decision interval (arrays of shape (N,)).
+
+    Attributes:
+        mid_before, mid_after: mid at quote time and at the end of the interval (price units).
+        bid_price, ask_price: live quotes (NaN where not quoted, e.g. at the inventory limit).
+        bought, sold: units filled at the bid and at the ask.
+        fees: fees paid (price units; negative for rebates).
+        reach_bid, reach_ask: depth reached by the sell / buy side of the flow (price units).
+    """
+
+    mid_before: np.ndarray
+    mid_after: np.ndarray
+    bid_price: np.ndarray
+    ask_price: np.ndarray
+    bought: np.ndarray
+    sold: np.ndarray
+    fees: np.ndarray
+    reach_bid: np.ndarray
+    reach_ask: np.ndarray
+
+
+class SimulationCore:
+    """N paths of a market maker quoting into a :class:`mmenv.markets.Market`.
+
+    Args:
+        market: the market source (mid process and order-flow reach), with ``num_paths`` paths.
+        q_max: hard inventory limit (units). order_size: units per fill.
+        fee_per_unit, fee_rate: fees per unit and per unit of notional (negative: rebates).
+        q0: initial inventory (units).
+    """
+
+    def __init__(
+        self,
+        market,
+        *,
+        q_max: float,
+        order_size: float = 1.0,
+        fee_per_unit: float = 0.0,
+        fee_rate: float = 0.0,
+        q0: float = 0.0,
+    ) -> None:
+        self.market = market
+        self.num_paths = int(market.num_paths)
+        self.q_max = float(q_max)
+        self.order_size = float(order_size)
+        self.fee_per_unit = float(fee_per_unit)
+        self.fee_rate = float(fee_rate)
+        self.q0 = float(q0)
+        n = self.num_paths
+        self.state = CoreState(q=np.full(n, self.q0), cash=np.zeros(n), step=np.zeros(n, dtype=np.int64))
+        self._clip_warned = False
+        self.market_clips = getattr(market, "clip_depth", None) is not None
+        #: Optional market hook ``on_fills(bought, sold)`` called after matching (e.g. the impact of our
+        #: own fills on the next interval's mid, :mod:`mmenv.markets.variants`).
+        self._on_fills = getattr(market, "on_fills", None)
+        self._no_reset = np.zeros(self.num_paths, dtype=bool)
+        # model_step without output rows; all of them
+        self._no_info = (np.empty((0, self.num_paths)), np.empty(0, dtype=np.int64))
+        self._all_cols = np.arange(OUT_COLUMNS, dtype=np.int64)
+        self._shard_choice = ShardChoice()  # model_step: one thread or shards, by measurement
+        #: Threads for large N (None: :func:`mmenv.sim.shards.get_num_threads`); the numbers do not depend on it.
+        self.num_threads: int | None = None
+
+    @classmethod
+    def from_params(cls, market, params) -> SimulationCore:
+        """The core over ``market`` with the trader's settings of a :class:`mmenv.config.MarketParams`."""
+        return cls(
+            market,
+            q_max=params.q_max,
+            order_size=params.order_size,
+            fee_per_unit=params.fee_per_unit,
+            fee_rate=params.fee_rate,
+            q0=params.q0,
+        )
+
+    @property
+    def n_steps(self) -> int:
+        """Decision steps per episode."""
+        return int(self.market.n_steps)
+
+    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> None:
+        """Start new episodes on the paths in ``mask`` (all paths if None)."""
+        self.market.reset(rng, mask)
+        st = self.state
+        if mask is None:
+            st.q[:] = self.q0
+            st.cash[:] = 0.0
+            st.step[:] = 0
+        else:
+            st.q[mask] = self.q0
+            st.cash[mask] = 0.0
+            st.step[mask] = 0
+
+    def time_remaining(self) -> np.ndarray:
+        """T - t for every path (time units)."""
+        m = self.market
+        return (m.n_steps - self.state.step) * m.dt
+
+    def equity(self, mid: np.ndarray | None = None) -> np.ndarray:
+        """Mark-to-market wealth cash + q * mid (price units)."""
+        mid = self.market.mid if mid is None else mid
+        return self.state.cash + self.state.q * mid
+
+    def _warn_if_clipped(self, bid_depth: np.ndarray, ask_depth: np.ndarray) -> None:
+        clip = getattr(self.market, "clip_depth", None)
+        if clip is not None and not self._clip_warned and bool((np.fmin(bid_depth, ask_depth) < clip).any()):
+            self._warn_clipped()
+
+    def _warn_clipped(self) -> None:
+        """Warn (once per core) that quotes sat where the linear fill probability is clipped to 1."""
+        warnings.warn(
+            f"fill_model='linear': lambda(d)*dt exceeds 1 for quotes at depth < {self.market.clip_depth:.4g} and "
+            "the fill probability is clipped to 1; use fill_model='exponential' or a smaller dt.",
+            stacklevel=5,
+        )
+        self._clip_warned = True
+
+    def step(self, bid_depth: np.ndarray, ask_depth: np.ndarray, rng: np.random.Generator) -> StepResult:
+        """Quote at the given depths for one interval on every path, then move the market.
+
+        Args:
+            bid_depth, ask_depth: float64 (N,) depths from the current mid (price units); NaN = no quote.
+            rng: generator for the market's randomness.
+        """
+        n = self.num_paths
+        bid_depth = np.ascontiguousarray(bid_depth, dtype=np.float64).reshape(n)
+        ask_depth = np.ascontiguousarray(ask_depth, dtype=np.float64).reshape(n)
+        self._warn_if_clipped(bid_depth, ask_depth)
+        mid_before = self.market.mid.copy()
+        reach_bid, reach_ask = self.market.advance(rng)
+        res = np.empty((5, n))
+        bought, sold, fees, bid_price, ask_price = res
+        st = self.state
+        step_paths(
+            st.q,
+            st.cash,
+            mid_before,
+            bid_depth,
+            ask_depth,
+            reach_bid,
+            reach_ask,
+            self.q_max,
+            self.order_size,
+            self.fee_per_unit,
+            self.fee_rate,
+            bought,
+            sold,
+            fees,
+            bid_price,
+            ask_price,
+        )
+        st.step += 1
+        if self._on_fills is not None:
+            self._on_fills(bought, sold)
+        return StepResult(
+            mid_before=mid_before,
+            mid_after=self.market.mid.copy(),
+            bid_price=bid_price,
+            ask_price=ask_price,
+            bought=bought,
+            sold=sold,
+            fees=fees,
+            reach_bid=reach_bid,
+            reach_ask=reach_ask,
+        )
+
+    def env_step(
+        self,
+        action: np.ndarray,
+        task,
+        w0: np.ndarray,
+        rng: np.random.Generator | None,
+        *,
+        reset_first: np.ndarray | None = None,
+        reset_after: bool = False,
+        out: np.ndarray | None = None,
+        obs: np.ndarray | None = None,
+        final_obs: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One env step on every path.
+
+        Markets with a kernel (:mod:`mmenv.sim.market_kernels`: the model market and its variants) run the fused
+        step :func:`fused_env_step`, one pass per path, in thread shards for large N (the numbers do not
+        depend on the sharding); other markets move first (``advance``) and :func:`env_step_paths` follows.
+
+        Args:
+            action: float64 (N, 2) actions (already checked for NaN by :func:`mmenv.sim.task.as_action_array`).
+            task: the :class:`mmenv.sim.task.TaskParams`. w0: wealth at the start of each episode (updated in
+                place by the in-kernel resets). rng: generator for markets without a kernel.
+            reset_first: bool (N,): paths that start their next episode instead of stepping (next-step
+                autoreset; kernel markets only). reset_after: paths that terminate start their next episode
+                in the same step, their last observation in ``final_obs`` (same-step autoreset).
+            out, obs, final_obs: preallocated outputs (N, OUT_COLUMNS) float64, (N, 4) float32 (fresh
+                arrays when None).
+
+        Returns:
+            (out, obs, mid_before): ``out`` (N, OUT_COLUMNS), columns :data:`OUT_NAMES`; ``obs`` (N, 4)
+            float32; the mid at quote time (a view of ``out``).
+        """
+        n = self.num_paths
+        m = self.market
+        out = np.empty((n, OUT_COLUMNS)) if out is None else out
+        obs = np.empty((n, 4), dtype=np.float32) if obs is None else obs
+        st = self.state
+        if hasattr(m, "kernel_args"):
+            kind, mp, mst, k0, k1 = m.kernel_args()
+            rf = self._no_reset if reset_first is None else np.asarray(reset_first, dtype=bool)
+            fo = obs if final_obs is None else final_obs
+            arrays = (mst, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0)
+            tail = (
+                self.q0,
+                self.q_max,
+                self.order_size,
+                self.fee_per_unit,
+                self.fee_rate,
+                m.dt,
+                m.n_steps,
+                task.reward_code,
+                task.phi,
+                task.alpha,
+                task.utility_gamma,
+            )
+            outs = (rf, out, obs, fo)
+
+            def call(a, o) -> None:
+                fused_env_step(
+                    kind, mp, a[0], k0, k1, *a[1:8], task.normalized, task.min_depth, task.max_depth, *a[8:],
+                    *tail, o[0], reset_after, *o[1:],
+                )  # fmt: skip
+
+            bounds = shard_bounds(n, self.num_threads)
+            if (
+                len(bounds) == 1
+            ):  # one shard (every N below 2 x 2048, the single env): no slicing, no hand-off
+                call(arrays, outs)
+            else:
+                run_shards(
+                    lambda _, lo, hi: call([x[lo:hi] for x in arrays], [x[lo:hi] for x in outs]), bounds
+                )
+        else:
+            if reset_first is not None or reset_after:
+                raise ValueError(f"in-kernel autoreset needs a market with a kernel, got {type(m).__name__}")
+            mid_before = m.mid.copy()
+            reach_bid, reach_ask = m.advance(rng)
+            args = (
+                action,
+                task.normalized,
+                task.min_depth,
+                task.max_depth,
+                st.q,
+                st.cash,
+                st.step,
+                mid_before,
+                m.mid,
+                m.s0,
+                m.sigma,
+                w0,
+                reach_bid,
+                reach_ask,
+                self.q_max,
+                self.order_size,
+                self.fee_per_unit,
+                self.fee_rate,
+                m.dt,
+                m.n_steps,
+                task.reward_code,
+                task.phi,
+                task.alpha,
+                task.utility_gamma,
+                out,
+                obs,
+            )
+
+            def work(_: int, lo: int, hi: int) -> None:  # scalars pass through, per-path arrays are sliced
+                env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
+
+            run_shards(work, shard_bounds(n, self.num_threads))
+            if self._on_fills is not None:
+                self._on_fills(out[:, 4], out[:, 5])
+        if self.market_clips and not self._clip_warned:
+            self._warn_if_clipped(out[:, 0], out[:, 1])
+        return out, obs, out[:, 14]
+
+    @property
+    def has_model_step(self) -> bool:
+        """Whether :meth:`model_step` serves this core's market (the model market, kind "model")."""
+        return getattr(self.market, "kernel_kind", None) == mk.MODEL
+
+    def model_step(
+        self,
+        action: np.ndarray,
+        task,
+        w0: np.ndarray,
+        *,
+        reset_first: np.ndarray,
+        obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        out: np.ndarray | None = None,
+        info: tuple[np.ndarray, np.ndarray] | None = None,
+        reset_after: bool = False,
+        final_obs: np.ndarray | None = None,
+    ) -> None:
+        """One env step of every path of the model market into caller-owned buffers, by
+        :func:`mmenv.sim.model_step.model_env_step` (the numbers of :meth:`env_step`, bit for bit), in thread
+        shards for large N (:func:`mmenv.sim.shards.shard_bounds`; each shard a path range of the same arrays,
+        no slicing, no copies) launched on numba's thread pool (:func:`mmenv.sim.model_step.model_env_shards`),
+        or through :func:`mmenv.sim.shards.run_shards` where numba has only its workqueue layer; whether the
+        shards or one thread run is measured as the steps go (:class:`mmenv.sim.shards.ShardChoice`): the
+        numbers are the same either way.
+
+        Args:
+            action: (N, 2) C-contiguous float32 or float64, checked by :func:`mmenv.sim.model_step.check_actions`
+                (or :func:`mmenv.sim.task.as_action_array`). task: the :class:`mmenv.sim.task.TaskParams`.
+            w0: wealth at the start of each episode (updated by the resets). reset_first: bool (N,), paths that
+                start their next episode instead of stepping. reset_after: same-step autoreset, the last
+                observation of a finished path in ``final_obs``.
+            obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool.
+            out: None, or an (N, OUT_COLUMNS) Fortran-ordered float64 array that receives the full output row
+                (columns :data:`OUT_NAMES`). info: None, or (rows, cols): row r of the (K, N) C-contiguous
+                ``rows`` receives column ``cols[r]`` (int64) in the info convention (a side not quoted:
+                price -inf / +inf, depth +inf).
+        """
+        n = self.num_paths
+        m, st = self.market, self.state
+        if out is not None and info is not None:
+            raise ValueError("model_step writes either out or info, got both")
+        if info is not None:
+            rows, cols = info
+        elif out is not None:
+            rows, cols = out.T, self._all_cols
+        else:
+            rows, cols = self._no_info
+        fp = ms.trader_params(
+            self, task, reset_after=reset_after, write_out=cols.shape[0] > 0, inf_for_nan=info is not None
+        )
+        final_obs = obs if final_obs is None else final_obs
+        _, mp, _, k0, k1 = m.kernel_args()
+        args = (
+            mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0,
+            reset_first, obs, reward, terminated, rows, cols, final_obs,
+        )  # fmt: skip
+        bounds = shard_bounds(n, self.num_threads)
+        use_shards, timed = (False, False) if len(bounds) == 1 else self._shard_choice.pick()
+        t0 = time.perf_counter() if timed else 0.0
+        if not use_shards:
+            clipped = ms.model_env_step(*args, 0, n)
+        elif ms.parallel_layer_ok():  # numba's pool: a launch costs ~1 us (a Python pool: ~20 us)
+            clipped = ms.model_env_shards(*args, np.array(bounds, dtype=np.int64))
+        else:
+            counts = [0] * len(bounds)
+
+            def work(j: int, lo: int, hi: int) -> None:
+                counts[j] = ms.model_env_step(*args, lo, hi)
+
+            run_shards(work, bounds)
+            clipped = sum(counts)
+        if timed:
+            self._shard_choice.record(use_shards, time.perf_counter() - t0)
+        if clipped and not self._clip_warned:
+            self._warn_clipped()
+
+    def observe(self) -> np.ndarray:
+        """Current observations (N, 4) float32 (see :mod:`mmenv.sim.task`)."""
+        m, st = self.market, self.state
+        obs = np.empty((self.num_paths, 4), dtype=np.float32)
+        observe_paths(st.q, st.step, m.n_steps, m.dt, m.mid, m.s0, m.sigma, obs)
+        return obs
