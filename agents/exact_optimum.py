@@ -398,10 +398,22 @@ def solve_exact(
         check_positive("A", A)
         check_positive("k", k)
         bad = _solve_exp_kernel(
-            v, bid, ask, q, float(order_size), float(dt), float(A * dt), float(k), linear,
-            float(min_depth), float(max_depth), bool(allow_withdraw), float(mu), float(phi),
+            v,
+            bid,
+            ask,
+            q,
+            float(order_size),
+            float(dt),
+            float(A * dt),
+            float(k),
+            linear,
+            float(min_depth),
+            float(max_depth),
+            bool(allow_withdraw),
+            float(mu),
+            float(phi),
             float(fee_per_unit),
-        )  # fmt: skip
+        )
     else:
         if not callable(intensity):
             raise ValueError(f"intensity must be callable (depths -> rates), got {intensity!r}")

@@ -347,7 +347,9 @@ class CJPAgent(BasePolicy):
         s = self.order_size
         for j in range(1, n + 1):  # tau = j dt: the decision at time T - j dt
             db, da = self.bid_table[j], self.ask_table[j]
-            pb = -det_expm1_array(-self.A * det_exp_array(-self.k * db) * self.dt)  # 0 at a withdrawn (inf) side
+            pb = -det_expm1_array(
+                -self.A * det_exp_array(-self.k * db) * self.dt
+            )  # 0 at a withdrawn (inf) side
             pa = -det_expm1_array(-self.A * det_exp_array(-self.k * da) * self.dt)
             up = np.append(v[1:], 0.0)  # V(q + 1)
             down = np.insert(v[:-1], 0, 0.0)  # V(q - 1)

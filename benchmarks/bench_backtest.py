@@ -60,9 +60,16 @@ def main() -> None:
     args = ap.parse_args()
 
     cfg = BacktestConfig(
-        q_max=2000.0, order_size=100.0, share=0.5, sigma=0.6, horizon=1.0, record_every=args.record_every,
-        chunk_size=args.chunk, fill_capacity=1 << 16, state_capacity=1 << 16,
-    )  # fmt: skip
+        q_max=2000.0,
+        order_size=100.0,
+        share=0.5,
+        sigma=0.6,
+        horizon=1.0,
+        record_every=args.record_every,
+        chunk_size=args.chunk,
+        fill_capacity=1 << 16,
+        state_capacity=1 << 16,
+    )
     rule = QuoteRule("as", gamma=0.001, k=50.0)
     t = time.perf_counter()
     run_fast(rule, concat(synthetic_chunks(10_000, 4096)), cfg)

@@ -39,14 +39,18 @@ def main() -> None:
     law, theta = reference_law("two_part")
     tape = simulate_tape(law, theta, 20_000.0, rng, levels=REFERENCE_LEVELS, tick=REFERENCE_TICK)
     best = _best(lambda: select_model(tape), repeats=3)
-    print(f"model choice (3 laws x whole tape + fit part), n = {tape.n:,}: {best:.3f} s  {1 / best:.2f} choices/s")
+    print(
+        f"model choice (3 laws x whole tape + fit part), n = {tape.n:,}: {best:.3f} s  {1 / best:.2f} choices/s"
+    )
     est = RollingEstimator(window_s=600.0, model="two_part", tick=REFERENCE_TICK)
     est.add_quotes(tape.seg_t, tape.seg_c, tape.seg_mid)
     est.add_orders(tape.order_t, tape.order_d, tape.order_c)
     best = _best(lambda: est.estimate(20_000.0), repeats=5)
     e = est.estimate(20_000.0)
-    print(f"rolling estimate (two-part + exponential + sigma), {e.n_orders:,} orders in the window: "
-          f"{best * 1e3:.1f} ms  {1 / best:.1f} estimates/s")
+    print(
+        f"rolling estimate (two-part + exponential + sigma), {e.n_orders:,} orders in the window: "
+        f"{best * 1e3:.1f} ms  {1 / best:.1f} estimates/s"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ subprocess reports the best of 5 timed windows of >= 1 s (whole ``env.step`` cal
 the end of each episode inside the window, mmenv autoresets). Prints path-steps per second and the ratios,
 best over rounds and the median of the paired per-round ratios (the figure that survives a busy machine).
 """
+
 import argparse
 import json
 import os
@@ -45,7 +46,9 @@ def best_of_5(step_fn, per_call):
     return best, runs
 """
 
-MBT = COMMON + r"""
+MBT = (
+    COMMON
+    + r"""
 import gymnasium
 sys.modules["gym"] = gymnasium            # shim: mbt_gym imports `gym`; mapped to gymnasium 1.x
 sys.modules["gym.spaces"] = gymnasium.spaces
@@ -89,8 +92,11 @@ def one():
 best, runs = best_of_5(one, n)
 print(json.dumps({"best": best, "runs": runs, "mean_pnl": float(pnl.mean())}))
 """
+)
 
-MM_VEC = COMMON + r"""
+MM_VEC = (
+    COMMON
+    + r"""
 import warnings, gymnasium as gym
 import mmenv
 warnings.simplefilter("ignore")
@@ -105,8 +111,11 @@ for _ in range(30):
 best, runs = best_of_5(lambda: env.step(a), n)
 print(json.dumps({"best": best, "runs": runs}))
 """
+)
 
-MM_SINGLE = COMMON + r"""
+MM_SINGLE = (
+    COMMON
+    + r"""
 import gymnasium as gym
 import mmenv
 a_val = float(sys.argv[1])
@@ -122,16 +131,28 @@ def hundred():
 best, runs = best_of_5(hundred, 100)
 print(json.dumps({"best": best, "runs": runs}))
 """
+)
 
 
 def child(code, args, mm_threads=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": MMENV_ROOT, "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONPATH": MMENV_ROOT,
+        "MPLBACKEND": "Agg",
+    }
     env.pop("MMENV_NUM_THREADS", None)
     if mm_threads is not None:
         env["MMENV_NUM_THREADS"] = str(mm_threads)
-    out = subprocess.run([sys.executable, "-c", code] + [str(a) for a in args], env=env, cwd=MMENV_ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code] + [str(a) for a in args],
+        env=env,
+        cwd=MMENV_ROOT,
+        capture_output=True,
+        text=True,
+    )
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -171,9 +192,21 @@ def main(argv: list[str] | None = None) -> None:
     def p(*a):
         print(" ".join(str(x) for x in a), flush=True)
 
-    p("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "| cpus:", os.cpu_count(), "|", sys.executable)
-    p("mmenv tree:", MMENV_ROOT, subprocess.run(["git", "-C", MMENV_ROOT, "rev-parse", "--short", "HEAD"],
-                                                capture_output=True, text=True).stdout.strip())
+    p(
+        "date:",
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "| cpus:",
+        os.cpu_count(),
+        "|",
+        sys.executable,
+    )
+    p(
+        "mmenv tree:",
+        MMENV_ROOT,
+        subprocess.run(
+            ["git", "-C", MMENV_ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+    )
     p("uptime before:", uptime())
     # warm-up (not recorded): numba caches of mmenv, imports of both
     child(MM_VEC, [N, 0.0], 1)
@@ -187,8 +220,10 @@ def main(argv: list[str] | None = None) -> None:
             results[label].append(r["best"])
             if "mean_pnl" in r:
                 extra.setdefault(label, []).append(r["mean_pnl"])
-            p(f"round {rnd + 1}: {label}: best {r['best']:,.0f}  runs {[round(x) for x in r['runs']]}"
-              + (f"  (sanity: mean terminal PnL {r['mean_pnl']:.2f})" if "mean_pnl" in r else ""))
+            p(
+                f"round {rnd + 1}: {label}: best {r['best']:,.0f}  runs {[round(x) for x in r['runs']]}"
+                + (f"  (sanity: mean terminal PnL {r['mean_pnl']:.2f})" if "mean_pnl" in r else "")
+            )
         p("uptime:", uptime())
     p("")
     p("SUMMARY (best over rounds; each round = best of 5 windows of >= 1 s)")
@@ -198,24 +233,33 @@ def main(argv: list[str] | None = None) -> None:
         p(f"  {best[label]:>14,.0f}   {label}   (per round: {[round(x) for x in results[label]]})")
     L = [label for label, *_ in ROWS]
     p("RATIOS (mmenv / mbt_gym)")
-    p(f"  vector, 1 thread, primary (mmenv bench setup a=0 / mbt_gym raw 0.7): {best[L[1]] / best[L[0]]:.1f}x")
-    p(f"  vector, 1 thread, both at depth 0.7 (mmenv a=-0.65 / mbt_gym raw 0.7): {best[L[3]] / best[L[0]]:.1f}x")
+    p(
+        f"  vector, 1 thread, primary (mmenv bench setup a=0 / mbt_gym raw 0.7): {best[L[1]] / best[L[0]]:.1f}x"
+    )
+    p(
+        f"  vector, 1 thread, both at depth 0.7 (mmenv a=-0.65 / mbt_gym raw 0.7): {best[L[3]] / best[L[0]]:.1f}x"
+    )
     p(f"  vector, 1 thread, vs mbt_gym library defaults (normalised): {best[L[1]] / best[L[2]]:.1f}x")
     p(f"  vector, mmenv all threads / mbt_gym 1 thread raw: {best[L[4]] / best[L[0]]:.1f}x")
     p(f"  single, mmenv gym.make a=0 / mbt_gym raw 0.7: {best[L[6]] / best[L[5]]:.1f}x")
     p(f"  single, both depth 0.7 (mmenv a=-0.65 / mbt_gym raw): {best[L[8]] / best[L[5]]:.1f}x")
     p(f"  single, mmenv a=0 / mbt_gym defaults (normalised): {best[L[6]] / best[L[7]]:.1f}x")
     import statistics
+
     p("PER-ROUND PAIRED RATIOS (same round, adjacent subprocesses): median [min..max]")
-    for name, i, j in [("vector 1 thread, mmenv a=0 / mbt_gym raw 0.7", 1, 0),
-                       ("vector 1 thread, both depth 0.7", 3, 0),
-                       ("vector 1 thread, mmenv a=0 / mbt_gym defaults", 1, 2),
-                       ("vector, mmenv all threads / mbt_gym raw 1 thread", 4, 0),
-                       ("single, mmenv a=0 / mbt_gym raw 0.7", 6, 5),
-                       ("single, both depth 0.7", 8, 5),
-                       ("single, mmenv a=0 / mbt_gym defaults", 6, 7)]:
+    for name, i, j in [
+        ("vector 1 thread, mmenv a=0 / mbt_gym raw 0.7", 1, 0),
+        ("vector 1 thread, both depth 0.7", 3, 0),
+        ("vector 1 thread, mmenv a=0 / mbt_gym defaults", 1, 2),
+        ("vector, mmenv all threads / mbt_gym raw 1 thread", 4, 0),
+        ("single, mmenv a=0 / mbt_gym raw 0.7", 6, 5),
+        ("single, both depth 0.7", 8, 5),
+        ("single, mmenv a=0 / mbt_gym defaults", 6, 7),
+    ]:
         rs = [a / b for a, b in zip(results[L[i]], results[L[j]], strict=True)]
-        p(f"  {name}: {statistics.median(rs):.1f}x  [{min(rs):.1f}..{max(rs):.1f}]  {[round(x, 1) for x in rs]}")
+        p(
+            f"  {name}: {statistics.median(rs):.1f}x  [{min(rs):.1f}..{max(rs):.1f}]  {[round(x, 1) for x in rs]}"
+        )
     p("uptime after:", uptime())
     p("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
 

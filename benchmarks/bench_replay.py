@@ -28,8 +28,10 @@ from mmenv.data.tape import tile
 from mmenv.replay.engine import ReplayConfig, replay
 
 _HERE = Path(__file__).resolve()
-DATA = next((p / "shared" / "data" / "binance" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()),
-            _HERE.parents[2] / "shared" / "data" / "binance")  # fmt: skip
+DATA = next(
+    (p / "shared" / "data" / "binance" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()),
+    _HERE.parents[2] / "shared" / "data" / "binance",
+)
 
 
 def main() -> None:
@@ -45,8 +47,15 @@ def main() -> None:
     if not trades.exists():
         raise SystemExit(f"the Binance sample is absent ({trades})")
     tape = load_binance(trades, quotes)
-    cfg = ReplayConfig(order_size=0.01, q_max=0.1, sigma=4.5, horizon_s=60.0, entry_latency_s=a.latency_ms * 1e-3,
-                       record_every=a.record_every, chunk_size=a.chunk)  # fmt: skip
+    cfg = ReplayConfig(
+        order_size=0.01,
+        q_max=0.1,
+        sigma=4.5,
+        horizon_s=60.0,
+        entry_latency_s=a.latency_ms * 1e-3,
+        record_every=a.record_every,
+        chunk_size=a.chunk,
+    )
     rule = QuoteRule("as", gamma=1e-3, k=4.0)
     print(f"tape: {len(tape):,} events of {tape.source}, tiled; {cfg.describe()}")
     with tempfile.TemporaryDirectory() as d:
@@ -55,8 +64,10 @@ def main() -> None:
         t0 = time.perf_counter()
         res = replay(rule, tile(tape, a.events, a.chunk), cfg, spill_dir=d)
         wall = time.perf_counter() - t0
-        print(f"replay of {res.n_events:,} events: {wall:.2f} s, {res.n_events / wall / 1e6:.2f} M events/s; "
-              f"{len(res.fills):,} fills, {len(res.states):,} states recorded (spilled), pnl {res.pnl:.2f}")  # fmt: skip
+        print(
+            f"replay of {res.n_events:,} events: {wall:.2f} s, {res.n_events / wall / 1e6:.2f} M events/s; "
+            f"{len(res.fills):,} fills, {len(res.states):,} states recorded (spilled), pnl {res.pnl:.2f}"
+        )
         del res
     print(f"peak resident memory of the process: {peak_rss_mib():.0f} MiB")
     for n in (a.events // 10, a.events):

@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
             ("mmenv replicate --paths 1000, wall incl. start-up (s)", _replicate_wall, min),
         ]
         # this tree only: the baseline keeps every step's records (about 17 GB at 100,000 paths)
-        only = [("mmenv replicate --paths 100000, wall incl. start-up (s)", lambda t: _replicate_wall(t, 100_000))]
+        only = [
+            ("mmenv replicate --paths 100000, wall incl. start-up (s)", lambda t: _replicate_wall(t, 100_000))
+        ]
         print(
             f"{'benchmark':<62} {'this tree':>10} {'baseline':>10} {'ratio':>7}   (baseline {args.baseline})"
         )

@@ -65,15 +65,36 @@ def _trade_only(fp, mp, n, buf, act, q, cash, mid, mt, step, s0, sigma, obs, rew
     for c0 in range(0, n, ms.CHUNK):
         m = min(ms.CHUNK, n - c0)
         ms._trade_chunk(
-            fp, mp, c0, m, buf[0], buf[1], buf[2], buf[3], buf[4], act, q, cash, mid, mt, step, s0, sigma, obs,
-            reward, terminated, ob, False,
-        )  # fmt: skip
+            fp,
+            mp,
+            c0,
+            m,
+            buf[0],
+            buf[1],
+            buf[2],
+            buf[3],
+            buf[4],
+            act,
+            q,
+            cash,
+            mid,
+            mt,
+            step,
+            s0,
+            sigma,
+            obs,
+            reward,
+            terminated,
+            ob,
+            False,
+        )
 
 
 def kernel_phases() -> None:
     """ns per path-step of the draws, the trading pass and the whole kernel (one thread)."""
-    core = SimulationCore(ModelMarket(MarketParams(**{k: v for k, v in AS2008.items() if k != "q_max"}), N),
-                          q_max=float("inf"))  # fmt: skip
+    core = SimulationCore(
+        ModelMarket(MarketParams(**{k: v for k, v in AS2008.items() if k != "q_max"}), N), q_max=float("inf")
+    )
     core.reset(np.random.default_rng(0))
     task = MarketMakingVectorEnv(num_envs=1).task
     m, st, w0 = core.market, core.state, core.equity()
@@ -86,8 +107,21 @@ def kernel_phases() -> None:
     phases = {
         "draws (Philox x2, 2 logs)": lambda: _draws_only(mp, k0, k1, m.stream, m.episode, m.t, N),
         "trading pass": lambda: _trade_only(
-            fp, mp, N, buf, act.reshape(-1), st.q, st.cash, m.mid, m.t, st.step, m.s0, m.sigma, obs.reshape(-1),
-            reward, term,
+            fp,
+            mp,
+            N,
+            buf,
+            act.reshape(-1),
+            st.q,
+            st.cash,
+            m.mid,
+            m.t,
+            st.step,
+            m.s0,
+            m.sigma,
+            obs.reshape(-1),
+            reward,
+            term,
         ),
         "whole kernel (model_step)": lambda: core.model_step(
             act, task, w0, reset_first=no, obs=obs, reward=reward, terminated=term
@@ -115,12 +149,19 @@ def vector_env() -> None:
                 ("copy=False", {"copy": False}),
                 ("info_keys=None", {"info_keys": None}),
             ):
-                env = gym.make_vec("mmenv/MarketMaking-v0", num_envs=N, vectorization_mode="vector_entry_point",
-                                   **AS2008, **kw)  # fmt: skip
+                env = gym.make_vec(
+                    "mmenv/MarketMaking-v0",
+                    num_envs=N,
+                    vectorization_mode="vector_entry_point",
+                    **AS2008,
+                    **kw,
+                )
                 env.reset(seed=0)
                 t = _best(lambda env=env: env.step(a))
-                print(f"vector env, {threads} thread(s), {label:<15} {N / t / 1e6:7.1f} M path-steps/s "
-                      f"({t / N * 1e9:5.2f} ns/path-step)")  # fmt: skip
+                print(
+                    f"vector env, {threads} thread(s), {label:<15} {N / t / 1e6:7.1f} M path-steps/s "
+                    f"({t / N * 1e9:5.2f} ns/path-step)"
+                )
     finally:
         set_num_threads(saved)
 
@@ -163,7 +204,9 @@ def as_agent() -> None:
 def main() -> None:
     warnings.simplefilter("ignore")  # the AS 2008 setting's linear-fill clipping note
     layer = "numba " + nb.threading_layer() if ms.parallel_layer_ok() else "a Python thread pool"
-    print(f"N = {N:,}, AS 2008 setting, constant action; threads: {get_num_threads()}, shards launched on {layer}")
+    print(
+        f"N = {N:,}, AS 2008 setting, constant action; threads: {get_num_threads()}, shards launched on {layer}"
+    )
     kernel_phases()
     vector_env()
     as_agent()

@@ -42,7 +42,9 @@ def _preload_in_forkserver() -> None:
         from multiprocessing import forkserver
     except ImportError:  # platforms without a forkserver
         return
-    current = list(getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None) or ["__main__"])
+    current = list(
+        getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None) or ["__main__"]
+    )
     if "mmenv" not in current:
         forkserver.set_forkserver_preload([*current, "mmenv"])
 

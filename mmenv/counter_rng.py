@@ -115,7 +115,9 @@ def uniform_pair(k0, k1, step, purpose, stream, episode):
     n1 = ((x2 << _S32) | x3) >> _S12
     # 1 + n 2^-52 from its bits, minus 1 (exact), plus 2^-53: (n + 1/2) 2^-52 without an integer-to-float
     # conversion (AVX2 has none for 64-bit integers, so this form keeps the loops vectorized)
-    return (_ubits_to_float(n0 | _ONE_BITS) - 1.0) + _HALF_ULP, (_ubits_to_float(n1 | _ONE_BITS) - 1.0) + _HALF_ULP
+    return (_ubits_to_float(n0 | _ONE_BITS) - 1.0) + _HALF_ULP, (
+        _ubits_to_float(n1 | _ONE_BITS) - 1.0
+    ) + _HALF_ULP
 
 
 # fdlibm constants (e_log.c, e_exp.c)

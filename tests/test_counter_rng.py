@@ -127,7 +127,9 @@ def test_det_log1p_and_expm1_special_values():
         assert det_log1p(x) == x and math.copysign(1, det_log1p(x)) == math.copysign(1, x)
         assert det_expm1(x) == x and math.copysign(1, det_expm1(x)) == math.copysign(1, x)
     assert det_log1p(-1.0) == -math.inf and det_log1p(math.inf) == math.inf
-    assert math.isnan(det_log1p(-1.5)) and math.isnan(det_log1p(-math.inf)) and math.isnan(det_log1p(math.nan))
+    assert (
+        math.isnan(det_log1p(-1.5)) and math.isnan(det_log1p(-math.inf)) and math.isnan(det_log1p(math.nan))
+    )
     assert det_expm1(-math.inf) == -1.0 and det_expm1(math.inf) == math.inf and det_expm1(710.0) == math.inf
     assert det_expm1(-50.0) == -1.0 and math.isnan(det_expm1(math.nan))
     assert det_log1p(1.7976931348623157e308) == det_log(1.7976931348623157e308)

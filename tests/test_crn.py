@@ -128,9 +128,33 @@ def test_fused_step_equals_market_advance_then_matching():
             rb, ra = m.advance()
             r_out, r_obs = np.empty((n, OUT_COLUMNS)), np.empty((n, 4), np.float32)
             env_step_paths(
-                action, True, 0.0, 3.0, st.q, st.cash, st.step, mid_before, m.mid, m.s0, m.sigma, w0,
-                rb, ra, 4.0, 1.0, 0.0, 0.0, P.dt, P.n_steps, 1, 0.01, 0.1, 0.1, r_out, r_obs,
-            )  # fmt: skip
+                action,
+                True,
+                0.0,
+                3.0,
+                st.q,
+                st.cash,
+                st.step,
+                mid_before,
+                m.mid,
+                m.s0,
+                m.sigma,
+                w0,
+                rb,
+                ra,
+                4.0,
+                1.0,
+                0.0,
+                0.0,
+                P.dt,
+                P.n_steps,
+                1,
+                0.01,
+                0.1,
+                0.1,
+                r_out,
+                r_obs,
+            )
             if hasattr(m, "on_fills"):
                 m.on_fills(r_out[:, 4], r_out[:, 5])
             np.testing.assert_array_equal(out, r_out, err_msg=kind)

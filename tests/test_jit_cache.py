@@ -58,7 +58,9 @@ def test_an_edited_inlined_helper_is_recompiled(tmp_path):
 
     fills = root / "mmenv" / "sim" / "fills.py"
     text = fills.read_text()
-    edited = re.sub(r"fees = fee_per_unit \* \(bought \+ sold\)", "fees = 3.0 * fee_per_unit * (bought + sold)", text)
+    edited = re.sub(
+        r"fees = fee_per_unit \* \(bought \+ sold\)", "fees = 3.0 * fee_per_unit * (bought + sold)", text
+    )
     assert edited != text
     fills.write_text(edited)
     assert _run(root) == -2 * 99.0 - 3.0 * 2 * 0.5  # the helper's edit reaches the kernel of another module

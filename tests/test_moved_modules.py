@@ -62,5 +62,7 @@ def test_env_ids_and_package_imports_are_unchanged():
 
 
 def test_the_command_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "mmenv.cli", "--help"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "mmenv.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0 and "replicate" in out.stdout

@@ -395,7 +395,9 @@ def sharpe_ratio(
     return sharpe_from_grid(equity[idx], interval, periods_per_year)
 
 
-def sharpe_from_grid(equity_on_grid: np.ndarray, interval: float, periods_per_year: float | None = None) -> float:
+def sharpe_from_grid(
+    equity_on_grid: np.ndarray, interval: float, periods_per_year: float | None = None
+) -> float:
     """The Sharpe ratio of :func:`sharpe_ratio` from the equity already sampled on its grid."""
     inc = np.diff(np.asarray(equity_on_grid, dtype=np.float64))
     if inc.size < 2 or inc.std(ddof=1) == 0:

@@ -55,8 +55,11 @@ def _numeric(df, path: Path, columns: tuple[str, ...], header_lines: int, *, req
         if required and bad.any():
             i = int(np.flatnonzero(bad)[0])
             cell = raw.iloc[i]
-            what = "blank field" if (cell is None or (isinstance(cell, float) and math.isnan(cell))
-                                      or str(cell).strip() == "") else f"not a number: {cell!r}"  # fmt: skip
+            what = (
+                "blank field"
+                if (cell is None or (isinstance(cell, float) and math.isnan(cell)) or str(cell).strip() == "")
+                else f"not a number: {cell!r}"
+            )
             _fail(path, i + 1 + header_lines, c, what)
         out[c] = v
     return out
@@ -66,8 +69,12 @@ def _check_sorted(t: np.ndarray, path: Path, column: str, header_lines: int) -> 
     d = np.diff(t)
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
-        _fail(path, i + 1 + header_lines, column,
-              f"timestamps out of order: {t[i].item()!r} after {t[i - 1].item()!r} (the file must be sorted in time)")  # fmt: skip
+        _fail(
+            path,
+            i + 1 + header_lines,
+            column,
+            f"timestamps out of order: {t[i].item()!r} after {t[i - 1].item()!r} (the file must be sorted in time)",
+        )
 
 
 def _check_unit_ms(t: np.ndarray, path: Path, column: str, header_lines: int) -> None:
@@ -76,8 +83,12 @@ def _check_unit_ms(t: np.ndarray, path: Path, column: str, header_lines: int) ->
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         unit = "seconds" if t[i] < lo else "microseconds or nanoseconds"
-        _fail(path, i + 1 + header_lines, column,
-              f"{t[i].item()!r} is not an epoch time in milliseconds (looks like {unit})")  # fmt: skip
+        _fail(
+            path,
+            i + 1 + header_lines,
+            column,
+            f"{t[i].item()!r} is not an epoch time in milliseconds (looks like {unit})",
+        )
 
 
 def _book_validity(bid, bq, ask, aq) -> tuple[np.ndarray, dict[str, int]]:
@@ -174,8 +185,18 @@ def _assemble(
     report["trades"] = int(np.count_nonzero(kind == TRADE))
     if tick is None:
         tick = _infer_tick(np.concatenate([bid, ask]))
-    return Tape(time=time, kind=kind, **sel, trade_px=trade_px[keep], trade_qty=trade_qty[keep],
-                side=side[keep], tick=tick, origin=origin, source=source, report=report)  # fmt: skip
+    return Tape(
+        time=time,
+        kind=kind,
+        **sel,
+        trade_px=trade_px[keep],
+        trade_qty=trade_qty[keep],
+        side=side[keep],
+        tick=tick,
+        origin=origin,
+        source=source,
+        report=report,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ LOBSTER
@@ -276,11 +297,22 @@ def load_lobster(
     order = np.argsort(pos, kind="stable")
     date = mp.name.split("_")[1] if mp.name.count("_") >= 2 else "the file's day"
     return _assemble(
-        ns[qrow], bid[qrow], b["bid_qty"][qrow], ask[qrow], b["ask_qty"][qrow],
-        ns[ex], m["price"][ex] / 1e4, m["size"][ex], side.astype(np.int8),
-        tick=tick, origin=f"{date} 00:00 exchange time", source=f"LOBSTER {mp.name}", report=report,
-        max_gap_s=max_gap_s, order=order,
-    )  # fmt: skip
+        ns[qrow],
+        bid[qrow],
+        b["bid_qty"][qrow],
+        ask[qrow],
+        b["ask_qty"][qrow],
+        ns[ex],
+        m["price"][ex] / 1e4,
+        m["size"][ex],
+        side.astype(np.int8),
+        tick=tick,
+        origin=f"{date} 00:00 exchange time",
+        source=f"LOBSTER {mp.name}",
+        report=report,
+        max_gap_s=max_gap_s,
+        order=order,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ Binance
@@ -322,8 +354,9 @@ def _read_with_header(path: Path, headerless_names: list[str] | None = None):
 
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if headerless_names is not None and len(df.columns) and _is_number(df.columns[0]):
-        df = pd.read_csv(path, header=None, names=headerless_names[: len(df.columns)], dtype=str,
-                         keep_default_na=False)  # fmt: skip
+        df = pd.read_csv(
+            path, header=None, names=headerless_names[: len(df.columns)], dtype=str, keep_default_na=False
+        )
         return df, 0
     return df, 1
 
@@ -389,8 +422,12 @@ def load_binance(
         if (counts > 1).any():
             dup_id = uniq[np.flatnonzero(counts > 1)[0]]
             rows = np.flatnonzero(ids == dup_id)
-            _fail(tp, int(rows[1]) + 1 + ht, ct["id"],
-                  f"trade id {int(dup_id)} repeats line {int(rows[0]) + 1 + ht} (file appended to itself?)")  # fmt: skip
+            _fail(
+                tp,
+                int(rows[1]) + 1 + ht,
+                ct["id"],
+                f"trade id {int(dup_id)} repeats line {int(rows[0]) + 1 + ht} (file appended to itself?)",
+            )
     if len(tr):
         _check_unit_ms(tt_ms, tp, ct["time"], ht)
         _check_sorted(tt_ms, tp, ct["time"], ht)
@@ -406,11 +443,21 @@ def load_binance(
     tt_ns = np.round(tt_ms).astype(np.int64) * 1_000_000
     qt_ns = np.round(qt_ms).astype(np.int64) * 1_000_000
     return _assemble(
-        qt_ns[valid], bid[valid], bq[valid], ask[valid], aq[valid],
-        tt_ns, tv[ct["price"]], tv[ct["qty"]], np.where(buyer_maker, -1, 1).astype(np.int8),
-        tick=tick, origin="unix epoch", source=f"Binance {tp.name} + {qp.name}", report=report,
+        qt_ns[valid],
+        bid[valid],
+        bq[valid],
+        ask[valid],
+        aq[valid],
+        tt_ns,
+        tv[ct["price"]],
+        tv[ct["qty"]],
+        np.where(buyer_maker, -1, 1).astype(np.int8),
+        tick=tick,
+        origin="unix epoch",
+        source=f"Binance {tp.name} + {qp.name}",
+        report=report,
         max_gap_s=max_gap_s,
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------------------------------------ generic
@@ -463,8 +510,10 @@ def load_tape(path: str | Path, *, tick: float | None = None, max_gap_s: float =
     is_t = ~np.isnan(v["trade_px"])
     both = is_q & is_t
     neither = ~is_q & ~is_t
-    for mask, what in ((both, "a row is either a quote or a trade, got both"),
-                       (neither, "a row needs either quote prices or a trade price, got neither")):  # fmt: skip
+    for mask, what in (
+        (both, "a row is either a quote or a trade, got both"),
+        (neither, "a row needs either quote prices or a trade price, got neither"),
+    ):
         if mask.any():
             _fail(p, int(np.flatnonzero(mask)[0]) + 1 + header, "bid_px/trade_px", what)
     ts = v["trade_side"]
@@ -489,11 +538,22 @@ def load_tape(path: str | Path, *, tick: float | None = None, max_gap_s: float =
     pos = np.concatenate([qk, ti])
     order = np.argsort(pos, kind="stable")
     return _assemble(
-        tns[qk], v["bid_px"][qk], v["bid_qty"][qk], v["ask_px"][qk], v["ask_qty"][qk],
-        tns[ti], v["trade_px"][ti], v["trade_qty"][ti], ts[ti].astype(np.int8),
-        tick=tick, origin="as in the file", source=f"tape {p.name}", report=report, max_gap_s=max_gap_s,
+        tns[qk],
+        v["bid_px"][qk],
+        v["bid_qty"][qk],
+        v["ask_px"][qk],
+        v["ask_qty"][qk],
+        tns[ti],
+        v["trade_px"][ti],
+        v["trade_qty"][ti],
+        ts[ti].astype(np.int8),
+        tick=tick,
+        origin="as in the file",
+        source=f"tape {p.name}",
+        report=report,
+        max_gap_s=max_gap_s,
         order=order,
-    )  # fmt: skip
+    )
 
 
 def save_tape(tape: Tape, path: str | Path) -> Path:

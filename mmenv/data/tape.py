@@ -144,8 +144,9 @@ class Tape:
         """Events ``start:stop`` as views (no copy, no re-validation)."""
         s = slice(start, stop)
         cols = {c: getattr(self, c)[s] for c in COLUMNS}
-        return Tape(**cols, tick=self.tick, origin=self.origin, source=self.source, report=self.report,
-                    validate=False)  # fmt: skip
+        return Tape(
+            **cols, tick=self.tick, origin=self.origin, source=self.source, report=self.report, validate=False
+        )
 
     def split(self, fraction: float = 0.5) -> tuple[Tape, Tape]:
         """(in-sample, out-of-sample): the events before and from ``t_0 + fraction * duration``.
@@ -195,12 +196,19 @@ class Tape:
         inter = lambda q, tr: np.stack([q, tr], axis=1).reshape(-1)  # noqa: E731 (quote row, then trade row)
         qty = np.full(n, float(displayed))
         return cls(
-            time=inter(t, t), kind=inter(np.zeros(n, np.int8), np.ones(n, np.int8)),
-            bid_px=inter(bid, bid), bid_qty=inter(qty, qty), ask_px=inter(ask, ask), ask_qty=inter(qty, qty),
-            trade_px=inter(nan, np.asarray(ticks.price, np.float64)), trade_qty=inter(nan, np.asarray(ticks.size, np.float64)),
-            side=inter(np.zeros(n, np.int8), np.asarray(ticks.side, np.int8)), tick=tick,
-            origin="trading clock", source="synthetic ticks",
-        )  # fmt: skip
+            time=inter(t, t),
+            kind=inter(np.zeros(n, np.int8), np.ones(n, np.int8)),
+            bid_px=inter(bid, bid),
+            bid_qty=inter(qty, qty),
+            ask_px=inter(ask, ask),
+            ask_qty=inter(qty, qty),
+            trade_px=inter(nan, np.asarray(ticks.price, np.float64)),
+            trade_qty=inter(nan, np.asarray(ticks.size, np.float64)),
+            side=inter(np.zeros(n, np.int8), np.asarray(ticks.side, np.int8)),
+            tick=tick,
+            origin="trading clock",
+            source="synthetic ticks",
+        )
 
     # ----------------------------------------------------------------------------------------- export
     def to_frame(self):
@@ -258,7 +266,14 @@ def tile(tape: Tape, n_events: int, chunk_size: int = 1 << 18) -> Iterator[Tape]
                 buf = np.empty(m, dtype=np.int64)
             np.add(part.time, rep * span, out=buf)
             cols = {c: getattr(part, c) for c in COLUMNS if c != "time"}
-            yield Tape(time=buf, **cols, tick=tape.tick, origin=tape.origin, source=tape.source,
-                       report=tape.report, validate=False)  # fmt: skip
+            yield Tape(
+                time=buf,
+                **cols,
+                tick=tape.tick,
+                origin=tape.origin,
+                source=tape.source,
+                report=tape.report,
+                validate=False,
+            )
             done += m
         rep += 1

@@ -76,8 +76,9 @@ def bar_windows(tape: Tape, interval_s: float = 60.0) -> list[Tape]:
     return [tape.slice(int(idx[j]), int(idx[j + 1])) for j in range(idx.size - 1)]
 
 
-def tape_bars(tape: Tape, interval_s: float = 60.0, *, price: str = "mid", sample_s: float = 5.0,
-              start_day=None):  # fmt: skip
+def tape_bars(
+    tape: Tape, interval_s: float = 60.0, *, price: str = "mid", sample_s: float = 5.0, start_day=None
+):
     """Bars of ``interval_s`` seconds of ``tape`` with their realised variance (module docstring).
 
     Args:

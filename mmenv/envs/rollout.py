@@ -246,9 +246,37 @@ _STREAMS, _WINDOW = 64, 64
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rollout_kernel(
-    kind, mp, mst, k0, k1, stream, episode, mt, mid_now, sigma, codes, rps, q, cash, rec_mid, rec_q, rec_cash,
-    rec, q_max, size, fee_per_unit, fee_rate, dt, n_steps, keep, clip, tot, groups, s_lo, s_hi,
-) -> None:  # fmt: skip
+    kind,
+    mp,
+    mst,
+    k0,
+    k1,
+    stream,
+    episode,
+    mt,
+    mid_now,
+    sigma,
+    codes,
+    rps,
+    q,
+    cash,
+    rec_mid,
+    rec_q,
+    rec_cash,
+    rec,
+    q_max,
+    size,
+    fee_per_unit,
+    fee_rate,
+    dt,
+    n_steps,
+    keep,
+    clip,
+    tot,
+    groups,
+    s_lo,
+    s_hi,
+) -> None:
     """Whole episodes of quote-rule policies on streams ``s_lo .. s_hi - 1`` of each of the ``groups`` blocks
     of N / groups paths (blocks share their draws, ``crn_groups``: path g B + s of block g is stream s);
     block g quotes with rule ``codes[g]`` and parameters ``rps[g]``.
@@ -292,9 +320,21 @@ def rollout_kernel(
                 t_draw[j] = mt[lo + j]
             for k in range(w):
                 mk.draw_chunk(
-                    mp, k0, k1, stream[lo : lo + m], episode[lo : lo + m], t_draw, 0, m,
-                    draws[0, k], draws[1, k], draws[2, k], draws[3, k], draws[4, k], scratch,
-                )  # fmt: skip
+                    mp,
+                    k0,
+                    k1,
+                    stream[lo : lo + m],
+                    episode[lo : lo + m],
+                    t_draw,
+                    0,
+                    m,
+                    draws[0, k],
+                    draws[1, k],
+                    draws[2, k],
+                    draws[3, k],
+                    draws[4, k],
+                    scratch,
+                )
                 for j in range(m):
                     t_draw[j] += 1
             for g in range(groups):
@@ -315,15 +355,34 @@ def rollout_kernel(
                         w_b = cash_i + q_b * m_b
                         if model:
                             move, r_b, r_a = mk.model_reach(
-                                mp, draws[0, k, j], draws[1, k, j], draws[2, k, j], draws[3, k, j], draws[4, k, j],
-                            )  # fmt: skip
+                                mp,
+                                draws[0, k, j],
+                                draws[1, k, j],
+                                draws[2, k, j],
+                                draws[3, k, j],
+                                draws[4, k, j],
+                            )
                             mid_i = m_b + move
                         else:
                             mid_now[i] = m_b
                             r_b, r_a = mk.step_one(
-                                kind, mp, mst, i, k0, k1, stream[i], episode[i], t_i, mid_now, sigma,
-                                draws[0, k, j], draws[1, k, j], draws[2, k, j], draws[3, k, j], draws[4, k, j],
-                            )  # fmt: skip
+                                kind,
+                                mp,
+                                mst,
+                                i,
+                                k0,
+                                k1,
+                                stream[i],
+                                episode[i],
+                                t_i,
+                                mid_now,
+                                sigma,
+                                draws[0, k, j],
+                                draws[1, k, j],
+                                draws[2, k, j],
+                                draws[3, k, j],
+                                draws[4, k, j],
+                            )
                             mid_i = mid_now[i]
                         t_i += 1
                         q_i, cash_i, bought, sold, fees, bid, ask = match_and_settle(

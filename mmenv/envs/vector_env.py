@@ -177,7 +177,10 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         return np.clip(obs / self._obs_scale, sp.low, sp.high)
 
     def _infos(
-        self, values: dict[str, np.ndarray], mask: np.ndarray | None = None, keys: tuple[str, ...] | None = None
+        self,
+        values: dict[str, np.ndarray],
+        mask: np.ndarray | None = None,
+        keys: tuple[str, ...] | None = None,
     ) -> dict[str, np.ndarray]:
         """Gymnasium's vector ``infos``: each of ``keys`` (default: :attr:`info_keys`) with its ``_key`` mask
         (zeros where masked out)."""
@@ -326,9 +329,15 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         a = self._checked_actions(actions)
         rows = np.empty((len(self.info_keys), self.num_envs)) if self.info_keys else None
         self.core.model_step(
-            a, self.task, self._w0, reset_first=prev, obs=self._obs_buf, reward=self._reward_buf,
-            terminated=self._term_buf, info=None if rows is None else (rows, self._info_cols),
-        )  # fmt: skip
+            a,
+            self.task,
+            self._w0,
+            reset_first=prev,
+            obs=self._obs_buf,
+            reward=self._reward_buf,
+            terminated=self._term_buf,
+            info=None if rows is None else (rows, self._info_cols),
+        )
         obs, reward, terminated = self._obs_buf, self._reward_buf, self._term_buf
         if self.max_episode_steps is None:
             truncated = self._trunc_buf  # never truncated: all False

@@ -167,8 +167,13 @@ class ReplayConfig:
         for name in ("at_price",):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        for name, lo in (("decide_every", 1), ("record_every", 1), ("fill_capacity", 4), ("state_capacity", 4),
-                         ("chunk_size", 1)):  # fmt: skip
+        for name, lo in (
+            ("decide_every", 1),
+            ("record_every", 1),
+            ("fill_capacity", 4),
+            ("state_capacity", 4),
+            ("chunk_size", 1),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -231,12 +236,26 @@ def _settle(st, ist, prm, s: int, x: float, ev: int, tsec: float, mid: float, fi
     px = st[o + _LVL] * prm[_P_TICK]
     inf = math.inf
     if s == 0:
-        r = match_and_settle(st[_Q], st[_CASH], 0.0, -px, inf, inf, -inf, x, 0.0, prm[_P_QMAX], left,
-                             prm[_P_FPU], prm[_P_FRATE])  # fmt: skip
+        r = match_and_settle(
+            st[_Q],
+            st[_CASH],
+            0.0,
+            -px,
+            inf,
+            inf,
+            -inf,
+            x,
+            0.0,
+            prm[_P_QMAX],
+            left,
+            prm[_P_FPU],
+            prm[_P_FRATE],
+        )
         done = r[2]
     else:
-        r = match_and_settle(st[_Q], st[_CASH], 0.0, inf, px, -inf, inf, 0.0, x, prm[_P_QMAX], left,
-                             prm[_P_FPU], prm[_P_FRATE])  # fmt: skip
+        r = match_and_settle(
+            st[_Q], st[_CASH], 0.0, inf, px, -inf, inf, 0.0, x, prm[_P_QMAX], left, prm[_P_FPU], prm[_P_FRATE]
+        )
         done = r[3]
     if done <= 0.0:
         return
@@ -369,8 +388,28 @@ def _on_quote(st, prm, s: int) -> None:
 
 
 @njit(cache=True)
-def _kernel(time, kind, bpx, bqty, apx, aqty, tpx, tqty, tside, i0, st, ist, prm, code, rp, fills, states,
-            pq_t, pq_s, pq_l):  # fmt: skip
+def _kernel(
+    time,
+    kind,
+    bpx,
+    bqty,
+    apx,
+    aqty,
+    tpx,
+    tqty,
+    tside,
+    i0,
+    st,
+    ist,
+    prm,
+    code,
+    rp,
+    fills,
+    states,
+    pq_t,
+    pq_s,
+    pq_l,
+):
     """Run the loop of the module docstring from event ``i0``; return where it stopped.
 
     Stops at the end of the chunk, when a record buffer is nearly full, on an error, or (``code < 0``,
@@ -568,9 +607,28 @@ class ReplayState:
         n = len(chunk)
         while i < n:
             self.ist[_NEED] = 0
-            i = _kernel(chunk.time, chunk.kind, chunk.bid_px, chunk.bid_qty, chunk.ask_px, chunk.ask_qty,
-                        chunk.trade_px, chunk.trade_qty, chunk.side, i, self.st, self.ist, self.prm, code, rp,
-                        self.fills.buffer, self.states.buffer, self.pq_t, self.pq_s, self.pq_l)  # fmt: skip
+            i = _kernel(
+                chunk.time,
+                chunk.kind,
+                chunk.bid_px,
+                chunk.bid_qty,
+                chunk.ask_px,
+                chunk.ask_qty,
+                chunk.trade_px,
+                chunk.trade_qty,
+                chunk.side,
+                i,
+                self.st,
+                self.ist,
+                self.prm,
+                code,
+                rp,
+                self.fills.buffer,
+                self.states.buffer,
+                self.pq_t,
+                self.pq_s,
+                self.pq_l,
+            )
             self._sync()
             if self.ist[_NEED]:
                 return i
@@ -581,8 +639,19 @@ class ReplayState:
     def submit(self, bid_depth: float, ask_depth: float) -> None:
         """The external policy's decision at the last event (depths in price units; NaN/inf withdraws)."""
         t = int(self.ist[_LAST_T])
-        err = _submit(self.st, self.ist, self.prm, self.pq_t, self.pq_s, self.pq_l, t, self.mid,
-                      float(bid_depth), float(ask_depth), int(self.ist[_EV]) - 1)  # fmt: skip
+        err = _submit(
+            self.st,
+            self.ist,
+            self.prm,
+            self.pq_t,
+            self.pq_s,
+            self.pq_l,
+            t,
+            self.mid,
+            float(bid_depth),
+            float(ask_depth),
+            int(self.ist[_EV]) - 1,
+        )
         self._sync()
         if err:
             self.raise_loop_error()
@@ -612,8 +681,10 @@ class ReplayState:
         if code == ERR_CROSSED:
             raise ValueError(f"policy returned crossed quotes at event {ev}: bid={a!r} >= ask={b!r}")
         if code == ERR_QUEUE:
-            raise ValueError(f"more than {QUEUE_CAP} orders in flight at event {ev}: the latency spans too many "
-                             "decisions; decide less often (decide_every, decision_interval_s)")  # fmt: skip
+            raise ValueError(
+                f"more than {QUEUE_CAP} orders in flight at event {ev}: the latency spans too many "
+                "decisions; decide less often (decide_every, decision_interval_s)"
+            )
         raise AssertionError(f"unknown error code {code}")  # pragma: no cover
 
     def finish(self, name: str) -> BacktestResult:
@@ -711,8 +782,13 @@ def replay(
                     observe(state)
                 tau = cfg.horizon_s - (state.elapsed_s % cfg.horizon_s)
                 s0 = state.mid if s0 is None else s0
-                qs = QuoteState(q=np.array([state.q / cfg.order_size]), tau=np.array([tau]), mid=np.array([state.mid]),
-                                sigma=np.array([cfg.sigma]), s0=np.array([s0]))  # fmt: skip
+                qs = QuoteState(
+                    q=np.array([state.q / cfg.order_size]),
+                    tau=np.array([tau]),
+                    mid=np.array([state.mid]),
+                    sigma=np.array([cfg.sigma]),
+                    s0=np.array([s0]),
+                )
                 db, da = policy.quote(qs)
                 state.submit(float(np.asarray(db).reshape(-1)[0]), float(np.asarray(da).reshape(-1)[0]))
     if state is None:

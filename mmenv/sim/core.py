@@ -45,6 +45,7 @@ __all__ = [
     "step_paths",
 ]
 
+
 @njit(cache=True)
 def step_paths(
     q: np.ndarray,
@@ -333,9 +334,23 @@ def fused_env_step(
                 m_b = mid[i]
                 w_b = cash[i] + q_b * m_b
                 r_b, r_a = mk.step_one(
-                    kind, mp, mst, i, k0, k1, stream[i], episode[i], mt[i], mid, sigma,
-                    buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
-                )  # fmt: skip
+                    kind,
+                    mp,
+                    mst,
+                    i,
+                    k0,
+                    k1,
+                    stream[i],
+                    episode[i],
+                    mt[i],
+                    mid,
+                    sigma,
+                    buf[0, j],
+                    buf[1, j],
+                    buf[2, j],
+                    buf[3, j],
+                    buf[4, j],
+                )
                 mt[i] += 1
                 (q[i], cash[i], out[i, 4], out[i, 5], out[i, 6], out[i, 2], out[i, 3]) = match_and_settle(
                     q_b, cash[i], m_b, db, da, r_b, r_a, inf, inf, q_max, size, fee_per_unit, fee_rate
@@ -371,9 +386,29 @@ def fused_env_step(
             # next-step reset (writes a reset row) or same-step reset (the new episode's state and obs)
             if do_reset:
                 _reset_one(
-                    kind, mp, mst, k0, k1, stream, episode, mt, mid, sigma, s0, q, cash, step, w0, q0, i, out, obs,
-                    n_steps, dt, reset_first[i],
-                )  # fmt: skip
+                    kind,
+                    mp,
+                    mst,
+                    k0,
+                    k1,
+                    stream,
+                    episode,
+                    mt,
+                    mid,
+                    sigma,
+                    s0,
+                    q,
+                    cash,
+                    step,
+                    w0,
+                    q0,
+                    i,
+                    out,
+                    obs,
+                    n_steps,
+                    dt,
+                    reset_first[i],
+                )
 
 
 @njit(cache=True)
@@ -635,9 +670,21 @@ class SimulationCore:
 
             def call(a, o) -> None:
                 fused_env_step(
-                    kind, mp, a[0], k0, k1, *a[1:8], task.normalized, task.min_depth, task.max_depth, *a[8:],
-                    *tail, o[0], reset_after, *o[1:],
-                )  # fmt: skip
+                    kind,
+                    mp,
+                    a[0],
+                    k0,
+                    k1,
+                    *a[1:8],
+                    task.normalized,
+                    task.min_depth,
+                    task.max_depth,
+                    *a[8:],
+                    *tail,
+                    o[0],
+                    reset_after,
+                    *o[1:],
+                )
 
             bounds = shard_bounds(n, self.num_threads)
             if (
@@ -748,9 +795,29 @@ class SimulationCore:
         final_obs = obs if final_obs is None else final_obs
         _, mp, _, k0, k1 = m.kernel_args()
         args = (
-            mp, fp, k0, k1, m.stream, m.episode, m.t, m.mid, m.sigma, m.s0, action, st.q, st.cash, st.step, w0,
-            reset_first, obs, reward, terminated, rows, cols, final_obs,
-        )  # fmt: skip
+            mp,
+            fp,
+            k0,
+            k1,
+            m.stream,
+            m.episode,
+            m.t,
+            m.mid,
+            m.sigma,
+            m.s0,
+            action,
+            st.q,
+            st.cash,
+            st.step,
+            w0,
+            reset_first,
+            obs,
+            reward,
+            terminated,
+            rows,
+            cols,
+            final_obs,
+        )
         bounds = shard_bounds(n, self.num_threads)
         use_shards, timed = (False, False) if len(bounds) == 1 else self._shard_choice.pick()
         t0 = time.perf_counter() if timed else 0.0

@@ -302,9 +302,23 @@ def advance_paths(
         for j in range(m):
             i = lo + j
             reach_b[i], reach_a[i] = step_one(
-                kind, p, st, i, k0, k1, stream[i], episode[i], t[i], mid, sigma,
-                buf[0, j], buf[1, j], buf[2, j], buf[3, j], buf[4, j],
-            )  # fmt: skip
+                kind,
+                p,
+                st,
+                i,
+                k0,
+                k1,
+                stream[i],
+                episode[i],
+                t[i],
+                mid,
+                sigma,
+                buf[0, j],
+                buf[1, j],
+                buf[2, j],
+                buf[3, j],
+                buf[4, j],
+            )
             t[i] += 1
 
 

@@ -214,8 +214,23 @@ def _trade_path(k, a_b, a_a, q_b, c_b, m_b, t_b, z, e_b, e_a, lg_b, lg_a):
         rew = rew_t if terminal else rew
     else:
         rew = 0.0  # CARA: the terminal exponential in the caller, outside the vector loop
-    row = (db, da, bid_price, ask_price, bought, sold, fees, rew, 1.0 if terminal else 0.0, c_a, q_a, m_a, w_a,
-           t_a * dt, m_b)  # fmt: skip
+    row = (
+        db,
+        da,
+        bid_price,
+        ask_price,
+        bought,
+        sold,
+        fees,
+        rew,
+        1.0 if terminal else 0.0,
+        c_a,
+        q_a,
+        m_a,
+        w_a,
+        t_a * dt,
+        m_b,
+    )
     return row, t_a
 
 
@@ -247,9 +262,29 @@ def _constants(fp, mp):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _trade_chunk(
-    fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma, obs_flat, reward,
-    terminated, ob, write_out,
-) -> None:  # fmt: skip
+    fp,
+    mp,
+    c0,
+    m,
+    z,
+    e_b,
+    e_a,
+    lg_b,
+    lg_a,
+    act_flat,
+    q,
+    cash,
+    mid,
+    mt,
+    step,
+    s0,
+    sigma,
+    obs_flat,
+    reward,
+    terminated,
+    ob,
+    write_out,
+) -> None:
     """Pass 2 of the module docstring on paths c0 .. c0 + m - 1 (draws of the chunk in z .. lg_a), one loop
     with the output rows and one without (a loop with stores under a run-time condition vectorises with
     masked stores and computes the row anyway). Every array is an argument (its data pointer a plain value,
@@ -261,9 +296,28 @@ def _trade_chunk(
     n_steps, dt = k[6], k[5]
     for j in range(m):
         i = np.uint64(c0 + j)
-        row, t_a = _trade_path(k, np.float64(act_flat[i + i]), np.float64(act_flat[i + i + np.uint64(1)]), q[i],
-                               cash[i], mid[i], step[i], z[j], e_b[j], e_a[j], lg_b[j], lg_a[j])  # fmt: skip
-        q[i], cash[i], mid[i], step[i], reward[i], terminated[i] = row[10], row[9], row[11], t_a, row[7], t_a >= n_steps
+        row, t_a = _trade_path(
+            k,
+            np.float64(act_flat[i + i]),
+            np.float64(act_flat[i + i + np.uint64(1)]),
+            q[i],
+            cash[i],
+            mid[i],
+            step[i],
+            z[j],
+            e_b[j],
+            e_a[j],
+            lg_b[j],
+            lg_a[j],
+        )
+        q[i], cash[i], mid[i], step[i], reward[i], terminated[i] = (
+            row[10],
+            row[9],
+            row[11],
+            t_a,
+            row[7],
+            t_a >= n_steps,
+        )
         mt[i] += 1
         o = np.uint64(4) * i  # mmenv.sim.task.observe_one
         obs_flat[o] = row[10]
@@ -367,17 +421,63 @@ def model_env_step(
         m = min(CHUNK, hi - c0)
         mk.draw_chunk(mp, k0, k1, stream, episode, mt, c0, m, z, e_b, e_a, lg_b, lg_a, zc)
         if write_out:
-            _trade_chunk(fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma,
-                         obs_flat, reward, terminated, ob, True)  # fmt: skip
+            _trade_chunk(
+                fp,
+                mp,
+                c0,
+                m,
+                z,
+                e_b,
+                e_a,
+                lg_b,
+                lg_a,
+                act_flat,
+                q,
+                cash,
+                mid,
+                mt,
+                step,
+                s0,
+                sigma,
+                obs_flat,
+                reward,
+                terminated,
+                ob,
+                True,
+            )
         else:
-            _trade_chunk(fp, mp, c0, m, z, e_b, e_a, lg_b, lg_a, act_flat, q, cash, mid, mt, step, s0, sigma,
-                         obs_flat, reward, terminated, ob, False)  # fmt: skip
+            _trade_chunk(
+                fp,
+                mp,
+                c0,
+                m,
+                z,
+                e_b,
+                e_a,
+                lg_b,
+                lg_a,
+                act_flat,
+                q,
+                cash,
+                mid,
+                mt,
+                step,
+                s0,
+                sigma,
+                obs_flat,
+                reward,
+                terminated,
+                ob,
+                False,
+            )
         if write_out:
             _copy_rows(ob, m, c0, rows, cols, inf_for_nan)
         if clip > -math.inf:  # quotes where the linear model's fill probability is clipped (rare settings)
             for j in range(m):
                 i = c0 + j
-                db, da = action_to_depth_one(act_flat[2 * i], act_flat[2 * i + 1], normalized, min_depth, max_depth)
+                db, da = action_to_depth_one(
+                    act_flat[2 * i], act_flat[2 * i + 1], normalized, min_depth, max_depth
+                )
                 clipped += (min(db, da) < clip) and not reset_first[i]
         # the rare cases, one path at a time: CARA's terminal reward, autoreset
         if code == 2:
@@ -399,7 +499,9 @@ def model_env_step(
             if reset_first[i]:
                 reward[i] = 0.0
                 terminated[i] = False
-                _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, rows, cols, write_out)
+                _reset_path(
+                    mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, rows, cols, write_out
+                )
             elif reset_after and terminated[i]:
                 for c in range(4):
                     final_obs[i, c] = obs[i, c]
@@ -409,9 +511,30 @@ def model_env_step(
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def model_env_shards(
-    mp, fp, k0, k1, stream, episode, mt, mid, sigma, s0, action, q, cash, step, w0, reset_first, obs, reward,
-    terminated, rows, cols, final_obs, bounds,
-) -> int:  # fmt: skip
+    mp,
+    fp,
+    k0,
+    k1,
+    stream,
+    episode,
+    mt,
+    mid,
+    sigma,
+    s0,
+    action,
+    q,
+    cash,
+    step,
+    w0,
+    reset_first,
+    obs,
+    reward,
+    terminated,
+    rows,
+    cols,
+    final_obs,
+    bounds,
+) -> int:
     """:func:`model_env_step` on the path ranges ``bounds`` (S, 2) [lo, hi), one per thread of numba's pool
     (``prange``): each range writes only its own paths and every draw is addressed by its path, so the
     numbers do not depend on the ranges or the threads. Returns the summed clipping count (an integer sum:
@@ -421,9 +544,31 @@ def model_env_shards(
     counts = np.zeros(n_shards, dtype=np.int64)
     for s in nb.prange(n_shards):
         counts[s] = model_env_step(
-            mp, fp, k0, k1, stream, episode, mt, mid, sigma, s0, action, q, cash, step, w0, reset_first, obs,
-            reward, terminated, rows, cols, final_obs, bounds[s, 0], bounds[s, 1],
-        )  # fmt: skip
+            mp,
+            fp,
+            k0,
+            k1,
+            stream,
+            episode,
+            mt,
+            mid,
+            sigma,
+            s0,
+            action,
+            q,
+            cash,
+            step,
+            w0,
+            reset_first,
+            obs,
+            reward,
+            terminated,
+            rows,
+            cols,
+            final_obs,
+            bounds[s, 0],
+            bounds[s, 1],
+        )
     return counts.sum()
 
 

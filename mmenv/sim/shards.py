@@ -15,7 +15,14 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["MIN_SHARD_PATHS", "ShardChoice", "get_num_threads", "run_shards", "set_num_threads", "shard_bounds"]
+__all__ = [
+    "MIN_SHARD_PATHS",
+    "ShardChoice",
+    "get_num_threads",
+    "run_shards",
+    "set_num_threads",
+    "shard_bounds",
+]
 
 #: Below this many paths per shard the thread hand-off costs more than it saves (measured, bench_vector_env).
 MIN_SHARD_PATHS = 2048

@@ -110,7 +110,9 @@ class TaskParams:
         if self.obs_mode == "natural":
             return None
         if not math.isfinite(q_max):
-            raise ValueError("obs_mode='normalized' divides the inventory by q_max: give a finite q_max, got inf")
+            raise ValueError(
+                "obs_mode='normalized' divides the inventory by q_max: give a finite q_max, got inf"
+            )
         sig = sigma_ref if sigma_ref > 0 else 1.0
         return np.array([q_max, T, sig * math.sqrt(T), sig], dtype=np.float32)
 
@@ -185,7 +187,9 @@ def as_action_array(action, num: int | None = None, *, normalized: bool = False)
         return a.reshape(1, 2)
     if num is not None:
         if a.shape != (num, 2):
-            raise ValueError(f"actions must have shape ({num}, 2) (one (bid, ask) row per sub-env), got shape {a.shape}")
+            raise ValueError(
+                f"actions must have shape ({num}, 2) (one (bid, ask) row per sub-env), got shape {a.shape}"
+            )
     elif a.shape[-1:] != (2,) or a.ndim > 2:
         raise ValueError(f"action must have shape (2,) or (N, 2) (bid, ask), got shape {a.shape}")
     a = a.reshape(-1, 2)

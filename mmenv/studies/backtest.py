@@ -46,7 +46,12 @@ STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
 #: order size (units per fill), hard inventory limit q_max (units), the naive strategy's depth (price units)
 #: and the scale c of the AS risk aversion gamma = c / (k sigma^2) (the skew per unit of inventory,
 #: gamma sigma^2 T, is then c / k times the horizon: scale-free across price levels).
-BACKTEST_DEFAULTS: dict[str, float] = {"order_size": 1.0, "q_max": 25.0, "naive_depth": 0.01, "gamma_scale": 0.6}
+BACKTEST_DEFAULTS: dict[str, float] = {
+    "order_size": 1.0,
+    "q_max": 25.0,
+    "naive_depth": 0.01,
+    "gamma_scale": 0.6,
+}
 
 
 def default_gamma(k: float, sigma: float) -> float:
@@ -60,6 +65,8 @@ def settings_line(order_size: float, q_max: float, gamma: float, naive_depth: fl
         f"order size {order_size:g} units, hard inventory limit q_max {q_max:g} units, AS gamma {gamma:.4g} / "
         f"price unit, naive depth {naive_depth:g} price units"
     )
+
+
 HOURS_PER_YEAR = 252 * 6.5  # regular-session hours in a trading year (annualisation of the hourly Sharpe)
 
 
@@ -154,10 +161,17 @@ class ChunkedStream:
     stream), the first mid ``s0``, the number of events and the duration (hours).
     """
 
-    def __init__(self, bars, ticks_per_bar: tuple[int, int], seed: int, k: float, chunk_bars: int = 0) -> None:
+    def __init__(
+        self, bars, ticks_per_bar: tuple[int, int], seed: int, k: float, chunk_bars: int = 0
+    ) -> None:
         from mmenv.calibration.streaming import CHUNK_BARS
 
-        self._kw = {"seed": seed, "ticks_per_bar": ticks_per_bar, "k": k, "chunk_bars": chunk_bars or CHUNK_BARS}
+        self._kw = {
+            "seed": seed,
+            "ticks_per_bar": ticks_per_bar,
+            "k": k,
+            "chunk_bars": chunk_bars or CHUNK_BARS,
+        }
         self._bars = bars
         ss = dt = 0.0
         n, first, last, s0, A = 0, None, 0.0, float("nan"), float("nan")
@@ -351,8 +365,14 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
         if args.latency_table:
-            m["latency"] = latency_effect(policy_factory(name, args, summary.k, summary.s0), stream, cfg,
-                                          args.latency_table, hz, horizon)  # fmt: skip
+            m["latency"] = latency_effect(
+                policy_factory(name, args, summary.k, summary.s0),
+                stream,
+                cfg,
+                args.latency_table,
+                hz,
+                horizon,
+            )
         metrics[name] = m
         results[name] = scores
         extras[name] = scores.attribution()

@@ -126,7 +126,9 @@ def write_json(obj: Any, path: Path) -> None:
     from mmenv.outdir import atomic_write_text
 
     if not isinstance(obj, dict):
-        raise TypeError(f"write_json writes a JSON object (a dict), got {type(obj).__name__}; put rows under a key")
+        raise TypeError(
+            f"write_json writes a JSON object (a dict), got {type(obj).__name__}; put rows under a key"
+        )
     nulls: dict[str, str] = {}
     clean = _clean(obj, "", nulls)
     if nulls:

@@ -97,14 +97,18 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--walk-forward", type=int, default=0, metavar="N", help="also walk forward over N windows"
     )
     g.add_argument(
-        "--calibrator", choices=CALIBRATORS, default="fixed",
+        "--calibrator",
+        choices=CALIBRATORS,
+        default="fixed",
         help="walk-forward calibration: fixed (default) refits A, k, sigma on the whole previous window; rolling "
         "also uses the rolling-window estimator as of each window's start and reports the paired P&L difference",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--rolling-window-s", type=float, default=None,
+        "--rolling-window-s",
+        type=float,
+        default=None,
         help="window of the rolling estimator in seconds (default: half a walk-forward window)",
-    )  # fmt: skip
+    )
     g.add_argument(
         "--lot", type=float, default=None, help="units per order (default: median in-sample trade)"
     )
@@ -122,9 +126,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"strategies replayed on the tape, among {', '.join(REPLAY_STRATEGIES)}",
     )
     g.add_argument(
-        "--replay-latencies-ms", type=float, nargs="*", default=[0.0, 1.0, 10.0, 100.0], metavar="MS",
+        "--replay-latencies-ms",
+        type=float,
+        nargs="*",
+        default=[0.0, 1.0, 10.0, 100.0],
+        metavar="MS",
         help="entry latencies of the fill-model x latency table (none: no table)",
-    )  # fmt: skip
+    )
 
 
 def replay_requested(args: argparse.Namespace) -> bool:
@@ -161,8 +169,9 @@ def _gamma(risk_aversion: float, k: float, sigma: float, horizon: float) -> floa
     return risk_aversion / (k * sigma * sigma * horizon) if sigma > 0 else risk_aversion / k
 
 
-def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float,
-                  s0: float) -> dict[str, Any]:  # fmt: skip
+def make_policies(
+    names, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float, s0: float
+) -> dict[str, Any]:
     """Fresh policies for ``names`` from a calibration (time in seconds, inventory in lots)."""
     from types import SimpleNamespace
 
@@ -177,8 +186,17 @@ def make_policies(names, cal, *, lot_size: float, max_lots: float, risk_aversion
         if name == "glft":
             out[name] = GLFTAgent(gamma=gamma, A=A, k=k, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0)
         elif name == "optimal":
-            out[name] = CJPAgent(gamma=gamma, sigma=sigma, A=A, k=k, T=horizon, dt=horizon / 600.0,
-                                 q_max=max_lots, order_size=1.0, s0=s0)  # fmt: skip
+            out[name] = CJPAgent(
+                gamma=gamma,
+                sigma=sigma,
+                A=A,
+                k=k,
+                T=horizon,
+                dt=horizon / 600.0,
+                q_max=max_lots,
+                order_size=1.0,
+                s0=s0,
+            )
         else:
             out[name] = make_strategy(name, ns, k, s0)
     return out
@@ -204,8 +222,9 @@ def select_law(tape, fit_fraction: float = 0.7) -> Any:
     return choice.fits[choice.selected]
 
 
-def law_policies(fit, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float,
-                 s0: float) -> dict[str, Any]:  # fmt: skip
+def law_policies(
+    fit, cal, *, lot_size: float, max_lots: float, risk_aversion: float, horizon: float, s0: float
+) -> dict[str, Any]:
     """``as-<law>`` and ``glft-<law>``: the AS-style and GLFT-style quotes of
     :func:`agents.intensity_quotes.policies_for` for a fitted non-exponential law (rates per second), with
     the exponential calibration's risk aversion per lot and sigma; empty for the exponential."""
@@ -219,10 +238,19 @@ def law_policies(fit, cal, *, lot_size: float, max_lots: float, risk_aversion: f
     consts = fit.law.constants()
     touch = float(consts.get("c_ref", 0.0) or 0.0)
     start = touch + 0.5 * float(consts.get("tick", 0.0) or 0.0)
-    glft = IntensityGLFTAgent(fit.intensity, gamma=gamma, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0,
-                              start_depth=start, min_depth=start)  # fmt: skip
-    asp = IntensityASAgent(fit.intensity, gamma=gamma, sigma=sigma, min_depth=touch, max_depth=start + 20.0 / glft.k,
-                           s0=s0)  # fmt: skip
+    glft = IntensityGLFTAgent(
+        fit.intensity,
+        gamma=gamma,
+        sigma=sigma,
+        q_max=max_lots,
+        order_size=1.0,
+        s0=s0,
+        start_depth=start,
+        min_depth=start,
+    )
+    asp = IntensityASAgent(
+        fit.intensity, gamma=gamma, sigma=sigma, min_depth=touch, max_depth=start + 20.0 / glft.k, s0=s0
+    )
     return {f"as-{fit.name}": asp, f"glft-{fit.name}": glft}
 
 
@@ -282,8 +310,21 @@ def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
     from mmenv.analytics.scores import markout_curve, summarize_backtest
 
     m = summarize_backtest(res, horizons, episode=episode)
-    keep = ("total_pnl", "spread_pnl", "inventory_pnl", "fees", "adverse_selection_pnl", "n_fills", "fill_ratio",
-            "time_at_limit", "max_drawdown", "inventory_std", "max_abs_q", "turnover_units", "n_events")  # fmt: skip
+    keep = (
+        "total_pnl",
+        "spread_pnl",
+        "inventory_pnl",
+        "fees",
+        "adverse_selection_pnl",
+        "n_fills",
+        "fill_ratio",
+        "time_at_limit",
+        "max_drawdown",
+        "inventory_std",
+        "max_abs_q",
+        "turnover_units",
+        "n_events",
+    )
     out = {k: m[k] for k in keep}
     out["pnl_liquidated"] = res.extra["pnl_liquidated"]
     out["markouts_per_unit"] = dict(
@@ -352,8 +393,13 @@ def run_study(
     cfg = replay_config(args, lot=lot, sigma=float(cal.sigma))
     horizons = tuple(float(h) for h in args.markouts)
     s0 = float(oos.mid[0])
-    kw = {"lot_size": lot, "max_lots": args.max_lots, "risk_aversion": args.risk_aversion,
-          "horizon": args.replay_horizon_s, "s0": s0}  # fmt: skip
+    kw = {
+        "lot_size": lot,
+        "max_lots": args.max_lots,
+        "risk_aversion": args.risk_aversion,
+        "horizon": args.replay_horizon_s,
+        "s0": s0,
+    }
     names = list(dict.fromkeys(args.replay_strategies))
     law = select_law(ins) if {"as", "glft"} & set(names) else None
     law_notes: list[str] = []
@@ -410,8 +456,13 @@ def run_study(
             if rolling:
                 row["rolling_calibration"] = None
             if e is not None:
-                row["rolling_calibration"] = {"A_per_s": e.A, "k_per_price": e.k, "sigma_per_sqrt_s": e.sigma,
-                                              "n_orders": e.n_orders, "window_s": e.window_s}  # fmt: skip
+                row["rolling_calibration"] = {
+                    "A_per_s": e.A,
+                    "k_per_price": e.k,
+                    "sigma_per_sqrt_s": e.sigma,
+                    "n_orders": e.n_orders,
+                    "window_s": e.window_s,
+                }
                 c = replace(cfg, sigma=float(e.sigma))
                 pols = make_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])})
                 row["total_pnl_rolling"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
@@ -422,11 +473,12 @@ def run_study(
                 "rolling_window_s": roll_w,
                 "n_windows_without_estimate": len(walk) - len(paired),
                 "rolling_minus_fixed": {
-                    n: paired_difference([r["total_pnl_rolling"][n] for r in paired],
-                                         [r["total_pnl"][n] for r in paired])
+                    n: paired_difference(
+                        [r["total_pnl_rolling"][n] for r in paired], [r["total_pnl"][n] for r in paired]
+                    )
                     for n in names
                 },
-            }  # fmt: skip
+            }
         say(f"walk-forward: {len(walk)} windows")
     return {
         "source": tape.source,
@@ -457,9 +509,17 @@ def run_study(
 
 def format_strategies(metrics: dict[str, Any]) -> str:
     """One row per strategy: out-of-sample P&L, attribution, markout, fills."""
-    cols = (("total_pnl", "pnl"), ("pnl_liquidated", "pnl liq."), ("spread_pnl", "spread"),
-            ("inventory_pnl", "inventory"), ("fees", "fees"), ("adverse_selection_pnl", "markout"),
-            ("n_fills", "fills"), ("fill_ratio", "fill%"), ("time_at_limit", "limit"))  # fmt: skip
+    cols = (
+        ("total_pnl", "pnl"),
+        ("pnl_liquidated", "pnl liq."),
+        ("spread_pnl", "spread"),
+        ("inventory_pnl", "inventory"),
+        ("fees", "fees"),
+        ("adverse_selection_pnl", "markout"),
+        ("n_fills", "fills"),
+        ("fill_ratio", "fill%"),
+        ("time_at_limit", "limit"),
+    )
     line = f"{'strategy':<16}" + "".join(f" {h:>10}" for _, h in cols)
     out = [line, "-" * len(line)]
     for name, m in metrics["strategies"].items():
@@ -485,8 +545,10 @@ def format_table(metrics: dict[str, Any]) -> str:
     out = [head, "-" * len(head)]
     for name in metrics["strategies"]:
         cells = [table[m][lat][name] for m, lat in cols]
-        out.append(f"{name:<16}" + "".join(f" {_fmt(c['total_pnl']) + ' (' + str(int(c['n_fills'])) + ')':>18}"
-                                           for c in cells))  # fmt: skip
+        out.append(
+            f"{name:<16}"
+            + "".join(f" {_fmt(c['total_pnl']) + ' (' + str(int(c['n_fills'])) + ')':>18}" for c in cells)
+        )
     return "\n".join(out)
 
 
@@ -508,14 +570,20 @@ def run(args: argparse.Namespace) -> int:
         if (k.startswith("excluded") or k in ("trades_outside_book", "gaps")) and v
     }
     c = metrics["calibration"]
-    print(f"Replay backtest on {metrics['source']} (tick {metrics['tick']:g}): {metrics['n_events']:,} events "
-          f"({metrics['n_quotes']:,} quotes, {metrics['n_trades']:,} trades)")  # fmt: skip
+    print(
+        f"Replay backtest on {metrics['source']} (tick {metrics['tick']:g}): {metrics['n_events']:,} events "
+        f"({metrics['n_quotes']:,} quotes, {metrics['n_trades']:,} trades)"
+    )
     print("loader exclusions and anomalies: " + (", ".join(f"{k} {v}" for k, v in excl.items()) or "none"))
-    print(f"in sample: first {args.in_sample:g} of the time ({metrics['in_sample']['n_events']:,} events): "
-          f"A = {c['A_per_s']:.4g} +- {c['A_se']:.2g} /s, k = {c['k_per_price']:.4g} +- {c['k_se']:.2g} /price, "
-          f"sigma = {c['sigma_per_sqrt_s']:.4g} +- {c['sigma_se']:.2g} price/sqrt(s)")  # fmt: skip
-    print(f"out of sample: {metrics['out_of_sample']['n_events']:,} events over "
-          f"{metrics['out_of_sample']['duration_s']:.1f} s; lot {metrics['lot']:g}, limit {args.max_lots:g} lots")  # fmt: skip
+    print(
+        f"in sample: first {args.in_sample:g} of the time ({metrics['in_sample']['n_events']:,} events): "
+        f"A = {c['A_per_s']:.4g} +- {c['A_se']:.2g} /s, k = {c['k_per_price']:.4g} +- {c['k_se']:.2g} /price, "
+        f"sigma = {c['sigma_per_sqrt_s']:.4g} +- {c['sigma_se']:.2g} price/sqrt(s)"
+    )
+    print(
+        f"out of sample: {metrics['out_of_sample']['n_events']:,} events over "
+        f"{metrics['out_of_sample']['duration_s']:.1f} s; lot {metrics['lot']:g}, limit {args.max_lots:g} lots"
+    )
     print(metrics["header"])
     print(format_strategies(metrics))
     tab = format_table(metrics)
@@ -526,9 +594,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"walk-forward window {row['window']}: "
             + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl"].items())
-            + ("; rolling: " + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl_rolling"].items())
-               if "total_pnl_rolling" in row else "")
-        )  # fmt: skip
+            + (
+                "; rolling: " + ", ".join(f"{n} {_fmt(v)}" for n, v in row["total_pnl_rolling"].items())
+                if "total_pnl_rolling" in row
+                else ""
+            )
+        )
     cmp_ = metrics["walk_forward_comparison"]
     if cmp_:
         print(
@@ -541,8 +612,10 @@ def run(args: argparse.Namespace) -> int:
             )
     law = metrics["selected_law"]
     if law is not None:
-        print(f"intensity law selected in sample: {law['model']} "
-              + ", ".join(f"{k} = {v:.4g}" for k, v in law["params"].items()))  # fmt: skip
+        print(
+            f"intensity law selected in sample: {law['model']} "
+            + ", ".join(f"{k} = {v:.4g}" for k, v in law["params"].items())
+        )
     print(f"wrote {Path(args.out) / 'metrics.json'} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -556,8 +629,10 @@ def report_section(samples: dict[str, dict[str, Any]]) -> str:
     with standard errors, every strategy's out-of-sample scores, the fill-model x latency table and sentences
     computed from them."""
     if not samples:
-        return ("No real-data sample was found (the LOBSTER AMZN and Binance BTCUSDT samples of "
-                "`../shared/data`); `mmenv backtest --lobster MSG BOOK` or `--trades T --quotes Q` runs this study.")  # fmt: skip
+        return (
+            "No real-data sample was found (the LOBSTER AMZN and Binance BTCUSDT samples of "
+            "`../shared/data`); `mmenv backtest --lobster MSG BOOK` or `--trades T --quotes Q` runs this study."
+        )
     parts = []
     for name, m in samples.items():
         c, oos, strat = m["calibration"], m["out_of_sample"], m["strategies"]
@@ -596,8 +671,14 @@ def report_section(samples: dict[str, dict[str, Any]]) -> str:
             parts.append("| strategy | " + " | ".join(f"{mod} {lat}" for mod, lat in cols) + " |")
             parts.append("|---|" + "---|" * len(cols))
             for s in strat:
-                parts.append(f"| {s} | " + " | ".join(
-                    f"{_money(table[mod][lat][s]['total_pnl'])} ({int(table[mod][lat][s]['n_fills']):,})" for mod, lat in cols) + " |")  # fmt: skip
+                parts.append(
+                    f"| {s} | "
+                    + " | ".join(
+                        f"{_money(table[mod][lat][s]['total_pnl'])} ({int(table[mod][lat][s]['n_fills']):,})"
+                        for mod, lat in cols
+                    )
+                    + " |"
+                )
         parts.append("\n" + " ".join(_sentences(m)) + "\n")
     return "\n".join(parts)
 
@@ -607,42 +688,62 @@ def _sentences(m: dict[str, Any]) -> list[str]:
     pnl = {s: v["total_pnl"] for s, v in strat.items()}
     best = max(pnl, key=pnl.get)
     winners = [s for s, v in pnl.items() if v > 0]
-    out = [f"{len(winners)} of {len(pnl)} strategies made money out of sample"
-           + (f" ({', '.join(winners)})" if winners else "")
-           + f"; the best was {best} with {_money(pnl[best])}."]  # fmt: skip
+    out = [
+        f"{len(winners)} of {len(pnl)} strategies made money out of sample"
+        + (f" ({', '.join(winners)})" if winners else "")
+        + f"; the best was {best} with {_money(pnl[best])}."
+    ]
     if "as" in strat:
         v = strat["as"]
         if v["spread_pnl"] > 0:
             share = -v["adverse_selection_pnl"] / v["spread_pnl"]
-            out.append(f"AS earned {_money(v['spread_pnl'])} of spread over {int(v['n_fills']):,} fills and the "
-                       f"markout of its fills was {_money(v['adverse_selection_pnl'])}, {share:.0%} of that spread"
-                       + (" (adverse selection exceeded the spread)." if share > 1 else "."))  # fmt: skip
+            out.append(
+                f"AS earned {_money(v['spread_pnl'])} of spread over {int(v['n_fills']):,} fills and the "
+                f"markout of its fills was {_money(v['adverse_selection_pnl'])}, {share:.0%} of that spread"
+                + (" (adverse selection exceeded the spread)." if share > 1 else ".")
+            )
         else:
-            out.append(f"AS's {int(v['n_fills']):,} fills earned no spread ({_money(v['spread_pnl'])}: at its fills "
-                       "the mid was on average already beyond its quote, which the market went through) and "
-                       f"their markout was {_money(v['adverse_selection_pnl'])}.")  # fmt: skip
+            out.append(
+                f"AS's {int(v['n_fills']):,} fills earned no spread ({_money(v['spread_pnl'])}: at its fills "
+                "the mid was on average already beyond its quote, which the market went through) and "
+                f"their markout was {_money(v['adverse_selection_pnl'])}."
+            )
     table = m["fill_latency_table"]
     q = table.get("queue", {})
     t = table.get("trade_through", {})
     lats = list(q)
     if "as" in strat and len(lats) >= 2:
         a, b = q[lats[0]]["as"], q[lats[-1]]["as"]
-        out.append(f"With the queue model, from {lats[0]} to {lats[-1]} of entry latency AS's fills go from "
-                   f"{int(a['n_fills']):,} to {int(b['n_fills']):,} and its P&L from {_money(a['total_pnl'])} to "
-                   f"{_money(b['total_pnl'])}" + (": the fills latency removes were losing ones." if b["total_pnl"] > a["total_pnl"] else "."))  # fmt: skip
+        out.append(
+            f"With the queue model, from {lats[0]} to {lats[-1]} of entry latency AS's fills go from "
+            f"{int(a['n_fills']):,} to {int(b['n_fills']):,} and its P&L from {_money(a['total_pnl'])} to "
+            f"{_money(b['total_pnl'])}"
+            + (": the fills latency removes were losing ones." if b["total_pnl"] > a["total_pnl"] else ".")
+        )
     if "as" in strat and lats and lats[0] in t:
         a, b = t[lats[0]]["as"], q[lats[0]]["as"]
-        out.append(f"At {lats[0]}, trade_through gives AS {int(a['n_fills']):,} fills and {_money(a['total_pnl'])}, "
-                   f"the queue model {int(b['n_fills']):,} fills and {_money(b['total_pnl'])}.")  # fmt: skip
+        out.append(
+            f"At {lats[0]}, trade_through gives AS {int(a['n_fills']):,} fills and {_money(a['total_pnl'])}, "
+            f"the queue model {int(b['n_fills']):,} fills and {_money(b['total_pnl'])}."
+        )
     return out
 
 
 SAMPLES = (
-    ("LOBSTER AMZN 2012-06-21", "lobster",
-     ("AMZN_2012-06-21_34200000_57600000_message_1.csv", "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv")),
-    ("Binance BTCUSDT 2024-08-08", "binance",
-     ("usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv", "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv")),
-)  # fmt: skip
+    (
+        "LOBSTER AMZN 2012-06-21",
+        "lobster",
+        (
+            "AMZN_2012-06-21_34200000_57600000_message_1.csv",
+            "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
+        ),
+    ),
+    (
+        "Binance BTCUSDT 2024-08-08",
+        "binance",
+        ("usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv", "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv"),
+    ),
+)
 
 
 def shared_data_dir(cfg: dict[str, Any] | None = None) -> Path | None:
@@ -653,8 +754,13 @@ def shared_data_dir(cfg: dict[str, Any] | None = None) -> Path | None:
     import mmenv
 
     root = Path(mmenv.__file__).resolve().parents[1]  # the repository (or site-packages)
-    cands = [(cfg or {}).get("shared_data"), os.environ.get("MMENV_SHARED_DATA"), Path.cwd().parent / "shared" / "data",
-             root.parent / "shared" / "data", root.parent.parent / "shared" / "data"]  # fmt: skip
+    cands = [
+        (cfg or {}).get("shared_data"),
+        os.environ.get("MMENV_SHARED_DATA"),
+        Path.cwd().parent / "shared" / "data",
+        root.parent / "shared" / "data",
+        root.parent.parent / "shared" / "data",
+    ]
     for c in cands:
         if c and Path(c).is_dir():
             return Path(c)

@@ -153,9 +153,19 @@ def sec_theory(rep: Report, cfg: dict) -> None:
         ("$A$", "arrival rate of market orders at the mid", "orders / time / side", f"{A:g}"),
         ("$T$", "horizon", "time units", f"{T:g}"),
         ("$dt$", "decision interval", "time units", f"{dt:g} ({round(T / dt)} decisions per episode)"),
-        ("$\\delta^b, \\delta^a$", "bid and ask depths from the mid", "price", f"{spread0 / 2:.4f} each at $q = 0$, $t = 0$"),
-        ("$r$", "reservation price", "price", f"$s$ at $q = 0$; moves by {skew1:.3f} per unit of $q$ at $t = 0$"),
-    ]  # fmt: skip
+        (
+            "$\\delta^b, \\delta^a$",
+            "bid and ask depths from the mid",
+            "price",
+            f"{spread0 / 2:.4f} each at $q = 0$, $t = 0$",
+        ),
+        (
+            "$r$",
+            "reservation price",
+            "price",
+            f"$s$ at $q = 0$; moves by {skew1:.3f} per unit of $q$ at $t = 0$",
+        ),
+    ]
     table = ["| symbol | meaning | unit | value in this run |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     rep.add(
@@ -479,7 +489,12 @@ def sec_backtest(rep: Report, cfg: dict) -> None:
     # Quotes decided on every quote update (the mid of each tick, before its trade), live at once (latency 0):
     # a quote refreshed only every 10 s rests stale while the mid moves several depths per trade: picked off.
     conf = BacktestConfig(
-        q_max=d["q_max"], order_size=d["order_size"], horizon=1.0, sigma=sig, decision_interval=0.0, latency=0.0
+        q_max=d["q_max"],
+        order_size=d["order_size"],
+        horizon=1.0,
+        sigma=sig,
+        decision_interval=0.0,
+        latency=0.0,
     )
     move = float(np.mean(np.abs(np.diff(ticks.mid))))  # mean mid move between consecutive ticks
     pols = {

@@ -62,21 +62,30 @@ RISK_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
 TAPES: dict[str, dict[str, Any]] = {
     "lobster": {
         "label": "LOBSTER AMZN 2012-06-21",
-        "files": ("lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv",
-                  "lobster/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"),
+        "files": (
+            "lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv",
+            "lobster/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
+        ),
         "episode_s": 60.0,
         "max_depth_ticks": 50.0,
     },
     "binance": {
         "label": "Binance BTCUSDT perpetual 2024-08-08",
-        "files": ("binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-                  "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv"),
+        "files": (
+            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
+            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
+        ),
         "episode_s": 5.0,
         "max_depth_ticks": 200.0,
     },
-}  # fmt: skip
+}
 MARKOUT_S = (1.0, 10.0)
-_POLICY_NAMES = {"ppo": "PPO", "as_tuned": "AS, tuned r", "glft_tuned": "GLFT, tuned r", "as_default": "AS, r = 1"}
+_POLICY_NAMES = {
+    "ppo": "PPO",
+    "as_tuned": "AS, tuned r",
+    "glft_tuned": "GLFT, tuned r",
+    "as_default": "AS, r = 1",
+}
 _FAMILIES = {"as": "as", "glft": "glft"}
 
 
@@ -249,8 +258,9 @@ def _ppo_result(model, venv, window, cfg, max_depth_ticks: float):
     """The trained agent over one window, deterministic actions, flat start: its BacktestResult."""
     from mmenv.studies.train_replay import replay_env
 
-    env = replay_env(window, cfg, True, episode_s=window.duration_s + 1.0, start="first",
-                     max_depth_ticks=max_depth_ticks)  # fmt: skip
+    env = replay_env(
+        window, cfg, True, episode_s=window.duration_s + 1.0, start="first", max_depth_ticks=max_depth_ticks
+    )
     obs, _ = env.reset(seed=0)
     done = False
     while not done:
@@ -302,14 +312,26 @@ def run_tape_market(
     for kind in ("as", "glft"):
         fams = [f for f in tuning if f.split("-")[0] == kind]
         f = max(fams, key=lambda f: tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"])
-        best[kind] = {"family": f, "risk_aversion": tuning[f]["best"],
-                      "train_mean_pnl": tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"]}  # fmt: skip
+        best[kind] = {
+            "family": f,
+            "risk_aversion": tuning[f]["best"],
+            "train_mean_pnl": tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"],
+        }
     configure_torch(1)
     curve: list[dict[str, float]] = []
     t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
-    model, venv = train_on_tape(ins, cfg, timesteps=timesteps, seed=seed, n_envs=n_envs, episode_s=episode_s,
-                                progress=progress, curve=curve, env_kwargs={"max_depth_ticks": max_depth},
-                                rescale_action=True)  # fmt: skip
+    model, venv = train_on_tape(
+        ins,
+        cfg,
+        timesteps=timesteps,
+        seed=seed,
+        n_envs=n_envs,
+        episode_s=episode_s,
+        progress=progress,
+        curve=curve,
+        env_kwargs={"max_depth_ticks": max_depth},
+        rescale_action=True,
+    )
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     (out / name).mkdir(parents=True, exist_ok=True)
     model.save(out / name / "ppo_replay.zip")
@@ -319,8 +341,12 @@ def run_tape_market(
     for w in test_w:
         s0 = float(w.mid[0])
         results["ppo"].append(_ppo_result(model, venv, w, cfg, max_depth))
-        results["as_tuned"].append(replay(make(best["as"]["family"], best["as"]["risk_aversion"], s0), w, cfg))
-        results["glft_tuned"].append(replay(make(best["glft"]["family"], best["glft"]["risk_aversion"], s0), w, cfg))
+        results["as_tuned"].append(
+            replay(make(best["as"]["family"], best["as"]["risk_aversion"], s0), w, cfg)
+        )
+        results["glft_tuned"].append(
+            replay(make(best["glft"]["family"], best["glft"]["risk_aversion"], s0), w, cfg)
+        )
         results["as_default"].append(replay(make("as", 1.0, s0), w, cfg))
     eval_s = time.perf_counter() - t0
     pnl = {n: np.array([r.pnl for r in rs]) for n, rs in results.items()}
@@ -333,10 +359,18 @@ def run_tape_market(
         "source": tape.source,
         "tick": float(tape.tick),
         "episode_s": episode_s,
-        "in_sample": {"fraction": in_sample, "n_events": len(ins), "duration_s": ins.duration_s,
-                      "windows": len(train_w)},
+        "in_sample": {
+            "fraction": in_sample,
+            "n_events": len(ins),
+            "duration_s": ins.duration_s,
+            "windows": len(train_w),
+        },
         "out_of_sample": {"n_events": len(oos), "duration_s": oos.duration_s, "windows": len(test_w)},
-        "calibration": {"A_per_s": float(cal.A), "k_per_price": float(cal.k), "sigma_per_sqrt_s": float(cal.sigma)},
+        "calibration": {
+            "A_per_s": float(cal.A),
+            "k_per_price": float(cal.k),
+            "sigma_per_sqrt_s": float(cal.sigma),
+        },
         "selected_law": None if law is None else law.name,
         "lot": lot,
         "max_lots": max_lots,
@@ -363,7 +397,7 @@ def run_tape_market(
         "learning_curve": png.name,
         "curve": curve,
         "final_training_return": curve[-1]["mean_return"] if curve else None,
-    }  # fmt: skip
+    }
 
 
 def _f(v: float, spec: str) -> str:
@@ -379,25 +413,33 @@ def _budget(m: dict[str, Any]) -> str:
 
 
 def _family_label(family: str) -> str:
-    """"as" -> "AS", "glft-two_part" -> "GLFT (two_part law)"."""
+    """ "as" -> "AS", "glft-two_part" -> "GLFT (two_part law)"."""
     kind, _, law = family.partition("-")
     return kind.upper() + (f" ({law} law)" if law else "")
 
 
-def plot_tape_curve(curve, best: dict[str, Any], label: str, episode_s: float, png: Path,
-                    held_out: float | None = None) -> None:  # fmt: skip
+def plot_tape_curve(
+    curve, best: dict[str, Any], label: str, episode_s: float, png: Path, held_out: float | None = None
+) -> None:
     """The learning curve of a tape with the tuned AS and GLFT's mean P&L per training window as references
     (and ``held_out``, the trained PPO's mean P&L per held-out window, when given)."""
     from agents.ppo import plot_learning_curve
 
     refs = {
-        f"{_family_label(b['family'])}, r {b['risk_aversion']:g}: mean P&L per training window": b["train_mean_pnl"]
+        f"{_family_label(b['family'])}, r {b['risk_aversion']:g}: mean P&L per training window": b[
+            "train_mean_pnl"
+        ]
         for b in (best["as"], best["glft"])
     }
     if held_out is not None:
         refs["PPO (deterministic): mean P&L per held-out window"] = held_out
-    plot_learning_curve(curve, png, references=refs, title=f"PPO on the {label} tape (training half)",
-                        ylabel=f"P&L per {episode_s:g} s episode")  # fmt: skip
+    plot_learning_curve(
+        curve,
+        png,
+        references=refs,
+        title=f"PPO on the {label} tape (training half)",
+        ylabel=f"P&L per {episode_s:g} s episode",
+    )
 
 
 def _verdict(e: dict[str, float]) -> str:

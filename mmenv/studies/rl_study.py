@@ -148,10 +148,17 @@ def run_market(
         "as_tuned": _make("as", g_as, p),
         "glft_tuned": _make("glft", g_glft, p),
         "cjp_model": CJPAgent(
-            phi=TASK["phi"], alpha=TASK["alpha"], A=p["A"], k=p["k"], T=p["T"], dt=p["dt"], q_max=p["q_max"],
-            order_size=p["order_size"], s0=p["s0"],
+            phi=TASK["phi"],
+            alpha=TASK["alpha"],
+            A=p["A"],
+            k=p["k"],
+            T=p["T"],
+            dt=p["dt"],
+            q_max=p["q_max"],
+            order_size=p["order_size"],
+            s0=p["s0"],
         ),
-    }  # fmt: skip
+    }
     eval_seed = 1_000_000 + seed
     rolls = rollout_many(pols, eval_paths, eval_seed, **env_kwargs)
     rewards = {n: r.reward.sum(axis=1) for n, r in rolls.items()}
@@ -213,13 +220,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv rl-study``."""
     parser.add_argument("--out", type=Path, default=Path("out/rl-study"), help="output directory")
     parser.add_argument(
-        "--markets", nargs="+", default=list(MARKETS), choices=[*MARKETS, *TAPE_MARKETS],
+        "--markets",
+        nargs="+",
+        default=list(MARKETS),
+        choices=[*MARKETS, *TAPE_MARKETS],
         help="markets to study: simulated (trend, toxic, garch) or real tapes (lobster, binance)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="folder of the real samples (lobster/, binance/; default: ../shared/data when present)",
-    )  # fmt: skip
+    )
     parser.add_argument("--timesteps", type=int, default=1_000_000, help="PPO env steps per market")
     parser.add_argument("--seed", type=int, default=0, help="training and tuning seed")
     parser.add_argument("--tune-paths", type=int, default=1000, help="training paths for tuning gamma")
@@ -292,10 +304,19 @@ def _run_tape(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from mmenv.studies.rl_replay import load_market_tape, run_tape_market
 
     tape = load_market_tape(name, _tape_data_dir(args))
-    print(f"{name}: training PPO for {args.timesteps:,} decisions on the first half of {tape.source}, tuning "
-          "AS and GLFT on its windows, evaluating on the second half ...")  # fmt: skip
-    return run_tape_market(name, tape, out, timesteps=args.timesteps, seed=args.seed,
-                           n_envs=max(1, min(int(args.n_envs), 8)), progress=not args.no_progress)  # fmt: skip
+    print(
+        f"{name}: training PPO for {args.timesteps:,} decisions on the first half of {tape.source}, tuning "
+        "AS and GLFT on its windows, evaluating on the second half ..."
+    )
+    return run_tape_market(
+        name,
+        tape,
+        out,
+        timesteps=args.timesteps,
+        seed=args.seed,
+        n_envs=max(1, min(int(args.n_envs), 8)),
+        progress=not args.no_progress,
+    )
 
 
 def _model_discrete_gain(task: dict[str, Any]) -> float:

@@ -116,7 +116,9 @@ def paired_effect(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     the SE the same samples would give unpaired, sqrt(var a / P + var b / P)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 1 or a.size < 2:
-        raise ValueError(f"paired samples must be two 1-D arrays of one length >= 2, got {a.shape}, {b.shape}")
+        raise ValueError(
+            f"paired samples must be two 1-D arrays of one length >= 2, got {a.shape}, {b.shape}"
+        )
     n = a.size
     d = a - b
     sa, sb = a.std(ddof=1), b.std(ddof=1)

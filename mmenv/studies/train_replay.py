@@ -47,8 +47,16 @@ def replay_env(tape, cfg, rescale_action: bool = False, **kwargs: Any):
 
 
 def train_on_tape(
-    tape, cfg, *, timesteps: int, seed: int, n_envs: int, episode_s: float, progress: bool = False,
-    curve: list[dict[str, float]] | None = None, env_kwargs: dict[str, Any] | None = None,
+    tape,
+    cfg,
+    *,
+    timesteps: int,
+    seed: int,
+    n_envs: int,
+    episode_s: float,
+    progress: bool = False,
+    curve: list[dict[str, float]] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
     rescale_action: bool = False,
 ):
     """PPO trained on episodes of ``tape``; returns (model, VecNormalize wrapper).
@@ -65,18 +73,29 @@ def train_on_tape(
 
     def make(i: int):
         def thunk():
-            env = replay_env(tape, cfg, rescale_action, episode_s=episode_s, start="random", **(env_kwargs or {}))
+            env = replay_env(
+                tape, cfg, rescale_action, episode_s=episode_s, start="random", **(env_kwargs or {})
+            )
             env.reset(seed=seed + i)
             return env
 
         return thunk
 
-    venv = VecNormalize(VecMonitor(DummyVecEnv([make(i) for i in range(n_envs)])), norm_obs=True,
-                        norm_reward=True)  # fmt: skip
+    venv = VecNormalize(
+        VecMonitor(DummyVecEnv([make(i) for i in range(n_envs)])), norm_obs=True, norm_reward=True
+    )
     venv.seed(seed)
     n_steps = max(32, min(512, timesteps // n_envs))
-    model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * n_envs), seed=seed, verbose=0,
-                device="cpu", stats_window_size=4 * n_envs)  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=n_steps,
+        batch_size=min(256, n_steps * n_envs),
+        seed=seed,
+        verbose=0,
+        device="cpu",
+        stats_window_size=4 * n_envs,
+    )
     callback = None
     if curve is not None:
         from agents.ppo import make_episode_stats_callback, make_logger
@@ -136,14 +155,28 @@ def run(args: argparse.Namespace) -> int:
     episode_s = float(args.episode_s)
     n_envs = max(1, min(int(args.n_envs), 8))
     with staged(args.out, getattr(args, "force", False), "train") as out:
-        model, venv = train_on_tape(ins, cfg, timesteps=int(args.timesteps), seed=int(args.seed), n_envs=n_envs,
-                                    episode_s=episode_s, progress=not args.no_progress)  # fmt: skip
+        model, venv = train_on_tape(
+            ins,
+            cfg,
+            timesteps=int(args.timesteps),
+            seed=int(args.seed),
+            n_envs=n_envs,
+            episode_s=episode_s,
+            progress=not args.no_progress,
+        )
         model.save(out / "ppo_replay.zip")
         venv.save(str(out / "vecnormalize.pkl"))
 
         def policies_of(s0: float) -> dict[str, Any]:
-            return make_policies(REFERENCE, cal, lot_size=lot, max_lots=args.max_lots,
-                                 risk_aversion=args.risk_aversion, horizon=args.replay_horizon_s, s0=s0)  # fmt: skip
+            return make_policies(
+                REFERENCE,
+                cal,
+                lot_size=lot,
+                max_lots=args.max_lots,
+                risk_aversion=args.risk_aversion,
+                horizon=args.replay_horizon_s,
+                s0=s0,
+            )
 
         pnl = evaluate_windows(model, venv, oos, cfg, policies_of, episode_s)
         scores = {name: _mean_se(x) for name, x in pnl.items()}
@@ -163,8 +196,10 @@ def run(args: argparse.Namespace) -> int:
             "windows": {k: v.tolist() for k, v in pnl.items()},
         }
         write_json(result, out / "eval_replay.json")
-    print(f"PPO on {tape.source}: trained {int(args.timesteps):,} decisions on the in-sample half, scored on "
-          f"{scores['ppo']['n']} out-of-sample windows of {episode_s:g} s; {cfg.describe()}")  # fmt: skip
+    print(
+        f"PPO on {tape.source}: trained {int(args.timesteps):,} decisions on the in-sample half, scored on "
+        f"{scores['ppo']['n']} out-of-sample windows of {episode_s:g} s; {cfg.describe()}"
+    )
     for name, s in scores.items():
         print(f"  {name:<8} P&L per window {s['mean']:+.4g} +- {s['se']:.2g}")
     for name, s in paired.items():

@@ -165,8 +165,16 @@ def _quoting_table(q: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def tape_study(tape, label: str, *, window: int = TAPE_WINDOW, refit: int = TAPE_REFIT,
-               lags: tuple[int, ...] = TAPE_LAGS, risk_aversion: float = 1.0, max_lots: float = 10.0) -> dict[str, Any]:  # fmt: skip
+def tape_study(
+    tape,
+    label: str,
+    *,
+    window: int = TAPE_WINDOW,
+    refit: int = TAPE_REFIT,
+    lags: tuple[int, ...] = TAPE_LAGS,
+    risk_aversion: float = 1.0,
+    max_lots: float = 10.0,
+) -> dict[str, Any]:
     """Step 4 of the module docstring on ``tape``: forecast losses on its real 1-minute bars and the paired
     replay of AS with each forecaster's sigma; JSON-ready."""
     import warnings
@@ -183,20 +191,32 @@ def tape_study(tape, label: str, *, window: int = TAPE_WINDOW, refit: int = TAPE
         "source": label,
         "bars": len(bars),
         "bars_valid": len(clean),
-        "validation": {"dropped": rep.n_dropped, "zero_volume": rep.n_zero_volume, "missing_bars": rep.n_missing_bars},
+        "validation": {
+            "dropped": rep.n_dropped,
+            "zero_volume": rep.n_zero_volume,
+            "missing_bars": rep.n_missing_bars,
+        },
         "first_bar": str(bars.index[0]),
         "last_bar": str(bars.index[-1]),
         "rv_sample_s": TAPE_RV_SAMPLE_S,
-    }  # fmt: skip
+    }
     if len(clean) != len(bars) or len(bars) < window + 30:
-        out["too_short"] = (f"{len(bars)} one-minute bars ({len(clean)} valid): fewer than the {window} of one "
-                            f"fitting window plus 30 to score")  # fmt: skip
+        out["too_short"] = (
+            f"{len(bars)} one-minute bars ({len(clean)} valid): fewer than the {window} of one "
+            f"fitting window plus 30 to score"
+        )
         return out
     r = np.log(bars["close"].to_numpy() / bars["open"].to_numpy())
     rv = bars["rv"].to_numpy()
     f = rolling_forecasts(r, 1, window, refit, lags=lags, realized=rv)
-    out.update(window_minutes=window, refit_minutes=refit, lags_minutes=list(lags), horizon_minutes=1,
-               scored_minutes=int(f["realized"].size), losses=forecast_losses(f))  # fmt: skip
+    out.update(
+        window_minutes=window,
+        refit_minutes=refit,
+        lags_minutes=list(lags),
+        horizon_minutes=1,
+        scored_minutes=int(f["realized"].size),
+        losses=forecast_losses(f),
+    )
     # the replay of AS with each sigma, one window per scored minute, flat start
     wins = bar_windows(tape, 60.0)
     fit_part = tape.slice(0, int(np.searchsorted(tape.time, wins[window].time[0], side="left")))
@@ -213,8 +233,15 @@ def tape_study(tape, label: str, *, window: int = TAPE_WINDOW, refit: int = TAPE
         if len(w) < 2:
             continue
         kept.append(j)
-        pol = make_policies(["as"], cal, lot_size=lot, max_lots=max_lots, risk_aversion=risk_aversion, horizon=60.0,
-                            s0=float(w.mid[0]))["as"]  # fmt: skip
+        pol = make_policies(
+            ["as"],
+            cal,
+            lot_size=lot,
+            max_lots=max_lots,
+            risk_aversion=risk_aversion,
+            horizon=60.0,
+            s0=float(w.mid[0]),
+        )["as"]
         for name, h in sigmas.items():
             sig = float(mids[j] * math.sqrt(max(h[j], 0.0) / 60.0))
             cfg = ReplayConfig(order_size=lot, q_max=lot * max_lots, horizon_s=60.0, sigma=sig)
@@ -234,22 +261,29 @@ def tape_study(tape, label: str, *, window: int = TAPE_WINDOW, refit: int = TAPE
     for name, d in per.items():
         pnl = np.asarray(d["pnl"])
         quoting[name] = {
-            "mean_pnl": float(pnl.mean()), "se_pnl": se(pnl), "std_pnl": float(pnl.std(ddof=1)),
-            "mean_abs_q": float(np.mean(d["absq"])), "std_q_final": float(np.std(d["qT"], ddof=1)),
+            "mean_pnl": float(pnl.mean()),
+            "se_pnl": se(pnl),
+            "std_pnl": float(pnl.std(ddof=1)),
+            "mean_abs_q": float(np.mean(d["absq"])),
+            "std_q_final": float(np.std(d["qT"], ddof=1)),
             "fills_per_minute": float(np.mean(d["fills"])),
             "mean_sigma": float(np.mean(mids * np.sqrt(np.maximum(sigmas[name], 0.0) / 60.0))),
             "vs_constant": {"diff": float((pnl - base["constant"]).mean()), "se": se(pnl - base["constant"])},
             "vs_garch": {"diff": float((pnl - base["garch"]).mean()), "se": se(pnl - base["garch"])},
             "pnl_per_minute": pnl.tolist(),
-        }  # fmt: skip
+        }
     out["quoting"] = {
         "minutes": n,
         "lot": lot,
         "max_lots": max_lots,
         "risk_aversion": risk_aversion,
-        "calibration": {"A_per_s": float(cal.A), "k_per_price": float(cal.k), "sigma_per_sqrt_s": float(cal.sigma)},
+        "calibration": {
+            "A_per_s": float(cal.A),
+            "k_per_price": float(cal.k),
+            "sigma_per_sqrt_s": float(cal.sigma),
+        },
         "policies": quoting,
-    }  # fmt: skip
+    }
     return out
 
 
@@ -272,9 +306,11 @@ def _print_tape(t: dict[str, Any]) -> None:
     if "too_short" in t:
         print(f"\n{t['source']}: {t['too_short']}; no forecast scored")
         return
-    print(f"\n{t['source']}: {t['bars']} real 1-minute bars of the mid ({t['first_bar']} to {t['last_bar']}), "
-          f"horizon 1 minute, window {t['window_minutes']} minutes refitted every {t['refit_minutes']}, "
-          f"{t['scored_minutes']} minutes scored against the realised variance of {t['rv_sample_s']:g}-second returns:")  # fmt: skip
+    print(
+        f"\n{t['source']}: {t['bars']} real 1-minute bars of the mid ({t['first_bar']} to {t['last_bar']}), "
+        f"horizon 1 minute, window {t['window_minutes']} minutes refitted every {t['refit_minutes']}, "
+        f"{t['scored_minutes']} minutes scored against the realised variance of {t['rv_sample_s']:g}-second returns:"
+    )
     print(_loss_table(t["losses"]))
     q = t["quoting"]
     print(
@@ -299,13 +335,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paths", type=int, default=2000, help="episodes of the quoting comparison")
     parser.add_argument("--seed", type=int, default=0, help="seed")
     parser.add_argument(
-        "--lobster", nargs=2, type=Path, metavar=("MESSAGE", "ORDERBOOK"), default=None,
+        "--lobster",
+        nargs=2,
+        type=Path,
+        metavar=("MESSAGE", "ORDERBOOK"),
+        default=None,
         help="also forecast the real 1-minute bars of this LOBSTER tape and replay AS on it with each sigma",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--binance", nargs=2, type=Path, metavar=("TRADES", "BBO"), default=None,
+        "--binance",
+        nargs=2,
+        type=Path,
+        metavar=("TRADES", "BBO"),
+        default=None,
         help="the same on a Binance trades + best bid/ask tape",
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -365,8 +409,9 @@ def run(args: argparse.Namespace) -> int:
     print(_quoting_table(metrics["quoting"]))
     tapes = {}
     if args.lobster is not None:
-        tapes["lobster"] = tape_study(lobster, f"LOBSTER {args.lobster[0].name.split('_')[0]} "
-                                            f"{args.lobster[0].name.split('_')[1]}")  # fmt: skip
+        tapes["lobster"] = tape_study(
+            lobster, f"LOBSTER {args.lobster[0].name.split('_')[0]} {args.lobster[0].name.split('_')[1]}"
+        )
     if args.binance is not None:
         parts = args.binance[0].stem.split("_")
         label = (
@@ -457,15 +502,24 @@ def _tape_markdown(t: dict[str, Any]) -> list[str]:
     moved = [n for n in forecasters if abs(qp[n]["vs_constant"]["diff"]) > 2 * qp[n]["vs_constant"]["se"]]
     r = qp.get("realised")
     verdict = (
-        ("No forecaster's QLIKE differs from GARCH's by more than 2 SE on these minutes"
-         if not sig else f"QLIKE differences beyond 2 SE from GARCH: {', '.join(sig)}")
+        (
+            "No forecaster's QLIKE differs from GARCH's by more than 2 SE on these minutes"
+            if not sig
+            else f"QLIKE differences beyond 2 SE from GARCH: {', '.join(sig)}"
+        )
         + "; in the replay, "
-        + ("no forecast sigma changes AS's P&L per minute by more than 2 SE from the constant"
-           if not moved else f"the forecasts that change AS's P&L by more than 2 SE: {', '.join(moved)}")
-        + (f", while the look-ahead realised sigma changes it by {r['vs_constant']['diff']:+.4g} ± "
-           f"{r['vs_constant']['se']:.2g}: what a perfect one-minute forecast would be worth on this tape."
-           if r else ".")
-    )  # fmt: skip
+        + (
+            "no forecast sigma changes AS's P&L per minute by more than 2 SE from the constant"
+            if not moved
+            else f"the forecasts that change AS's P&L by more than 2 SE: {', '.join(moved)}"
+        )
+        + (
+            f", while the look-ahead realised sigma changes it by {r['vs_constant']['diff']:+.4g} ± "
+            f"{r['vs_constant']['se']:.2g}: what a perfect one-minute forecast would be worth on this tape."
+            if r
+            else "."
+        )
+    )
     return [
         f"**Real 1-minute bars ({t['source']}).** Measured on the recorded tape, not on a model: {t['bars']} "
         f"one-minute bars of the mid built from the tape ({t['first_bar']} to {t['last_bar']}; the bar validator "

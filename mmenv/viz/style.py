@@ -160,16 +160,23 @@ def label_points(
             ha = "left" if dx > 0 else ("right" if dx < 0 else "center")
             va = "bottom" if dy > 0 else ("top" if dy < 0 else "center")
             t = ax.annotate(
-                lab, ax.transData.inverted().transform((px, py)), xytext=(dx, dy),
-                textcoords="offset points", ha=ha, va=va, **text_kw,
-            )  # fmt: skip
+                lab,
+                ax.transData.inverted().transform((px, py)),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                **text_kw,
+            )
             bb = t.get_window_extent(renderer).expanded(1.05, 1.1)
             cost = sum(_overlap(bb, o) for o in placed)
             cost += sum(_overlap_point(bb, q, marker_r) for q in disp)
             outside = (
-                max(box_ax.x0 - bb.x0, 0) + max(bb.x1 - box_ax.x1, 0)
-                + max(box_ax.y0 - bb.y0, 0) + max(bb.y1 - box_ax.y1, 0)
-            )  # fmt: skip
+                max(box_ax.x0 - bb.x0, 0)
+                + max(bb.x1 - box_ax.x1, 0)
+                + max(box_ax.y0 - bb.y0, 0)
+                + max(bb.y1 - box_ax.y1, 0)
+            )
             cost += 1e3 * outside
             if best_cost is None or cost < best_cost:
                 if best is not None:

@@ -182,7 +182,10 @@ def test_torchrl_collector(route):
 # ------------------------------------------------------------------ Tianshou
 @pytest.mark.slow
 def test_tianshou_ppo():
-    pytest.importorskip("tianshou", reason="tianshou is not installed (it declares pandas < 3, so it is in no extra; .ci/run installs it with --no-deps)")
+    pytest.importorskip(
+        "tianshou",
+        reason="tianshou is not installed (it declares pandas < 3, so it is in no extra; .ci/run installs it with --no-deps)",
+    )
     import torch
     from tianshou.algorithm import PPO
     from tianshou.algorithm.modelfree.reinforce import ProbabilisticActorPolicy

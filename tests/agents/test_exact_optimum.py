@@ -18,8 +18,20 @@ from mmenv.sim.task import REWARD_CODES, reward_one
 
 # ---------------------------------------------------------------- brute force on a tiny tree
 # 3 steps, q_max 2, large dt (fill probabilities ~0.3-0.9, so the joint-fill coupling matters), a drift, a fee.
-TINY = dict(T=0.06, dt=0.02, q_max=2.0, order_size=1.0, phi=2.0, alpha=1.0, mu=0.5, A=140.0, k=1.5,
-            min_depth=0.0, max_depth=3.0, fee_per_unit=0.01)  # fmt: skip
+TINY = dict(
+    T=0.06,
+    dt=0.02,
+    q_max=2.0,
+    order_size=1.0,
+    phi=2.0,
+    alpha=1.0,
+    mu=0.5,
+    A=140.0,
+    k=1.5,
+    min_depth=0.0,
+    max_depth=3.0,
+    fee_per_unit=0.01,
+)
 
 
 def _prob(d, fill_model, intensity, dt):
@@ -38,13 +50,33 @@ def _step_outcomes(q, db, da, p, reward, terminal):
         for fa in (False, True):
             prob = (pb if fb else 1 - pb) * (pa if fa else 1 - pa)
             q1, cash1, *_ = match_and_settle.py_func(
-                q, 0.0, mid, db, da, math.inf if fb else -math.inf, math.inf if fa else -math.inf,
-                math.inf, math.inf, p["q_max"], 1.0, p["fee_per_unit"], 0.0,
-            )  # fmt: skip
+                q,
+                0.0,
+                mid,
+                db,
+                da,
+                math.inf if fb else -math.inf,
+                math.inf if fa else -math.inf,
+                math.inf,
+                math.inf,
+                p["q_max"],
+                1.0,
+                p["fee_per_unit"],
+                0.0,
+            )
             r = reward_one.py_func(
-                REWARD_CODES[reward], q * mid, cash1 + q1 * mid_after, q, q1, p["dt"], terminal, 0.0,
-                p["phi"], p["alpha"], 0.1,
-            )  # fmt: skip
+                REWARD_CODES[reward],
+                q * mid,
+                cash1 + q1 * mid_after,
+                q,
+                q1,
+                p["dt"],
+                terminal,
+                0.0,
+                p["phi"],
+                p["alpha"],
+                0.1,
+            )
             out.append((prob, r, q1))
     return out
 
@@ -71,9 +103,13 @@ def _tree_value(q, steps, reward, p, policy=None):
     best = max((value(b, a), b, a) for b in grid for a in grid)
     if math.isinf(best[1]) or math.isinf(best[2]):
         return best[0]
-    res = minimize(lambda x: -value(x[0], x[1]), x0=best[1:], method="Nelder-Mead",
-                   bounds=[(p["min_depth"], p["max_depth"])] * 2,
-                   options={"xatol": 1e-10, "fatol": 1e-15, "maxfev": 4000})  # fmt: skip
+    res = minimize(
+        lambda x: -value(x[0], x[1]),
+        x0=best[1:],
+        method="Nelder-Mead",
+        bounds=[(p["min_depth"], p["max_depth"])] * 2,
+        options={"xatol": 1e-10, "fatol": 1e-15, "maxfev": 4000},
+    )
     return max(best[0], -res.fun)
 
 

@@ -255,8 +255,10 @@ def test_backtest_dispatch():
         backtest(AvellanedaStoikovAgent(gamma=0.1, k=20.0), s, cfg),
         run_fast(QuoteRule("as", 0.1, 20.0), s, cfg),
     )
-    assert_same(backtest(SymmetricAgent(gamma=0.1, k=20.0), s, cfg, path="reference"),
-                run_fast(QuoteRule("symmetric", 0.1, 20.0), s, cfg))  # fmt: skip
+    assert_same(
+        backtest(SymmetricAgent(gamma=0.1, k=20.0), s, cfg, path="reference"),
+        run_fast(QuoteRule("symmetric", 0.1, 20.0), s, cfg),
+    )
     trend = backtest(TrendFollowingAgent(half_spread=0.05, beta=1.0), s, cfg)
     assert trend.strategy == "trend" and trend.n_events == 200
     with pytest.raises(ValueError, match="path='fast'"):

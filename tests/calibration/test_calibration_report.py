@@ -40,6 +40,7 @@ def test_table_and_figure(tmp_path: Path) -> None:
 def test_study_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("mmenv.data.ticks", reason="the tick synthesis (issue 3) is not built yet")
     from mmenv.cli import run_command
+
     main = functools.partial(run_command, "calibrate")
 
     assert main(["--days", "2", "--out", str(tmp_path)]) == 0

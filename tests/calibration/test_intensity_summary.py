@@ -79,6 +79,7 @@ def test_analysis_of_a_synthetic_exponential_market() -> None:
 @pytest.mark.skipif(LOBSTER is None or not LOBSTER[0].exists(), reason="LOBSTER sample absent (shared/data)")
 def test_lobster_cli_json_and_sentences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from mmenv.cli import run_command
+
     main = functools.partial(run_command, "calibrate")
 
     with warnings.catch_warnings():

@@ -214,6 +214,7 @@ def test_out_that_is_a_file_or_foreign_directory_is_refused(tmp_path, capsys, mo
 
 def test_experiment_scripts_share_the_error_handling(tmp_path, capsys):
     from mmenv.cli import run_command
+
     replicate_main = functools.partial(run_command, "replicate")
 
     assert replicate_main(["--seed", "-2", "--out", str(tmp_path / "o")]) == 2

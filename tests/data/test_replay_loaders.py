@@ -67,16 +67,32 @@ def test_binance_trade_before_first_quote_and_same_ms_order(tmp_path):
 @pytest.mark.parametrize(
     ("trades", "quotes", "match"),
     [
-        ([f"{T0 + 3},1,100.1,0.5,0", ",2,100.1,0.5,0"], GOOD_Q, r"trades.csv: line 3, column 'trade_time_ms': blank"),
+        (
+            [f"{T0 + 3},1,100.1,0.5,0", ",2,100.1,0.5,0"],
+            GOOD_Q,
+            r"trades.csv: line 3, column 'trade_time_ms': blank",
+        ),
         ([f"{T0 + 3},1,100.1,abc,0"], GOOD_Q, r"trades.csv: line 2, column 'qty': not a number"),
-        ([f"{(T0 + 3) // 1000},1,100.1,0.5,0"], GOOD_Q, r"line 2, column 'trade_time_ms'.*looks like seconds"),
-        ([f"{T0 + 3},1,100.1,0.5,0", f"{T0 + 1},2,100.1,0.5,0"], GOOD_Q, r"line 3, column 'trade_time_ms'.*out of order"),
+        (
+            [f"{(T0 + 3) // 1000},1,100.1,0.5,0"],
+            GOOD_Q,
+            r"line 2, column 'trade_time_ms'.*looks like seconds",
+        ),
+        (
+            [f"{T0 + 3},1,100.1,0.5,0", f"{T0 + 1},2,100.1,0.5,0"],
+            GOOD_Q,
+            r"line 3, column 'trade_time_ms'.*out of order",
+        ),
         (GOOD_T + GOOD_T, GOOD_Q, r"line 4, column 'trade_id': trade id 1 repeats line 2"),
         ([f"{T0 + 3},1,100.1,0.5,maybe"], GOOD_Q, r"line 2, column 'is_buyer_maker'"),
-        (GOOD_T, [f"{T0},100.2,1,100.1,1", f"{T0 + 1},100.1,1,100.1,1"], r"quotes.csv: no valid quote in 2 rows .*1 crossed, 1 locked"),
+        (
+            GOOD_T,
+            [f"{T0},100.2,1,100.1,1", f"{T0 + 1},100.1,1,100.1,1"],
+            r"quotes.csv: no valid quote in 2 rows .*1 crossed, 1 locked",
+        ),
         (GOOD_T, [f"{T0},,1,100.1,1"], r"quotes.csv: line 2, column 'bid_px': blank"),
     ],
-)  # fmt: skip
+)
 def test_binance_bad_input_names_file_line_column(tmp_path, trades, quotes, match):
     with pytest.raises(ValueError, match=match):
         load_binance(*binance_files(tmp_path, trades, quotes))
@@ -199,8 +215,16 @@ def test_generic_bad_rows(tmp_path):
 
 def test_tape_invariants_and_chunks():
     t = np.array([0, 1, 2], dtype=np.int64)
-    kw = {"kind": [0, 1, 0], "bid_px": [1.0] * 3, "bid_qty": [1.0] * 3, "ask_px": [2.0] * 3, "ask_qty": [1.0] * 3,
-          "trade_px": [math.nan, 2.0, math.nan], "trade_qty": [math.nan, 1.0, math.nan], "side": [0, 1, 0]}  # fmt: skip
+    kw = {
+        "kind": [0, 1, 0],
+        "bid_px": [1.0] * 3,
+        "bid_qty": [1.0] * 3,
+        "ask_px": [2.0] * 3,
+        "ask_qty": [1.0] * 3,
+        "trade_px": [math.nan, 2.0, math.nan],
+        "trade_qty": [math.nan, 1.0, math.nan],
+        "side": [0, 1, 0],
+    }
     tape = Tape(time=t, **kw, tick=1.0)
     assert [len(c) for c in iter_chunks(tape, 2)] == [2, 1]
     chunks = list(tile(tape, 7, chunk_size=2))

@@ -33,15 +33,27 @@ def _tape() -> Tape:
         (34290.0, 0, 10.00, 10.02, nan, nan, 0),
     ]
     a = np.array(rows, dtype=float)
-    return Tape(time=np.round(a[:, 0] * 1e9).astype(np.int64), kind=a[:, 1], bid_px=a[:, 2], bid_qty=np.ones(6),
-                ask_px=a[:, 3], ask_qty=np.ones(6), trade_px=a[:, 4], trade_qty=a[:, 5], side=a[:, 6], tick=0.01,
-                origin="2012-06-21 00:00 exchange time")  # fmt: skip
+    return Tape(
+        time=np.round(a[:, 0] * 1e9).astype(np.int64),
+        kind=a[:, 1],
+        bid_px=a[:, 2],
+        bid_qty=np.ones(6),
+        ask_px=a[:, 3],
+        ask_qty=np.ones(6),
+        trade_px=a[:, 4],
+        trade_qty=a[:, 5],
+        side=a[:, 6],
+        tick=0.01,
+        origin="2012-06-21 00:00 exchange time",
+    )
 
 
 def test_mid_bars_by_hand():
     b = tape_bars(_tape(), 60.0, sample_s=30.0)
-    assert list(b.index) == [pd.Timestamp("2012-06-21 09:30", tz="America/New_York"),
-                             pd.Timestamp("2012-06-21 09:31", tz="America/New_York")]  # fmt: skip
+    assert list(b.index) == [
+        pd.Timestamp("2012-06-21 09:30", tz="America/New_York"),
+        pd.Timestamp("2012-06-21 09:31", tz="America/New_York"),
+    ]
     # bar 0: open = the first mid 10.01; mid at 09:30:30 (events strictly before) 10.01; close 10.03
     # bar 1: open 10.03; mid at 09:31:30 is 9.99 (the event at :05); close 10.01 (the event at :30)
     np.testing.assert_allclose(b["open"], [10.01, 10.03])
@@ -74,8 +86,24 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="sample_s"):
         tape_bars(_tape(), 60.0, sample_s=7.0)
     t = _tape()
-    odd = Tape(**{c: getattr(t, c) for c in ("time", "kind", "bid_px", "bid_qty", "ask_px", "ask_qty", "trade_px",
-                                            "trade_qty", "side")}, tick=0.01, origin="session clock")  # fmt: skip
+    odd = Tape(
+        **{
+            c: getattr(t, c)
+            for c in (
+                "time",
+                "kind",
+                "bid_px",
+                "bid_qty",
+                "ask_px",
+                "ask_qty",
+                "trade_px",
+                "trade_qty",
+                "side",
+            )
+        },
+        tick=0.01,
+        origin="session clock",
+    )
     with pytest.raises(ValueError, match="origin"):
         tape_bars(odd)
     assert len(tape_bars(odd, start_day=pd.Timestamp("2012-06-21", tz="America/New_York"))) == 2

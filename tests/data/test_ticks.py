@@ -133,9 +133,7 @@ def test_to_frame(ticks):
     assert len(df) == len(ticks)
     assert str(df.index.tz) == "America/New_York"
     assert df.index.is_monotonic_increasing
-    assert list(df.columns) == [
-        "clock", "bar", "price", "side", "size", "mid", "half_spread", "depth"
-    ]  # fmt: skip
+    assert list(df.columns) == ["clock", "bar", "price", "side", "size", "mid", "half_spread", "depth"]
 
 
 def test_bar_seconds_inferred_and_given():

@@ -11,7 +11,9 @@ ENV_ID = "mmenv/MarketMaking-v0"
 
 
 def test_make_vec_vector_entry_point_and_spaces():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", sigma=1.0, info_keys=None)
+    venv = gym.make_vec(
+        ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", sigma=1.0, info_keys=None
+    )
     from mmenv.envs.vector_env import MarketMakingVectorEnv
 
     assert isinstance(venv.unwrapped, MarketMakingVectorEnv)
@@ -23,7 +25,9 @@ def test_make_vec_vector_entry_point_and_spaces():
 
 
 def test_next_step_autoreset():
-    venv = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", T=0.02, dt=0.01, info_keys=None)
+    venv = gym.make_vec(
+        ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", T=0.02, dt=0.01, info_keys=None
+    )
     venv.reset(seed=0)
     a = np.zeros((3, 2), np.float32)
     _, _, term, trunc, _ = venv.step(a)

@@ -16,8 +16,15 @@ def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
     from mmenv.data.loaders import load_binance
 
     tape = load_binance(BIN_T, BIN_Q).slice(0, 20_000)
-    cfg = ReplayConfig(fill_model=model, entry_latency_s=latency, order_size=0.01, q_max=0.05, sigma=7.5,
-                       horizon_s=60.0, maker_fee_bps=-0.5)  # fmt: skip
+    cfg = ReplayConfig(
+        fill_model=model,
+        entry_latency_s=latency,
+        order_size=0.01,
+        q_max=0.05,
+        sigma=7.5,
+        horizon_s=60.0,
+        maker_fee_bps=-0.5,
+    )
     rule = QuoteRule("as", gamma=1e-4, k=5.0)
     fast = replay(rule, tape, cfg)
     from agents import AvellanedaStoikovAgent
@@ -34,8 +41,11 @@ def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
             for name in a.dtype.names:
                 np.testing.assert_array_equal(a[name], b[name], err_msg=f"{rec}.{name}")
     # chunking does not change anything
-    small = replay(rule, tape, ReplayConfig(**{**cfg.to_dict(), "chunk_size": 777, "fill_capacity": 8,
-                                                "state_capacity": 64}))  # fmt: skip
+    small = replay(
+        rule,
+        tape,
+        ReplayConfig(**{**cfg.to_dict(), "chunk_size": 777, "fill_capacity": 8, "state_capacity": 64}),
+    )
     np.testing.assert_array_equal(small.states["equity"], fast.states["equity"])
     np.testing.assert_array_equal(small.fills["price"], fast.fills["price"])
 
@@ -46,8 +56,11 @@ def test_equity_is_cash_plus_inventory_at_mid_and_attribution_adds_up():
     from mmenv.data.loaders import load_binance
 
     tape = load_binance(BIN_T, BIN_Q)
-    res = replay(QuoteRule("as", gamma=1e-4, k=5.0), tape,
-                 ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, maker_fee_bps=1.0))  # fmt: skip
+    res = replay(
+        QuoteRule("as", gamma=1e-4, k=5.0),
+        tape,
+        ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, maker_fee_bps=1.0),
+    )
     st = res.states
     np.testing.assert_allclose(st["equity"], st["cash"] + st["inventory"] * st["mid"], rtol=0, atol=1e-9)
     att = attribute(res.fills, res.states)

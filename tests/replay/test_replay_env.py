@@ -21,8 +21,9 @@ def test_as_in_env_and_in_backtester_same_fills_and_pnl(decision, every):
     from agents import AvellanedaStoikovAgent
 
     tape = synthetic_tape(1500, seed=3)
-    env = ReplayEnv(tape, CFG, decision=decision, every=every, episode_s=40.0, start="random",
-                    action_unit="price")  # fmt: skip
+    env = ReplayEnv(
+        tape, CFG, decision=decision, every=every, episode_s=40.0, start="random", action_unit="price"
+    )
     agent = AvellanedaStoikovAgent(gamma=0.5, k=80.0)
     obs, info = env.reset(seed=7)
     total = 0.0
@@ -30,8 +31,13 @@ def test_as_in_env_and_in_backtester_same_fills_and_pnl(decision, every):
     while not done:
         st, cfg = env.state, env.config
         tau = cfg.horizon_s - (st.elapsed_s % cfg.horizon_s)
-        qs = QuoteState(q=np.array([st.q / cfg.order_size]), tau=np.array([tau]), mid=np.array([st.mid]),
-                        sigma=np.array([cfg.sigma]), s0=np.array([st.mid]))  # fmt: skip
+        qs = QuoteState(
+            q=np.array([st.q / cfg.order_size]),
+            tau=np.array([tau]),
+            mid=np.array([st.mid]),
+            sigma=np.array([cfg.sigma]),
+            s0=np.array([st.mid]),
+        )
         db, da = agent.quote(qs)
         obs, r, term, done, info = env.step(np.array([db[0], da[0]]))
         assert env.observation_space.contains(obs)
@@ -79,8 +85,13 @@ def test_event_clock_env_on_a_synthetic_tick_market():
     done = False
     while not done:
         st = env.state
-        qs = QuoteState(q=np.array([st.q]), tau=np.array([600.0 - st.elapsed_s % 600.0]), mid=np.array([st.mid]),
-                        sigma=np.array([0.02]), s0=np.array([st.mid]))  # fmt: skip
+        qs = QuoteState(
+            q=np.array([st.q]),
+            tau=np.array([600.0 - st.elapsed_s % 600.0]),
+            mid=np.array([st.mid]),
+            sigma=np.array([0.02]),
+            s0=np.array([st.mid]),
+        )
         db, da = agent.quote(qs)
         *_, done, _ = env.step(np.array([db[0], da[0]]))
     res_env = env.result("as")

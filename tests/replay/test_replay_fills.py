@@ -88,14 +88,22 @@ def test_queue_cancels_ahead_fixed_share_and_proportional():
     assert sells(run(ev, ask=101.0, cancel_ahead=0.0)) == [(101.0, 1.0)]
     # 10 ahead, 10 added behind, 4 cancelled: proportional share 1/2 -> ahead 8, the print of 9 fills 1;
     # share 0 -> ahead 10: no fill; share 1 -> ahead 6: fills the whole order
-    ev1 = [("q", 0, 99.0, 5.0, 101.0, 10.0), ("q", 1, 99.0, 5.0, 101.0, 20.0), ("q", 2, 99.0, 5.0, 101.0, 16.0),
-           ("t", 3, 101.0, 9.0, 1)]  # fmt: skip
+    ev1 = [
+        ("q", 0, 99.0, 5.0, 101.0, 10.0),
+        ("q", 1, 99.0, 5.0, 101.0, 20.0),
+        ("q", 2, 99.0, 5.0, 101.0, 16.0),
+        ("t", 3, 101.0, 9.0, 1),
+    ]
     assert sells(run(ev1, ask=101.0)) == [(101.0, 1.0)]
     assert sells(run(ev1, ask=101.0, cancel_ahead=0.0)) == []
     assert sells(run(ev1, ask=101.0, cancel_ahead=1.0)) == [(101.0, 2.0)]
     # with 4 added behind us then 7 cancelled: share 10 / 14 -> ahead 10 - 5 = 5; print of 6 fills 1
-    ev2 = [("q", 0, 99.0, 5.0, 101.0, 10.0), ("q", 1, 99.0, 5.0, 101.0, 14.0), ("q", 2, 99.0, 5.0, 101.0, 7.0),
-           ("t", 3, 101.0, 6.0, 1)]  # fmt: skip
+    ev2 = [
+        ("q", 0, 99.0, 5.0, 101.0, 10.0),
+        ("q", 1, 99.0, 5.0, 101.0, 14.0),
+        ("q", 2, 99.0, 5.0, 101.0, 7.0),
+        ("t", 3, 101.0, 6.0, 1),
+    ]
     assert sells(run(ev2, ask=101.0)) == [(101.0, 1.0)]
     # cancels never ahead (share 0): ahead stays min(10, displayed 7) = 7 > 6
     assert sells(run(ev2, ask=101.0, cancel_ahead=0.0)) == []
@@ -135,8 +143,12 @@ def test_level_deeper_than_recorded_waits_for_touch():
 def test_latency_order_in_flight_fills_at_old_price():
     # ask at 101 (improving the best 102) from the first quote; at t = 10 ms the policy moves it to 105;
     # with 5 ms latency the print at 12 ms still meets the old order at 101, the one at 16 ms does not
-    ev = [("q", 0, 99.0, 5.0, 102.0, 5.0), ("q", 10, 99.0, 5.0, 102.0, 5.0), ("t", 12, 101.0, 1.0, 1),
-          ("t", 16, 101.0, 1.0, 1)]  # fmt: skip
+    ev = [
+        ("q", 0, 99.0, 5.0, 102.0, 5.0),
+        ("q", 10, 99.0, 5.0, 102.0, 5.0),
+        ("t", 12, 101.0, 1.0, 1),
+        ("t", 16, 101.0, 1.0, 1),
+    ]
     sched = [(0.010, math.nan, 105.0)]
     res = run(ev, ask=101.0, schedule=sched, entry_latency_s=0.002, feed_latency_s=0.003)
     assert sells(res) == [(101.0, 1.0)]
@@ -195,8 +207,13 @@ def test_out_of_order_chunks_raise():
 
 
 def test_config_validation_names_the_field():
-    for kw, match in (({"fill_model": "x"}, "fill_model"), ({"cancel_ahead": 2.0}, "cancel_ahead"),
-                      ({"deep_queue": -1.0}, "deep_queue"), ({"cross": "take"}, "cross"),
-                      ({"entry_latency_s": -1.0}, "entry_latency_s"), ({"decide_every": 0}, "decide_every")):  # fmt: skip
+    for kw, match in (
+        ({"fill_model": "x"}, "fill_model"),
+        ({"cancel_ahead": 2.0}, "cancel_ahead"),
+        ({"deep_queue": -1.0}, "deep_queue"),
+        ({"cross": "take"}, "cross"),
+        ({"entry_latency_s": -1.0}, "entry_latency_s"),
+        ({"decide_every": 0}, "decide_every"),
+    ):
         with pytest.raises(ValueError, match=match):
             ReplayConfig(**kw)

@@ -64,15 +64,28 @@ def test_model_step_is_the_generic_fused_step_bit_for_bit(market, task, reset_af
         with warnings.catch_warnings(record=True) as w_1:
             warnings.simplefilter("always")
             o_ref, obs_ref, _ = ref.env_step(
-                act.astype(np.float64), task, w_ref, None, reset_first=first, reset_after=reset_after,
+                act.astype(np.float64),
+                task,
+                w_ref,
+                None,
+                reset_first=first,
+                reset_after=reset_after,
                 final_obs=fin_ref,
-            )  # fmt: skip
+            )
         with warnings.catch_warnings(record=True) as w_2:
             warnings.simplefilter("always")
             new.model_step(
-                act, task, w_new, reset_first=first, obs=obs, reward=reward, terminated=term, out=out,
-                reset_after=reset_after, final_obs=fin,
-            )  # fmt: skip
+                act,
+                task,
+                w_new,
+                reset_first=first,
+                obs=obs,
+                reward=reward,
+                terminated=term,
+                out=out,
+                reset_after=reset_after,
+                final_obs=fin,
+            )
         assert [str(x.message) for x in w_1] == [str(x.message) for x in w_2]  # the clipping warning, once
         np.testing.assert_array_equal(out, o_ref)
         np.testing.assert_array_equal(obs, obs_ref)
@@ -99,9 +112,19 @@ def test_without_output_rows_the_same_step():
     act = np.random.default_rng(3).uniform(-1, 1, (n, 2))
     no = np.zeros(n, bool)
     for _ in range(5):
-        a.model_step(act, task, a.equity(), reset_first=no, obs=bufs[0][0], reward=bufs[0][1], terminated=bufs[0][2],
-                     out=np.empty((OUT_COLUMNS, n)).T)  # fmt: skip
-        b.model_step(act, task, b.equity(), reset_first=no, obs=bufs[1][0], reward=bufs[1][1], terminated=bufs[1][2])
+        a.model_step(
+            act,
+            task,
+            a.equity(),
+            reset_first=no,
+            obs=bufs[0][0],
+            reward=bufs[0][1],
+            terminated=bufs[0][2],
+            out=np.empty((OUT_COLUMNS, n)).T,
+        )
+        b.model_step(
+            act, task, b.equity(), reset_first=no, obs=bufs[1][0], reward=bufs[1][1], terminated=bufs[1][2]
+        )
         for x, y in zip(*bufs, strict=True):
             np.testing.assert_array_equal(x, y)
 
@@ -214,7 +237,9 @@ def test_trader_params_rejects_nothing_silently():
     core = SimulationCore(ModelMarket(MarketParams(fill_model="linear", A=140.0), 2), q_max=1.0)
     fp = trader_params(core, TaskParams(), reset_after=False, write_out=False)
     assert np.isfinite(fp[:14]).all()
-    assert np.isneginf(fp[14])  # A dt < 1: the linear fill probability is never clipped for normalized actions
+    assert np.isneginf(
+        fp[14]
+    )  # A dt < 1: the linear fill probability is never clipped for normalized actions
 
 
 def test_shard_choice_follows_the_timings():

@@ -38,8 +38,16 @@ def test_rolling_calibrator_matches_a_direct_fit_on_its_window():
 
 
 def test_walk_forward_with_the_rolling_calibrator_pairs_windows():
-    args = _args("--replay-strategies", "as", "naive", "--replay-latencies-ms", "--walk-forward", "4",
-                 "--calibrator", "rolling")  # fmt: skip
+    args = _args(
+        "--replay-strategies",
+        "as",
+        "naive",
+        "--replay-latencies-ms",
+        "--walk-forward",
+        "4",
+        "--calibrator",
+        "rolling",
+    )
     m = run_study(synthetic_tape(4000, seed=3), args)
     assert m["walk_forward_calibrator"] == "rolling"
     rows = m["walk_forward"]
@@ -54,8 +62,10 @@ def test_walk_forward_with_the_rolling_calibrator_pairs_windows():
         assert got["mean_diff"] == pytest.approx(d.mean())
         assert got["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(3))
     # the fixed calibrator (default) runs no rolling estimate
-    m = run_study(synthetic_tape(4000, seed=3), _args("--replay-strategies", "naive", "--replay-latencies-ms",
-                                                      "--walk-forward", "3"))  # fmt: skip
+    m = run_study(
+        synthetic_tape(4000, seed=3),
+        _args("--replay-strategies", "naive", "--replay-latencies-ms", "--walk-forward", "3"),
+    )
     assert m["walk_forward_comparison"] == {} and "total_pnl_rolling" not in m["walk_forward"][0]
 
 

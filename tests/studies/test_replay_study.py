@@ -52,9 +52,27 @@ def test_backtest_cli_on_a_generic_tape(tmp_path, capsys):
 
     path = save_tape(synthetic_tape(), tmp_path / "tape.csv")
     out = tmp_path / "out"
-    rc = main(["backtest", "--tape", str(path), "--out", str(out), "--no-progress", "--entry-latency-ms", "5",
-               "--replay-strategies", "as", "naive", "glft", "--replay-latencies-ms", "0", "10",
-               "--walk-forward", "3"])  # fmt: skip
+    rc = main(
+        [
+            "backtest",
+            "--tape",
+            str(path),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--entry-latency-ms",
+            "5",
+            "--replay-strategies",
+            "as",
+            "naive",
+            "glft",
+            "--replay-latencies-ms",
+            "0",
+            "10",
+            "--walk-forward",
+            "3",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "fills: queue" in text and "entry 5 ms" in text and "Fill model x entry latency" in text
@@ -97,8 +115,24 @@ def test_walk_forward_uses_the_pluggable_calibrator():
 @needs_binance
 def test_backtest_cli_on_the_binance_sample(tmp_path):
     out = tmp_path / "out"
-    rc = main(["backtest", "--trades", str(BIN_T), "--quotes", str(BIN_Q), "--out", str(out), "--no-progress",
-               "--replay-strategies", "as", "optimal", "--replay-latencies-ms", "0", "100"])  # fmt: skip
+    rc = main(
+        [
+            "backtest",
+            "--trades",
+            str(BIN_T),
+            "--quotes",
+            str(BIN_Q),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--replay-strategies",
+            "as",
+            "optimal",
+            "--replay-latencies-ms",
+            "0",
+            "100",
+        ]
+    )
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["tape_report"]["trades"] == 21313
@@ -116,8 +150,24 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
 
     path = save_tape(synthetic_tape(2500, seed=2), tmp_path / "tape.csv")
     out = tmp_path / "run"
-    rc = main(["train", "--market", "replay", "--tape", str(path), "--timesteps", "256", "--n-envs", "2",
-               "--episode-s", "15", "--out", str(out), "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "train",
+            "--market",
+            "replay",
+            "--tape",
+            str(path),
+            "--timesteps",
+            "256",
+            "--n-envs",
+            "2",
+            "--episode-s",
+            "15",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     m = json.loads((out / "eval_replay.json").read_text())
     n = m["pnl_per_window"]["ppo"]["n"]
@@ -129,8 +179,21 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
     assert "paired by window" in capsys.readouterr().out
     # the trained run scored by the replay backtest (through the event-clock env: the same engine)
     bt = tmp_path / "bt"
-    rc = main(["backtest", "--tape", str(path), "--ppo-run", str(out), "--out", str(bt), "--no-progress",
-               "--replay-strategies", "as", "--replay-latencies-ms"])  # fmt: skip
+    rc = main(
+        [
+            "backtest",
+            "--tape",
+            str(path),
+            "--ppo-run",
+            str(out),
+            "--out",
+            str(bt),
+            "--no-progress",
+            "--replay-strategies",
+            "as",
+            "--replay-latencies-ms",
+        ]
+    )
     assert rc == 0
     m = json.loads((bt / "metrics.json").read_text())
     assert (

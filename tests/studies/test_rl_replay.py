@@ -13,7 +13,10 @@ import pytest
 from mmenv.studies.replay import shared_data_dir
 
 DATA = shared_data_dir()
-BINANCE = ("binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv", "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv")  # fmt: skip
+BINANCE = (
+    "binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
+    "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
+)
 needs_data = pytest.mark.skipif(
     DATA is None or not all((DATA / f).is_file() for f in BINANCE),
     reason="../shared/data/binance (the Binance BTCUSDT sample) is absent",
@@ -34,8 +37,9 @@ def test_tape_market_pairs_by_window(small_tape, tmp_path):
     pytest.importorskip("stable_baselines3")
     from mmenv.studies.rl_replay import report_markdown, run_tape_market
 
-    m = run_tape_market("binance", small_tape, tmp_path, timesteps=512, seed=3, n_envs=2, episode_s=0.5,
-                        grid=(1.0, 100.0))  # fmt: skip
+    m = run_tape_market(
+        "binance", small_tape, tmp_path, timesteps=512, seed=3, n_envs=2, episode_s=0.5, grid=(1.0, 100.0)
+    )
     n = m["out_of_sample"]["windows"]
     assert n >= 3 and m["in_sample"]["windows"] >= 3
     w = {k: np.asarray(v) for k, v in m["pnl_per_window"].items()}
@@ -51,7 +55,9 @@ def test_tape_market_pairs_by_window(small_tape, tmp_path):
         fam = m["tuning"][b["family"]]
         assert fam["mean_pnl"][f"{b['risk_aversion']:g}"] == max(fam["mean_pnl"].values())
         others = [f for f in m["tuning"] if f.split("-")[0] == kind]
-        assert b["train_mean_pnl"] == max(m["tuning"][f]["mean_pnl"][f"{m['tuning'][f]['best']:g}"] for f in others)
+        assert b["train_mean_pnl"] == max(
+            m["tuning"][f]["mean_pnl"][f"{m['tuning'][f]['best']:g}"] for f in others
+        )
     assert m["timesteps"] == 512 and m["train_seconds"] > 0 and m["curve"]
     assert (tmp_path / m["learning_curve"]).is_file() and (tmp_path / "binance" / "ppo_replay.zip").is_file()
     d = m["diagnostics"]["as_tuned"]
@@ -72,8 +78,22 @@ def test_cli_adds_a_tape_and_keeps_the_other_markets(small_tape, tmp_path, monke
     monkeypatch.setattr(rl_replay, "RISK_GRID", (1.0, 100.0))
     monkeypatch.setitem(rl_replay.TAPES, "binance", {**rl_replay.TAPES["binance"], "episode_s": 0.5})
     (tmp_path / "metrics.json").write_text(json.dumps({"markets": {"trend": {"kept": True}}}))
-    rc = main(["rl-study", "--out", str(tmp_path), "--markets", "binance", "--timesteps", "64", "--n-envs", "2",
-               "--data", str(DATA), "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "rl-study",
+            "--out",
+            str(tmp_path),
+            "--markets",
+            "binance",
+            "--timesteps",
+            "64",
+            "--n-envs",
+            "2",
+            "--data",
+            str(DATA),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["markets"] == {"trend": {"kept": True}} and m["tapes"]["binance"]["risk_grid"] == [1.0, 100.0]

@@ -51,9 +51,23 @@ def test_rl_study_cli_writes_metrics(tmp_path):
     from mmenv.cli import main
 
     rc = main(
-        ["rl-study", "--out", str(tmp_path), "--markets", "trend", "--timesteps", "1600", "--n-envs", "8",
-         "--tune-paths", "40", "--eval-paths", "40", "--no-progress"]
-    )  # fmt: skip
+        [
+            "rl-study",
+            "--out",
+            str(tmp_path),
+            "--markets",
+            "trend",
+            "--timesteps",
+            "1600",
+            "--n-envs",
+            "8",
+            "--tune-paths",
+            "40",
+            "--eval-paths",
+            "40",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())["markets"]["trend"]
     assert m["eval_seed"] != m["train_seed"]

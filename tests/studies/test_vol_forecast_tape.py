@@ -16,10 +16,14 @@ from mmenv.calibration.volforecast import rolling_forecasts
 from mmenv.studies.replay import shared_data_dir
 
 DATA = shared_data_dir() or Path("/nonexistent")
-LOBSTER = (DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
-           DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv")  # fmt: skip
-BINANCE = (DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-           DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv")  # fmt: skip
+LOBSTER = (
+    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
+    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
+)
+BINANCE = (
+    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
+    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
+)
 needs = pytest.mark.skipif(
     not all(p.is_file() for p in (*LOBSTER, *BINANCE)),
     reason="../shared/data (the LOBSTER AMZN and Binance BTCUSDT samples) is absent",
@@ -73,8 +77,23 @@ def test_tape_study_on_the_first_130_minutes():
 def test_vol_forecast_cli_with_tapes(tmp_path):
     from mmenv.cli import main
 
-    rc = main(["vol-forecast", "--out", str(tmp_path), "--steps", "6000", "--paths", "40", "--days", "30",
-               "--lobster", *map(str, LOBSTER), "--binance", *map(str, BINANCE)])  # fmt: skip
+    rc = main(
+        [
+            "vol-forecast",
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "6000",
+            "--paths",
+            "40",
+            "--days",
+            "30",
+            "--lobster",
+            *map(str, LOBSTER),
+            "--binance",
+            *map(str, BINANCE),
+        ]
+    )
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["tapes"]["lobster"]["scored_minutes"] == 270 and "too_short" in m["tapes"]["binance"]
