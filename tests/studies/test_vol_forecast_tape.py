@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,21 +12,15 @@ import pytest
 pytest.importorskip("arch", reason="the GARCH fit needs the arch package (the data extra)")
 
 from mmenv.calibration.volforecast import rolling_forecasts
-from mmenv.studies.replay import shared_data_dir
+from mmenv.data.samples import SAMPLES, find_samples
 
-DATA = shared_data_dir() or Path("/nonexistent")
-LOBSTER = (
-    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
-    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-)
-BINANCE = (
-    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-)
+_, FOUND = find_samples()
 needs = pytest.mark.skipif(
-    not all(p.is_file() for p in (*LOBSTER, *BINANCE)),
+    not {"lobster", "binance"} <= set(FOUND),
     reason="../shared/data (the LOBSTER AMZN and Binance BTCUSDT samples) is absent",
 )
+LOBSTER = FOUND.get("lobster", ())
+BINANCE = FOUND.get("binance", ())
 
 
 def test_realized_variance_input_is_the_target_and_har_input():
@@ -90,15 +83,18 @@ def test_vol_forecast_cli_with_tapes(tmp_path):
             "30",
             "--lobster",
             *map(str, LOBSTER),
-            "--binance",
-            *map(str, BINANCE),
+            "--trades",
+            *map(str, BINANCE[:1]),
+            "--quotes",
+            *map(str, BINANCE[1:]),
         ]
     )
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["tapes"]["lobster"]["scored_minutes"] == 270 and "too_short" in m["tapes"]["binance"]
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_vol_forecast
+    assert m["tapes"]["lobster"]["source"] == SAMPLES["lobster"].label  # the catalogue's label
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.saved_studies import sec_vol_forecast
 
     rep = Report(tmp_path / "report")
     sec_vol_forecast(rep, {"vol_forecast": tmp_path})
