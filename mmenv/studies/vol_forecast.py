@@ -74,7 +74,9 @@ __all__ = [
     "configure_parser",
     "garch_market_series",
     "quoting_study",
+    "report_markdown",
     "run",
+    "tape_markdown",
     "tape_study",
 ]
 
@@ -443,11 +445,11 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         "```",
     ]
     for t in metrics.get("tapes", {}).values():
-        lines += ["", *_tape_markdown(t)]
+        lines += ["", *tape_markdown(t)]
     return "\n".join(lines)
 
 
-def _tape_markdown(t: dict[str, Any]) -> list[str]:
+def tape_markdown(t: dict[str, Any]) -> list[str]:
     """The report's lines on one real tape (step 4 of the module docstring)."""
     if "too_short" in t:
         return [f"Real bars of {t['source']}: {t['too_short']}, so no forecast is scored on it."]

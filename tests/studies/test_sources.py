@@ -96,3 +96,12 @@ def test_a_command_that_replays_one_tape_refuses_two(tmp_path, capsys):
     assert rc == 2 and "give one tape" in err and not (tmp_path / "o").exists()
     rc = main(["train", "--market", "trend", "--tape", "a.csv", "--out", str(tmp_path / "t")])
     assert rc == 2 and "--market replay" in capsys.readouterr().err
+
+
+def test_the_report_checks_its_real_data_before_it_runs(tmp_path, capsys):
+    rc = main(["report", "--quick", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "no such folder" in capsys.readouterr().err
+    rc = main(["report", "--quick", "--tape", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "missing.csv: file not found (given by --tape)" in err
+    assert not (tmp_path / "o").exists()

@@ -37,7 +37,7 @@ def test_realized_variance_input_is_the_target_and_har_input():
 @needs
 def test_tape_study_on_the_first_130_minutes():
     from mmenv.data.loaders import load_binance, load_lobster
-    from mmenv.studies.vol_forecast import _tape_markdown, tape_study
+    from mmenv.studies.vol_forecast import tape_markdown, tape_study
 
     tape = load_lobster(*LOBSTER)
     cut = int(np.searchsorted(tape.time, (34200 + 130 * 60) * 10**9))
@@ -58,11 +58,11 @@ def test_tape_study_on_the_first_130_minutes():
     assert q["policies"]["constant"]["vs_constant"]["diff"] == 0.0
     # a different sigma changes the quotes: not every forecaster's P&L equals the constant's
     assert any(p["vs_constant"]["se"] > 0 for p in q["policies"].values())
-    text = "\n".join(_tape_markdown(m))
+    text = "\n".join(tape_markdown(m))
     assert "Real 1-minute bars" in text and not re.search(r"\bnan\b", text.lower())
     short = tape_study(load_binance(*BINANCE), "Binance BTCUSDT")
     assert short["bars"] == 7 and "fewer than" in short["too_short"] and "losses" not in short
-    assert "no forecast is scored" in _tape_markdown(short)[0]
+    assert "no forecast is scored" in tape_markdown(short)[0]
 
 
 @needs

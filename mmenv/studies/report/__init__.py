@@ -132,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"rewrote the key results of {args.readme} from {args.from_metrics}")
         return 0
     tapes = [replace(t, key=t.label) for t in sources.tape_sources(args)]  # reported under their label
+    for t in tapes:  # checked before a run of minutes
+        t.check()
+    if args.data is not None and not Path(args.data).is_dir():
+        raise ValueError(f"--data {args.data}: no such folder (the folder of the shared samples)")
     bars = bars_for_tick_market(sources.load_bars(args))
     source = (
         f"{args.ticker} 1-minute bars"

@@ -20,6 +20,8 @@ from mmenv.viz.html import github_slug
 
 __all__ = ["Part", "Report", "Section", "assemble", "compute_order", "run_section"]
 
+#: A part of a section: ``part(rep, cfg)`` writes markdown, figures and metrics into ``rep`` (the section being
+#: written is ``rep.current``) from the run's settings ``cfg`` (``quick``, ``seed``, ``paths``, ``bars``, ...).
 Part = Callable[["Report", dict], None]
 
 
