@@ -147,11 +147,11 @@ def test_sigint_mid_run_leaves_the_previous_result(tmp_path):
 
 
 def _expected(seed: int) -> tuple[list, dict]:
-    from mmenv.studies.common import _clean
+    from mmenv.studies.common import json_ready
     from mmenv.studies.replication import run_replication
 
     rows, diagnostics, _ = run_replication(60, seed)
-    return json.loads(json.dumps(_clean(rows))), json.loads(json.dumps(_clean(diagnostics)))
+    return json.loads(json.dumps(json_ready(rows))), json.loads(json.dumps(json_ready(diagnostics)))
 
 
 def test_two_concurrent_runs_never_mix(tmp_path):
@@ -201,10 +201,10 @@ def test_single_file_writers_use_unique_temporary_names(tmp_path):
     import threading
 
     from agents.ppo import _write_json
-    from mmenv.studies.report import _write_text
+    from mmenv.outdir import atomic_write_text
 
     writers = [
-        (tmp_path / "report.md", lambda p, i: _write_text(p, f"run {i}\n" * 2000)),
+        (tmp_path / "report.md", lambda p, i: atomic_write_text(p, f"run {i}\n" * 2000)),
         (tmp_path / "config.json", lambda p, i: _write_json(p, {"run": i, "pad": "x" * 20000})),
     ]
     for path, write in writers:

@@ -24,6 +24,9 @@ max_drawdown, n_fills of the same strategy at each latency}), ``backtest_config.
 settings; ``figure_sampling``: which states the figures show), ``equity.png``, ``inventory.png``,
 ``attribution_<strategy>.png``, ``markouts.png``. Every number is computed from all the records, scored as
 the backtest produces them (:mod:`mmenv.analytics.stream`); the figures show a sample of the states.
+
+With a tape (``--lobster MSG BOOK``, ``--trades T --quotes Q`` or ``--tape F``, :mod:`mmenv.studies.sources`)
+the command runs the real-tape backtest instead (:mod:`mmenv.studies.tape_backtest`).
 """
 
 from __future__ import annotations
@@ -31,17 +34,36 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmenv import data
+from mmenv.analytics.stream import StreamingSummary
+from mmenv.backtest import BacktestConfig, TickStream, backtest
+from mmenv.calibration.streaming import CHUNK_BARS, iter_tick_chunks
+from mmenv.data.ticks import synthesize_ticks
 from mmenv.outdir import staged
-from mmenv.studies.common import bars_validation, write_json
+from mmenv.studies import sources, tape_backtest
+from mmenv.studies.common import write_json
+from mmenv.studies.strategies import BACKTEST_STRATEGIES, make_strategy
+from mmenv.viz import plots
 
-__all__ = ["STRATEGIES", "configure_parser", "load_stream", "make_strategy", "run", "run_backtests"]
+__all__ = [
+    "BACKTEST_DEFAULTS",
+    "ChunkedStream",
+    "configure_parser",
+    "default_gamma",
+    "intrabar_sigma",
+    "latency_effect",
+    "load_stream",
+    "run",
+    "run_backtests",
+    "settings_line",
+]
 
-STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
 #: The defaults of ``mmenv backtest`` and of the report's backtest section (one set, printed in both):
 #: order size (units per fill), hard inventory limit q_max (units), the naive strategy's depth (price units)
 #: and the scale c of the AS risk aversion gamma = c / (k sigma^2) (the skew per unit of inventory,
@@ -75,7 +97,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy",
         nargs="+",
-        choices=(*STRATEGIES, "all"),
+        choices=(*BACKTEST_STRATEGIES, "all"),
         default=["as"],
         help="strategies to backtest (several allowed; 'all' for every one)",
     )
@@ -86,9 +108,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="where the 1-minute bars come from: the embedded synthetic NVDA-like market, yfinance bars of "
         "--ticker, or the CSV file --bars-csv",
     )
-    parser.add_argument("--ticker", default="NVDA", help="ticker for --market ticker (yfinance)")
-    parser.add_argument("--bars-csv", type=Path, help="CSV of 1-minute bars for --market bars-csv")
-    parser.add_argument("--offline", action="store_true", help="--market ticker: read only the bar cache")
+    sources.add_bars_arguments(parser, "the bars of --market ticker / bars-csv", ticker_default="NVDA")
     parser.add_argument("--days", type=int, default=5, help="sessions of synthetic bars")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic bars and of the ticks")
     parser.add_argument(
@@ -146,9 +166,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("out/backtest"), help="output directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from mmenv.studies.replay import add_replay_arguments
-
-    add_replay_arguments(parser)
+    g = parser.add_argument_group("real data (replay of trades and top-of-book quotes)")
+    sources.add_tape_arguments(g, "calibrate on its first part, replay every strategy on the rest")
+    tape_backtest.add_replay_arguments(g)
 
 
 class ChunkedStream:
@@ -164,8 +184,6 @@ class ChunkedStream:
     def __init__(
         self, bars, ticks_per_bar: tuple[int, int], seed: int, k: float, chunk_bars: int = 0
     ) -> None:
-        from mmenv.calibration.streaming import CHUNK_BARS
-
         self._kw = {
             "seed": seed,
             "ticks_per_bar": ticks_per_bar,
@@ -187,13 +205,9 @@ class ChunkedStream:
         self.duration_hours = (last - (first or 0.0)) / 3600.0
 
     def _chunks(self):
-        from mmenv.calibration.streaming import iter_tick_chunks
-
         return iter_tick_chunks(self._bars, **self._kw)
 
     def __iter__(self):
-        from mmenv.backtest import TickStream
-
         for tk, off in self._chunks():
             yield TickStream((tk.clock + off) / 3600.0, tk.price, tk.side, tk.size, tk.mid)
 
@@ -208,23 +222,18 @@ def load_stream(args: argparse.Namespace):
     the same tick model, but other random draws than one draw of the whole file, in memory proportional to one
     chunk. The summary has ``k``, ``A``, ``sigma``, ``s0``, ``n_events`` and ``duration_hours``.
     """
-    from mmenv import data
-    from mmenv.backtest import TickStream
-    from mmenv.calibration.streaming import CHUNK_BARS
-    from mmenv.data.ticks import synthesize_ticks
-
     if args.market == "synthetic":
         bars = data.synthetic_bars(args.days, args.seed)
         what = f"synthetic NVDA-like bars, {args.days} sessions, seed {args.seed}"
     elif args.market == "ticker":
-        bars = data.load_bars(data.validate_ticker(args.ticker), offline=args.offline)
+        bars = sources.read_bars(ticker=args.ticker, offline=args.offline)
         what = f"{args.ticker} 1-minute bars (yfinance)"
     else:
         if args.bars_csv is None:
             raise ValueError("--market bars-csv needs --bars-csv PATH")
-        bars = data.read_bars_csv(args.bars_csv)
+        bars = sources.read_bars(bars_csv=args.bars_csv)
         what = f"bars from {args.bars_csv}"
-    validation = bars_validation(bars, what)
+    validation = sources.bars_validation(bars, what)
     if len(bars) > CHUNK_BARS:
         stream = ChunkedStream(bars, tuple(args.ticks_per_bar), args.seed, args.tick_k)
         return stream, stream, what, validation
@@ -258,27 +267,6 @@ def intrabar_sigma(ticks) -> float:
     return float(math.sqrt(ss / dt)) if dt > 0 else 0.0
 
 
-def make_strategy(name: str, args: argparse.Namespace, k: float, s0: float):
-    """The policy for ``name``: a QuoteRule (compiled loop) or an agent (reference loop)."""
-    from agents import PassiveAgent, TrendFollowingAgent
-    from mmenv.backtest import QuoteRule
-
-    if name == "as":
-        return QuoteRule("as", gamma=args.gamma, k=k)
-    if name == "symmetric":
-        return QuoteRule("symmetric", gamma=args.gamma, k=k)
-    if name == "naive":
-        depth = getattr(args, "naive_depth", None)  # callers without the flag: one mean trade depth 1/k
-        return QuoteRule("naive", depth=1.0 / k if depth is None else depth)
-    if name == "trend":
-        return TrendFollowingAgent(half_spread=1.0 / k, beta=2.0, lam=0.2, s0=s0)
-    if name == "passive":
-        # Pool depth such that one order moves the pool price by about 1/k: x0 = 2 size s0 k units.
-        x0 = 2.0 * args.order_size * s0 * k
-        return PassiveAgent(liquidity=x0 * math.sqrt(s0), fee=1.0 / (k * s0), size=args.order_size, s0=s0)
-    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
-
-
 LATENCY_KEYS = (
     "total_pnl",
     "mean_pnl",
@@ -290,9 +278,11 @@ LATENCY_KEYS = (
 )
 
 
-def policy_factory(name: str, args: argparse.Namespace, k: float, s0: float):
-    """A function returning a fresh policy for ``name`` (stateful agents must not carry state between runs)."""
-    return lambda: make_strategy(name, args, k, s0)
+def _strategy(name: str, args: argparse.Namespace, k: float, s0: float):
+    """The policy ``name`` with the run's settings (:func:`mmenv.studies.strategies.make_strategy`)."""
+    return make_strategy(
+        name, gamma=args.gamma, k=k, s0=s0, order_size=args.order_size, naive_depth=args.naive_depth
+    )
 
 
 def latency_effect(
@@ -301,12 +291,8 @@ def latency_effect(
     """The strategy re-run at each latency (seconds), then repricing on trades only at latency 0.
 
     Everything else as ``cfg``; returns {"<L>s": {key: value for key in LATENCY_KEYS}, "on_trades": {...}}.
+    ``new_policy()`` returns a fresh policy (stateful agents must not carry state between runs).
     """
-    from dataclasses import replace
-
-    from mmenv.analytics.stream import StreamingSummary
-    from mmenv.backtest import backtest
-
     runs = {
         f"{lat:g}s": replace(cfg, latency=lat / 3600.0, reprice_on_quotes=True) for lat in latencies_seconds
     }
@@ -326,14 +312,11 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     the same numbers as the full records) and not kept, so memory does not grow with the stream; the scores
     per strategy keep a sample of the states for the figures (``settings["figure_sampling"]`` says which).
     """
-    from mmenv.analytics.stream import StreamingSummary
-    from mmenv.backtest import BacktestConfig, backtest
-
     stream, summary, what, validation = load_stream(args)
     sigma = summary.sigma
     if args.gamma is None:
         args = argparse.Namespace(**{**vars(args), "gamma": default_gamma(summary.k, sigma)})
-    names = list(STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
+    names = list(BACKTEST_STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
     horizon = args.horizon_seconds / 3600.0
     cfg = BacktestConfig(
         q_max=args.q_max,
@@ -352,7 +335,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     results: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for name in names:
-        policy = make_strategy(name, args, summary.k, summary.s0)
+        policy = _strategy(name, args, summary.k, summary.s0)
         scores = StreamingSummary(cfg, hz, episode=horizon, periods_per_year=HOURS_PER_YEAR)
         t = time.perf_counter()
         res = backtest(policy, stream, cfg, progress=not args.no_progress, sink=scores)
@@ -366,7 +349,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         m["engine"] = "fast" if type(policy).__name__ == "QuoteRule" else "reference"
         if args.latency_table:
             m["latency"] = latency_effect(
-                policy_factory(name, args, summary.k, summary.s0),
+                lambda name=name: _strategy(name, args, summary.k, summary.s0),
                 stream,
                 cfg,
                 args.latency_table,
@@ -465,13 +448,9 @@ def format_latency_table(metrics: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the study, print the table, write metrics.json and the figures (real data: mmenv.studies.replay)."""
-    from mmenv.studies import replay as real_data
-
-    if real_data.replay_requested(args):
-        return real_data.run(args)
-    from mmenv.viz import plots
-
+    """Run the study, print the table, write metrics.json and the figures (a tape: the real-tape backtest)."""
+    if sources.tape_requested(args):
+        return tape_backtest.run(args)
     t0 = time.perf_counter()
     with staged(args.out, getattr(args, "force", False), "backtest") as out:
         metrics, results, settings = run_backtests(args)

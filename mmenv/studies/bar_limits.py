@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmenv.data import MINUTES_PER_SESSION, synthetic_bars
+from mmenv.data.ticks import synthesize_ticks
 from mmenv.outdir import atomic_write_text, staged
 from mmenv.studies.common import write_json
 
@@ -75,9 +77,6 @@ def bar_limits_note(
     Returns:
         A :class:`BarLimitsNote`.
     """
-    from mmenv.data import MINUTES_PER_SESSION, synthetic_bars
-    from mmenv.data.ticks import synthesize_ticks
-
     bars, truth = synthetic_bars(days, seed, return_truth=True)
     ticks = synthesize_ticks(bars, ticks_per_bar, seed + 1, k=k)
     m = MINUTES_PER_SESSION

@@ -1,9 +1,10 @@
 """Calibrate lambda(d) = A exp(-k d) and sigma by maximum likelihood, with the MLE report.
 
-Sources (one of): the synthetic market (default: synthetic NVDA-like bars turned into ticks, where the
-true A and k are known and printed beside the estimates), ``--ticker`` (yfinance 1-minute bars -> ticks),
-``--bars-csv`` (a bars CSV -> ticks), ``--lobster MESSAGE ORDERBOOK`` (LOBSTER files) or
-``--trades FILE --quotes FILE`` (trades + best bid/ask CSVs in the Binance format). Writes
+Sources (one of; :mod:`mmenv.studies.sources`): the synthetic market (default: synthetic NVDA-like bars turned
+into ticks, where the true A and k are known and printed beside the estimates), ``--ticker`` (yfinance
+1-minute bars -> ticks), ``--bars-csv`` (a bars CSV -> ticks), or a tape: ``--lobster MESSAGE ORDERBOOK``
+(LOBSTER files), ``--trades FILE --quotes FILE`` (trades + best bid/ask CSVs in the Binance format) or
+``--tape FILE`` (the generic schema). Writes
 ``DIR/calibration.json`` (keys A, k, A_se, k_se, sigma, loglik, n_trades, duration_s, ... of the exponential
 of record, plus ``models``, ``selected_model`` and ``intensity_table`` of the intensity laws of
 :mod:`mmenv.calibration.intensity`, chosen out of sample) and ``DIR/calibration.png``, and prints the tables.
@@ -17,25 +18,26 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mmenv import data
+from mmenv.calibration import calibrate
+from mmenv.calibration import trades as tl
+from mmenv.calibration.intensity.summary import analyse, format_models
+from mmenv.calibration.report import format_table, plot_calibration
+from mmenv.calibration.streaming import CHUNK_BARS, StreamedTicks, calibrate_streamed, stream_ticks
+from mmenv.data.ticks import synthesize_ticks
 from mmenv.outdir import staged
-from mmenv.studies.common import bars_validation, write_json
+from mmenv.studies import sources
+from mmenv.studies.common import write_json
 
 __all__ = ["configure_parser", "load_source", "run"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv calibrate``."""
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument(
-        "--ticker", help="yfinance ticker: 1-minute bars -> synthetic ticks (needs the data extra)"
-    )
-    src.add_argument("--bars-csv", type=Path, help="bars CSV (yfinance or flat OHLCV) -> synthetic ticks")
-    src.add_argument("--lobster", nargs=2, type=Path, metavar=("MESSAGE", "ORDERBOOK"), help="LOBSTER files")
-    src.add_argument("--trades", type=Path, help="trades CSV (Binance format); needs --quotes")
-    parser.add_argument("--quotes", type=Path, help="best bid/ask CSV (Binance format), with --trades")
+    sources.add_bars_arguments(parser, "turned into synthetic ticks")
+    sources.add_tape_arguments(parser, "fit its trades and quotes")
     parser.add_argument("--days", type=int, default=5, help="days of synthetic bars (5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic bars and ticks (0)")
-    parser.add_argument("--offline", action="store_true", help="with --ticker: read only the bar cache")
     parser.add_argument(
         "--no-aggregate",
         action="store_true",
@@ -55,26 +57,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None, dict[str, Any] | None]:
     """The data object for :func:`mmenv.calibration.calibrate`, the true (A, k) when known, and the
     validation report of bars read from a file or downloaded (printed)."""
-    from mmenv.calibration import trades as tl
-
-    if args.lobster is not None:
-        return tl.load_lobster(*args.lobster), None, None
-    if args.trades is not None or args.quotes is not None:
-        if args.trades is None or args.quotes is None:
-            raise SystemExit("--trades and --quotes must be given together")
-        return tl.load_trades_bbo(args.trades, args.quotes), None, None
-    from mmenv import data
-    from mmenv.data.ticks import synthesize_ticks
-
-    if args.ticker is not None:
-        bars = data.load_bars(args.ticker, offline=args.offline)
-    elif args.bars_csv is not None:
-        bars = data.read_bars_csv(args.bars_csv)
-    else:
+    if sources.tape_requested(args):
+        if args.ticker is not None or args.bars_csv is not None:
+            raise ValueError("give one source: bars (--ticker, --bars-csv) or a tape, not both")
+        return sources.one_tape_source(args).load_trades_and_quotes(), None, None
+    bars = sources.read_bars(ticker=args.ticker, bars_csv=args.bars_csv, offline=args.offline)
+    if bars is None:
         bars = data.synthetic_bars(days=args.days, seed=args.seed)
-    validation = bars_validation(bars, args.ticker or str(args.bars_csv or ""))
-    from mmenv.calibration.streaming import CHUNK_BARS, stream_ticks
-
+    validation = sources.bars_validation(bars, args.ticker or str(args.bars_csv or ""))
     if len(bars) > CHUNK_BARS:  # long files: drawn chunk by chunk, memory of one chunk
         st = stream_ticks(bars, seed=args.seed + 1, sampling_s=args.sampling_s)
         return st, {"A": st.A, "k": st.k}, validation
@@ -97,11 +87,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stage: Path) -> None:
-    from mmenv.calibration import calibrate
-    from mmenv.calibration.intensity.summary import analyse, format_models
-    from mmenv.calibration.report import format_table, plot_calibration
-    from mmenv.calibration.streaming import StreamedTicks, calibrate_streamed
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -5,7 +5,8 @@ policy) on up to three markets: the Avellaneda-Stoikov model market, the synthet
 synthesized from the embedded synthetic 1-minute bars) and bars from ``--ticker`` / ``--bars-csv``. The
 strategies' parameters come from the market (A, k, sigma, T, dt) with one dimensionless risk aversion
 gamma k sigma^2 T (``--risk``; 0.6 is gamma = 0.1 in the AS paper's market), so the comparison is fair
-across price scales. Scores: :func:`mmenv.studies.common.score` (mmenv.analytics plus the attribution).
+across price scales (:func:`mmenv.studies.strategies.strategies_for`). Scores:
+:func:`mmenv.studies.simulation.score` (mmenv.analytics plus the attribution).
 """
 
 from __future__ import annotations
@@ -17,102 +18,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from agents.ppo import PPOAgent
 from mmenv.outdir import staged
-from mmenv.studies.common import bars_validation, fmt_pm, pyplot, save_figure, score, simulate, write_json
-from mmenv.viz.style import label_points, strategy_color
+from mmenv.studies import sources
+from mmenv.studies.common import fmt_pm, write_json
+from mmenv.studies.simulation import (
+    MODEL_MARKET,
+    TICK_MARKET,
+    bars_for_tick_market,
+    market_info,
+    score,
+    simulate,
+)
+from mmenv.studies.strategies import COMPARE_STRATEGIES, strategies_for
+from mmenv.viz.style import label_points, pyplot, save_figure, strategy_color
 
 __all__ = [
-    "STRATEGIES",
+    "build_markets",
     "configure_parser",
+    "describe_reduction",
+    "format_table",
     "inventory_variance_reduction",
-    "market_info",
+    "markdown_table",
+    "plot_compare",
+    "reduction",
     "run",
     "run_compare",
-    "strategies_for",
 ]
-
-STRATEGIES = ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")
-
-#: The AS 2008 market (continuous fills, a hard limit of 25 units).
-MODEL_MARKET: dict[str, Any] = {"market": "model", "q_max": 25.0}
-#: The synthetic tick market: T = 1 hour, decisions every 10 s.
-TICK_MARKET: dict[str, Any] = {"market": "ticks", "T": 1.0, "dt": 10.0 / 3600.0, "q_max": 25.0}
-
-
-def market_info(env_kwargs: dict[str, Any]) -> dict[str, float]:
-    """A, k, sigma, s0, T, dt, q_max of a market as the strategies see it (built once with one path)."""
-    from mmenv.envs.env import build_simulation
-
-    params, _, core = build_simulation(1, dict(env_kwargs))
-    m = core.market
-    return {
-        "A": float(getattr(m, "A", params.A)),
-        "k": float(getattr(m, "k", params.k)),
-        "sigma": float(np.asarray(m.sigma)[0]),
-        "s0": float(np.asarray(m.s0)[0]),
-        "T": float(m.n_steps * m.dt),
-        "dt": float(m.dt),
-        "q_max": float(params.q_max),
-    }
-
-
-def strategies_for(
-    info: dict[str, float], risk: float = 0.6, naive_depth: float | None = None, names=STRATEGIES
-) -> dict[str, Any]:
-    """The policies with parameters from the market ``info``.
-
-    gamma = risk / (k sigma^2 T); naive depth: ``naive_depth`` or 1/k (the zero-risk-aversion optimum);
-    passive pool: half the naive depth from the curve's curvature (reserves x = 2 s0 / depth, L = x sqrt(s0))
-    and half from the fee (depth / (2 s0));
-    CJP phi = gamma sigma^2 / 2 (Gueant 2016), alpha = 0.
-    """
-    from agents import (
-        AvellanedaStoikovAgent,
-        CJPAgent,
-        GLFTAgent,
-        NaiveAgent,
-        PassiveAgent,
-        SymmetricAgent,
-        TrendFollowingAgent,
-    )
-
-    A, k, sigma, T, dt, q_max, s0 = (info[x] for x in ("A", "k", "sigma", "T", "dt", "q_max", "s0"))
-    gamma = risk / (k * sigma * sigma * T)
-    depth = 1.0 / k if naive_depth is None else naive_depth
-    make = {
-        "as": lambda: AvellanedaStoikovAgent(gamma=gamma, k=k, s0=s0),
-        "symmetric": lambda: SymmetricAgent(gamma=gamma, k=k, s0=s0),
-        "naive": lambda: NaiveAgent(depth=depth, s0=s0),
-        "passive": lambda: PassiveAgent(liquidity=2.0 * s0**1.5 / depth, fee=0.5 * depth / s0, s0=s0),
-        "trend": lambda: TrendFollowingAgent(half_spread=depth, s0=s0),
-        "glft": lambda: GLFTAgent(gamma=gamma, A=A, k=k, q_max=q_max, s0=s0),
-        "optimal": lambda: CJPAgent(
-            phi=0.5 * gamma * sigma * sigma, A=A, k=k, T=T, dt=dt, q_max=q_max, s0=s0
-        ),
-    }
-    return {n: make[n]() for n in names}
-
-
-#: Most bars a tick market of ``compare`` or ``report`` synthesizes its trades from. The market holds every
-#: trade of its bars in memory (about 15 per bar), so a longer file is cut to its last bars, and says so.
-TICK_MARKET_MAX_BARS = 20_000
-
-
-def bars_for_tick_market(bars):
-    """``bars``, or their last :data:`TICK_MARKET_MAX_BARS` bars when there are more; the cut is printed and
-    recorded as ``bars_used`` in the validation summary (``bars.attrs["validation"]``) that the outputs store."""
-    if bars is None or len(bars) <= TICK_MARKET_MAX_BARS:
-        return bars
-    kept = bars.iloc[-TICK_MARKET_MAX_BARS:].copy()
-    note = (
-        f"the last {TICK_MARKET_MAX_BARS:,} of the {len(bars):,} bars ({kept.index[0]:%Y-%m-%d} to "
-        f"{kept.index[-1]:%Y-%m-%d}): a tick market holds every synthesized trade of its bars in memory "
-        "(mmenv calibrate --bars-csv and mmenv backtest --market bars-csv use the whole file in bounded memory)"
-    )
-    print(f"tick market: {note}")
-    kept.attrs = {**bars.attrs, "validation": {**bars.attrs.get("validation", {}), "bars_used": note}}
-    return kept
 
 
 def build_markets(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -120,24 +54,10 @@ def build_markets(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     markets: dict[str, dict[str, Any]] = {"model": dict(MODEL_MARKET)}
     if not getattr(args, "no_ticks", False):
         markets["synthetic_ticks"] = {**TICK_MARKET, "synthetic_days": getattr(args, "days", 5)}
-    bars = bars_for_tick_market(load_bars_arg(args))
+    bars = bars_for_tick_market(sources.load_bars(args))
     if bars is not None:
         markets["bars"] = {**TICK_MARKET, "bars": bars}
     return markets
-
-
-def load_bars_arg(args: argparse.Namespace):
-    """Bars from ``--ticker`` (yfinance, cache) or ``--bars-csv``; None when neither is given."""
-    from mmenv import data
-
-    if getattr(args, "ticker", None):
-        bars = data.load_bars(args.ticker, offline=getattr(args, "offline", False))
-    elif getattr(args, "bars_csv", None):
-        bars = data.read_bars_csv(args.bars_csv)
-    else:
-        return None
-    bars_validation(bars, args.ticker or str(args.bars_csv))  # printed; stored by the callers
-    return bars
 
 
 def run_compare(
@@ -147,7 +67,7 @@ def run_compare(
     risk: float = 0.6,
     ppo: str | None = None,
     progress: bool = False,
-    names=STRATEGIES,
+    names=COMPARE_STRATEGIES,
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, np.ndarray]], dict[str, dict]]:
     """Score every strategy on every market with common random numbers.
 
@@ -161,8 +81,6 @@ def run_compare(
     infos: dict[str, dict] = {}
     bar = None
     if progress:  # one bar for the whole command: a step per (market, strategy), named in the postfix
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=0, desc="compare", unit="run")
     for mname, kw in markets.items():
         info = market_info(kw)
@@ -170,8 +88,6 @@ def run_compare(
         naive_depth = 0.01 if kw.get("market") == "ticks" else None  # one cent on bar data
         pols = strategies_for(info, risk, naive_depth, names)
         if ppo is not None and mname == "model":
-            from agents.ppo import PPOAgent
-
             pols["ppo"] = PPOAgent(ppo, s0=info["s0"])
         metrics[mname], pnl[mname] = {}, {}
         inv: dict[str, np.ndarray] = {}
@@ -374,11 +290,8 @@ def plot_compare(metrics: dict, pnl: dict, out: Path) -> list[Path]:
 
 
 def add_market_args(parser: argparse.ArgumentParser) -> None:
-    """--ticker / --bars-csv / --offline / --no-ticks / --days."""
-    g = parser.add_mutually_exclusive_group()
-    g.add_argument("--ticker", default=None, help="also run on 1-minute bars of this ticker (yfinance)")
-    g.add_argument("--bars-csv", type=Path, default=None, help="also run on bars from this CSV")
-    parser.add_argument("--offline", action="store_true", help="read --ticker bars from the cache only")
+    """--ticker / --bars-csv / --offline (:mod:`mmenv.studies.sources`), --no-ticks, --days."""
+    sources.add_bars_arguments(parser, "also run on them (a tick market)")
     parser.add_argument("--no-ticks", action="store_true", help="skip the synthetic tick market")
     parser.add_argument(
         "--days", type=int, default=5, help="sessions of synthetic bars for the tick market (5)"

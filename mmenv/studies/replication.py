@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from mmenv.outdir import staged
-from mmenv.studies.common import save_figure, write_json
+from mmenv.studies.common import write_json
+from mmenv.viz.style import pyplot, save_figure, strategy_color
 
 __all__ = ["PAPER_TABLES", "configure_parser", "run", "run_replication"]
 
@@ -97,6 +98,8 @@ def run_replication(
         mean_q, std_q, n_paths and their standard errors), the diagnostic rows (liquidity-term spread and
         the symmetric strategy at that spread), and the P&L samples per gamma and strategy for the figure.
     """
+    # The simulation stack (numba) is imported here, not with the module: `mmenv replicate` starts in well
+    # under a second, and its --help and argument errors do not wait for it.
     from agents import AvellanedaStoikovAgent, SymmetricAgent
     from mmenv.analytics.scores import summarize_totals
     from mmenv.engine import optimal_spread
@@ -265,8 +268,6 @@ def explain(rows: list[dict[str, Any]], diagnostics: list[dict[str, Any]]) -> st
 
 def plot_pnl(pnl: dict[float, dict[str, np.ndarray]], path: Path) -> None:
     """Histograms of terminal P&L, inventory vs symmetric strategy, one panel per gamma (cf. AS Fig. 2)."""
-    from mmenv.viz.style import pyplot, strategy_color
-
     plt = pyplot()
 
     fig, axes = plt.subplots(1, len(pnl), figsize=(4.5 * len(pnl), 3.5), squeeze=False)

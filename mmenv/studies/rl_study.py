@@ -3,9 +3,9 @@
 ``mmenv rl-study --out DIR [--markets trend toxic garch lobster binance] [--timesteps N]``: for each simulated
 market (the market variants of :mod:`mmenv.markets.variants`; any market the env builds from keyword arguments
 is one more entry of :data:`MARKETS`) the steps below; for each real tape (``lobster``, ``binance``: the
-shared samples under ``--data DIR``) the same comparison on the event-clock replay env, trained and tuned on
-the first half of the tape and scored on held-out windows of the second half, paired by window
-(:mod:`mmenv.studies.rl_replay`).
+shared samples under ``--data DIR``; or a tape of one's own, ``--lobster MSG BOOK``, ``--trades T --quotes Q``
+or ``--tape F``) the same comparison on the event-clock replay env, trained and tuned on the first half of
+the tape and scored on held-out windows of the second half, paired by window (:mod:`mmenv.studies.rl_tapes`).
 
 1. trains PPO (:func:`agents.ppo.train_ppo`, ``N`` env steps) on the penalized reward
    W_T - W_0 - phi int q^2 dt - alpha q_T^2 (phi 0.2, alpha 0.1, the model market's task);
@@ -29,15 +29,30 @@ DIR/learning_curve_<market>.png and the PPO runs under DIR/<market>/.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents import AvellanedaStoikovAgent, GLFTAgent
+from agents.ppo import PPOAgent, PPOConfig, plot_learning_curve, train_ppo
+from mmenv.envs.rollout import rollout_many
+from mmenv.studies import rl_tapes, sources
+from mmenv.studies.common import write_json
+from mmenv.studies.references import (
+    cjp_policy,
+    evaluate_policies,
+    market_value,
+    reference_policies,
+    reference_values,
+)
+
 __all__ = [
     "GAMMA_GRID",
     "MARKETS",
+    "TAPE_MARKETS",
     "configure_parser",
     "diagnostics",
     "run",
@@ -51,8 +66,9 @@ MARKETS: dict[str, dict[str, Any]] = {
     "toxic": {"market": "toxic", "toxic_share": 0.5},
     "garch": {"market": "garch"},
 }
-#: Real tapes (:data:`mmenv.studies.rl_replay.TAPES`), studied on the event-clock replay env.
-TAPE_MARKETS = ("lobster", "binance")
+#: The shared samples studied on the event-clock replay env (:data:`mmenv.studies.sources.STUDY_SAMPLES`;
+#: their settings in :data:`mmenv.studies.rl_tapes.TAPE_SETTINGS`).
+TAPE_MARKETS = sources.STUDY_SAMPLES
 #: The task of every market: the penalized reward of the model market's PPO run.
 TASK: dict[str, Any] = {"reward": "penalized", "phi": 0.2, "alpha": 0.1}
 #: Risk aversions tried for AS and GLFT on the training paths (1 / price unit).
@@ -64,15 +80,10 @@ def _stats(x: np.ndarray) -> dict[str, float]:
 
 
 def _params(env_kwargs: dict[str, Any]) -> dict[str, float]:
-    from mmenv.config import MarketParams
-
-    d = MarketParams()
-    return {n: env_kwargs.get(n, getattr(d, n)) for n in ("A", "k", "T", "dt", "q_max", "order_size", "s0")}
+    return {n: market_value(env_kwargs, n) for n in ("A", "k", "T", "dt", "q_max", "order_size", "s0")}
 
 
 def _make(kind: str, gamma: float, p: dict[str, float]):
-    from agents import AvellanedaStoikovAgent, GLFTAgent
-
     if kind == "as":
         return AvellanedaStoikovAgent(gamma=gamma, k=p["k"], q_max=p["q_max"], s0=p["s0"])
     return GLFTAgent(
@@ -87,8 +98,6 @@ def tune_gamma(
 
     Returns (best gamma, {gamma: mean reward}); every gamma sees the same ``paths`` paths of seed ``seed``.
     """
-    from mmenv.studies.train import evaluate_policies
-
     p = _params(env_kwargs)
     pols = {f"{g:g}": _make(kind, g, p) for g in grid}
     rewards = evaluate_policies(pols, env_kwargs, paths, seed)
@@ -126,10 +135,6 @@ def run_market(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Steps 1-4 of the module docstring for market ``name`` of :data:`MARKETS`; JSON-ready metrics."""
-    from agents.optimal import CJPAgent
-    from agents.ppo import PPOAgent, PPOConfig, plot_learning_curve, train_ppo
-    from mmenv.envs.rollout import rollout_many
-
     env_kwargs = {**TASK, **MARKETS[name]}
     config = PPOConfig(
         timesteps=timesteps,
@@ -147,17 +152,7 @@ def run_market(
         "ppo": agent,
         "as_tuned": _make("as", g_as, p),
         "glft_tuned": _make("glft", g_glft, p),
-        "cjp_model": CJPAgent(
-            phi=TASK["phi"],
-            alpha=TASK["alpha"],
-            A=p["A"],
-            k=p["k"],
-            T=p["T"],
-            dt=p["dt"],
-            q_max=p["q_max"],
-            order_size=p["order_size"],
-            s0=p["s0"],
-        ),
+        "cjp_model": cjp_policy(env_kwargs),
     }
     eval_seed = 1_000_000 + seed
     rolls = rollout_many(pols, eval_paths, eval_seed, **env_kwargs)
@@ -222,16 +217,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--markets",
         nargs="+",
-        default=list(MARKETS),
-        choices=[*MARKETS, *TAPE_MARKETS],
-        help="markets to study: simulated (trend, toxic, garch) or real tapes (lobster, binance)",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
         default=None,
-        help="folder of the real samples (lobster/, binance/; default: ../shared/data when present)",
+        choices=[*MARKETS, *TAPE_MARKETS],
+        help="markets to study: simulated (trend, toxic, garch) or the shared samples (lobster, binance) "
+        "(default: trend toxic garch, or none when a tape is given by its flags)",
     )
+    sources.add_data_argument(parser)
+    sources.add_tape_arguments(parser, "study PPO against tuned AS and GLFT on it")
     parser.add_argument("--timesteps", type=int, default=1_000_000, help="PPO env steps per market")
     parser.add_argument("--seed", type=int, default=0, help="training and tuning seed")
     parser.add_argument("--tune-paths", type=int, default=1000, help="training paths for tuning gamma")
@@ -240,36 +232,42 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
+def _study_plan(args: argparse.Namespace) -> tuple[list[str], dict[str, sources.TapeSource]]:
+    """(simulated markets, {key: tape}) of the run: ``--markets`` (default: the simulated markets, none when
+    a tape is given by flags), the shared samples among them (their files checked) and the tapes given."""
+    given = sources.tape_sources(args)
+    names = args.markets if args.markets is not None else ([] if given else list(MARKETS))
+    tapes = {n: sources.sample_source(n, args.data) for n in names if n in TAPE_MARKETS}
+    for src in given:
+        if src.key in tapes:
+            raise ValueError(
+                f"--markets {src.key} (the shared sample) and a tape of that format given by its flags"
+            )
+        src.check()
+        tapes[src.key] = src
+    return [n for n in names if n in MARKETS], tapes
+
+
 def run(args: argparse.Namespace) -> int:
     """Run every market, print the summary, write DIR/metrics.json (keeping the other markets of an existing one)."""
-    import json
-
-    from mmenv.studies.common import write_json
-
     for name in ("timesteps", "tune_paths", "eval_paths", "n_envs"):
         v = getattr(args, name)
         if v < 2:
             raise ValueError(f"{name} must be >= 2, got {v!r}")
-    from mmenv.studies.rl_replay import tape_paths
-
-    for name in args.markets:  # the tapes' files are checked before anything runs or is written
-        if name in TAPE_MARKETS:
-            tape_paths(name, _tape_data_dir(args))
+    markets, tapes = _study_plan(args)  # the tapes' files are checked before anything runs or is written
+    ran_names = [*markets, *tapes]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {"task": TASK, "gamma_grid": list(GAMMA_GRID), "markets": {}, "tapes": {}}
     old = out / "metrics.json"
     if old.is_file():
         prev = json.loads(old.read_text())
-        metrics["markets"] = {k: v for k, v in prev.get("markets", {}).items() if k not in args.markets}
-        metrics["tapes"] = {k: v for k, v in prev.get("tapes", {}).items() if k not in args.markets}
+        metrics["markets"] = {k: v for k, v in prev.get("markets", {}).items() if k not in ran_names}
+        metrics["tapes"] = {k: v for k, v in prev.get("tapes", {}).items() if k not in ran_names}
         kept = [*metrics["markets"], *metrics["tapes"]]
         if kept:
             print(f"keeping {', '.join(kept)} from the existing {old}")
-    for name in args.markets:
-        if name in TAPE_MARKETS:
-            metrics["tapes"][name] = _run_tape(name, args, out)
-            continue
+    for name in markets:
         print(f"{name}: training PPO for {args.timesteps:,} steps, tuning AS and GLFT, evaluating ...")
         metrics["markets"][name] = run_market(
             name,
@@ -281,37 +279,29 @@ def run(args: argparse.Namespace) -> int:
             n_envs=args.n_envs,
             progress=not args.no_progress,
         )
-    from mmenv.studies.rl_replay import summary as tape_summary
-
-    ran = {k: v for k, v in metrics["markets"].items() if k in args.markets}
-    ran_tapes = {k: v for k, v in metrics["tapes"].items() if k in args.markets}
-    for line in summary({"markets": ran}) + tape_summary(ran_tapes):
+    for name, src in tapes.items():
+        metrics["tapes"][name] = _run_tape(name, src, args, out)
+    ran = {k: v for k, v in metrics["markets"].items() if k in markets}
+    ran_tapes = {k: v for k, v in metrics["tapes"].items() if k in tapes}
+    for line in summary({"markets": ran}) + rl_tapes.summary(ran_tapes):
         print(line)
     write_json(metrics, out / "metrics.json")
     print(f"wrote {out / 'metrics.json'}")
     return 0
 
 
-def _tape_data_dir(args: argparse.Namespace) -> Path | None:
-    """``--data``, else the shared samples' folder beside the checkout when present."""
-    from mmenv.studies.replay import shared_data_dir
-
-    return args.data if args.data is not None else shared_data_dir()
-
-
-def _run_tape(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """One real tape of :data:`TAPE_MARKETS` (:func:`mmenv.studies.rl_replay.run_tape_market`)."""
-    from mmenv.studies.rl_replay import load_market_tape, run_tape_market
-
-    tape = load_market_tape(name, _tape_data_dir(args))
+def _run_tape(name: str, src: sources.TapeSource, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """One real tape (:func:`mmenv.studies.rl_tapes.run_tape_market`)."""
+    tape = src.load()
     print(
         f"{name}: training PPO for {args.timesteps:,} decisions on the first half of {tape.source}, tuning "
         "AS and GLFT on its windows, evaluating on the second half ..."
     )
-    return run_tape_market(
+    return rl_tapes.run_tape_market(
         name,
         tape,
         out,
+        label=src.label,
         timesteps=args.timesteps,
         seed=args.seed,
         n_envs=max(1, min(int(args.n_envs), 8)),
@@ -321,15 +311,13 @@ def _run_tape(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _model_discrete_gain(task: dict[str, Any]) -> float:
     """V_exact - V_CJP on the model market for ``task`` (exact values of both recursions)."""
-    from mmenv.studies.train import reference_policies, reference_values
-
     v = reference_values(reference_policies(task), task)
     return v["exact"] - v["cjp"]
 
 
 def report_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
     """The report's subsections from a study's metrics.json: (markdown, learning-curve file names). The
-    simulated markets ("markets") and the real tapes ("tapes", :func:`mmenv.studies.rl_replay.report_markdown`)
+    simulated markets ("markets") and the real tapes ("tapes", :func:`mmenv.studies.rl_tapes.report_markdown`)
     each get their own subsection when present."""
     texts, figures = [], []
     if metrics.get("markets"):
@@ -337,9 +325,7 @@ def report_markdown(metrics: dict[str, Any]) -> tuple[str, list[str]]:
         texts.append(text)
         figures += figs
     if metrics.get("tapes"):
-        from mmenv.studies.rl_replay import report_markdown as tapes_markdown
-
-        text, figs = tapes_markdown(metrics["tapes"])
+        text, figs = rl_tapes.report_markdown(metrics["tapes"])
         texts.append(text)
         figures += figs
     return "\n\n".join(texts), figures

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mmenv.outdir import staged
-from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
-from mmenv.viz.style import strategy_color
+from mmenv.studies.common import write_json
+from mmenv.studies.simulation import MODEL_MARKET, market_info, score, simulate
+from mmenv.studies.strategies import strategies_for
+from mmenv.viz.style import pyplot, save_figure, strategy_color
 
 __all__ = ["SCENARIOS", "configure_parser", "run", "run_robustness"]
 
@@ -73,15 +76,11 @@ def run_robustness(
     sqrt(SE_a^2 + SE_b^2)). For AS against the naive strategy in the same scenario (same paths):
     ``as_minus_naive``, ``as_minus_naive_se`` and ``as_naive_corr`` on the "as" entry.
     """
-    from mmenv.studies.compare import MODEL_MARKET, market_info, strategies_for
-
     info = market_info(MODEL_MARKET)
     out: dict[str, dict[str, dict[str, float]]] = {}
     pnl: dict[str, dict[str, np.ndarray]] = {}
     it = scenarios
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(scenarios, desc="scenarios", leave=False)
     for sc in it:
         kw = {**MODEL_MARKET, **SCENARIOS[sc][0]}

@@ -15,21 +15,36 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from agents import AvellanedaStoikovAgent
 from mmenv.outdir import staged
-from mmenv.studies.common import pyplot, save_figure, score, simulate, write_json
-from mmenv.viz.style import label_points, strategy_color, twin_lines
+from mmenv.studies.common import write_json
+from mmenv.studies.simulation import MODEL_MARKET, market_info, score, simulate
+from mmenv.viz.style import label_points, pyplot, save_figure, strategy_color, twin_lines
 
-__all__ = ["configure_parser", "run", "run_sensitivity"]
+__all__ = ["ROW_KEYS", "configure_parser", "plot_frontier", "run", "run_sensitivity"]
+
+#: The columns of a row of :func:`run_sensitivity`, in order.
+ROW_KEYS = (
+    "gamma",
+    "mean_pnl",
+    "mean_pnl_se",
+    "std_pnl",
+    "std_pnl_se",
+    "inventory_std",
+    "fill_rate",
+    "mean_spread",
+    "mean_abs_skew",
+    "skew_per_unit",
+    "sharpe",
+)
 
 
 def run_sensitivity(
     gammas: np.ndarray, paths: int, seed: int, market: dict[str, Any] | None = None, progress: bool = False
 ) -> list[dict[str, Any]]:
     """One row per gamma (common random numbers across gammas)."""
-    from agents import AvellanedaStoikovAgent
-    from mmenv.studies.compare import MODEL_MARKET, market_info
-
     kw = dict(MODEL_MARKET if market is None else market)
     info = market_info(kw)
     rows = []
@@ -132,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("need --paths >= 2, --n-gamma >= 2 and 0 < --gamma-min < --gamma-max")
     t0 = time.perf_counter()
     gammas = np.geomspace(args.gamma_min, args.gamma_max, args.n_gamma)
-    from tqdm.auto import tqdm
-
     with staged(args.out, getattr(args, "force", False), "sensitivity") as out:
         rows = []
         for g in tqdm(gammas, desc="gamma", leave=False):

@@ -35,8 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from mmenv.envs.env import build_simulation
 from mmenv.outdir import staged
+from mmenv.studies.common import write_json
+from mmenv.studies.sensitivity import ROW_KEYS, plot_frontier, run_sensitivity
+from mmenv.studies.simulation import MODEL_MARKET
 
 __all__ = [
     "configure_parser",
@@ -48,32 +53,14 @@ __all__ = [
     "write_sweep",
 ]
 
-ROW_KEYS = (
-    "gamma",
-    "mean_pnl",
-    "mean_pnl_se",
-    "std_pnl",
-    "std_pnl_se",
-    "inventory_std",
-    "fill_rate",
-    "mean_spread",
-    "mean_abs_skew",
-    "skew_per_unit",
-    "sharpe",
-)
-
 
 def market_kwargs(market: str) -> dict[str, Any]:
     """Env arguments of a market name: the model market of the studies, or that variant with its defaults."""
-    from mmenv.studies.compare import MODEL_MARKET
-
     return {**MODEL_MARKET, "market": market}
 
 
 def sweep_trial(config: dict[str, Any]) -> dict[str, Any]:
     """One cell: AS with ``config["gamma"]`` on ``config["paths"]`` paths of ``config["market"]``, seed ``config["seed"]``."""
-    from mmenv.studies.sensitivity import run_sensitivity
-
     row = run_sensitivity(
         np.array([float(config["gamma"])]),
         int(config["paths"]),
@@ -134,8 +121,6 @@ def run_sweep(
     """
     _check_grid(gammas, seeds, markets, paths)
     for m in markets:  # fail fast, in the driver, on an unknown market
-        from mmenv.envs.env import build_simulation
-
         build_simulation(1, market_kwargs(m))
     configs = [
         {"gamma": float(g), "seed": int(s), "market": m, "paths": int(paths)}
@@ -146,8 +131,6 @@ def run_sweep(
     if backend == "local":
         it = configs
         if progress:
-            from tqdm.auto import tqdm
-
             it = tqdm(configs, desc="sweep", leave=False)
         rows = [sweep_trial(c) for c in it]
     elif backend == "ray":
@@ -223,9 +206,6 @@ def write_sweep(
     rows: list[dict[str, Any]], out: Path, meta: dict[str, Any], plot: bool = True
 ) -> dict[str, Any]:
     """Write ``out/metrics.json`` and one frontier figure per market; returns the metrics dict."""
-    from mmenv.studies.common import write_json
-    from mmenv.studies.sensitivity import plot_frontier
-
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize_rows(rows)
     metrics = {**meta, "rows": rows, "summary": summary}

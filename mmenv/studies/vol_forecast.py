@@ -19,7 +19,8 @@
    :class:`agents.forecast_sigma.ForecastSigmaAgent`; and the true conditional sigma (oracle). All on the same
    paths: mean P&L, std P&L, mean |q|, std of q_T, and the paired P&L difference to the constant sigma.
 
-4. Real 1-minute bars from a tape (``--lobster MSG BOOK``; ``--binance TRADES BBO``): the mid's bars of
+4. Real 1-minute bars from a tape (``--lobster MSG BOOK``, ``--trades T --quotes Q``, ``--tape F``; any of
+   them, each studied in turn, :mod:`mmenv.studies.sources`): the mid's bars of
    :func:`mmenv.data.tape_bars.tape_bars`, checked by the bar validator, their log returns ln(close / open) and,
    as the target, each minute's realised variance from the 5-second returns of the mid (a genuine
    measurement, not the squared return). Horizon one minute (the AS window below), rolling window
@@ -40,17 +41,42 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents import AvellanedaStoikovAgent
+from agents.forecast_sigma import ForecastSigmaAgent
+from mmenv import data
+from mmenv.calibration.volforecast import (
+    GarchFilter,
+    HarFilter,
+    fit_garch,
+    fit_har,
+    forecast_losses,
+    rolling_forecasts,
+)
+from mmenv.config import MarketParams
+from mmenv.data import validate_bars
+from mmenv.data.tape_bars import bar_windows, tape_bars
+from mmenv.envs.rollout import rollout
+from mmenv.markets.registry import make_market
+from mmenv.replay.engine import ReplayConfig, replay
+from mmenv.studies import sources
+from mmenv.studies.common import write_json
+from mmenv.studies.strategies import tape_policies
+from mmenv.studies.tapes import calibrate_tape, median_lot
 
 __all__ = [
     "bar_returns",
     "configure_parser",
     "garch_market_series",
     "quoting_study",
+    "report_markdown",
     "run",
+    "tape_markdown",
     "tape_study",
 ]
 
@@ -66,9 +92,6 @@ def garch_market_series(steps: int, seed: int, dt: float = 0.005, **garch: Any) 
 
     Returns {"changes", "true_variance", "params": (omega, alpha, beta) per step}.
     """
-    from mmenv.config import MarketParams
-    from mmenv.markets.registry import make_market
-
     params = MarketParams(T=steps * dt, dt=dt)
     m = make_market("garch", params, 1, **garch)
     m.reset(np.random.default_rng(seed))
@@ -109,11 +132,6 @@ def _loss_table(losses: dict[str, dict]) -> str:
 
 def quoting_study(paths: int, seed: int, train_steps: int) -> dict[str, Any]:
     """Step 3 of the module docstring; JSON-ready metrics per sigma."""
-    from agents import AvellanedaStoikovAgent
-    from agents.forecast_sigma import ForecastSigmaAgent
-    from mmenv.calibration.volforecast import GarchFilter, HarFilter, fit_garch, fit_har
-    from mmenv.envs.rollout import rollout
-
     dt = 0.005
     train = garch_market_series(train_steps, seed + 7_000_000, dt=dt)
     gfit = fit_garch(train["changes"])
@@ -177,14 +195,6 @@ def tape_study(
 ) -> dict[str, Any]:
     """Step 4 of the module docstring on ``tape``: forecast losses on its real 1-minute bars and the paired
     replay of AS with each forecaster's sigma; JSON-ready."""
-    import warnings
-
-    from mmenv.calibration.volforecast import forecast_losses, rolling_forecasts
-    from mmenv.data import validate_bars
-    from mmenv.data.tape_bars import bar_windows, tape_bars
-    from mmenv.replay.engine import ReplayConfig, replay
-    from mmenv.studies.replay import calibrate_tape, make_policies
-
     bars = tape_bars(tape, 60.0, sample_s=TAPE_RV_SAMPLE_S)
     clean, rep = validate_bars(bars)
     out: dict[str, Any] = {
@@ -223,7 +233,7 @@ def tape_study(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cal = calibrate_tape(fit_part)
-    lot = float(np.median(fit_part.trade_qty[fit_part.kind == 1]))
+    lot = median_lot(fit_part)
     sigmas = {n: f[n] for n in ("constant", "rolling", "ewma", "garch", "har")}
     sigmas["realised"] = f["realized"]
     mids = bars["open"].to_numpy()[window:]
@@ -233,10 +243,9 @@ def tape_study(
         if len(w) < 2:
             continue
         kept.append(j)
-        pol = make_policies(
+        pol = tape_policies(
             ["as"],
             cal,
-            lot_size=lot,
             max_lots=max_lots,
             risk_aversion=risk_aversion,
             horizon=60.0,
@@ -322,47 +331,20 @@ def _print_tape(t: dict[str, Any]) -> None:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``mmenv vol-forecast``."""
     parser.add_argument("--out", type=Path, default=Path("out/vol-forecast"), help="output directory")
-    g = parser.add_mutually_exclusive_group()
-    g.add_argument(
-        "--ticker", default=None, help="1-minute bars of this ticker (yfinance) instead of synthetic"
-    )
-    g.add_argument(
-        "--bars-csv", type=Path, default=None, help="1-minute bars from this CSV instead of synthetic"
-    )
-    parser.add_argument("--offline", action="store_true", help="read --ticker bars from the cache only")
+    sources.add_bars_arguments(parser, "forecast them instead of the synthetic bars")
     parser.add_argument("--days", type=int, default=60, help="sessions of synthetic bars (60)")
     parser.add_argument("--steps", type=int, default=40_000, help="GARCH-market changes for the losses")
     parser.add_argument("--paths", type=int, default=2000, help="episodes of the quoting comparison")
     parser.add_argument("--seed", type=int, default=0, help="seed")
-    parser.add_argument(
-        "--lobster",
-        nargs=2,
-        type=Path,
-        metavar=("MESSAGE", "ORDERBOOK"),
-        default=None,
-        help="also forecast the real 1-minute bars of this LOBSTER tape and replay AS on it with each sigma",
-    )
-    parser.add_argument(
-        "--binance",
-        nargs=2,
-        type=Path,
-        metavar=("TRADES", "BBO"),
-        default=None,
-        help="the same on a Binance trades + best bid/ask tape",
+    sources.add_tape_arguments(
+        parser, "also forecast its real 1-minute bars and replay AS on it with each sigma (several allowed)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the three parts, print, write DIR/metrics.json."""
-    from mmenv import data
-    from mmenv.calibration.volforecast import forecast_losses, rolling_forecasts
-    from mmenv.data import loaders as tape_loaders
-    from mmenv.studies.common import write_json
-    from mmenv.studies.compare import load_bars_arg
-
+    """Run the parts, print, write DIR/metrics.json."""
     # the tapes are read (and checked) before anything runs; the output folder is made when there is a result
-    lobster = tape_loaders.load_lobster(*args.lobster) if args.lobster is not None else None
-    binance = tape_loaders.load_binance(*args.binance) if args.binance is not None else None
+    given = {src.key: (src.label, src.load()) for src in sources.tape_sources(args)}
     out = Path(args.out)
     metrics: dict[str, Any] = {}
     s = garch_market_series(args.steps, args.seed)
@@ -384,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
     }
     print(f"GARCH market, {args.steps:,} changes, blocks of {GARCH_BLOCK} steps:")
     print(_loss_table(metrics["garch_market"]["losses"]))
-    bars = load_bars_arg(args)
+    bars = sources.load_bars(args)
     source = args.ticker or (
         str(args.bars_csv) if args.bars_csv else f"synthetic bars ({args.days} sessions)"
     )
@@ -407,19 +389,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["quoting"] = quoting_study(args.paths, args.seed, args.steps)
     print(f"\nAS (gamma 0.1) on {args.paths} GARCH-market episodes with each sigma (same paths):")
     print(_quoting_table(metrics["quoting"]))
-    tapes = {}
-    if args.lobster is not None:
-        tapes["lobster"] = tape_study(
-            lobster, f"LOBSTER {args.lobster[0].name.split('_')[0]} {args.lobster[0].name.split('_')[1]}"
-        )
-    if args.binance is not None:
-        parts = args.binance[0].stem.split("_")
-        label = (
-            f"Binance {parts[1].upper()} {parts[2][:10]}"
-            if len(parts) > 2
-            else f"Binance {args.binance[0].name}"
-        )
-        tapes["binance"] = tape_study(binance, label)
+    tapes = {key: tape_study(tape, label) for key, (label, tape) in given.items()}
     for t in tapes.values():
         _print_tape(t)
     if tapes:
@@ -475,11 +445,11 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         "```",
     ]
     for t in metrics.get("tapes", {}).values():
-        lines += ["", *_tape_markdown(t)]
+        lines += ["", *tape_markdown(t)]
     return "\n".join(lines)
 
 
-def _tape_markdown(t: dict[str, Any]) -> list[str]:
+def tape_markdown(t: dict[str, Any]) -> list[str]:
     """The report's lines on one real tape (step 4 of the module docstring)."""
     if "too_short" in t:
         return [f"Real bars of {t['source']}: {t['too_short']}, so no forecast is scored on it."]

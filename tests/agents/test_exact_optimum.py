@@ -265,7 +265,7 @@ def test_cjp_converges_to_exact_optimum_as_dt_shrinks():
 
 # ---------------------------------------------------------------- the training study's use of it
 def test_convergence_table_rows():
-    from mmenv.studies.train import convergence_table, format_convergence
+    from mmenv.studies.references import convergence_table, format_convergence
 
     rows = convergence_table({"reward": "penalized", "phi": 0.2, "alpha": 0.1, "q_max": 5, "T": 0.2})
     assert [r["dt"] for r in rows] == pytest.approx([0.02, 0.01, 0.005, 0.0025, 0.00125, 0.000625])
@@ -278,7 +278,7 @@ def test_convergence_table_rows():
 
 
 def test_score_against_uses_the_exact_value_and_paired_se():
-    from mmenv.studies.train import score_against
+    from mmenv.studies.references import score_against
 
     rng = np.random.default_rng(0)
     common = rng.normal(50.0, 5.0, 400)
@@ -295,8 +295,8 @@ def test_score_against_uses_the_exact_value_and_paired_se():
 
 
 def test_report_part_exact_optimum():
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_exact_optimum
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.optimality import sec_exact_optimum
 
     rep = Report(Path("unused"))
     sec_exact_optimum(rep, {"paths": 400, "seed": 0})

@@ -16,7 +16,7 @@ from agents.base import state_from_obs
 from agents.ppo import PPOAgent, PPOConfig, make_training_env, train_ppo
 from agents.sb3_vecenv import MarketMakingSB3VecEnv
 from mmenv.envs.vector_env import MarketMakingVectorEnv
-from mmenv.studies.train import evaluate_policies, score_against
+from mmenv.studies.references import evaluate_policies, score_against
 
 SHORT = {"T": 0.05, "dt": 0.005, "reward": "penalized", "phi": 0.2, "alpha": 0.1}  # 10 steps
 

@@ -112,8 +112,8 @@ def test_binance_analysis() -> None:
 
 
 def test_report_part_says_when_the_samples_are_absent(tmp_path: Path) -> None:
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_intensity import sec_intensity_models
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.intensity import sec_intensity_models
 
     rep = Report(out=tmp_path)
     sec_intensity_models(rep, {"shared_data": tmp_path / "nowhere"})
@@ -123,10 +123,11 @@ def test_report_part_says_when_the_samples_are_absent(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(SHARED is None, reason="real samples absent (shared/data)")
 def test_report_part_on_the_shared_samples(tmp_path: Path) -> None:
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_intensity import find_samples, sec_intensity_models
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.intensity import sec_intensity_models
+    from mmenv.studies.sources import study_samples
 
-    _, found = find_samples(SHARED)
+    _, found = study_samples(SHARED)
     if not found:
         pytest.skip(f"no sample under {SHARED}")
     rep = Report(out=tmp_path)

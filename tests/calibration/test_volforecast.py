@@ -146,8 +146,8 @@ def test_vol_forecast_cli_writes_metrics(tmp_path):
     q = m["quoting"]["policies"]
     assert set(q) == {"constant", "rolling", "ewma", "garch", "har", "true"}
     assert q["constant"]["vs_constant"]["diff"] == 0.0
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_vol_forecast
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.saved_studies import sec_vol_forecast
 
     rep = Report(tmp_path / "report")
     sec_vol_forecast(rep, {"vol_forecast": tmp_path})

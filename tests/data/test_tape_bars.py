@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mmenv.data import validate_bars
+from mmenv.data.samples import shared_data_dir
 from mmenv.data.tape import Tape
 from mmenv.data.tape_bars import tape_bars
-from mmenv.studies.replay import shared_data_dir
 
 SHARED = shared_data_dir() or Path("/nonexistent")
 LOBSTER = (

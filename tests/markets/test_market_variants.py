@@ -23,7 +23,7 @@ from mmenv.markets.variants import (
     TrendMarket,
     make_variant,
 )
-from mmenv.studies.common import score, simulate
+from mmenv.studies.simulation import score, simulate
 
 P = MarketParams()
 

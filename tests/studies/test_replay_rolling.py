@@ -7,7 +7,8 @@ import argparse
 import numpy as np
 import pytest
 
-from mmenv.studies.replay import add_replay_arguments, rolling_calibrations, run_study
+from mmenv.studies.tape_backtest import add_replay_arguments, run_study
+from mmenv.studies.tapes import rolling_calibrations
 from tests.studies.test_replay_study import synthetic_tape
 
 
@@ -73,7 +74,7 @@ def test_the_selected_laws_quotes_are_replayed_beside_the_exponentials(monkeypat
     from mmenv.calibration.intensity.likelihood import fit_law
     from mmenv.calibration.intensity.tape import IntensityTape
     from mmenv.calibration.trades import TradesAndQuotes
-    from mmenv.studies import replay as study
+    from mmenv.studies import tape_backtest as study
 
     tape = synthetic_tape(4000, seed=4)
     ins, _ = tape.split(0.5)

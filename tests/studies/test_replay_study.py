@@ -1,4 +1,5 @@
-"""``mmenv backtest`` on real data: calibrate in sample, replay out of sample, the table, walk-forward."""
+"""``mmenv backtest`` on a tape (:mod:`mmenv.studies.tape_backtest`): calibrate in sample, replay out of sample,
+the table, walk-forward."""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def test_backtest_cli_on_a_generic_tape(tmp_path, capsys):
 def test_walk_forward_uses_the_pluggable_calibrator():
     import argparse
 
-    from mmenv.studies.replay import add_replay_arguments, calibrate_tape, run_study
+    from mmenv.studies.tape_backtest import add_replay_arguments, run_study
+    from mmenv.studies.tapes import calibrate_tape
 
     p = argparse.ArgumentParser()
     add_replay_arguments(p)
@@ -203,13 +205,14 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
 
 
 def test_report_section_sentences_are_computed_from_the_metrics():
-    from mmenv.studies.replay import default_args, report_section, run_study
+    from mmenv.studies.report.real_tapes import real_tapes_markdown
+    from mmenv.studies.tape_backtest import default_args, run_study
 
     args = default_args(quick=True)
     args.replay_latencies_ms = [0.0, 50.0]
     m = run_study(synthetic_tape(2500, seed=4), args)
     m.pop("_results")
-    text = report_section({"synthetic": m})
+    text = real_tapes_markdown({"synthetic": m})
     pnl = {s: v["total_pnl"] for s, v in m["strategies"].items()}
     wins = sum(v > 0 for v in pnl.values())
     assert f"{wins} of {len(pnl)} strategies made money out of sample" in text
@@ -220,11 +223,11 @@ def test_report_section_sentences_are_computed_from_the_metrics():
         in text
     )
     assert "| glft |" in text and "queue 50ms" in text
-    assert "No real-data sample was found" in report_section({})
+    assert "No real-data sample was found" in real_tapes_markdown({})
 
 
 def test_report_lists_the_real_data_part():
-    from mmenv.studies.replay import report_part
-    from mmenv.studies.report import SECTIONS
+    from mmenv.studies.report.contents import SECTIONS
+    from mmenv.studies.report.real_tapes import sec_real_tapes
 
-    assert any(report_part in s.parts for s in SECTIONS)
+    assert any(sec_real_tapes in s.parts for s in SECTIONS)

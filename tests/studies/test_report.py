@@ -12,16 +12,10 @@ import pytest
 
 from mmenv.cli import main as cli_main
 from mmenv.studies.compare import inventory_variance_reduction
-from mmenv.studies.report import SECTIONS, Section, compute_order
-from mmenv.studies.report_summary import (
-    BEGIN,
-    END,
-    key_results_markdown,
-    pct,
-    readme_block,
-    summary_markdown,
-    update_readme,
-)
+from mmenv.studies.report.contents import SECTIONS
+from mmenv.studies.report.document import Section, compute_order
+from mmenv.studies.report.readme import BEGIN, END, key_results_markdown, readme_block, update_readme
+from mmenv.studies.report.summary import pct, summary_markdown
 from mmenv.viz.html import github_slug, markdown_to_html
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +223,7 @@ def test_label_points_keeps_labels_apart_and_inside(tmp_path):
 
 
 def test_real_tape_sentences_read_the_intensity_metrics():
-    from mmenv.studies.report_summary import conclusions_markdown, summary_items
+    from mmenv.studies.report.summary import conclusions_markdown, summary_items
 
     ex = {"params": {"A": 2.5, "k": 60.0}, "se": {"A": 0.06, "k": 0.5}, "gof_pvalue": 0.0}
     row = {"label": "one tick past the touch", "ratio_exp_to_empirical": 4.06}
@@ -256,7 +250,7 @@ def test_real_tape_sentences_read_the_intensity_metrics():
 
 
 def test_replay_sentences_read_the_real_data_metrics():
-    from mmenv.studies.report_summary import conclusions_markdown, summary_items
+    from mmenv.studies.report.summary import conclusions_markdown, summary_items
 
     def run(pnl, spread, adv):
         return {"total_pnl": pnl, "spread_pnl": spread, "adverse_selection_pnl": adv, "n_fills": 100}
@@ -278,7 +272,7 @@ def test_replay_sentences_read_the_real_data_metrics():
 
 def test_committed_report_summary_has_five_to_eight_sentences():
     """The committed full run (with PPO, the RL study and both real tapes) keeps the summary to 5-8 bullets."""
-    from mmenv.studies.report_summary import summary_items
+    from mmenv.studies.report.summary import summary_items
 
     path = Path(__file__).resolve().parents[2] / "docs" / "report" / "metrics.json"
     items = summary_items(json.loads(path.read_text()))

@@ -10,24 +10,18 @@ import re
 import numpy as np
 import pytest
 
-from mmenv.studies.replay import shared_data_dir
+from mmenv.data.samples import find_samples
+from mmenv.studies.sources import sample_source
 
-DATA = shared_data_dir()
-BINANCE = (
-    "binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-    "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-)
+DATA, FOUND = find_samples()
 needs_data = pytest.mark.skipif(
-    DATA is None or not all((DATA / f).is_file() for f in BINANCE),
-    reason="../shared/data/binance (the Binance BTCUSDT sample) is absent",
+    "binance" not in FOUND, reason="../shared/data/binance (the Binance BTCUSDT sample) is absent"
 )
 
 
 @pytest.fixture(scope="module")
 def small_tape():
-    from mmenv.studies.rl_replay import load_market_tape
-
-    tape = load_market_tape("binance", DATA)
+    tape = sample_source("binance", DATA).load()
     stop = int(np.searchsorted(tape.time, tape.time[0] + int(12e9)))
     return tape.slice(0, stop)
 
@@ -35,7 +29,7 @@ def small_tape():
 @needs_data
 def test_tape_market_pairs_by_window(small_tape, tmp_path):
     pytest.importorskip("stable_baselines3")
-    from mmenv.studies.rl_replay import report_markdown, run_tape_market
+    from mmenv.studies.rl_tapes import report_markdown, run_tape_market
 
     m = run_tape_market(
         "binance", small_tape, tmp_path, timesteps=512, seed=3, n_envs=2, episode_s=0.5, grid=(1.0, 100.0)
@@ -72,11 +66,14 @@ def test_tape_market_pairs_by_window(small_tape, tmp_path):
 def test_cli_adds_a_tape_and_keeps_the_other_markets(small_tape, tmp_path, monkeypatch):
     pytest.importorskip("stable_baselines3")
     from mmenv.cli import main
-    from mmenv.studies import rl_replay
+    from mmenv.studies import rl_tapes
+    from mmenv.studies.sources import TapeSource
 
-    monkeypatch.setattr(rl_replay, "load_market_tape", lambda name, d: small_tape)
-    monkeypatch.setattr(rl_replay, "RISK_GRID", (1.0, 100.0))
-    monkeypatch.setitem(rl_replay.TAPES, "binance", {**rl_replay.TAPES["binance"], "episode_s": 0.5})
+    monkeypatch.setattr(TapeSource, "load", lambda self: small_tape)
+    monkeypatch.setattr(rl_tapes, "RISK_GRID", (1.0, 100.0))
+    monkeypatch.setitem(
+        rl_tapes.TAPE_SETTINGS, "binance", {**rl_tapes.TAPE_SETTINGS["binance"], "episode_s": 0.5}
+    )
     (tmp_path / "metrics.json").write_text(json.dumps({"markets": {"trend": {"kept": True}}}))
     rc = main(
         [
@@ -97,12 +94,16 @@ def test_cli_adds_a_tape_and_keeps_the_other_markets(small_tape, tmp_path, monke
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["markets"] == {"trend": {"kept": True}} and m["tapes"]["binance"]["risk_grid"] == [1.0, 100.0]
+    assert m["tapes"]["binance"]["label"] == "Binance BTCUSDT 2024-08-08"  # the catalogue's label
 
 
-def test_missing_data_is_named(tmp_path):
-    from mmenv.studies.rl_replay import load_market_tape
+def test_missing_data_is_named(tmp_path, monkeypatch):
+    from mmenv.data import samples
 
     with pytest.raises(ValueError, match="--data"):
-        load_market_tape("lobster", None)
+        sample_source("lobster", tmp_path / "nowhere")
     with pytest.raises(ValueError, match="AMZN"):
-        load_market_tape("lobster", tmp_path)
+        sample_source("lobster", tmp_path)
+    monkeypatch.setattr(samples, "shared_data_dir", lambda explicit=None: None)
+    with pytest.raises(ValueError, match="--data"):
+        sample_source("lobster")

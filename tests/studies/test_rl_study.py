@@ -76,8 +76,8 @@ def test_rl_study_cli_writes_metrics(tmp_path):
     assert e["mean"] == pytest.approx(m["policies"]["ppo"]["mean"] - m["policies"]["as_tuned"]["mean"])
     assert (tmp_path / m["learning_curve"]).is_file()
     # the report's subsection reads the study's metrics.json and places its learning curves
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_rl_study
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.saved_studies import sec_rl_study
 
     rep = Report(tmp_path / "report")
     rep.out.mkdir()
@@ -93,8 +93,8 @@ def test_report_reads_the_committed_studies(tmp_path):
     """The studies in docs/studies (the README's numbers) are readable by the report's subsections."""
     from pathlib import Path
 
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_rl_study, sec_vol_forecast
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.saved_studies import sec_rl_study, sec_vol_forecast
 
     root = Path(__file__).resolve().parents[2] / "docs" / "studies"
     rep = Report(tmp_path)

@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from mmenv.cli import main as cli_main
-from mmenv.studies.compare import STRATEGIES, market_info, run_compare, strategies_for
+from mmenv.studies.compare import run_compare
 from mmenv.studies.robustness import run_robustness
 from mmenv.studies.sensitivity import run_sensitivity
+from mmenv.studies.simulation import market_info
+from mmenv.studies.strategies import COMPARE_STRATEGIES, strategies_for
 
 
 def test_compare_cli(tmp_path, capsys):
     assert cli_main(["compare", "--paths", "20", "--out", str(tmp_path), "--days", "2"]) == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert set(m["metrics"]) == {"model", "synthetic_ticks"}
-    assert set(STRATEGIES) <= set(m["metrics"]["model"])
+    assert set(COMPARE_STRATEGIES) <= set(m["metrics"]["model"])
     red = m["metrics"]["model"]["_summary"]["inventory_variance_reduction_as_vs_naive"]
     assert -1 < red < 1
     assert (tmp_path / "compare_risk_return.png").stat().st_size > 0
@@ -28,9 +30,9 @@ def test_compare_bars_csv(tmp_path, monkeypatch, capsys):
     """compare on a bars CSV; a file longer than the tick market's bound is cut to its last bars, said in the
     output and in metrics.json."""
     from mmenv.data import synthetic_bars
-    from mmenv.studies import compare
+    from mmenv.studies import simulation
 
-    monkeypatch.setattr(compare, "TICK_MARKET_MAX_BARS", 500)
+    monkeypatch.setattr(simulation, "TICK_MARKET_MAX_BARS", 500)
 
     bars = synthetic_bars(days=2, seed=3)
     csv = tmp_path / "bars.csv"
@@ -85,8 +87,8 @@ def test_robustness_toxic_flow_costs_adverse_selection(tmp_path):
 def test_report_rl_section_reevaluates_a_trained_run(tmp_path):
     pytest.importorskip("stable_baselines3")
     from agents.ppo import PPOConfig, train_ppo
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_sections import sec_rl
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.optimality import sec_rl
 
     cfg_ppo = PPOConfig(
         timesteps=1024,

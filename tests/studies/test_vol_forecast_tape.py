@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,21 +12,15 @@ import pytest
 pytest.importorskip("arch", reason="the GARCH fit needs the arch package (the data extra)")
 
 from mmenv.calibration.volforecast import rolling_forecasts
-from mmenv.studies.replay import shared_data_dir
+from mmenv.data.samples import SAMPLES, find_samples
 
-DATA = shared_data_dir() or Path("/nonexistent")
-LOBSTER = (
-    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
-    DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-)
-BINANCE = (
-    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-    DATA / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-)
+_, FOUND = find_samples()
 needs = pytest.mark.skipif(
-    not all(p.is_file() for p in (*LOBSTER, *BINANCE)),
+    not {"lobster", "binance"} <= set(FOUND),
     reason="../shared/data (the LOBSTER AMZN and Binance BTCUSDT samples) is absent",
 )
+LOBSTER = FOUND.get("lobster", ())
+BINANCE = FOUND.get("binance", ())
 
 
 def test_realized_variance_input_is_the_target_and_har_input():
@@ -44,7 +37,7 @@ def test_realized_variance_input_is_the_target_and_har_input():
 @needs
 def test_tape_study_on_the_first_130_minutes():
     from mmenv.data.loaders import load_binance, load_lobster
-    from mmenv.studies.vol_forecast import _tape_markdown, tape_study
+    from mmenv.studies.vol_forecast import tape_markdown, tape_study
 
     tape = load_lobster(*LOBSTER)
     cut = int(np.searchsorted(tape.time, (34200 + 130 * 60) * 10**9))
@@ -65,11 +58,11 @@ def test_tape_study_on_the_first_130_minutes():
     assert q["policies"]["constant"]["vs_constant"]["diff"] == 0.0
     # a different sigma changes the quotes: not every forecaster's P&L equals the constant's
     assert any(p["vs_constant"]["se"] > 0 for p in q["policies"].values())
-    text = "\n".join(_tape_markdown(m))
+    text = "\n".join(tape_markdown(m))
     assert "Real 1-minute bars" in text and not re.search(r"\bnan\b", text.lower())
     short = tape_study(load_binance(*BINANCE), "Binance BTCUSDT")
     assert short["bars"] == 7 and "fewer than" in short["too_short"] and "losses" not in short
-    assert "no forecast is scored" in _tape_markdown(short)[0]
+    assert "no forecast is scored" in tape_markdown(short)[0]
 
 
 @needs
@@ -90,15 +83,18 @@ def test_vol_forecast_cli_with_tapes(tmp_path):
             "30",
             "--lobster",
             *map(str, LOBSTER),
-            "--binance",
-            *map(str, BINANCE),
+            "--trades",
+            *map(str, BINANCE[:1]),
+            "--quotes",
+            *map(str, BINANCE[1:]),
         ]
     )
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["tapes"]["lobster"]["scored_minutes"] == 270 and "too_short" in m["tapes"]["binance"]
-    from mmenv.studies.report import Report
-    from mmenv.studies.report_rl import sec_vol_forecast
+    assert m["tapes"]["lobster"]["source"] == SAMPLES["lobster"].label  # the catalogue's label
+    from mmenv.studies.report.document import Report
+    from mmenv.studies.report.saved_studies import sec_vol_forecast
 
     rep = Report(tmp_path / "report")
     sec_vol_forecast(rep, {"vol_forecast": tmp_path})

@@ -1,63 +1,35 @@
-"""Report part (section III): the intensity laws on the real samples, chosen out of sample.
+"""Report section III (continued): the intensity laws on the real tapes, chosen out of sample.
 
-On each real sample found (LOBSTER AMZN and Binance BTCUSDT, in ``cfg["shared_data"]`` or the shared-data
-folder that the real-data backtest uses), :func:`mmenv.calibration.intensity.summary.analyse` fits the exponential of record,
-the power law and the two-part law by the same truncated, tick-censored likelihood, chooses one out of
-sample and measures the exponential's error at the depths that matter; the part prints the model table,
-the computed sentences, the risk-neutral quoting depth of each law and the figure, and stores the numbers
-under ``rep.metrics["intensity_models"]``. Absent samples are said so, not hidden.
+On each real tape of the run (the shared samples found, LOBSTER AMZN and Binance BTCUSDT, in
+``cfg["shared_data"]`` or the default shared-data folder, :func:`mmenv.studies.sources.study_samples`; then
+the tapes given to the report, ``cfg["tapes"]``), :func:`mmenv.calibration.intensity.summary.analyse` fits the
+exponential of record, the power law and the two-part law by the same truncated, tick-censored likelihood,
+chooses one out of sample and measures the exponential's error at the depths that matter; the part prints the
+model table, the computed sentences, the risk-neutral quoting depth of each law and the figure, and stores the
+numbers under ``rep.metrics["intensity_models"]`` (by sample key, or by label for a tape given to the report).
+Absent samples are said so, not hidden.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from mmenv.studies.report import Report
+from mmenv.calibration import calibrate
+from mmenv.calibration.intensity.summary import analyse, markdown_models
+from mmenv.calibration.report import plot_calibration
+from mmenv.studies.report.document import Report
+from mmenv.studies.report.inputs import real_tapes
 
-__all__ = ["SAMPLES", "find_samples", "risk_neutral_depth", "sec_intensity_models"]
-
-#: name -> (title, loader, files relative to the samples folder)
-SAMPLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "lobster": (
-        "LOBSTER AMZN, 21 June 2012 (full trading day)",
-        "load_lobster",
-        (
-            "lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv",
-            "lobster/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-        ),
-    ),
-    "binance": (
-        "Binance USD-M BTCUSDT, 8 August 2024 23:54-24:00",
-        "load_trades_bbo",
-        (
-            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-        ),
-    ),
-}
+__all__ = ["figure_name", "risk_neutral_depth", "sec_intensity_models"]
 
 
-def find_samples(root: str | Path | None = None) -> tuple[Path | None, dict[str, tuple[Path, ...]]]:
-    """(folder, {name: files}) of the real samples present under ``root`` (default: the shared-data
-    folder of :func:`mmenv.studies.replay.shared_data_dir`)."""
-    if root is None:
-        from mmenv.studies.replay import shared_data_dir
-
-        root = shared_data_dir()
-    if root is None:
-        return None, {}
-    root = Path(root)
-    found = {}
-    for name, (_, _, files) in SAMPLES.items():
-        paths = tuple(root / f for f in files)
-        if all(p.is_file() for p in paths):
-            found[name] = paths
-    return root, found
+def figure_name(key: str) -> str:
+    """A file-name-safe form of a tape's key (``"lobster"`` stays ``"lobster"``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
 
 
 def risk_neutral_depth(fit: Any, lo: float, hi: float, n: int = 20_001) -> tuple[float, float]:
@@ -92,13 +64,8 @@ def _quote_sentence(quotes: dict[str, tuple[float, float]], sel: str, c: float) 
 
 
 def sec_intensity_models(rep: Report, cfg: dict) -> None:
-    """III (continued): the intensity laws on the real samples."""
-    from mmenv.calibration import calibrate
-    from mmenv.calibration import trades as tl
-    from mmenv.calibration.intensity.summary import analyse, markdown_models
-    from mmenv.calibration.report import plot_calibration
-
-    root, found = find_samples(cfg.get("shared_data"))
+    """III (continued): the intensity laws on the real tapes."""
+    root, found = real_tapes(cfg)
     rep.add(
         "### Beyond the exponential: which intensity law real tapes support\n\n"
         "Three laws are fitted to real trades by the same likelihood as above (left truncation at the "
@@ -114,11 +81,11 @@ def sec_intensity_models(rep: Report, cfg: dict) -> None:
         rep.add(f"The real samples are not part of this run ({where}); the comparison is not shown.")
         return
     out: dict[str, Any] = {}
-    for name, paths in found.items():
-        title, loader, _ = SAMPLES[name]
+    for src in found:
+        name, title = src.key, src.title
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = getattr(tl, loader)(*paths)
+            data = src.load_trades_and_quotes()
             result = calibrate(data)
             a = analyse(data)
         d = a.to_dict()
@@ -133,7 +100,7 @@ def sec_intensity_models(rep: Report, cfg: dict) -> None:
         qtxt = _quote_sentence(quotes, sel, c)
         rep.add(f"**{title}** ({a.sample.n:,} market orders):\n\n" + markdown_models(a) + "\n\n" + qtxt)
         rep.figure(
-            plot_calibration(result, a.sample, rep.out / f"calibration_{name}.png", analysis=a),
+            plot_calibration(result, a.sample, rep.out / f"calibration_{figure_name(name)}.png", analysis=a),
             f"{title}: the intensity beyond the touch on the likelihood's truncation basis (left, log scale) "
             "and the probability that an order that reached the touch walks x or more past it (right), "
             "empirical with 95% intervals against the three fitted laws; the dashed line marks the typical "

@@ -1,13 +1,13 @@
 """PPO on real tapes against AS and GLFT tuned in sample: trained, tuned and scored on disjoint parts of the tape.
 
-``mmenv rl-study --markets lobster binance [--data DIR]`` runs, for each real tape of :data:`TAPES` (the
-shared samples, or ``--lobster MSG BOOK`` / ``--trades T --quotes Q``), what :mod:`mmenv.studies.rl_study`
-runs on the simulated markets:
+``mmenv rl-study --markets lobster binance [--data DIR]`` runs, for each shared sample of :data:`TAPE_SETTINGS`
+(:mod:`mmenv.data.samples`), and ``mmenv rl-study --lobster MSG BOOK`` (``--trades T --quotes Q``, ``--tape F``)
+for a tape of one's own, what :mod:`mmenv.studies.rl_study` runs on the simulated markets:
 
 1. The tape is split in time: the first half (``in_sample``) is the training part, the second half is held
-   out. A, k and sigma are calibrated on the training part (:func:`mmenv.studies.replay.calibrate_tape`),
+   out. A, k and sigma are calibrated on the training part (:func:`mmenv.studies.tapes.calibrate_tape`),
    the lot is the median training trade size, the inventory limit ``max_lots`` lots, and the intensity law
-   is selected out of sample within the training part (:func:`mmenv.studies.replay.select_law`), as the
+   is selected out of sample within the training part (:func:`mmenv.studies.tapes.select_law`), as the
    replay backtest does. Replay settings: the queue-aware engine, zero latency, no fees, decisions on every
    top-of-book update; the AS horizon T is the window length.
 2. Tuning: the training part is cut into consecutive windows of ``episode_s`` seconds; for every risk
@@ -16,7 +16,7 @@ runs on the simulated markets:
    is not the exponential, their quotes under that law (``as-<law>``, ``glft-<law>``) are replayed on
    every training window from a flat start; each family keeps the r with the highest mean P&L per window,
    and "best tuned AS" (GLFT) is the AS-type (GLFT-type) policy with the highest training mean.
-3. PPO (stable-baselines3, :func:`mmenv.studies.train_replay.train_on_tape`) trains for ``timesteps``
+3. PPO (stable-baselines3, :func:`mmenv.studies.tape_ppo.train_on_tape`) trains for ``timesteps``
    decisions on :class:`mmenv.replay.env.ReplayEnv` episodes of ``episode_s`` seconds drawn from the
    training part (reward: the change of mark-to-mid equity; observation: inventory, time, spread, queue
    imbalance, last trade side, event gap, mid change, sigma; action: the two depths in ticks, in
@@ -36,17 +36,25 @@ runs on the simulated markets:
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.ppo import configure_torch, plot_learning_curve
+from mmenv.analytics.scores import markouts, mid_at
+from mmenv.replay.engine import ReplayConfig, replay
+from mmenv.studies.common import fmt_number, mean_se
+from mmenv.studies.strategies import law_policies, tape_policies
+from mmenv.studies.tape_ppo import play, replay_env, save_agent, train_on_tape
+from mmenv.studies.tapes import calibrate_tape, episode_windows, median_lot, select_law
+
 __all__ = [
     "RISK_GRID",
-    "TAPES",
+    "TAPE_SETTINGS",
     "imbalance_signal",
-    "load_market_tape",
     "plot_tape_curve",
     "replay_diagnostics",
     "report_markdown",
@@ -57,28 +65,14 @@ __all__ = [
 
 #: Risk aversions r tried on the training windows (scale-free: AS's inventory shift is at most r / k per lot).
 RISK_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
-#: tape name -> its files under the shared data folder, the window (episode) length, the largest depth PPO may
-#: quote (ticks; about ten times sigma sqrt(window) of the tape) and a label.
-TAPES: dict[str, dict[str, Any]] = {
-    "lobster": {
-        "label": "LOBSTER AMZN 2012-06-21",
-        "files": (
-            "lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv",
-            "lobster/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-        ),
-        "episode_s": 60.0,
-        "max_depth_ticks": 50.0,
-    },
-    "binance": {
-        "label": "Binance BTCUSDT perpetual 2024-08-08",
-        "files": (
-            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-            "binance/usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-        ),
-        "episode_s": 5.0,
-        "max_depth_ticks": 200.0,
-    },
+#: The study's settings per tape, by sample key (:data:`mmenv.data.samples.SAMPLES`) or, for a tape given by
+#: flags, by format: the window (episode) length in seconds and the largest depth PPO may quote (ticks; about
+#: ten times sigma sqrt(window) of the tape). A generic tape gets :data:`DEFAULT_SETTINGS`.
+TAPE_SETTINGS: dict[str, dict[str, float]] = {
+    "lobster": {"episode_s": 60.0, "max_depth_ticks": 50.0},
+    "binance": {"episode_s": 5.0, "max_depth_ticks": 200.0},
 }
+DEFAULT_SETTINGS: dict[str, float] = {"episode_s": 60.0, "max_depth_ticks": 50.0}
 MARKOUT_S = (1.0, 10.0)
 _POLICY_NAMES = {
     "ppo": "PPO",
@@ -86,50 +80,15 @@ _POLICY_NAMES = {
     "glft_tuned": "GLFT, tuned r",
     "as_default": "AS, r = 1",
 }
-_FAMILIES = {"as": "as", "glft": "glft"}
-
-
-def tape_paths(name: str, data_dir: Path | None) -> list[Path]:
-    """The files of :data:`TAPES` ``name`` in ``data_dir`` (the shared samples' folder); ValueError naming the
-    missing folder or file."""
-    if data_dir is None:
-        raise ValueError(
-            f"market {name!r} needs the real-data folder: --data DIR (with lobster/ and binance/), none found"
-        )
-    paths = [Path(data_dir) / f for f in TAPES[name]["files"]]
-    for p in paths:
-        if not p.is_file():
-            raise ValueError(f"market {name!r}: file {p} not found (--data DIR)")
-    return paths
-
-
-def load_market_tape(name: str, data_dir: Path | None):
-    """The tape of :data:`TAPES` ``name`` from ``data_dir``; ValueError naming the missing file."""
-    from mmenv.data import loaders as tape_loaders
-
-    paths = tape_paths(name, data_dir)
-    return tape_loaders.load_lobster(*paths) if name == "lobster" else tape_loaders.load_binance(*paths)
-
-
-def _windows(tape, episode_s: float) -> list:
-    n = max(1, int(tape.duration_s // episode_s))
-    return [w for w in tape.windows(n) if w.n_trades > 0 and len(w) > 1]
-
-
-def _stats(x) -> dict[str, float]:
-    x = np.asarray(x, dtype=np.float64)
-    se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
-    return {"mean": float(x.mean()), "se": se, "n": int(x.size)}
 
 
 def _policy_factory(cal, law, *, max_lots: float, horizon: float):
     """f(family, r, s0) -> a fresh policy: family "as", "glft", "as-<law>" or "glft-<law>"."""
-    from mmenv.studies.replay import law_policies, make_policies
 
     def make(family: str, r: float, s0: float):
-        kw = {"lot_size": 1.0, "max_lots": max_lots, "risk_aversion": r, "horizon": horizon, "s0": s0}
+        kw = {"max_lots": max_lots, "risk_aversion": r, "horizon": horizon, "s0": s0}
         if family in ("as", "glft"):
-            return make_policies([family], cal, **kw)[family]
+            return tape_policies([family], cal, **kw)[family]
         return law_policies(law, cal, **kw)[family]
 
     return make
@@ -148,8 +107,6 @@ def tune_risk_aversion(make, families, windows, cfg, grid=None) -> dict[str, Any
     Returns {family: {"best": r, "mean_pnl": {r: mean}, "errors": {r: message}}}; an r whose quotes cannot be
     built (a law that does not decay where the quotes would sit) is listed under "errors", not scored.
     """
-    from mmenv.replay.engine import replay
-
     grid = RISK_GRID if grid is None else grid
     out: dict[str, Any] = {}
     for fam in families:
@@ -190,8 +147,6 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def replay_diagnostics(results, windows, lot: float, tick: float) -> dict[str, float]:
     """Inventory, fills, markouts and quote skew of one policy over its per-window results (module
     docstring, step 5). ``results[i]`` is the :class:`mmenv.backtest.BacktestResult` of ``windows[i]``."""
-    from mmenv.analytics.scores import markouts, mid_at
-
     absq_w = absq_t = 0.0
     finals, n_fills, units = [], 0, 0.0
     capture = 0.0
@@ -249,23 +204,15 @@ def replay_diagnostics(results, windows, lot: float, tick: float) -> dict[str, f
 
 def _load() -> list[float] | None:
     """The machine's 1, 5 and 15-minute load averages (None where the OS has none)."""
-    import os
-
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def _ppo_result(model, venv, window, cfg, max_depth_ticks: float):
     """The trained agent over one window, deterministic actions, flat start: its BacktestResult."""
-    from mmenv.studies.train_replay import replay_env
-
     env = replay_env(
         window, cfg, True, episode_s=window.duration_s + 1.0, start="first", max_depth_ticks=max_depth_ticks
     )
-    obs, _ = env.reset(seed=0)
-    done = False
-    while not done:
-        act, _ = model.predict(venv.normalize_obs(obs[None, :]), deterministic=True)
-        obs, _, _, done, _ = env.step(act[0])
+    play(model, venv, env)
     return env.unwrapped.result("ppo")
 
 
@@ -274,6 +221,7 @@ def run_tape_market(
     tape,
     out: Path,
     *,
+    label: str | None = None,
     timesteps: int,
     seed: int,
     n_envs: int = 8,
@@ -284,27 +232,23 @@ def run_tape_market(
     grid=None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Steps 1-5 of the module docstring on ``tape``; JSON-ready metrics. Writes ``out/learning_curve_<name>.png``
-    and the trained agent under ``out/<name>/`` (ppo_replay.zip, vecnormalize.pkl; it acts in [-1, 1]^2 mapped
-    onto depths of [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.train_replay.replay_env`)."""
-    import os
-
-    from agents.ppo import configure_torch
-    from mmenv.replay.engine import ReplayConfig, replay
-    from mmenv.studies.replay import calibrate_tape, select_law
-    from mmenv.studies.train_replay import train_on_tape
-
+    """Steps 1-5 of the module docstring on ``tape``; JSON-ready metrics. ``name``: the key of its settings in
+    :data:`TAPE_SETTINGS` (a sample key or a tape's format; ``episode_s`` and ``max_depth_ticks`` override them)
+    and of its outputs; ``label``: its name in the tables (default: the tape's source). Writes
+    ``out/learning_curve_<name>.png`` and the trained agent under ``out/<name>/``
+    (:func:`mmenv.studies.tape_ppo.save_agent`; it acts in [-1, 1]^2 mapped onto depths of
+    [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.tape_ppo.replay_env`)."""
     grid = RISK_GRID if grid is None else tuple(grid)
-    spec = TAPES.get(name, {})
-    episode_s = float(episode_s if episode_s is not None else spec.get("episode_s", 60.0))
-    max_depth = float(max_depth_ticks if max_depth_ticks is not None else spec.get("max_depth_ticks", 50.0))
+    spec = TAPE_SETTINGS.get(name, DEFAULT_SETTINGS)
+    episode_s = float(episode_s if episode_s is not None else spec["episode_s"])
+    max_depth = float(max_depth_ticks if max_depth_ticks is not None else spec["max_depth_ticks"])
     ins, oos = tape.split(in_sample)
     cal = calibrate_tape(ins)
-    lot = float(np.median(ins.trade_qty[ins.kind == 1]))
+    lot = median_lot(ins)
     cfg = ReplayConfig(order_size=lot, q_max=lot * max_lots, horizon_s=episode_s, sigma=float(cal.sigma))
     law = select_law(ins)
     make = _policy_factory(cal, law, max_lots=max_lots, horizon=episode_s)
-    train_w, test_w = _windows(ins, episode_s), _windows(oos, episode_s)
+    train_w, test_w = episode_windows(ins, episode_s), episode_windows(oos, episode_s)
     t0 = time.perf_counter()
     tuning = tune_risk_aversion(make, _families(law), train_w, cfg, grid)
     tune_s = time.perf_counter() - t0
@@ -333,9 +277,7 @@ def run_tape_market(
         rescale_action=True,
     )
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
-    (out / name).mkdir(parents=True, exist_ok=True)
-    model.save(out / name / "ppo_replay.zip")
-    venv.save(str(out / name / "vecnormalize.pkl"))
+    save_agent(model, venv, out / name)
     t0 = time.perf_counter()
     results: dict[str, list] = {"ppo": [], "as_tuned": [], "glft_tuned": [], "as_default": []}
     for w in test_w:
@@ -350,9 +292,9 @@ def run_tape_market(
         results["as_default"].append(replay(make("as", 1.0, s0), w, cfg))
     eval_s = time.perf_counter() - t0
     pnl = {n: np.array([r.pnl for r in rs]) for n, rs in results.items()}
-    edges = {ref: _stats(pnl["ppo"] - pnl[ref]) for ref in ("as_tuned", "glft_tuned", "as_default")}
+    edges = {ref: mean_se(pnl["ppo"] - pnl[ref]) for ref in ("as_tuned", "glft_tuned", "as_default")}
     png = out / f"learning_curve_{name}.png"
-    label = TAPES.get(name, {}).get("label", tape.source)
+    label = tape.source if label is None else label
     plot_tape_curve(curve, best, label, episode_s, png, held_out=float(pnl["ppo"].mean()))
     return {
         "label": label,
@@ -389,7 +331,7 @@ def run_tape_market(
         "cores": os.cpu_count(),
         "torch_threads": 1,
         "load_average": _load(),
-        "policies": {n: _stats(x) for n, x in pnl.items()},
+        "policies": {n: mean_se(x) for n, x in pnl.items()},
         "edges": edges,
         "pnl_per_window": {n: x.tolist() for n, x in pnl.items()},
         "diagnostics": {n: replay_diagnostics(rs, test_w, lot, tape.tick) for n, rs in results.items()},
@@ -398,11 +340,6 @@ def run_tape_market(
         "curve": curve,
         "final_training_return": curve[-1]["mean_return"] if curve else None,
     }
-
-
-def _f(v: float, spec: str) -> str:
-    """``v`` formatted, or "undefined" (no fills, no quotes) when it is not a finite number."""
-    return format(v, spec) if isinstance(v, (int, float)) and math.isfinite(v) else "undefined"
 
 
 def _budget(m: dict[str, Any]) -> str:
@@ -423,8 +360,6 @@ def plot_tape_curve(
 ) -> None:
     """The learning curve of a tape with the tuned AS and GLFT's mean P&L per training window as references
     (and ``held_out``, the trained PPO's mean P&L per held-out window, when given)."""
-    from agents.ppo import plot_learning_curve
-
     refs = {
         f"{_family_label(b['family'])}, r {b['risk_aversion']:g}: mean P&L per training window": b[
             "train_mean_pnl"
@@ -465,14 +400,14 @@ def summary(tapes: dict[str, Any]) -> list[str]:
             f"{m['best']['as']['risk_aversion']:g}{edge}): {e['mean']:+.4g} ± {e['se']:.2g} per {m['episode_s']:g} s "
             f"window on {e['n']} held-out windows (against the tuned GLFT: {g['mean']:+.4g} ± {g['se']:.2g}), "
             f"after {m['timesteps']:,} training decisions ({_budget(m)}). Fills per "
-            f"window: PPO {_f(p['fills_per_window'], '.1f')}, AS {_f(a['fills_per_window'], '.1f')}; spread captured per unit: "
-            f"PPO {_f(p['spread_capture_ticks'], '+.2f')}, AS {_f(a['spread_capture_ticks'], '+.2f')} ticks; 1 s markout per "
-            f"unit: PPO {_f(p['markout_1s_ticks'], '+.2f')}, AS {_f(a['markout_1s_ticks'], '+.2f')} ticks; mean |q|: PPO "
-            f"{_f(p['mean_abs_inventory_lots'], '.2f')}, AS {_f(a['mean_abs_inventory_lots'], '.2f')} lots; correlation of "
-            f"the quote skew with the queue imbalance: PPO {_f(p['skew_imbalance_corr'], '+.2f')}, AS "
-            f"{_f(a['skew_imbalance_corr'], '+.2f')} (the imbalance's correlation with the next second's mid change: "
-            f"{_f(m['imbalance_next_1s_corr'], '+.2f')}); mean quoted depth: PPO {_f(p['mean_depth_ticks'], '.1f')}, AS "
-            f"{_f(a['mean_depth_ticks'], '.1f')} ticks (tick {t:g}). {_why(m)}"
+            f"window: PPO {fmt_number(p['fills_per_window'], '.1f')}, AS {fmt_number(a['fills_per_window'], '.1f')}; spread captured per unit: "
+            f"PPO {fmt_number(p['spread_capture_ticks'], '+.2f')}, AS {fmt_number(a['spread_capture_ticks'], '+.2f')} ticks; 1 s markout per "
+            f"unit: PPO {fmt_number(p['markout_1s_ticks'], '+.2f')}, AS {fmt_number(a['markout_1s_ticks'], '+.2f')} ticks; mean |q|: PPO "
+            f"{fmt_number(p['mean_abs_inventory_lots'], '.2f')}, AS {fmt_number(a['mean_abs_inventory_lots'], '.2f')} lots; correlation of "
+            f"the quote skew with the queue imbalance: PPO {fmt_number(p['skew_imbalance_corr'], '+.2f')}, AS "
+            f"{fmt_number(a['skew_imbalance_corr'], '+.2f')} (the imbalance's correlation with the next second's mid change: "
+            f"{fmt_number(m['imbalance_next_1s_corr'], '+.2f')}); mean quoted depth: PPO {fmt_number(p['mean_depth_ticks'], '.1f')}, AS "
+            f"{fmt_number(a['mean_depth_ticks'], '.1f')} ticks (tick {t:g}). {_why(m)}"
         )
     return out
 
@@ -539,10 +474,10 @@ def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
         for pol in ("ppo", "as_tuned", "glft_tuned", "as_default"):
             d = m["diagnostics"][pol]
             diag.append(
-                f"| {m['label']} | {_POLICY_NAMES[pol]} | {_f(d['fills_per_window'], '.1f')} | {_f(d['spread_capture_ticks'], '+.2f')} "
-                f"| {_f(d['markout_1s_ticks'], '+.2f')} | {_f(d['markout_10s_ticks'], '+.2f')} "
-                f"| {_f(d['mean_abs_inventory_lots'], '.2f')} | {_f(d['skew_imbalance_corr'], '+.2f')} "
-                f"| {_f(d['skew_inventory_corr'], '+.2f')} | {_f(d['mean_depth_ticks'], '.1f')} |"
+                f"| {m['label']} | {_POLICY_NAMES[pol]} | {fmt_number(d['fills_per_window'], '.1f')} | {fmt_number(d['spread_capture_ticks'], '+.2f')} "
+                f"| {fmt_number(d['markout_1s_ticks'], '+.2f')} | {fmt_number(d['markout_10s_ticks'], '+.2f')} "
+                f"| {fmt_number(d['mean_abs_inventory_lots'], '.2f')} | {fmt_number(d['skew_imbalance_corr'], '+.2f')} "
+                f"| {fmt_number(d['skew_inventory_corr'], '+.2f')} | {fmt_number(d['mean_depth_ticks'], '.1f')} |"
             )
         figures.append(m["learning_curve"])
     first = next(iter(tapes.values()))

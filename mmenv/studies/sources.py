@@ -1,0 +1,260 @@
+"""Every data source of the commands: its flags, parsed here and nowhere else, and the loader behind each.
+
+Tapes (trades and the top of the book, :class:`mmenv.data.tape.Tape`): the same flags in every command that
+reads them (``calibrate``, ``backtest``, ``train``, ``rl-study``, ``vol-forecast``, ``report``):
+
+* ``--lobster MESSAGE ORDERBOOK``: LOBSTER files (:func:`mmenv.data.loaders.load_lobster`);
+* ``--trades TRADES --quotes BBO``: a Binance trades CSV and its best bid/offer CSV
+  (:func:`mmenv.data.loaders.load_binance`; ``--binance TRADES BBO`` is kept as a hidden old spelling);
+* ``--tape FILE``: a tape in the generic schema, CSV or .parquet (:func:`mmenv.data.loaders.load_tape`);
+* ``--tick TICK``: the price tick of a tape (default: inferred from its prices).
+
+The shared real-data samples (the one catalogue :mod:`mmenv.data.samples`) are found under ``--data DIR``
+or the default shared-data folder; :data:`STUDY_SAMPLES` are the ones the studies run on. One-minute bars:
+``--ticker T`` (yfinance, cached), ``--bars-csv F`` and ``--offline``. Each source becomes a
+:class:`TapeSource`, which reads it as a tape or as the calibration's trades and quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmenv import data
+from mmenv.data import BarReport, loaders
+from mmenv.data.samples import SAMPLES, find_samples, sample_paths
+from mmenv.data.tape import Tape
+
+__all__ = [
+    "STUDY_SAMPLES",
+    "TAPE_FLAGS",
+    "TapeSource",
+    "add_bars_arguments",
+    "add_data_argument",
+    "add_tape_arguments",
+    "bars_validation",
+    "load_bars",
+    "load_tape",
+    "one_tape_source",
+    "read_bars",
+    "sample_source",
+    "study_samples",
+    "tape_requested",
+    "tape_sources",
+]
+
+#: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
+STUDY_SAMPLES = ("lobster", "binance")
+#: How to give a tape, as the errors name it.
+TAPE_FLAGS = "--lobster MESSAGE ORDERBOOK, --trades TRADES --quotes BBO or --tape FILE"
+
+
+@dataclass(frozen=True)
+class TapeSource:
+    """One tape to read: where it is, in which format, and the names the outputs give it.
+
+    Attributes:
+        key: the key of its results: the sample's key (``"lobster"``, ``"binance"``) for a shared sample,
+            the format for a tape given by flags.
+        label: the name in tables and the key of its results in the report's ``metrics.json``.
+        title: a longer description (venue, instrument, date).
+        format: ``"lobster"`` (message + orderbook), ``"binance"`` (trades + best bid/offer) or ``"tape"``.
+        paths: the files, in the loader's argument order.
+        tick: the price tick (None: inferred by the loader).
+    """
+
+    key: str
+    label: str
+    title: str
+    format: str
+    paths: tuple[Path, ...]
+    tick: float | None = None
+
+    def check(self) -> None:
+        """FileNotFoundError naming the first of its files that is missing (before anything runs)."""
+        for p in self.paths:
+            if not p.is_file():
+                raise FileNotFoundError(errno.ENOENT, "no such file", str(p))
+
+    def load(self) -> Tape:
+        """The tape (:mod:`mmenv.data.loaders`; its exclusions counted in ``tape.report``)."""
+        if self.format == "lobster":
+            return loaders.load_lobster(*self.paths, tick=self.tick)
+        if self.format == "binance":
+            return loaders.load_binance(*self.paths, tick=self.tick)
+        return loaders.load_tape(self.paths[0], tick=self.tick)
+
+    def load_trades_and_quotes(self) -> Any:
+        """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`; the
+        LOBSTER and Binance readers warn about the rows they exclude)."""
+        from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
+
+        if self.format == "lobster":
+            return trades.load_lobster(*self.paths, tick=self.tick)
+        if self.format == "binance":
+            return trades.load_trades_bbo(*self.paths, tick=self.tick)
+        return trades.TradesAndQuotes.from_tape(self.load())
+
+
+def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
+    """``--lobster``, ``--trades``/``--quotes``, ``--tape``, ``--tick`` (and the hidden ``--binance``) on
+    ``parser``: in a group of their own on a parser, or in the argument group given; ``what`` says what the
+    command does with the tape."""
+    if isinstance(parser, argparse.ArgumentParser):
+        parser = parser.add_argument_group("real data (a tape of trades and top-of-book quotes)")
+    parser.add_argument(
+        "--lobster",
+        nargs=2,
+        type=Path,
+        metavar=("MESSAGE", "ORDERBOOK"),
+        help=f"LOBSTER message and orderbook files: {what}",
+    )
+    parser.add_argument("--trades", type=Path, help=f"Binance trades CSV (with --quotes): {what}")
+    parser.add_argument("--quotes", type=Path, help="Binance best bid/ask (bookTicker) CSV (with --trades)")
+    parser.add_argument("--binance", nargs=2, type=Path, help=argparse.SUPPRESS)  # old: --trades T --quotes Q
+    parser.add_argument("--tape", type=Path, help=f"a tape in the generic schema (CSV or .parquet): {what}")
+    parser.add_argument("--tick", type=float, default=None, help="price tick of the tape (default: inferred)")
+
+
+def tape_requested(args: argparse.Namespace) -> bool:
+    """Whether any tape flag was given."""
+    return any(getattr(args, a, None) is not None for a in ("lobster", "trades", "quotes", "binance", "tape"))
+
+
+def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
+    """Every tape given by flags, in the order lobster, Binance, generic; ValueError for an incomplete pair."""
+    tick = getattr(args, "tick", None)
+    trades, quotes = getattr(args, "trades", None), getattr(args, "quotes", None)
+    old = getattr(args, "binance", None)
+    if old is not None:
+        if trades is not None or quotes is not None:
+            raise ValueError(
+                "--binance TRADES BBO is the old spelling of --trades TRADES --quotes BBO: give one"
+            )
+        trades, quotes = old
+    if (trades is None) != (quotes is None):
+        raise ValueError("--trades and --quotes must be given together")
+    out = []
+    if getattr(args, "lobster", None) is not None:
+        out.append(_flag_source("lobster", tuple(args.lobster), tick))
+    if trades is not None:
+        out.append(_flag_source("binance", (trades, quotes), tick))
+    if getattr(args, "tape", None) is not None:
+        out.append(_flag_source("tape", (args.tape,), tick))
+    return out
+
+
+def one_tape_source(args: argparse.Namespace) -> TapeSource:
+    """The one tape given by flags; ValueError when there is none or more than one."""
+    given = tape_sources(args)
+    if len(given) != 1:
+        what = "none" if not given else ", ".join(s.label for s in given)
+        raise ValueError(f"give one tape ({TAPE_FLAGS}), got {what}")
+    return given[0]
+
+
+def load_tape(args: argparse.Namespace) -> Tape:
+    """The :class:`mmenv.data.tape.Tape` of the one tape given by flags (:func:`one_tape_source`)."""
+    return one_tape_source(args).load()
+
+
+def _flag_source(fmt: str, paths: tuple[Path, ...], tick: float | None) -> TapeSource:
+    """The source of files given by flags: named as the catalogue names them when they are a shared sample,
+    else from the file names (``LOBSTER <ticker> <date>``, ``Binance <SYMBOL> <date>``, ``tape <file>``)."""
+    paths = tuple(Path(p) for p in paths)
+    for s in SAMPLES.values():
+        if s.format == fmt and all(p.as_posix().endswith(f) for p, f in zip(paths, s.files, strict=False)):
+            return TapeSource(fmt, s.label, s.title, fmt, paths, tick)
+    if fmt == "lobster":
+        parts = paths[0].name.split("_")
+        label = f"LOBSTER {parts[0]} {parts[1]}" if len(parts) > 1 else f"LOBSTER {paths[0].name}"
+    elif fmt == "binance":
+        parts = paths[0].stem.split("_")
+        label = (
+            f"Binance {parts[1].upper()} {parts[2][:10]}" if len(parts) > 2 else f"Binance {paths[0].name}"
+        )
+    else:
+        label = f"tape {paths[0].name}"
+    return TapeSource(fmt, label, f"{label} ({', '.join(p.name for p in paths)})", fmt, paths, tick)
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    """``--data DIR``: the folder of the shared samples (:func:`mmenv.data.samples.shared_data_dir`)."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder of the shared real-data samples (lobster/, binance/; default: ../shared/data when "
+        "present, or $MMENV_SHARED_DATA)",
+    )
+
+
+def sample_source(key: str, root: str | Path | None = None) -> TapeSource:
+    """The shared sample ``key`` in the folder ``root`` (``--data``; None: the default shared-data folder,
+    :func:`mmenv.data.samples.shared_data_dir`); ValueError naming the missing folder or file."""
+    if root is not None and not Path(root).is_dir():
+        raise ValueError(f"sample {key!r}: the shared-data folder {root} (--data DIR) does not exist")
+    paths = sample_paths(key, root)  # raises for an unknown key, no folder or a missing file
+    s = SAMPLES[key]
+    return TapeSource(key, s.label, s.title, s.format, paths)
+
+
+def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[TapeSource]]:
+    """(folder, sources) of the :data:`STUDY_SAMPLES` whose files are all present in the folder ``root``
+    (None: the default shared-data folder; a given folder is used as given), in reporting order."""
+    if root is not None and not Path(root).is_dir():
+        return Path(root), []
+    folder, found = find_samples(root)
+    out = []
+    for key in STUDY_SAMPLES:
+        if key in found:
+            s = SAMPLES[key]
+            out.append(TapeSource(key, s.label, s.title, s.format, found[key]))
+    return folder, out
+
+
+def add_bars_arguments(parser: argparse.ArgumentParser, use: str, ticker_default: str | None = None) -> None:
+    """``--ticker`` / ``--bars-csv`` (one or the other) and ``--offline``; ``use`` says what the command does
+    with the bars."""
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument(
+        "--ticker",
+        default=ticker_default,
+        help=f"1-minute bars of this ticker from yfinance (the data extra), cached: {use}",
+    )
+    g.add_argument("--bars-csv", type=Path, default=None, help=f"1-minute bars from this CSV: {use}")
+    parser.add_argument(
+        "--offline", action="store_true", help="with --ticker: read the bars from the cache only"
+    )
+
+
+def read_bars(*, ticker: str | None = None, bars_csv: Path | None = None, offline: bool = False):
+    """Validated 1-minute bars of ``ticker`` (:func:`mmenv.data.load_bars`) or of the CSV ``bars_csv``
+    (:func:`mmenv.data.read_bars_csv`); None when neither is given."""
+    if ticker:
+        return data.load_bars(ticker, offline=offline)
+    if bars_csv:
+        return data.read_bars_csv(bars_csv)
+    return None
+
+
+def load_bars(args: argparse.Namespace):
+    """The bars of ``--ticker`` or ``--bars-csv`` (None when neither is given), their validation printed."""
+    ticker, bars_csv = getattr(args, "ticker", None), getattr(args, "bars_csv", None)
+    bars = read_bars(ticker=ticker, bars_csv=bars_csv, offline=getattr(args, "offline", False))
+    if bars is not None:
+        bars_validation(bars, ticker or str(bars_csv))  # printed; stored by the callers
+    return bars
+
+
+def bars_validation(bars: Any, what: str) -> dict[str, Any] | None:
+    """Print the validation summary of bars read from a file or downloaded (:func:`mmenv.data.validate_bars`)
+    and return it for the JSON outputs; None for bars that were not validated (the synthetic market)."""
+    d = getattr(bars, "attrs", {}).get("validation")
+    if d is None:
+        return None
+    print(f"bars of {what}: " + BarReport.from_dict(d).summary().replace("\n", "; "))
+    return d
