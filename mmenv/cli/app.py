@@ -8,9 +8,12 @@ Errors end in one line on stderr and exit status 2 (bad input) or 1 (failed run)
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import importlib
+import importlib.util
 import sys
+from pathlib import Path
 
 from mmenv.cli.errors import OneLineParser, check_args, debug_requested, run_guarded
 
@@ -62,11 +65,21 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return f"{text} (default: {shown})"
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def _summary(module: str) -> str:
+    """The first line of a study module's docstring, read from its source without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return ""
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def build_parser(only: str | None = None, *, light: bool = False) -> argparse.ArgumentParser:
     """The top-level parser with a subparser per study; every ``--help`` shows the defaults.
 
     ``only``: build just that command's subparser (imports one study module instead of all of them: the
-    start-up of a command); None: all of them (``mmenv --help``, an unknown command).
+    start-up of a command); None: all of them. ``light``: the commands' names and summaries only, read from
+    their sources without importing them (``mmenv --help``, a missing or unknown command).
     """
     parser = OneLineParser(
         prog="mmenv",
@@ -78,6 +91,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
         if only is not None and name != only:
+            continue
+        if light:
+            doc = _summary(module)
+            sub.add_parser(name, help=doc, description=doc)
             continue
         mod = importlib.import_module(module)
         doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
@@ -110,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = _pause_collector()
     try:
-        args = build_parser(_command_of(argv)).parse_args(argv)
+        command = _command_of(argv)
+        args = build_parser(command, light=command is None).parse_args(argv)
         check_args(args._parser, args)
         if first:
             _freeze_start_up()
