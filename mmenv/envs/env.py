@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from dataclasses import fields
 from typing import Any
@@ -14,7 +13,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from mmenv.config import MAX_MAGNITUDE, MarketParams
-from mmenv.markets.registry import make_market
+from mmenv.markets.registry import make_market, market_arguments
 from mmenv.sim.core import OUT_NAMES, SimulationCore
 from mmenv.sim.single_path import INFO_KEYS, PackedPath, step_packed
 from mmenv.sim.task import BIG, TaskParams, as_action_array
@@ -38,28 +37,6 @@ _COLS = tuple(OUT_NAMES.index(key) for key in INFO_KEYS)
 _COLS_ARRAY = np.array(_COLS)
 _INF64, _NEG_INF64 = np.float64(_INF), np.float64(-_INF)
 _PAIR = (2,)
-
-
-def market_arguments(kind: str) -> set[str]:
-    """The keyword arguments the market ``kind`` takes besides :class:`~mmenv.config.MarketParams`."""
-    if kind == "model":
-        return {"crn_groups"}
-    if kind == "ticks":
-        from mmenv.markets.tick_market import TickMarket
-
-        names = inspect.signature(TickMarket.from_params).parameters
-    else:
-        from mmenv.markets.registry import MARKET_KINDS, VARIANT_KINDS
-
-        if kind not in VARIANT_KINDS:
-            raise ValueError(f"market must be one of {list(MARKET_KINDS)}, got {kind!r}")
-        from mmenv.markets.variants import VARIANTS
-
-        names = inspect.signature(VARIANTS[kind].__init__).parameters
-    skip = {"self", "cls", "params", "num_paths"}
-    return {
-        n for n, p in names.items() if n not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
 
 
 def check_arguments(kwargs: dict[str, Any], owner: str, extra: tuple[str, ...] = ()) -> str:

@@ -11,9 +11,9 @@ import numpy as np
 
 from mmenv.counter_rng import det_log
 from mmenv.jit import njit
+from mmenv.markets.registry import has_kernel
 from mmenv.sim import market_kernels as mk
 from mmenv.sim.fills import match_and_settle
-from mmenv.sim.market_kernels import KINDS
 from mmenv.sim.quote_rules import RULE_CODES, rule_depths
 from mmenv.sim.shards import run_shards, shard_bounds
 
@@ -88,7 +88,7 @@ def rollout_many(
     names = list(policies)
     if not names:
         raise ValueError(f"policies must name at least one policy, got {policies!r}")
-    if env_kwargs.get("market", "model") not in KINDS:
+    if not has_kernel(env_kwargs.get("market", "model")):
         outs = [rollout(policies[n], num_paths, seed, progress, **env_kwargs) for n in names]
     else:
         outs = _dispatch([policies[n] for n in names], num_paths, seed, progress, env_kwargs, records)
@@ -101,7 +101,7 @@ def rollout_many(
 def clip_depth(env_kwargs: dict[str, Any]) -> float:
     """The depth below which the linear fill model clips lambda(d) dt at 1, ln(A dt) / k, for the market
     arguments ``env_kwargs`` (-inf for other fill models and markets): the market's own ``clip_depth``."""
-    if env_kwargs.get("market", "model") not in KINDS or env_kwargs.get("fill_model") != "linear":
+    if not has_kernel(env_kwargs.get("market", "model")) or env_kwargs.get("fill_model") != "linear":
         return -math.inf
     from mmenv.config import MarketParams
 
@@ -133,7 +133,7 @@ def _rule_of(policy) -> tuple[int, np.ndarray] | None:
 
 def _kernel_ready(env_kwargs: dict[str, Any]) -> bool:
     """The fused rollout covers the env's "pnl" reward and its default order size (the studies' setting)."""
-    return env_kwargs.get("reward", "pnl") == "pnl" and env_kwargs.get("market", "model") in KINDS
+    return env_kwargs.get("reward", "pnl") == "pnl" and has_kernel(env_kwargs.get("market", "model"))
 
 
 def _run_rules(

@@ -74,7 +74,8 @@ class ModelMarket:
             the market a separate simulation of N / G paths with the same seed would see.
     """
 
-    kind = "model"
+    #: The kind code of its kernel in :mod:`mmenv.sim.market_kernels` (each variant sets its own).
+    kernel_kind = mk.MODEL
 
     def __init__(self, params: MarketParams, num_paths: int = 1, crn_groups: int = 1) -> None:
         if int(num_paths) < 1:
@@ -109,7 +110,6 @@ class ModelMarket:
         p[mk.MU] = float(params.mu)
         #: Kernel parameters (slots of :mod:`mmenv.sim.market_kernels`) and per-path state (N, S).
         self.kernel_params = p
-        self.kernel_kind = mk.KINDS[self.kind]
         self.kernel_state = np.zeros((n, self._state_width()))
         #: Per path: its random stream (the path index within its CRN block), episode and step counters.
         self.stream = np.tile(np.arange(n // self.crn_groups, dtype=np.int64), self.crn_groups)
