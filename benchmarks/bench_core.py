@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from benchmarks._util import rate
-from mmenv.sim.core import step_paths
+from mmenv.sim.env_step import step_paths
 
 
 def numpy_step(q, cash, mid, db, da, rb, ra, q_max, size, fpu, frate):

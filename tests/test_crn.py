@@ -109,7 +109,7 @@ def test_result_does_not_depend_on_thread_count():
 
 def test_fused_step_equals_market_advance_then_matching():
     """The fused kernel and the two-pass route (market.advance, then the matching kernel) are one rule."""
-    from mmenv.sim.core import OUT_COLUMNS, env_step_paths
+    from mmenv.sim.env_step import OUT_COLUMNS, env_step_paths
 
     n = 500
     task = TaskParams(reward="penalized", phi=0.01, alpha=0.1, max_depth=3.0)

@@ -14,7 +14,8 @@ from gymnasium.error import ResetNeeded
 
 from mmenv.config import MAX_MAGNITUDE, MarketParams
 from mmenv.markets.registry import make_market, market_arguments
-from mmenv.sim.core import OUT_NAMES, SimulationCore
+from mmenv.sim.core import SimulationCore
+from mmenv.sim.env_step import OUT_NAMES
 from mmenv.sim.single_path import INFO_KEYS, PackedPath, step_packed
 from mmenv.sim.task import BIG, TaskParams, as_action_array
 
@@ -32,7 +33,7 @@ __all__ = [
 _TASK_FIELDS = {f.name for f in fields(TaskParams)}
 _MARKET_FIELDS = set(MarketParams.field_names())
 _INF = float("inf")
-# columns of the core's step output (mmenv.sim.core.OUT_NAMES) behind each info key
+# columns of the core's step output (mmenv.sim.env_step.OUT_NAMES) behind each info key
 _COLS = tuple(OUT_NAMES.index(key) for key in INFO_KEYS)
 _COLS_ARRAY = np.array(_COLS)
 _INF64, _NEG_INF64 = np.float64(_INF), np.float64(-_INF)
@@ -360,8 +361,8 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
         obs = packed.obs.copy()
         if self._watch_clip:  # linear fills: warn once when a quote is where lambda(d) dt exceeds 1
             core = self.core
-            core._warn_if_clipped(packed.out[:, 0], packed.out[:, 1])
-            self._watch_clip = not core._clip_warned
+            core.warn_if_clipped(packed.out[:, 0], packed.out[:, 1])
+            self._watch_clip = not core.clip_warned
         self._done = terminated
         if self._all_info:
             info = dict(zip(INFO_KEYS, packed.info, strict=True))

@@ -182,11 +182,11 @@ def _run_rules(
     if not records:
         if m.clip_depth is not None:  # the linear fill model's warning, as the env gives it
             below = np.where(tot[TOTALS.index("clipped")] > 0, -math.inf, math.inf)
-            core._warn_if_clipped(below, below)
+            core.warn_if_clipped(below, below)
         return [RolloutTotals(*(row[b] for row in tot), n_steps=n) for b in blocks]
     if m.clip_depth is not None:
         before = states[0][:-1]
-        core._warn_if_clipped(before - rec[0], rec[1] - before)
+        core.warn_if_clipped(before - rec[0], rec[1] - before)
     return _from_buffers(states, rec, blocks, m.dt, core)
 
 

@@ -2,7 +2,7 @@
 
 A market source simulates N paths (struct of arrays). Each decision interval it returns, per path, the depth
 from the mid (at quote time) reached by the most aggressive seller (``reach_bid``) and buyer
-(``reach_ask``); :mod:`mmenv.sim.core` fills a quote iff the reach on its side is at least its depth.
+(``reach_ask``); :mod:`mmenv.sim.fills` fills a quote iff the reach on its side is at least its depth.
 
 The Avellaneda-Stoikov model market (AS 2008, section 4): market orders reaching depth d arrive as a Poisson
 process of intensity lambda(d) = A exp(-k d) on each side (AS eq. 2.10-2.12). The reach R of the deepest order

@@ -4,7 +4,7 @@ Every market of :mod:`mmenv.markets` and :mod:`mmenv.markets.variants` is one ``
 parameter vector ``p`` (slots below) and a per-path state matrix ``st`` (N, S). :func:`step_one` moves one
 path by one interval and returns the order flow's reach on both sides; :func:`reset_one` starts a path's
 episode; :func:`after_fills_one` lets the market see the path's fills (impact). The same functions serve
-the markets' own ``advance`` (:func:`advance_paths`) and the fused env step of :mod:`mmenv.sim.core`, so the
+the markets' own ``advance`` (:func:`advance_paths`) and the fused env step of :mod:`mmenv.sim.env_step`, so the
 market a policy trades in is one code path whichever loop drives it.
 
 Random numbers (:mod:`mmenv.counter_rng`): the draws of path ``i`` at step ``t`` of episode ``e`` are
