@@ -58,11 +58,11 @@ def load_source(args: argparse.Namespace) -> tuple[Any, dict[str, float] | None,
     from mmenv.calibration import trades as tl
 
     if args.lobster is not None:
-        return tl.load_lobster(*args.lobster), None, None
+        return tl.load_trades_and_quotes("lobster", *args.lobster), None, None
     if args.trades is not None or args.quotes is not None:
         if args.trades is None or args.quotes is None:
             raise SystemExit("--trades and --quotes must be given together")
-        return tl.load_trades_bbo(args.trades, args.quotes), None, None
+        return tl.load_trades_and_quotes("binance", args.trades, args.quotes), None, None
     from mmenv import data
     from mmenv.data.ticks import synthesize_ticks
 

@@ -118,7 +118,7 @@ def sec_intensity_models(rep: Report, cfg: dict) -> None:
         title, loader, _ = SAMPLES[name]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = getattr(tl, loader)(*paths)
+            data = tl.load_trades_and_quotes(name, *paths)
             result = calibrate(data)
             a = analyse(data)
         d = a.to_dict()
