@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["QUOTE", "TRADE", "Tape", "iter_chunks", "tile"]
 
@@ -213,8 +214,6 @@ class Tape:
     # ----------------------------------------------------------------------------------------- export
     def to_frame(self):
         """The tape in the generic schema of :func:`mmenv.data.loaders.load_tape` (a pandas DataFrame)."""
-        import pandas as pd
-
         tr = self.kind == TRADE
         nan = np.nan
         return pd.DataFrame(

@@ -13,6 +13,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from mmenv.config import MAX_MAGNITUDE, MarketParams
+from mmenv.envs.render import episode_frame
 from mmenv.markets.registry import make_market, market_arguments
 from mmenv.sim.core import SimulationCore
 from mmenv.sim.env_step import OUT_NAMES
@@ -404,8 +405,6 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
                 f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}"
             )
         if self.render_mode == "rgb_array":
-            from mmenv.envs.render import episode_frame
-
             return episode_frame(
                 np.array(self._history, dtype=float).reshape(-1, 5), self.core.n_steps * self.core.market.dt
             )

@@ -8,10 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gymnasium.utils import seeding
+from tqdm.auto import tqdm
 
+from mmenv.config import MarketParams
 from mmenv.counter_rng import det_log
+from mmenv.envs.env import build_simulation
+from mmenv.envs.vector_env import MarketMakingVectorEnv
 from mmenv.jit import njit
 from mmenv.markets.registry import has_kernel
+from mmenv.policy import QuoteState
 from mmenv.sim import market_kernels as mk
 from mmenv.sim.fills import match_and_settle
 from mmenv.sim.quote_rules import RULE_CODES, rule_depths
@@ -103,8 +109,6 @@ def clip_depth(env_kwargs: dict[str, Any]) -> float:
     arguments ``env_kwargs`` (-inf for other fill models and markets): the market's own ``clip_depth``."""
     if not has_kernel(env_kwargs.get("market", "model")) or env_kwargs.get("fill_model") != "linear":
         return -math.inf
-    from mmenv.config import MarketParams
-
     names = set(MarketParams.field_names())
     with warnings.catch_warnings():  # the market warns about A dt > 1 itself
         warnings.simplefilter("ignore")
@@ -147,10 +151,6 @@ def _run_rules(
     cost: each path runs its whole episode in one loop, with no Python step. ``records=False``: per-path
     totals only (:class:`RolloutTotals`).
     """
-    from gymnasium.utils import seeding
-
-    from mmenv.envs.env import build_simulation
-
     g = len(rules)
     kwargs = {k: v for k, v in env_kwargs.items() if k not in ("reward", "phi", "alpha", "action_mode")}
     if g > 1:
@@ -416,9 +416,6 @@ def _run(
     policies: list, num_paths: int, seed: int, progress: bool, env_kwargs: dict[str, Any]
 ) -> list[Rollout]:
     """The one rollout loop: G policies on G blocks of ``num_paths`` paths (common draws when G > 1)."""
-    from mmenv.envs.vector_env import MarketMakingVectorEnv
-    from mmenv.policy import QuoteState
-
     g = len(policies)
     kwargs = {**env_kwargs, "action_mode": "depth"}
     if g > 1:
@@ -438,8 +435,6 @@ def _run(
     states[0, 0], states[1, 0], states[2, 0] = info["mid"], info["inventory"], info["cash"]
     steps = range(n)
     if progress:
-        from tqdm.auto import tqdm
-
         name = "+".join(getattr(pol, "name", "policy") for pol in policies)
         steps = tqdm(steps, desc=name, leave=False)
     core = env.core
