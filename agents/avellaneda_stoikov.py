@@ -7,6 +7,7 @@ import numpy as np
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_positive
 from mmenv.engine import MarketMakingEngine, optimal_spread, reservation_price
+from mmenv.sim.quote_rules import QuoteRule
 
 __all__ = ["AvellanedaStoikovAgent", "SymmetricAgent"]
 
@@ -57,8 +58,6 @@ class AvellanedaStoikovAgent(BasePolicy):
         """
         if type(self) is not AvellanedaStoikovAgent or self.horizon != "finite":
             return None
-        from mmenv.backtest import QuoteRule
-
         return QuoteRule("as", gamma=self.gamma, k=self.k, sigma=self.sigma, time_term=self.spread_time_term)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +109,6 @@ class SymmetricAgent(BasePolicy):
         """The equivalent :class:`mmenv.backtest.QuoteRule` (None for a subclass, whose ``quote`` may differ)."""
         if type(self) is not SymmetricAgent:
             return None
-        from mmenv.backtest import QuoteRule
-
         return QuoteRule("symmetric", gamma=self.gamma, k=self.k, sigma=self.sigma, time_term=self.time_term)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:

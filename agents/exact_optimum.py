@@ -53,6 +53,7 @@ import numpy as np
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_finite, check_positive
 from mmenv.counter_rng import det_exp, det_expm1, det_expm1_array, det_log
+from mmenv.envs.env import build_simulation
 from mmenv.jit import njit
 
 __all__ = ["ExactOptimumAgent", "ExactSolution", "exact_optimum_for_env", "solve_exact"]
@@ -435,8 +436,6 @@ def exact_optimum_for_env(env_kwargs: dict[str, Any], **overrides: Any) -> Exact
     may also be withdrawn. ``overrides`` go to :class:`ExactOptimumAgent` (e.g. ``intensity=``).
     Raises ValueError for a market other than the model market, a notional fee or an infinite q_max.
     """
-    from mmenv.envs.env import build_simulation
-
     kwargs = dict(env_kwargs)
     market = kwargs.get("market", "model")
     if market != "model":

@@ -6,6 +6,7 @@ import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.config import check_positive
+from mmenv.sim.quote_rules import QuoteRule
 
 __all__ = ["NaiveAgent"]
 
@@ -28,8 +29,6 @@ class NaiveAgent(BasePolicy):
         """The equivalent :class:`mmenv.backtest.QuoteRule` (None for a subclass, whose ``quote`` may differ)."""
         if type(self) is not NaiveAgent:
             return None
-        from mmenv.backtest import QuoteRule
-
         return QuoteRule("naive", depth=self.depth)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:

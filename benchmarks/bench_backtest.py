@@ -11,17 +11,25 @@ path, a decision every tick, every fill recorded and the state recorded every ``
 2. Memory: streams of growing length fed chunk by chunk from a generator with records spilled to disk;
    peak traced allocations (tracemalloc, numpy included) should not grow with the stream.
 
-Usage: python benchmarks/bench_backtest.py [--events 10000000] [--record-every 1]
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_backtest [--events 10000000] [--record-every 1]
+    python benchmarks/bench_backtest.py [--events 10000000] [--record-every 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmenv.analytics import summarize_backtest
 from mmenv.analytics.stream import StreamingSummary

@@ -1,10 +1,22 @@
-"""Benchmark: MLE of lambda(d) = A exp(-k d) on 1,000,000 market orders (target: one fit < 1 s)."""
+"""Benchmark: MLE of lambda(d) = A exp(-k d) on 1,000,000 market orders (target: one fit < 1 s).
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_calibration
+    python benchmarks/bench_calibration.py
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmenv.calibration import fit_intensity, fit_intensity_ls, simulate_depth_sample
 
@@ -21,6 +33,7 @@ def _rate(fn, repeats: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = np.random.default_rng(0)
     duration = 1_000_000 / (2 * 140.0 * np.exp(-1.5 * 0.05))  # expected 1e6 orders
     cont = simulate_depth_sample(140.0, 1.5, duration, rng, sides=2, half_spread=0.05)

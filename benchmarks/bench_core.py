@@ -1,16 +1,27 @@
 """Why the core's matching step is a numba kernel: numba vs a pure-numpy version of the same rule.
 
 Prints path-steps per second of one matching-and-settlement step at N = 1, 1,000 and 10,000.
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_core
+    python benchmarks/bench_core.py
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from benchmarks._util import rate
-from mmenv.sim.core import step_paths
+from mmenv.sim.env_step import step_paths
 
 
 def numpy_step(q, cash, mid, db, da, rb, ra, q_max, size, fpu, frate):
@@ -28,6 +39,7 @@ def numpy_step(q, cash, mid, db, da, rb, ra, q_max, size, fpu, frate):
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = np.random.default_rng(0)
     for n in (1, 1_000, 10_000):
         q, cash, mid = np.zeros(n), np.zeros(n), np.full(n, 100.0)

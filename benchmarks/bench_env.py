@@ -1,8 +1,21 @@
-"""Single env: ``env.step`` loop driven by the AS agent, steps per second (target >= 50,000 on 2 cores)."""
+"""Single env: ``env.step`` loop driven by the AS agent, steps per second (target >= 50,000 on 2 cores).
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_env
+    python benchmarks/bench_env.py
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
+
 import gymnasium as gym
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mmenv  # noqa: F401
 from agents import AvellanedaStoikovAgent
@@ -10,6 +23,7 @@ from benchmarks._util import rate
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     agent = AvellanedaStoikovAgent(gamma=0.1, k=1.5)
     for label, env in [
         ("raw env (env.unwrapped)", gym.make("mmenv/MarketMaking-v0", action_mode="depth").unwrapped),

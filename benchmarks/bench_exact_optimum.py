@@ -2,11 +2,23 @@
 
 Default intensity A e^{-k delta} (numba kernel, both fill models) and a general intensity (numpy search) on the
 env's default problem (T = 1, dt = 0.005, q_max = 25: 200 x 51 states).
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_exact_optimum
+    python benchmarks/bench_exact_optimum.py
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
+
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.exact_optimum import solve_exact
 from benchmarks._util import rate
@@ -16,6 +28,7 @@ STATES = 200 * 51
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     for fill in ("exponential", "linear"):
         r = rate(lambda fill=fill: (solve_exact(**KW, fill_model=fill), STATES)[1])
         print(f"numba kernel, {fill:<11} fills: {r:>12,.0f} states/s ({STATES / r * 1e3:.1f} ms per solve)")

@@ -1,11 +1,23 @@
 """Benchmark: fits of the intensity laws (exponential, power law, two-part) per second, the
-out-of-sample model choice and one rolling-window estimate, on synthetic tick-censored tapes."""
+out-of-sample model choice and one rolling-window estimate, on synthetic tick-censored tapes.
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_intensity
+    python benchmarks/bench_intensity.py
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmenv.calibration.intensity.likelihood import fit_law
 from mmenv.calibration.intensity.online import RollingEstimator
@@ -24,6 +36,7 @@ def _best(fn, repeats: int) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = np.random.default_rng(0)
     for name in ("exponential", "power_law", "two_part"):
         law, theta = reference_law(name)

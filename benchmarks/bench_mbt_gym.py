@@ -15,11 +15,17 @@ MMENV_NUM_THREADS=1 for the one-thread mmenv rows), alternating the two librarie
 subprocess reports the best of 5 timed windows of >= 1 s (whole ``env.step`` calls; mbt_gym resets itself at
 the end of each episode inside the window, mmenv autoresets). Prints path-steps per second and the ratios,
 best over rounds and the median of the paired per-round ratios (the figure that survives a busy machine).
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_mbt_gym
+    python benchmarks/bench_mbt_gym.py
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -244,8 +250,6 @@ def main(argv: list[str] | None = None) -> None:
     p(f"  single, mmenv gym.make a=0 / mbt_gym raw 0.7: {best[L[6]] / best[L[5]]:.1f}x")
     p(f"  single, both depth 0.7 (mmenv a=-0.65 / mbt_gym raw): {best[L[8]] / best[L[5]]:.1f}x")
     p(f"  single, mmenv a=0 / mbt_gym defaults (normalised): {best[L[6]] / best[L[7]]:.1f}x")
-    import statistics
-
     p("PER-ROUND PAIRED RATIOS (same round, adjacent subprocesses): median [min..max]")
     for name, i, j in [
         ("vector 1 thread, mmenv a=0 / mbt_gym raw 0.7", 1, 0),

@@ -6,6 +6,11 @@ its peak resident memory is read from ``getrusage(RUSAGE_CHILDREN)`` of a wrappe
 
     python -m benchmarks.bench_memory                      # calibrate and backtest on 200 MB
     python -m benchmarks.bench_memory --mb 50 --backtest-mb 0
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_memory
+    python benchmarks/bench_memory.py
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmenv.data.bars.synthetic import synthetic_bars
+
 ROOT = Path(__file__).resolve().parents[1]
 BYTES_PER_ROW = 73  # measured on the format below (a timestamp with its offset, four prices, a volume)
 
 
 def write_csv(path: Path, mb: float, seed: int = 0) -> int:
     """Write about ``mb`` megabytes of 1-minute bars to ``path``; returns the number of bars."""
-    from mmenv.data import synthetic_bars
-
     days = max(1, round(mb * 1e6 / BYTES_PER_ROW / 390))
     bars = synthetic_bars(days=days, seed=seed)
     with path.open("w") as fh:

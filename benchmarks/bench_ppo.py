@@ -14,9 +14,14 @@ for ``--timesteps`` env steps, in a fresh subprocess per run, once on this check
 
 ``--kinds`` adds the old table: SB3's DummyVecEnv / SubprocVecEnv over single envs against the native adapter
 (this tree only).
+.
 
-Usage: ``python -m benchmarks.bench_ppo [--baseline REV] [--timesteps 64000] [--envs 64] [--repeats 2]``
-(the issue's 5M-step run: ``--timesteps 5000000 --repeats 1``, about 3 minutes per tree on an idle core).
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_ppo [--baseline REV] [--timesteps 64000] [--envs 64] [--repeats 2]
+    python benchmarks/bench_ppo.py [--baseline REV] [--timesteps 64000] [--envs 64] [--repeats 2]
+
+The issue's 5M-step run: ``--timesteps 5000000 --repeats 1``, about 3 minutes per tree on an idle core.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "cfd4e6c"

@@ -10,16 +10,23 @@ Prints events per second (the replay timed alone, after a warm-up run that compi
 traced allocations (tracemalloc, numpy included) for growing tapes: flat memory means the peak does not grow
 with the number of events. Peak resident memory of the process is printed too (it includes the compiler).
 
-Usage: python benchmarks/bench_replay.py [--events 10000000] [--record-every 1] [--latency-ms 1]
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_replay [--events 10000000] [--record-every 1] [--latency-ms 1]
+    python benchmarks/bench_replay.py [--events 10000000] [--record-every 1] [--latency-ms 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._util import peak_rss_mib
 from mmenv.backtest import QuoteRule

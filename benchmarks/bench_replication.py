@@ -1,10 +1,16 @@
 """The whole ``mmenv replicate`` (1,000 paths, 3 gammas, both strategies + diagnostics): wall time.
 
 Target: under 3 seconds on this 2-core machine (numba kernels cached on disk after the first run).
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_replication
+    python benchmarks/bench_replication.py
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -12,6 +18,7 @@ import time
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "mmenv.cli", "replicate", "--paths", "1000", "--out", out]
         subprocess.run(cmd, check=True, capture_output=True)  # warm the numba cache

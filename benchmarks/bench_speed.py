@@ -14,7 +14,10 @@ fused step), alternating, best of ``--repeats``. Printed: this tree, the baselin
 * ``mmenv replicate --paths 1000 --no-plot``: wall seconds including interpreter start-up and numba's cache;
   ``--paths 100000`` on this tree only (the baseline keeps every step's records: about 17 GB).
 
-Usage: ``python -m benchmarks.bench_speed [--baseline REV] [--repeats 3]``.
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_speed [--baseline REV] [--repeats 3]
+    python benchmarks/bench_speed.py [--baseline REV] [--repeats 3]
 """
 
 from __future__ import annotations

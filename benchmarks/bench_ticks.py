@@ -3,13 +3,24 @@
 Prints: bars -> ticks (+ log returns, rolling std, EWMA vol) for 252 synthetic sessions
 (98,280 bars; issue target < 2 s), trades synthesized per second, and TickMarket path-steps per
 second at N = 1,000 and 10,000.
+
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_ticks
+    python benchmarks/bench_ticks.py
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmenv.data import synthetic_bars
 from mmenv.data.ticks import ewma_vol, log_returns, rolling_std, synthesize_ticks
@@ -26,6 +37,7 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     t_bars, bars = best_of(lambda: synthetic_bars(252, seed=0), 2)
     print(f"synthetic_bars, 252 sessions ({len(bars):,} bars): {t_bars:.3f} s")
 

@@ -11,17 +11,26 @@ inventory limit) with a constant action, on one thread and on all threads (:mod:
   (every info key);
 * the AS agent at N = 1,000 and 10,000 through the core and the vector env, and the peak memory.
 
-Usage: ``python -m benchmarks.bench_vector_env``.
+Usage, from the repository root (either form)::
+
+    python -m benchmarks.bench_vector_env
+    python benchmarks/bench_vector_env.py
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numba as nb
 import numpy as np
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mmenv  # noqa: F401  (registers the env id)
 from agents import AvellanedaStoikovAgent, QuoteState
@@ -202,6 +211,7 @@ def as_agent() -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     warnings.simplefilter("ignore")  # the AS 2008 setting's linear-fill clipping note
     layer = "numba " + nb.threading_layer() if ms.parallel_layer_ok() else "a Python thread pool"
     print(

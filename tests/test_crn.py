@@ -19,7 +19,6 @@ from mmenv.config import MarketParams
 from mmenv.envs.rollout import rollout, rollout_many
 from mmenv.markets import ModelMarket
 from mmenv.markets.registry import make_market
-from mmenv.markets.variants import make_variant
 from mmenv.sim.core import SimulationCore
 from mmenv.sim.shards import get_num_threads, set_num_threads
 from mmenv.sim.task import TaskParams
@@ -55,7 +54,7 @@ def _record(market, steps: int, seed: int):
 def test_switch_off_is_the_base_market_bit_for_bit(kind, n):
     steps = 20 if n >= 5000 else 60
     base = _record(ModelMarket(P, n), steps, 3)
-    var = _record(make_variant(kind, P, n, **OFF[kind]), steps, 3)
+    var = _record(make_market(kind, P, n, **OFF[kind]), steps, 3)
     for x, y in zip(base, var, strict=True):  # mid, reach bid, reach ask, sigma
         np.testing.assert_array_equal(x, y)
 
@@ -110,7 +109,7 @@ def test_result_does_not_depend_on_thread_count():
 
 def test_fused_step_equals_market_advance_then_matching():
     """The fused kernel and the two-pass route (market.advance, then the matching kernel) are one rule."""
-    from mmenv.sim.core import OUT_COLUMNS, env_step_paths
+    from mmenv.sim.env_step import OUT_COLUMNS, env_step_paths
 
     n = 500
     task = TaskParams(reward="penalized", phi=0.01, alpha=0.1, max_depth=3.0)
@@ -171,19 +170,19 @@ def test_variants_correlate_with_the_base_as_the_model_implies():
     n = 20_000
     base = _record(ModelMarket(P, n), 5, 1)[0]
     # information: mid change = drift + sigma sqrt(1 - s) z sqrt(dt) + theta (N_buy - N_sell), z shared
-    info = _record(make_variant("information", P, n, info_share=0.5), 5, 1)[0]
+    info = _record(make_market("information", P, n, info_share=0.5), 5, 1)[0]
     _corr_ok(np.diff(info, axis=0).ravel(), np.diff(base, axis=0).ravel(), math.sqrt(0.5))
     # trend: terminal mid change = sigma W_T +- trend T: correlation sigma sqrt(T) / sqrt(sigma^2 T + trend^2 T^2)
     full = _record(ModelMarket(P, n), P.n_steps, 1)[0]
-    tr = _record(make_variant("trend", P, n, trend=2.0), P.n_steps, 1)[0]
+    tr = _record(make_market("trend", P, n, trend=2.0), P.n_steps, 1)[0]
     rho = P.sigma * math.sqrt(P.T) / math.sqrt(P.sigma**2 * P.T + 4.0 * P.T**2)
     _corr_ok(tr[-1] - tr[0], full[-1] - full[0], rho)
     # toxic and asymmetric change the flow only: the mid is the base mid, bit for bit
     for kind, kw in (("toxic", {"toxic_share": 0.5}), ("asymmetric", {"A_bid": 180.0, "A_ask": 100.0})):
-        np.testing.assert_array_equal(_record(make_variant(kind, P, n, **kw), 5, 1)[0], base)
+        np.testing.assert_array_equal(_record(make_market(kind, P, n, **kw), 5, 1)[0], base)
     # two GARCH markets that differ only in the sigma shown to the policy share the market bit for bit
-    g1 = _record(make_variant("garch", P, 2000, sigma_estimate="true"), 50, 2)
-    g2 = _record(make_variant("garch", P, 2000, sigma_estimate="ewma"), 50, 2)
+    g1 = _record(make_market("garch", P, 2000, sigma_estimate="true"), 50, 2)
+    g2 = _record(make_market("garch", P, 2000, sigma_estimate="ewma"), 50, 2)
     for x, y in zip(g1[:3], g2[:3], strict=True):
         np.testing.assert_array_equal(x, y)
 

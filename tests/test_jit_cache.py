@@ -1,7 +1,7 @@
 """numba's on-disk cache cannot go stale: a change in an inlined helper of another module is seen.
 
-A copy of the package is run in fresh processes: a kernel of :mod:`mmenv.sim.core` (``step_paths``) inlines
-``match_and_settle`` from :mod:`mmenv.sim.fills`. numba's default cache checks only ``core.py`` and would
+A copy of the package is run in fresh processes: a kernel of :mod:`mmenv.sim.env_step` (``step_paths``) inlines
+``match_and_settle`` from :mod:`mmenv.sim.fills`. numba's default cache checks only ``env_step.py`` and would
 keep the old helper; :mod:`mmenv.jit` keys the cache by the whole source tree, so the edit is seen, and an
 unchanged tree reuses its cache.
 """
@@ -21,7 +21,7 @@ PACKAGE = Path(mmenv.__file__).resolve().parent
 
 PROGRAM = """
 import numpy as np
-from mmenv.sim.core import step_paths
+from mmenv.sim.env_step import step_paths
 z = np.zeros(1)
 q, cash = z.copy(), z.copy()
 out = [z.copy() for _ in range(5)]

@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.backtest.result import records_from_arrays
+
 __all__ = [
     "Attribution",
     "attribute",
@@ -328,8 +330,6 @@ def rollout_records(ro, path: int = 0) -> tuple[np.ndarray, np.ndarray]:
     Fills of step j are at time ``j dt`` and the mid ``m_j`` they were quoted at; the state of step j is at
     ``(j + 1) dt`` with the mid ``m_{j+1}`` after the move (the env's order: quote, fill, move).
     """
-    from mmenv.backtest import records_from_arrays
-
     if not 0 <= path < ro.num_paths:
         raise ValueError(f"path must lie in [0, {ro.num_paths}), got {path!r}")
     return records_from_arrays(

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mmenv.backtest.result import ERR_NAN_QUOTE, BacktestResult, raise_loop_error, records_from_arrays
 from mmenv.config import MarketParams
+from mmenv.markets import ModelMarket
 from mmenv.policy import QuoteState
+from mmenv.sim.core import SimulationCore
 
 __all__ = ["backtest_model"]
 
@@ -38,9 +41,6 @@ def backtest_model(
     Returns:
         One :class:`BacktestResult` per path.
     """
-    from mmenv.markets import ModelMarket
-    from mmenv.sim.core import SimulationCore
-
     params = MarketParams() if params is None else params
     market = ModelMarket(params, num_paths)
     core = SimulationCore.from_params(market, params)
@@ -59,8 +59,6 @@ def backtest_model(
     mid[:, 0], q[:, 0], cash[:, 0] = market.mid, core.state.q, core.state.cash
     steps = range(n)
     if progress:
-        from tqdm.auto import tqdm
-
         steps = tqdm(steps, desc=f"model backtest {getattr(policy, 'name', '')}", leave=False)
     n_quoted = np.zeros(p, dtype=np.int64)
     for j in steps:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from mmenv.backtest.config import BacktestConfig
-from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
+from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder, to_frame
 
 __all__ = ["BacktestResult", "records_from_arrays"]
 
@@ -62,14 +63,10 @@ class BacktestResult:
 
     def fills_frame(self):
         """The fills as a pandas DataFrame."""
-        from mmenv.records import to_frame
-
         return to_frame(self.fills)
 
     def states_frame(self):
         """The states as a pandas DataFrame."""
-        from mmenv.records import to_frame
-
         return to_frame(self.states)
 
 
@@ -126,8 +123,6 @@ def flush_records(frec: Recorder, srec: Recorder, sink: Any | None) -> None:
 def progress_bar(progress: bool, total: int | None, name: str):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=f"backtest {name}", unit="ev", unit_scale=True, leave=False)
 
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import gymnasium
-
-    from mmenv.config import MarketParams
+import gymnasium
 
 from mmenv.calibration.leastsq import LeastSquaresFit, fit_intensity_ls
 from mmenv.calibration.mle import IntensityFit, fit_intensity
 from mmenv.calibration.volatility import estimate_sigma
+from mmenv.config import MarketParams
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,6 @@ class CalibrationResult:
             episode with
         a decision every 6 seconds.
         """
-        from mmenv.config import MarketParams
-
         return MarketParams(**{**self.market_kwargs(time_unit_s), **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +143,4 @@ def make_env_from_calibration(
     Time in the env is measured in units of ``time_unit_s`` seconds (see
     :meth:`CalibrationResult.market_kwargs`); ``env_kwargs`` (T, dt, gamma, ...) override.
     """
-    import gymnasium  # the env id is registered by mmenv/__init__, which runs before any mmenv module
-
     return gymnasium.make("mmenv/MarketMaking-v0", **{**result.market_kwargs(time_unit_s), **env_kwargs})

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from mmenv.calibration import CalibrationResult, DepthSample
+from mmenv.calibration.intensity.likelihood import empirical_on_basis, exponential_of_record, rate_on_basis
+from mmenv.calibration.intensity.likelihood import typical_half_spread as typical
 
 __all__ = ["default_window", "empirical_reach_probability", "format_table", "plot_calibration"]
 
@@ -101,13 +103,6 @@ def plot_calibration(
     from mmenv.viz.style import pyplot, save_figure
 
     plt = pyplot()
-
-    from mmenv.calibration.intensity.likelihood import (
-        empirical_on_basis,
-        exponential_of_record,
-        rate_on_basis,
-    )
-    from mmenv.calibration.intensity.likelihood import typical_half_spread as typical
 
     if analysis is not None:
         fits, selected = dict(analysis.choice.fits), analysis.selected

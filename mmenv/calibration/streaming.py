@@ -29,7 +29,9 @@ from mmenv.calibration.factory import CalibrationResult
 from mmenv.calibration.gof import chi_square
 from mmenv.calibration.leastsq import fit_intensity_ls
 from mmenv.calibration.mle import IntensityFit
+from mmenv.calibration.trades import TickSource
 from mmenv.calibration.volatility import estimate_sigma
+from mmenv.data.ticks import Ticks, synthesize_ticks
 
 __all__ = [
     "CHUNK_BARS",
@@ -85,8 +87,6 @@ class StreamedTicks:
 
 def _concat_ticks(parts: list[Any]) -> Any:
     """Ticks of several chunks on one trading clock (bars and clock re-based, times kept)."""
-    from mmenv.data.ticks import Ticks
-
     first = parts[0]
     bar_off, clock_off, starts = 0, 0.0, [np.zeros(1, np.int64)]
     cols: dict[str, list[np.ndarray]] = {
@@ -128,8 +128,6 @@ def iter_tick_chunks(
     Raises:
         ValueError: bad ``chunk_bars`` (and whatever :func:`mmenv.data.ticks.synthesize_ticks` refuses).
     """
-    from mmenv.data.ticks import synthesize_ticks
-
     if not (isinstance(chunk_bars, int) and chunk_bars >= 2):
         raise ValueError(f"chunk_bars must be an integer >= 2, got {chunk_bars!r}")
     n_bars = len(bars)
@@ -162,8 +160,6 @@ def stream_ticks(
         ValueError: bad ``chunk_bars`` / ``keep_trades`` (and whatever :func:`mmenv.data.ticks.synthesize_ticks`
             refuses).
     """
-    from mmenv.calibration.trades import TickSource
-
     if not (isinstance(chunk_bars, int) and chunk_bars >= 2):
         raise ValueError(f"chunk_bars must be an integer >= 2, got {chunk_bars!r}")
     if not (isinstance(keep_trades, int) and keep_trades >= 1):

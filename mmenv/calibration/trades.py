@@ -1,5 +1,4 @@
-"""Trades and quotes for calibration: a common table, loaders for LOBSTER and trades + best bid/ask
-CSVs.
+"""Trades and quotes for calibration: a common table and its views of real data and of synthetic markets.
 
 Every source becomes a :class:`TradesAndQuotes`: a trades table (time in seconds, price, aggressor
 side +1 buy / -1 sell, size, and the bid and ask in force just *before* the trade) and the quote
@@ -14,7 +13,8 @@ the mid before its first print, which is what the AS model calls the depth reach
 Stoikov 2008, section 2.3).
 
 The files are read by the loaders of :mod:`mmenv.data.loaders` into the one representation of real data,
-the :class:`mmenv.data.tape.Tape`, viewed here as trades and quotes (:meth:`TradesAndQuotes.from_tape`).
+the :class:`mmenv.data.tape.Tape`, viewed here as trades and quotes (:meth:`TradesAndQuotes.from_tape`;
+:func:`load_trades_and_quotes` does both for any format of :data:`mmenv.data.loaders.FORMATS`).
 Nothing is dropped silently: structural errors name the file, line and column; trades without a valid prior
 quote, quotes that are crossed, locked or one-sided are counted in ``TradesAndQuotes.report`` and announced
 with a warning.
@@ -32,31 +32,19 @@ import numpy as np
 import pandas as pd
 
 from mmenv.calibration import DepthSample
+from mmenv.data.loaders import load
+from mmenv.data.tape import TRADE
 
 __all__ = [
     "TickSource",
     "TradesAndQuotes",
     "aggregate_market_orders",
-    "infer_tick",
-    "load_lobster",
-    "load_trades_bbo",
+    "load_trades_and_quotes",
     "simulate_trades_and_quotes",
     "trades_from_table",
 ]
 
 TRADE_COLUMNS = ("time", "price", "side", "bid", "ask")
-
-
-def infer_tick(prices: Any) -> float:
-    """Smallest positive gap between distinct prices (rounded to 1e-9): the tick of the grid.
-
-    Raises:
-        ValueError: fewer than two distinct prices.
-    """
-    u = np.unique(np.round(np.asarray(prices, dtype=np.float64), 9))
-    if u.size < 2:
-        raise ValueError(f"prices must hold >= 2 distinct values to infer the tick, got {u.size}")
-    return float(np.round(np.diff(u).min(), 9))
 
 
 @dataclass(frozen=True)
@@ -106,8 +94,6 @@ class TradesAndQuotes:
         Trades: one row per trade event (time in seconds since the tape's origin, price, side, size and the
         book the trade met); quotes: the quote events (time, bid, ask). The loader's counts are the report.
         """
-        from mmenv.data.tape import TRADE
-
         t_s = tape.time * 1e-9
         tr = tape.kind == TRADE
         qu = ~tr
@@ -261,53 +247,22 @@ def aggregate_market_orders(trades: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_lobster(
-    message_path: str | Path, orderbook_path: str | Path, *, tick: float | None = None
-) -> TradesAndQuotes:
-    """Read LOBSTER message + orderbook files: :func:`mmenv.data.loaders.load_lobster` viewed as trades and
-    quotes (:meth:`TradesAndQuotes.from_tape`).
+def load_trades_and_quotes(format: str, *files: str | Path, **options: Any) -> TradesAndQuotes:
+    """Read real data in any format of :data:`mmenv.data.loaders.FORMATS` as trades and quotes: the
+    :class:`mmenv.data.tape.Tape` of :func:`mmenv.data.loaders.load` viewed by
+    :meth:`TradesAndQuotes.from_tape`, its exclusions announced with a warning (and counted in ``report``).
 
-    Executions are messages of type 4 (visible) and 5 (hidden), one trade each; an execution of a sell limit
-    order (direction -1) is a buyer-initiated trade (``side = -direction``); the quote before message i is the
-    last valid book at or before row i-1. Errors and exclusions as in :mod:`mmenv.data.loaders` (counted in
-    ``report`` and announced with a warning).
-
-    Args:
-        message_path, orderbook_path: the two CSV files.
-        tick: price tick; default inferred from the book prices (0.01 for US equities).
-    """
-    from mmenv.data.loaders import load_lobster as load
-
-    tq = TradesAndQuotes.from_tape(load(message_path, orderbook_path, tick=tick))
-    _warn_excluded(tq.report)
-    return tq
-
-
-def load_trades_bbo(
-    trades_path: str | Path,
-    bbo_path: str | Path,
-    *,
-    tick: float | None = None,
-    trade_time: str | None = None,
-    quote_time: str | None = None,
-) -> TradesAndQuotes:
-    """Read a trades CSV and a best bid/offer CSV (Binance USD-M or spot: the format of ../shared/data/binance
-    and of the public daily files): :func:`mmenv.data.loaders.load_binance` viewed as trades and quotes.
-
-    Each trade meets the last valid quote stamped strictly *before* it on the exchange clock (a quote with the
-    same millisecond may already show the trade's effect); trades with no earlier quote are excluded and
-    counted. Errors and exclusions as in :mod:`mmenv.data.loaders`.
+    E.g. ``load_trades_and_quotes("lobster", message, orderbook)`` (executions of types 4 and 5, one trade
+    each; an execution of a sell limit order is a buyer-initiated trade; the quote before message i is the
+    last valid book at or before row i - 1) or ``load_trades_and_quotes("binance", trades, bbo)`` (each
+    trade meets the last valid quote stamped strictly *before* it on the exchange clock; trades with no
+    earlier quote are excluded and counted). Errors and exclusions as in :mod:`mmenv.data.loaders`.
 
     Args:
-        trades_path, bbo_path: the CSV files (with header).
-        tick: price tick; default inferred from the quote prices.
-        trade_time, quote_time: the exchange-clock columns (epoch milliseconds); default ``trade_time_ms`` /
-            ``transaction_time_ms`` or the public files' ``time`` / ``transaction_time``.
+        format: "lobster", "binance" or "generic". files: the format's files, in its order.
+        options: the loader's keyword arguments, e.g. ``tick`` (default: inferred from the quote prices).
     """
-    from mmenv.data.loaders import load_binance
-
-    tape = load_binance(trades_path, bbo_path, tick=tick, trade_time=trade_time, quote_time=quote_time)
-    tq = TradesAndQuotes.from_tape(tape)
+    tq = TradesAndQuotes.from_tape(load(format, *files, **options))
     _warn_excluded(tq.report)
     return tq
 

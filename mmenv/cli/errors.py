@@ -28,6 +28,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from mmenv.outdir import OutputDirError
+
 __all__ = [
     "ARG_RULES",
     "EXTRAS",
@@ -194,8 +196,6 @@ def describe(
 
     ``parser`` and ``args`` (the command's) let the message name the flag of a parameter or of a path.
     """
-    from mmenv.outdir import OutputDirError
-
     if isinstance(exc, KeyboardInterrupt):
         return 130, "interrupted; the output directory was left as it was before this run"
     module = _missing_extra(exc)

@@ -11,11 +11,11 @@ A :class:`Tape` is a struct of arrays, one row per market event, in exchange-tim
   asks; -1 seller-initiated: hits bids; 0 on quote rows). Each print is one row (a market order that walks the book prints several rows with one timestamp;
   calibration merges them into one order, see :func:`mmenv.calibration.trades.aggregate_market_orders`).
 
-Every loader of :mod:`mmenv.data.loaders` builds a tape; calibration reads it through
-:meth:`mmenv.calibration.trades.TradesAndQuotes.from_tape` (the loaders of :mod:`mmenv.calibration.trades` are that
-view of these loaders: one loader per format), the replay engine through :func:`iter_chunks` (views of fixed size: the
-memory of a replay does not grow with the tape when the tape itself is a generator of chunks, see
-:func:`tile`). What a loader excluded and why is in ``Tape.report`` (counts), printed by the CLI and
+Every loader of :mod:`mmenv.data.loaders` (one per format, :data:`mmenv.data.loaders.FORMATS`) builds a
+tape; calibration reads it through :meth:`mmenv.calibration.trades.TradesAndQuotes.from_tape`
+(:func:`mmenv.calibration.trades.load_trades_and_quotes` loads and views in one call), the replay engine
+through :func:`iter_chunks` (views of fixed size: the memory of a replay does not grow with the tape when
+the tape itself is a generator of chunks, see :func:`tile`). What a loader excluded and why is in ``Tape.report`` (counts), printed by the CLI and
 written to ``metrics.json``.
 """
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["QUOTE", "TRADE", "Tape", "iter_chunks", "tile"]
 
@@ -213,8 +214,6 @@ class Tape:
     # ----------------------------------------------------------------------------------------- export
     def to_frame(self):
         """The tape in the generic schema of :func:`mmenv.data.loaders.load_tape` (a pandas DataFrame)."""
-        import pandas as pd
-
         tr = self.kind == TRADE
         nan = np.nan
         return pd.DataFrame(

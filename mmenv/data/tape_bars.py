@@ -30,7 +30,9 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 
+from mmenv.data.bars.validate import NEW_YORK
 from mmenv.data.tape import TRADE, Tape
 
 __all__ = ["bar_edges", "bar_windows", "tape_bars", "tape_day"]
@@ -38,10 +40,6 @@ __all__ = ["bar_edges", "bar_windows", "tape_bars", "tape_day"]
 
 def tape_day(tape: Tape):
     """The pandas Timestamp of ``time = 0`` of ``tape`` (tz-aware), from its ``origin``."""
-    import pandas as pd
-
-    from mmenv.data.bars.validate import NEW_YORK
-
     if tape.origin == "unix epoch":
         return pd.Timestamp(0, tz="UTC")
     m = re.match(r"(\d{4}-\d{2}-\d{2})\b", tape.origin)
@@ -91,10 +89,6 @@ def tape_bars(
         a DataFrame indexed by the bar start (America/New_York, named ``datetime``) with the float64
         columns open, high, low, close, volume, n_trades, rv.
     """
-    import pandas as pd
-
-    from mmenv.data.bars.validate import NEW_YORK
-
     if price not in ("mid", "trade"):
         raise ValueError(f"price must be 'mid' or 'trade', got {price!r}")
     for name, v in (("interval_s", interval_s), ("sample_s", sample_s)):

@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mmenv.data.bars.validate import COLUMNS
+
 __all__ = [
     "MINUTES_PER_YEAR",
     "Ticks",
@@ -145,8 +147,6 @@ class Ticks:
 
 
 def _bar_arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    from mmenv.data import COLUMNS
-
     if not isinstance(bars, pd.DataFrame):
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars).__name__}")
     missing = [c for c in COLUMNS if c not in bars.columns]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from dataclasses import fields
 from typing import Any
@@ -14,8 +13,10 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from mmenv.config import MAX_MAGNITUDE, MarketParams
-from mmenv.markets.registry import make_market
-from mmenv.sim.core import OUT_NAMES, SimulationCore
+from mmenv.envs.render import episode_frame
+from mmenv.markets.registry import make_market, market_arguments
+from mmenv.sim.core import SimulationCore
+from mmenv.sim.env_step import OUT_NAMES
 from mmenv.sim.single_path import INFO_KEYS, PackedPath, step_packed
 from mmenv.sim.task import BIG, TaskParams, as_action_array
 
@@ -33,33 +34,11 @@ __all__ = [
 _TASK_FIELDS = {f.name for f in fields(TaskParams)}
 _MARKET_FIELDS = set(MarketParams.field_names())
 _INF = float("inf")
-# columns of the core's step output (mmenv.sim.core.OUT_NAMES) behind each info key
+# columns of the core's step output (mmenv.sim.env_step.OUT_NAMES) behind each info key
 _COLS = tuple(OUT_NAMES.index(key) for key in INFO_KEYS)
 _COLS_ARRAY = np.array(_COLS)
 _INF64, _NEG_INF64 = np.float64(_INF), np.float64(-_INF)
 _PAIR = (2,)
-
-
-def market_arguments(kind: str) -> set[str]:
-    """The keyword arguments the market ``kind`` takes besides :class:`~mmenv.config.MarketParams`."""
-    if kind == "model":
-        return {"crn_groups"}
-    if kind == "ticks":
-        from mmenv.markets.tick_market import TickMarket
-
-        names = inspect.signature(TickMarket.from_params).parameters
-    else:
-        from mmenv.markets.registry import MARKET_KINDS, VARIANT_KINDS
-
-        if kind not in VARIANT_KINDS:
-            raise ValueError(f"market must be one of {list(MARKET_KINDS)}, got {kind!r}")
-        from mmenv.markets.variants import VARIANTS
-
-        names = inspect.signature(VARIANTS[kind].__init__).parameters
-    skip = {"self", "cls", "params", "num_paths"}
-    return {
-        n for n, p in names.items() if n not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
 
 
 def check_arguments(kwargs: dict[str, Any], owner: str, extra: tuple[str, ...] = ()) -> str:
@@ -383,8 +362,8 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
         obs = packed.obs.copy()
         if self._watch_clip:  # linear fills: warn once when a quote is where lambda(d) dt exceeds 1
             core = self.core
-            core._warn_if_clipped(packed.out[:, 0], packed.out[:, 1])
-            self._watch_clip = not core._clip_warned
+            core.warn_if_clipped(packed.out[:, 0], packed.out[:, 1])
+            self._watch_clip = not core.clip_warned
         self._done = terminated
         if self._all_info:
             info = dict(zip(INFO_KEYS, packed.info, strict=True))
@@ -426,8 +405,6 @@ class MarketMakingEnv(HorizonSpec, gym.Env[np.ndarray, np.ndarray]):
                 f"q={i['inventory']:+.1f} cash={i['cash']:.2f} equity={i['equity']:.2f}"
             )
         if self.render_mode == "rgb_array":
-            from mmenv.envs.render import episode_frame
-
             return episode_frame(
                 np.array(self._history, dtype=float).reshape(-1, 5), self.core.n_steps * self.core.market.dt
             )

@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gymnasium.utils import seeding
+from tqdm.auto import tqdm
 
+from mmenv.config import MarketParams
 from mmenv.counter_rng import det_log
+from mmenv.envs.env import build_simulation
+from mmenv.envs.vector_env import MarketMakingVectorEnv
 from mmenv.jit import njit
+from mmenv.markets.registry import has_kernel
+from mmenv.policy import QuoteState
 from mmenv.sim import market_kernels as mk
 from mmenv.sim.fills import match_and_settle
-from mmenv.sim.market_kernels import KINDS
 from mmenv.sim.quote_rules import RULE_CODES, rule_depths
 from mmenv.sim.shards import run_shards, shard_bounds
 
@@ -88,7 +94,7 @@ def rollout_many(
     names = list(policies)
     if not names:
         raise ValueError(f"policies must name at least one policy, got {policies!r}")
-    if env_kwargs.get("market", "model") not in KINDS:
+    if not has_kernel(env_kwargs.get("market", "model")):
         outs = [rollout(policies[n], num_paths, seed, progress, **env_kwargs) for n in names]
     else:
         outs = _dispatch([policies[n] for n in names], num_paths, seed, progress, env_kwargs, records)
@@ -101,10 +107,8 @@ def rollout_many(
 def clip_depth(env_kwargs: dict[str, Any]) -> float:
     """The depth below which the linear fill model clips lambda(d) dt at 1, ln(A dt) / k, for the market
     arguments ``env_kwargs`` (-inf for other fill models and markets): the market's own ``clip_depth``."""
-    if env_kwargs.get("market", "model") not in KINDS or env_kwargs.get("fill_model") != "linear":
+    if not has_kernel(env_kwargs.get("market", "model")) or env_kwargs.get("fill_model") != "linear":
         return -math.inf
-    from mmenv.config import MarketParams
-
     names = set(MarketParams.field_names())
     with warnings.catch_warnings():  # the market warns about A dt > 1 itself
         warnings.simplefilter("ignore")
@@ -133,7 +137,7 @@ def _rule_of(policy) -> tuple[int, np.ndarray] | None:
 
 def _kernel_ready(env_kwargs: dict[str, Any]) -> bool:
     """The fused rollout covers the env's "pnl" reward and its default order size (the studies' setting)."""
-    return env_kwargs.get("reward", "pnl") == "pnl" and env_kwargs.get("market", "model") in KINDS
+    return env_kwargs.get("reward", "pnl") == "pnl" and has_kernel(env_kwargs.get("market", "model"))
 
 
 def _run_rules(
@@ -147,10 +151,6 @@ def _run_rules(
     cost: each path runs its whole episode in one loop, with no Python step. ``records=False``: per-path
     totals only (:class:`RolloutTotals`).
     """
-    from gymnasium.utils import seeding
-
-    from mmenv.envs.env import build_simulation
-
     g = len(rules)
     kwargs = {k: v for k, v in env_kwargs.items() if k not in ("reward", "phi", "alpha", "action_mode")}
     if g > 1:
@@ -182,11 +182,11 @@ def _run_rules(
     if not records:
         if m.clip_depth is not None:  # the linear fill model's warning, as the env gives it
             below = np.where(tot[TOTALS.index("clipped")] > 0, -math.inf, math.inf)
-            core._warn_if_clipped(below, below)
+            core.warn_if_clipped(below, below)
         return [RolloutTotals(*(row[b] for row in tot), n_steps=n) for b in blocks]
     if m.clip_depth is not None:
         before = states[0][:-1]
-        core._warn_if_clipped(before - rec[0], rec[1] - before)
+        core.warn_if_clipped(before - rec[0], rec[1] - before)
     return _from_buffers(states, rec, blocks, m.dt, core)
 
 
@@ -416,9 +416,6 @@ def _run(
     policies: list, num_paths: int, seed: int, progress: bool, env_kwargs: dict[str, Any]
 ) -> list[Rollout]:
     """The one rollout loop: G policies on G blocks of ``num_paths`` paths (common draws when G > 1)."""
-    from mmenv.envs.vector_env import MarketMakingVectorEnv
-    from mmenv.policy import QuoteState
-
     g = len(policies)
     kwargs = {**env_kwargs, "action_mode": "depth"}
     if g > 1:
@@ -438,8 +435,6 @@ def _run(
     states[0, 0], states[1, 0], states[2, 0] = info["mid"], info["inventory"], info["cash"]
     steps = range(n)
     if progress:
-        from tqdm.auto import tqdm
-
         name = "+".join(getattr(pol, "name", "policy") for pol in policies)
         steps = tqdm(steps, desc=name, leave=False)
     core = env.core

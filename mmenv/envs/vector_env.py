@@ -19,7 +19,7 @@ from mmenv.envs.env import (
     info_columns,
     observation_space_of,
 )
-from mmenv.sim.core import OUT_COLUMNS, OUT_NAMES
+from mmenv.sim.env_step import OUT_COLUMNS, OUT_NAMES
 from mmenv.sim.model_step import check_actions
 from mmenv.sim.task import as_action_array
 

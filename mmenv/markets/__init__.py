@@ -3,7 +3,7 @@ and the registry (the one table of market kinds).
 
 :mod:`~mmenv.markets.model` (the ``Market`` interface and ``ModelMarket``), :mod:`~mmenv.markets.variants`
 (GARCH, trend, toxic flow, ...), :mod:`~mmenv.markets.tick_market` (a synthetic tick stream) and
-:mod:`~mmenv.markets.registry` (``make_market(kind, ...)``).
+:mod:`~mmenv.markets.registry` (``MARKETS``, the one table of market kinds, and ``make_market(kind, ...)``).
 """
 
 from __future__ import annotations

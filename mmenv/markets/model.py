@@ -2,7 +2,7 @@
 
 A market source simulates N paths (struct of arrays). Each decision interval it returns, per path, the depth
 from the mid (at quote time) reached by the most aggressive seller (``reach_bid``) and buyer
-(``reach_ask``); :mod:`mmenv.sim.core` fills a quote iff the reach on its side is at least its depth.
+(``reach_ask``); :mod:`mmenv.sim.fills` fills a quote iff the reach on its side is at least its depth.
 
 The Avellaneda-Stoikov model market (AS 2008, section 4): market orders reaching depth d arrive as a Poisson
 process of intensity lambda(d) = A exp(-k d) on each side (AS eq. 2.10-2.12). The reach R of the deepest order
@@ -74,7 +74,8 @@ class ModelMarket:
             the market a separate simulation of N / G paths with the same seed would see.
     """
 
-    kind = "model"
+    #: The kind code of its kernel in :mod:`mmenv.sim.market_kernels` (each variant sets its own).
+    kernel_kind = mk.MODEL
 
     def __init__(self, params: MarketParams, num_paths: int = 1, crn_groups: int = 1) -> None:
         if int(num_paths) < 1:
@@ -109,7 +110,6 @@ class ModelMarket:
         p[mk.MU] = float(params.mu)
         #: Kernel parameters (slots of :mod:`mmenv.sim.market_kernels`) and per-path state (N, S).
         self.kernel_params = p
-        self.kernel_kind = mk.KINDS[self.kind]
         self.kernel_state = np.zeros((n, self._state_width()))
         #: Per path: its random stream (the path index within its CRN block), episode and step counters.
         self.stream = np.tile(np.arange(n // self.crn_groups, dtype=np.int64), self.crn_groups)

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmenv.data.bars.synthetic import synthetic_bars
 from mmenv.data.ticks import Ticks, ewma_vol, synthesize_ticks
 
 if TYPE_CHECKING:
@@ -232,8 +233,6 @@ class TickMarket:
             raise ValueError("give bars or ticks, not both")
         if ticks is None:
             if bars is None:
-                from mmenv.data import synthetic_bars
-
                 bars = synthetic_bars(synthetic_days, tick_seed)
             ticks = synthesize_ticks(bars, ticks_per_bar, tick_seed, k=tick_k, half_spread=half_spread)
         return cls(

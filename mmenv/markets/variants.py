@@ -53,14 +53,12 @@ from mmenv.sim import market_kernels as mk
 from mmenv.sim.market_kernels import X0
 
 __all__ = [
-    "VARIANTS",
     "AsymmetricMarket",
     "GarchMarket",
     "ImpactMarket",
     "InformationMarket",
     "ToxicMarket",
     "TrendMarket",
-    "make_variant",
 ]
 
 
@@ -92,7 +90,7 @@ class GarchMarket(_VariantMarket):
         ewma_lambda: EWMA decay in (0, 1) (RiskMetrics 0.94). window: rolling window (steps), >= 2.
     """
 
-    kind = "garch"
+    kernel_kind = mk.GARCH
 
     def __init__(
         self,
@@ -153,7 +151,7 @@ class TrendMarket(_VariantMarket):
         trend: |mu| (price units per time unit), >= 0. The sign is the episode's own draw (purpose TREND).
     """
 
-    kind = "trend"
+    kernel_kind = mk.TRENDING
 
     def __init__(
         self, params: MarketParams, num_paths: int = 1, trend: float = 2.0, crn_groups: int = 1
@@ -177,7 +175,7 @@ class AsymmetricMarket(_VariantMarket):
         A_bid, A_ask: intensities at depth 0 (orders / time) of the two sides; None: the params' A.
     """
 
-    kind = "asymmetric"
+    kernel_kind = mk.ASYMMETRIC
 
     def __init__(
         self,
@@ -204,7 +202,7 @@ class ToxicMarket(_VariantMarket):
         toxic_share: p in [0, 1].
     """
 
-    kind = "toxic"
+    kernel_kind = mk.TOXIC
 
     def __init__(
         self, params: MarketParams, num_paths: int = 1, toxic_share: float = 0.5, crn_groups: int = 1
@@ -228,7 +226,7 @@ class ImpactMarket(_VariantMarket):
         decay: decay rate of the transient part (1 / time), >= 0.
     """
 
-    kind = "impact"
+    kernel_kind = mk.IMPACT
 
     def __init__(
         self,
@@ -269,7 +267,7 @@ class InformationMarket(_VariantMarket):
         info_share: share of the mid's variance driven by the order flow, in [0, 1].
     """
 
-    kind = "information"
+    kernel_kind = mk.INFORMATION
 
     def __init__(
         self, params: MarketParams, num_paths: int = 1, info_share: float = 0.5, crn_groups: int = 1
@@ -288,20 +286,3 @@ class InformationMarket(_VariantMarket):
         p = self.kernel_params
         p[X0], p[X0 + 1] = self.theta, p[mk.VOL] * math.sqrt(1.0 - self.info_share)
         p[X0 + 2], p[X0 + 3] = adt, det_exp(-adt)
-
-
-VARIANTS: dict[str, type[_VariantMarket]] = {
-    "garch": GarchMarket,
-    "trend": TrendMarket,
-    "asymmetric": AsymmetricMarket,
-    "toxic": ToxicMarket,
-    "impact": ImpactMarket,
-    "information": InformationMarket,
-}
-
-
-def make_variant(kind: str, params: MarketParams, num_paths: int, **kwargs) -> _VariantMarket:
-    """Build the variant market ``kind`` (a key of :data:`VARIANTS`) with its switches as keyword arguments."""
-    if kind not in VARIANTS:
-        raise ValueError(f"market variant must be one of {sorted(VARIANTS)}, got {kind!r}")
-    return VARIANTS[kind](params, num_paths, **kwargs)

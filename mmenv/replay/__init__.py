@@ -1,6 +1,8 @@
-"""Replay of real market data: the tape (one representation of top-of-book quotes and trades), its loaders,
-and the queue-aware replay engine with latency, a tick grid and fees.
+"""Replay of real market data: a policy's orders against a recorded tape, with queue-aware fills, latency, a
+tick grid and fees.
 
-Submodules load on first use: :mod:`mmenv.data.tape`, :mod:`mmenv.data.loaders`,
-:mod:`mmenv.replay.engine`.
+Modules: :mod:`~mmenv.replay.config` (the settings, ``ReplayConfig``), :mod:`~mmenv.replay.kernel` (the
+compiled event loop), :mod:`~mmenv.replay.engine` (the rules, ``ReplayState`` and ``replay``) and
+:mod:`~mmenv.replay.env` (the event-clock Gymnasium env). The tape and its loaders are
+:mod:`mmenv.data.tape` and :mod:`mmenv.data.loaders`. Submodules load on first use.
 """

@@ -42,7 +42,8 @@ import numpy as np
 from gymnasium import spaces
 
 from mmenv.data.tape import TRADE, Tape
-from mmenv.replay.engine import ReplayConfig, ReplayState
+from mmenv.replay.config import ReplayConfig
+from mmenv.replay.engine import ReplayState
 
 __all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv"]
 
@@ -64,7 +65,7 @@ class ReplayEnv(gymnasium.Env):
 
     Args:
         tape: the :class:`mmenv.data.tape.Tape` (in memory).
-        config: :class:`mmenv.replay.engine.ReplayConfig` (fill model, latency, fees, lot, limit, sigma,
+        config: :class:`mmenv.replay.config.ReplayConfig` (fill model, latency, fees, lot, limit, sigma,
             AS horizon); its ``decide_on``/``decide_every`` are replaced by ``decision``/``every``.
         decision: "quote", "trade" or "event". every: decide every n such events (>= 1).
         episode_s: episode length (seconds of the tape), > 0. start: "random" or "first".

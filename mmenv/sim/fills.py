@@ -1,7 +1,7 @@
 """The one fill rule: quotes against order flow, the hard inventory limit, fills, fees, inventory and cash.
 
 Every loop that fills a quote calls :func:`match_and_settle` (compiled and inlined) or its Python twin
-``match_and_settle.py_func``: the env step over N paths (:mod:`mmenv.sim.core`), the tick backtester
+``match_and_settle.py_func``: the env step over N paths (:mod:`mmenv.sim.env_step`), the tick backtester
 (:mod:`mmenv.backtest`), the fused rollout (:mod:`mmenv.envs.rollout`) and the real-tape replay
 (:mod:`mmenv.replay`). The model market's fused step (:mod:`mmenv.sim.model_step`) is the same rule written
 branch-free (tested equal).

@@ -4,7 +4,7 @@ Every market of :mod:`mmenv.markets` and :mod:`mmenv.markets.variants` is one ``
 parameter vector ``p`` (slots below) and a per-path state matrix ``st`` (N, S). :func:`step_one` moves one
 path by one interval and returns the order flow's reach on both sides; :func:`reset_one` starts a path's
 episode; :func:`after_fills_one` lets the market see the path's fills (impact). The same functions serve
-the markets' own ``advance`` (:func:`advance_paths`) and the fused env step of :mod:`mmenv.sim.core`, so the
+the markets' own ``advance`` (:func:`advance_paths`) and the fused env step of :mod:`mmenv.sim.env_step`, so the
 market a policy trades in is one code path whichever loop drives it.
 
 Random numbers (:mod:`mmenv.counter_rng`): the draws of path ``i`` at step ``t`` of episode ``e`` are
@@ -38,7 +38,7 @@ from mmenv.counter_rng import FILL, INFO, MID, TREND, log_normal, normal_central
 from mmenv.jit import njit
 
 __all__ = [
-    "KINDS",
+    "KERNEL_CODES",
     "P_SIZE",
     "advance_paths",
     "after_fills_one",
@@ -48,17 +48,10 @@ __all__ = [
     "step_one",
 ]
 
-#: Market kind codes.
-MODEL, GARCH, TRENDING, ASYMMETRIC, TOXIC, IMPACT, INFORMATION = range(7)
-KINDS = {
-    "model": MODEL,
-    "garch": GARCH,
-    "trend": TRENDING,
-    "asymmetric": ASYMMETRIC,
-    "toxic": TOXIC,
-    "impact": IMPACT,
-    "information": INFORMATION,
-}
+#: Market kind codes, one per branch of :func:`step_one`; their names are rows of the one table of market
+#: kinds, :data:`mmenv.markets.registry.MARKETS`.
+KERNEL_CODES = tuple(range(7))
+MODEL, GARCH, TRENDING, ASYMMETRIC, TOXIC, IMPACT, INFORMATION = KERNEL_CODES
 #: Event order codes.
 EVENT_ORDERS = {"fill_then_move": 0, "move_then_fill": 1}
 

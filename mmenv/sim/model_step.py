@@ -1,6 +1,6 @@
 """The env step of the model market as one compiled pass per path, written for the vector units.
 
-:func:`mmenv.sim.core.fused_env_step` serves every market kind of :mod:`mmenv.sim.market_kernels` with one scalar loop
+:func:`mmenv.sim.env_step.fused_env_step` serves every market kind of :mod:`mmenv.sim.market_kernels` with one scalar loop
 (the market's kind, the reward and the autoreset decided per path by branches). The model market (the
 Avellaneda-Stoikov market: the env's default, the replication's setting) gets this specialised step, which
 performs the same floating-point operations in the same order, so it gives the same numbers bit for bit
@@ -25,7 +25,7 @@ paths is vectorised except integer counts (exact in any order).
 
 Outputs go to caller-owned buffers (no allocation per step): the observation (N, 4) float32, the reward
 (N,) float64, terminated (N,) bool and, on request, the full output row (columns
-:data:`mmenv.sim.core.OUT_NAMES`) from which the ``info`` dict is built.
+:data:`mmenv.sim.env_step.OUT_NAMES`) from which the ``info`` dict is built.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ CHUNK = mk.CHUNK
     INF_FOR_NAN,
 ) = range(18)
 FP_SIZE = 18
-#: Columns of the output row (:data:`mmenv.sim.core.OUT_NAMES`).
+#: Columns of the output row (:data:`mmenv.sim.env_step.OUT_NAMES`).
 N_OUT = 15
 
 _EPS = 1e-9  # the hard limit's tolerance (mmenv.sim.fills.match_and_settle)
@@ -140,7 +140,7 @@ def _reset_path(mp, fp, episode, mt, mid, sigma, s0, q, cash, step, w0, i, obs, 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def reset_value(c: int, q0: float, s0: float, w0: float, inf_for_nan: bool) -> float:
-    """Column c of a path's output row at a reset (:data:`mmenv.sim.core.OUT_NAMES`): no quotes (NaN depths and
+    """Column c of a path's output row at a reset (:data:`mmenv.sim.env_step.OUT_NAMES`): no quotes (NaN depths and
     prices; with ``inf_for_nan`` the info convention: depths and ask +inf, bid -inf), no fills, fees or
     reward, the starting inventory, mid and wealth."""
     if c <= 3:
@@ -167,7 +167,7 @@ def reset_row(out: np.ndarray, i: int, q0: float, s0: float, w0: float) -> None:
 def _trade_path(k, a_b, a_a, q_b, c_b, m_b, t_b, z, e_b, e_a, lg_b, lg_a):
     """Pass 2 of the module docstring for one path, on scalars (``k``: :func:`_constants`; the path's action,
     inventory, cash, mid and step, its draws): selects only, no branch. Returns the output row's values
-    (columns :data:`mmenv.sim.core.OUT_NAMES`) and the step count after the step."""
+    (columns :data:`mmenv.sim.env_step.OUT_NAMES`) and the step count after the step."""
     (q_max_eps, neg_q_max_eps, size, fee_unit, fee_rate, dt, n_steps, code, phi, alpha, normalized, min_depth,
      half, log_adt, inv_k, linear, drift, vol, move_first) = k  # fmt: skip
     if normalized:  # mmenv.sim.task.action_to_depth_one
@@ -382,7 +382,7 @@ def model_env_step(
     hi: int,
 ) -> int:
     """One env step of paths lo .. hi - 1 of the model market (module docstring); the same numbers as
-    :func:`mmenv.sim.core.fused_env_step` with kind MODEL. Returns how many paths quote closer than the linear
+    :func:`mmenv.sim.env_step.fused_env_step` with kind MODEL. Returns how many paths quote closer than the linear
     fill model's clipping depth ``fp[CLIP]`` (the caller warns).
 
     Args:
@@ -394,7 +394,7 @@ def model_env_step(
             instead of stepping (next-step autoreset).
         obs: (N, 4) C-contiguous float32; reward: (N,) float64; terminated: (N,) bool.
         rows, cols: with ``fp[WRITE_OUT]``, row r of the (K, N) C-contiguous float64 ``rows`` receives column
-            ``cols[r]`` of the output row (:data:`mmenv.sim.core.OUT_NAMES`; ``fp[INF_FOR_NAN]``: in the info
+            ``cols[r]`` of the output row (:data:`mmenv.sim.env_step.OUT_NAMES`; ``fp[INF_FOR_NAN]``: in the info
             convention), e.g. an (N, OUT_COLUMNS) Fortran-ordered array's transpose with cols 0 .. 14.
         final_obs: (N, 4) float32, the last observation of a path that ends with ``fp[RESET_AFTER]``
             (same-step autoreset).

@@ -70,6 +70,17 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of its parent's threads: work handed to the inherited pool would wait
+    forever. The child drops it and starts its own on first use."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def shard_bounds(n: int, threads: int | None = None) -> list[tuple[int, int]]:
     """Contiguous [lo, hi) ranges covering 0..n: one per thread, each of at least MIN_SHARD_PATHS paths."""
     t = _THREADS if threads is None else int(threads)

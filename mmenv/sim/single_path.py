@@ -1,7 +1,7 @@
 """The single env's step: the core's fused step kernel on one path, its arguments packed into two vectors.
 
 Calling a compiled function from Python costs about 0.1 us per array argument (numba checks each argument's
-type); the fused step :func:`mmenv.sim.core.fused_env_step` takes 35. For one path that dispatch costs more
+type); the fused step :func:`mmenv.sim.env_step.fused_env_step` takes 35. For one path that dispatch costs more
 than the step itself, so :class:`PackedPath` packs the path's state and settings into one float64 and one
 int64 vector (the market's and the core's per-path arrays become views of them: one source of truth) and
 :func:`step_packed` unpacks them inside compiled code and calls the same fused kernel with N = 1. The
@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from mmenv.jit import njit
-from mmenv.sim.core import OUT_COLUMNS, OUT_NAMES, fused_env_step
+from mmenv.sim.env_step import OUT_COLUMNS, OUT_NAMES, fused_env_step
 
 __all__ = ["INFO_KEYS", "PackedPath", "step_packed"]
 
@@ -96,7 +96,7 @@ _INT_VIEWS = (
 def step_packed(
     a_bid: float, a_ask: float, mp: np.ndarray, f: np.ndarray, ints: np.ndarray
 ) -> tuple[float, bool]:
-    """One env step of the packed path (:class:`PackedPath`): :func:`mmenv.sim.core.fused_env_step` with N = 1.
+    """One env step of the packed path (:class:`PackedPath`): :func:`mmenv.sim.env_step.fused_env_step` with N = 1.
 
     Args:
         a_bid, a_ask: the action (clipped to the action space by the kernel's action map).

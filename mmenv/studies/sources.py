@@ -61,7 +61,7 @@ class TapeSource:
             the format for a tape given by flags.
         label: the name in tables and the key of its results in the report's ``metrics.json``.
         title: a longer description (venue, instrument, date).
-        format: ``"lobster"`` (message + orderbook), ``"binance"`` (trades + best bid/offer) or ``"tape"``.
+        format: ``"lobster"`` (message + orderbook), ``"binance"`` (trades + best bid/offer) or ``"generic"`` (the generic tape schema).
         paths: the files, in the loader's argument order.
         tick: the price tick (None: inferred by the loader).
     """
@@ -81,22 +81,14 @@ class TapeSource:
 
     def load(self) -> Tape:
         """The tape (:mod:`mmenv.data.loaders`; its exclusions counted in ``tape.report``)."""
-        if self.format == "lobster":
-            return loaders.load_lobster(*self.paths, tick=self.tick)
-        if self.format == "binance":
-            return loaders.load_binance(*self.paths, tick=self.tick)
-        return loaders.load_tape(self.paths[0], tick=self.tick)
+        return loaders.load(self.format, *self.paths, tick=self.tick)
 
     def load_trades_and_quotes(self) -> Any:
         """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`; the
         LOBSTER and Binance readers warn about the rows they exclude)."""
         from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
 
-        if self.format == "lobster":
-            return trades.load_lobster(*self.paths, tick=self.tick)
-        if self.format == "binance":
-            return trades.load_trades_bbo(*self.paths, tick=self.tick)
-        return trades.TradesAndQuotes.from_tape(self.load())
+        return trades.load_trades_and_quotes(self.format, *self.paths, tick=self.tick)
 
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
@@ -143,7 +135,7 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
     if trades is not None:
         out.append(_flag_source("binance", (trades, quotes), tick))
     if getattr(args, "tape", None) is not None:
-        out.append(_flag_source("tape", (args.tape,), tick))
+        out.append(_flag_source("generic", (args.tape,), tick))
     return out
 
 

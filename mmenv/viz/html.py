@@ -14,6 +14,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+import markdown
+from latex2mathml.converter import convert
+
 __all__ = ["github_slug", "markdown_to_html", "render_math"]
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
@@ -45,8 +48,6 @@ def github_slug(text: str, separator: str = "-") -> str:
 
 def render_math(latex: str, display: bool = False) -> str:
     """MathML of one LaTeX formula (``latex2mathml``); a formula it cannot parse raises ValueError naming it."""
-    from latex2mathml.converter import convert
-
     try:
         return convert(latex.strip(), display="block" if display else "inline")
     except Exception as exc:  # the library raises its own exception types
@@ -89,8 +90,6 @@ def _inline_images(body: str, base: Path) -> str:
 
 def markdown_to_html(md: str, base: str | Path, title: str = "report") -> str:
     """One self-contained HTML page of ``md``; images are resolved against ``base`` and inlined."""
-    import markdown
-
     text, store = _protect_math(md)
     conv = markdown.Markdown(
         extensions=["tables", "fenced_code", "toc", "sane_lists"],

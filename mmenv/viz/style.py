@@ -9,10 +9,13 @@ matplotlib is imported lazily (``import mmenv`` stays light) with the non-intera
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from mmenv.outdir import atomic_write_bytes
 
 __all__ = ["RC", "label_points", "pyplot", "save_figure", "strategy_color", "twin_lines"]
 
@@ -80,10 +83,6 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int | None = None) -> Pa
 
     A crash never leaves a half-written image. ``dpi`` defaults to ``RC["savefig.dpi"]``.
     """
-    import io
-
-    from mmenv.outdir import atomic_write_bytes
-
     path = Path(path)
     buf = io.BytesIO()
     try:

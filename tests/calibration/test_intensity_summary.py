@@ -13,33 +13,8 @@ import numpy as np
 import pytest
 
 from mmenv.calibration.trades import simulate_trades_and_quotes
+from tests.conftest import SHARED_DATA, needs_shared_data
 
-
-def _shared_data() -> Path | None:
-    for parent in Path(__file__).resolve().parents:
-        cand = parent / "shared" / "data"
-        if cand.is_dir():
-            return cand
-    return None
-
-
-SHARED = _shared_data()
-LOBSTER = (
-    None
-    if SHARED is None
-    else (
-        SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
-        SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-    )
-)
-BINANCE = (
-    None
-    if SHARED is None
-    else (
-        SHARED / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv",
-        SHARED / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv",
-    )
-)
 TOP_LEVEL = ("A", "k", "A_se", "k_se", "cov", "loglik", "n_trades", "duration_s", "gof_chi2", "gof_df")
 
 
@@ -76,15 +51,16 @@ def test_analysis_of_a_synthetic_exponential_market() -> None:
     json.dumps(d, allow_nan=False)
 
 
-@pytest.mark.skipif(LOBSTER is None or not LOBSTER[0].exists(), reason="LOBSTER sample absent (shared/data)")
-def test_lobster_cli_json_and_sentences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lobster_cli_json_and_sentences(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lobster_sample: tuple[Path, ...]
+) -> None:
     from mmenv.cli import run_command
 
     main = functools.partial(run_command, "calibrate")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert main(["--lobster", str(LOBSTER[0]), str(LOBSTER[1]), "--out", str(tmp_path)]) == 0
+        assert main(["--lobster", *map(str, lobster_sample), "--out", str(tmp_path)]) == 0
     d = json.loads((tmp_path / "calibration.json").read_text())
     _check_json(d)
     assert d["per_hour"] and len(d["per_hour"]) == 7
@@ -95,14 +71,13 @@ def test_lobster_cli_json_and_sentences(tmp_path: Path, capsys: pytest.CaptureFi
     assert (tmp_path / "calibration.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(BINANCE is None or not BINANCE[0].exists(), reason="Binance sample absent (shared/data)")
-def test_binance_analysis() -> None:
+def test_binance_analysis(binance_sample: tuple[Path, ...]) -> None:
     from mmenv.calibration.intensity.summary import analyse
-    from mmenv.calibration.trades import load_trades_bbo
+    from mmenv.calibration.trades import load_trades_and_quotes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a = analyse(load_trades_bbo(*BINANCE))
+        a = analyse(load_trades_and_quotes("binance", *binance_sample))
     d = a.to_dict()
     assert d["per_hour"] is None  # six minutes of data
     ex = next(m for m in d["exponential_misfit"] if m["label"] == "one tick past the touch")
@@ -121,17 +96,17 @@ def test_report_part_says_when_the_samples_are_absent(tmp_path: Path) -> None:
     assert "not part of this run" in text and "intensity_models" not in rep.metrics
 
 
-@pytest.mark.skipif(SHARED is None, reason="real samples absent (shared/data)")
+@needs_shared_data
 def test_report_part_on_the_shared_samples(tmp_path: Path) -> None:
     from mmenv.studies.report.document import Report
     from mmenv.studies.report.intensity import sec_intensity_models
     from mmenv.studies.sources import study_samples
 
-    _, found = study_samples(SHARED)
+    _, found = study_samples(SHARED_DATA)
     if not found:
-        pytest.skip(f"no sample under {SHARED}")
+        pytest.skip(f"no sample under {SHARED_DATA}")
     rep = Report(out=tmp_path)
-    sec_intensity_models(rep, {"shared_data": SHARED})
+    sec_intensity_models(rep, {"shared_data": SHARED_DATA})
     text = "".join(rep.parts)
     for name, d in rep.metrics["intensity_models"].items():
         assert f"The data choose the {d['selected_model']} law" in text

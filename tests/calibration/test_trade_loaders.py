@@ -1,4 +1,5 @@
-"""Tests of mmenv.calibration.trades: the trades-and-quotes table, LOBSTER and trades+BBO loaders."""
+"""Tests of mmenv.calibration.trades: the trades-and-quotes table and its views of the LOBSTER and Binance
+formats (load_trades_and_quotes)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,9 @@ import pytest
 from mmenv.calibration import calibrate, fit_intensity
 from mmenv.calibration.trades import (
     aggregate_market_orders,
-    infer_tick,
-    load_lobster,
-    load_trades_bbo,
+    load_trades_and_quotes,
     simulate_trades_and_quotes,
     trades_from_table,
-)
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-LOBSTER_MSG = SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
-LOBSTER_BOOK = SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"
-BINANCE_TRADES = SHARED / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv"
-BINANCE_BBO = SHARED / "binance" / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv"
-needs_lobster = pytest.mark.skipif(not LOBSTER_MSG.exists(), reason=f"LOBSTER sample absent: {LOBSTER_MSG}")
-needs_binance = pytest.mark.skipif(
-    not BINANCE_TRADES.exists(), reason=f"Binance sample absent: {BINANCE_TRADES}"
 )
 
 
@@ -70,12 +59,6 @@ def test_trades_from_table_validation() -> None:
         trades_from_table(bad)
 
 
-def test_infer_tick() -> None:
-    assert infer_tick([100.0, 100.1, 100.3]) == pytest.approx(0.1)
-    with pytest.raises(ValueError, match="distinct"):
-        infer_tick([1.0, 1.0])
-
-
 def test_simulated_table_recovers_parameters() -> None:
     tq = simulate_trades_and_quotes(140.0, 1.5, 200.0, np.random.default_rng(0), sigma=0.05, half_spread=0.05)
     r = calibrate(tq)
@@ -108,8 +91,10 @@ def _write_lobster(tmp: Path) -> tuple[Path, Path]:
 
 
 def test_lobster_loader_on_written_files(tmp_path: Path) -> None:
-    assert load_lobster(*_write_lobster(tmp_path)).tick == pytest.approx(0.1)  # inferred from the book
-    tq = load_lobster(*_write_lobster(tmp_path), tick=0.01)
+    assert load_trades_and_quotes("lobster", *_write_lobster(tmp_path)).tick == pytest.approx(
+        0.1
+    )  # inferred from the book
+    tq = load_trades_and_quotes("lobster", *_write_lobster(tmp_path), tick=0.01)
     assert tq.report["executions"] == 3 and tq.tick == 0.01
     assert tq.trades["side"].tolist() == [1.0, -1.0, -1.0]
     assert tq.trades["bid"].tolist() == pytest.approx([100.0, 100.0, 100.0])
@@ -122,7 +107,7 @@ def test_lobster_loader_rejects_mismatched_files(tmp_path: Path) -> None:
     m, b = _write_lobster(tmp_path)
     pd.read_csv(b, header=None).iloc[:3].to_csv(b, header=False, index=False)
     with pytest.raises(ValueError, match="one row per message"):
-        load_lobster(m, b)
+        load_trades_and_quotes("lobster", m, b)
 
 
 def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
@@ -154,16 +139,15 @@ def test_trades_bbo_matches_the_quote_strictly_before(tmp_path: Path) -> None:
     t.to_csv(tp, index=False)
     q.to_csv(qp, index=False)
     with pytest.warns(UserWarning, match="excluded: 1 trades before first quote"):
-        tq = load_trades_bbo(tp, qp)
+        tq = load_trades_and_quotes("binance", tp, qp)
     assert len(tq.trades) == 2 and tq.tick == pytest.approx(0.1)
     # the trade at 2000 ms meets the quote of 1000 ms (the 2000 ms quote may already reflect it)
     assert tq.trades["ask"].tolist() == pytest.approx([100.1, 100.2])
     assert tq.trades["side"].tolist() == [1.0, -1.0]
 
 
-@needs_binance
-def test_binance_sample() -> None:
-    tq = load_trades_bbo(BINANCE_TRADES, BINANCE_BBO)
+def test_binance_sample(binance_sample) -> None:
+    tq = load_trades_and_quotes("binance", *binance_sample)
     assert tq.report["trades_read"] == 21_313 and tq.report["quotes_read"] == 66_089
     assert len(tq.trades) == 21_313 and tq.tick == pytest.approx(0.1)
     t0, t1 = tq.window
@@ -177,11 +161,10 @@ def test_binance_sample() -> None:
     assert 0.1 < r.sigma < 100.0  # USD / sqrt(s) for BTC near 61,800
 
 
-@needs_lobster
-def test_lobster_sample() -> None:
+def test_lobster_sample(lobster_sample) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tq = load_lobster(LOBSTER_MSG, LOBSTER_BOOK)
+        tq = load_trades_and_quotes("lobster", *lobster_sample)
         r = calibrate(tq)
     assert tq.report["messages"] == 57_515
     assert 11_300 <= tq.report["executions"] <= 11_500
@@ -193,14 +176,13 @@ def test_lobster_sample() -> None:
     assert 0.001 < r.sigma < 1.0
 
 
-@needs_lobster
-def test_lobster_unaggregated_visible_prints_do_not_identify_k() -> None:
+def test_lobster_unaggregated_visible_prints_do_not_identify_k(lobster_sample) -> None:
     """Level-1 visible executions all print at the touch: only merged market orders show depth."""
     from mmenv.calibration import CalibrationError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tq = load_lobster(LOBSTER_MSG, LOBSTER_BOOK)
+        tq = load_trades_and_quotes("lobster", *lobster_sample)
         s = tq.depth_sample(aggregate=False)
     with pytest.raises(CalibrationError, match="touch"):
         fit_intensity(s)

@@ -13,19 +13,6 @@ import pytest
 from mmenv.data.loaders import load_binance, load_lobster, load_tape, save_tape
 from mmenv.data.tape import QUOTE, TRADE, Tape, iter_chunks, tile
 
-_HERE = Path(__file__).resolve()
-DATA = next(
-    (p / "shared" / "data" for p in _HERE.parents[1:4] if (p / "shared" / "data").is_dir()), _HERE.parents[2]
-)
-LOB = DATA / "lobster"
-BIN = DATA / "binance"
-LOB_MSG = LOB / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
-LOB_BOOK = LOB / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"
-BIN_T = BIN / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv"
-BIN_Q = BIN / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv"
-needs_lobster = pytest.mark.skipif(not LOB_MSG.exists(), reason=f"shared LOBSTER sample absent ({LOB_MSG})")
-needs_binance = pytest.mark.skipif(not BIN_T.exists(), reason=f"shared Binance sample absent ({BIN_T})")
-
 TRADES_HEAD = "trade_time_ms,trade_id,price,qty,is_buyer_maker\n"
 QUOTES_HEAD = "transaction_time_ms,bid_px,bid_qty,ask_px,ask_qty\n"
 T0 = 1723161256000
@@ -243,12 +230,11 @@ LOBSTER_AKS = (2.864009173644048, 62.00536793436771, 0.019899234383254832)
 BINANCE_AKS = (8.503305927642732, 1.5313561815475232, 7.502435651018617)
 
 
-@needs_lobster
-def test_lobster_sample_calibration_reads_the_tape():
+def test_lobster_sample_calibration_reads_the_tape(lobster_sample):
     from mmenv.calibration import calibrate
     from mmenv.calibration.trades import TradesAndQuotes
 
-    tape = load_lobster(LOB_MSG, LOB_BOOK)
+    tape = load_lobster(*lobster_sample)
     assert tape.tick == pytest.approx(0.01)
     r = tape.report
     assert r["executions"] == r["trades"] + r["excluded_trades_before_first_quote"]
@@ -258,12 +244,11 @@ def test_lobster_sample_calibration_reads_the_tape():
     assert (new.A, new.k, new.sigma) == pytest.approx(LOBSTER_AKS, rel=1e-9)
 
 
-@needs_binance
-def test_binance_sample_calibration_reads_the_tape():
+def test_binance_sample_calibration_reads_the_tape(binance_sample):
     from mmenv.calibration import calibrate
     from mmenv.calibration.trades import TradesAndQuotes
 
-    tape = load_binance(BIN_T, BIN_Q)
+    tape = load_binance(*binance_sample)
     assert tape.report["trades"] == 21313 and tape.report["quotes"] == 66089
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

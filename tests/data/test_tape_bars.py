@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from mmenv.data import validate_bars
-from mmenv.data.samples import shared_data_dir
 from mmenv.data.tape import Tape
 from mmenv.data.tape_bars import tape_bars
-
-SHARED = shared_data_dir() or Path("/nonexistent")
-LOBSTER = (
-    SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv",
-    SHARED / "lobster" / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv",
-)
 
 
 def _tape() -> Tape:
@@ -109,12 +101,10 @@ def test_bad_arguments_are_named():
     assert len(tape_bars(odd, start_day=pd.Timestamp("2012-06-21", tz="America/New_York"))) == 2
 
 
-def test_lobster_day_gives_390_real_minutes():
-    if not all(p.is_file() for p in LOBSTER):
-        pytest.skip("../shared/data/lobster (the LOBSTER AMZN sample) is absent")
+def test_lobster_day_gives_390_real_minutes(lobster_sample):
     from mmenv.data.loaders import load_lobster
 
-    b = tape_bars(load_lobster(*LOBSTER))
+    b = tape_bars(load_lobster(*lobster_sample))
     clean, rep = validate_bars(b)
     assert len(clean) == 390 and rep.n_dropped == 0 and rep.n_missing_bars == 0
     assert clean.index[0] == pd.Timestamp("2012-06-21 09:30", tz="America/New_York")

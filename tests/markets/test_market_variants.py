@@ -12,16 +12,14 @@ import mmenv  # noqa: F401  (registers the env)
 from agents import AvellanedaStoikovAgent, NaiveAgent
 from mmenv.config import MarketParams
 from mmenv.envs.rollout import rollout
-from mmenv.markets.registry import make_market
+from mmenv.markets.registry import MARKETS, VARIANT_KINDS, make_market
 from mmenv.markets.variants import (
-    VARIANTS,
     AsymmetricMarket,
     GarchMarket,
     ImpactMarket,
     InformationMarket,
     ToxicMarket,
     TrendMarket,
-    make_variant,
 )
 from mmenv.studies.simulation import score, simulate
 
@@ -41,8 +39,8 @@ def _run(market, steps: int, seed: int = 0):
 
 
 def test_make_market_dispatches_and_gymnasium_make_works():
-    for kind in VARIANTS:
-        assert isinstance(make_market(kind, P, 3), VARIANTS[kind])
+    for kind in VARIANT_KINDS:
+        assert isinstance(make_market(kind, P, 3), MARKETS[kind].build)
     env = gymnasium.make("mmenv/MarketMaking-v0", market="garch", sigma_estimate="ewma", dt=0.01)
     obs, _ = env.reset(seed=1)
     for _ in range(5):
@@ -50,8 +48,8 @@ def test_make_market_dispatches_and_gymnasium_make_works():
     assert env.observation_space.contains(obs)
     with pytest.raises(ValueError, match="market"):
         make_market("nope", P, 1)
-    with pytest.raises(ValueError, match="market variant"):
-        make_variant("nope", P, 1)
+    with pytest.raises(ValueError, match=r"unknown arguments for market='garch': \['trend'\]"):
+        make_market("garch", P, 1, trend=1.0)
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,13 @@ import pytest
 
 from mmenv.backtest import QuoteRule
 from mmenv.replay.engine import ReplayConfig, replay
-from tests.data.test_replay_loaders import BIN_Q, BIN_T, needs_binance
 
 
-@needs_binance
 @pytest.mark.parametrize(("model", "latency"), [("queue", 0.0), ("queue", 0.01), ("trade_through", 0.001)])
-def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
+def test_fast_and_reference_paths_agree_bit_for_bit(model, latency, binance_sample):
     from mmenv.data.loaders import load_binance
 
-    tape = load_binance(BIN_T, BIN_Q).slice(0, 20_000)
+    tape = load_binance(*binance_sample).slice(0, 20_000)
     cfg = ReplayConfig(
         fill_model=model,
         entry_latency_s=latency,
@@ -50,12 +48,11 @@ def test_fast_and_reference_paths_agree_bit_for_bit(model, latency):
     np.testing.assert_array_equal(small.fills["price"], fast.fills["price"])
 
 
-@needs_binance
-def test_equity_is_cash_plus_inventory_at_mid_and_attribution_adds_up():
+def test_equity_is_cash_plus_inventory_at_mid_and_attribution_adds_up(binance_sample):
     from mmenv.analytics import attribute
     from mmenv.data.loaders import load_binance
 
-    tape = load_binance(BIN_T, BIN_Q)
+    tape = load_binance(*binance_sample)
     res = replay(
         QuoteRule("as", gamma=1e-4, k=5.0),
         tape,

@@ -13,7 +13,8 @@ import pytest
 from mmenv.config import MarketParams
 from mmenv.envs.vector_env import MarketMakingVectorEnv
 from mmenv.markets import ModelMarket
-from mmenv.sim.core import OUT_COLUMNS, OUT_NAMES, SimulationCore
+from mmenv.sim.core import SimulationCore
+from mmenv.sim.env_step import OUT_COLUMNS, OUT_NAMES
 from mmenv.sim.model_step import N_OUT, check_actions, trader_params
 from mmenv.sim.shards import get_num_threads, set_num_threads
 from mmenv.sim.task import TaskParams

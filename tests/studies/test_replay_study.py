@@ -11,7 +11,7 @@ import pytest
 
 from mmenv.cli import main
 from mmenv.data.tape import QUOTE, TRADE, Tape
-from tests.data.test_replay_loaders import BIN_Q, BIN_T, needs_binance
+from tests.conftest import BINANCE, needs_binance
 
 
 def synthetic_tape(n_quotes: int = 4000, seed: int = 0) -> Tape:
@@ -121,9 +121,9 @@ def test_backtest_cli_on_the_binance_sample(tmp_path):
         [
             "backtest",
             "--trades",
-            str(BIN_T),
+            str(BINANCE[0]),
             "--quotes",
-            str(BIN_Q),
+            str(BINANCE[1]),
             "--out",
             str(out),
             "--no-progress",

@@ -13,6 +13,7 @@ Times in seconds from the start of the tape; depths and half-spreads in price un
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -209,9 +210,7 @@ class IntensityTape:
         if s < 86_400 * 2:
             s = s % 86_400
             return f"{int(s // 3600):02d}:{int(s % 3600 // 60):02d}"
-        import datetime as _dt
-
-        return _dt.datetime.fromtimestamp(s, tz=_dt.timezone.utc).strftime("%H:%M")
+        return datetime.datetime.fromtimestamp(s, tz=datetime.timezone.utc).strftime("%H:%M")
 
 
 def simulate_tape(

@@ -1,0 +1,87 @@
+"""The one table of data formats (mmenv.data.loaders.FORMATS): every row loads through ``load`` and the
+calibration's view, every shared sample names a format of the table, and the tick has one home."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+from mmenv.calibration.trades import TradesAndQuotes, load_trades_and_quotes
+from mmenv.data import loaders
+from mmenv.data.loaders import FORMATS, infer_tick, load, load_binance, save_tape
+from mmenv.data.samples import SAMPLES
+from mmenv.data.tape import TRADE
+
+TRADES = "trade_time_ms,trade_id,price,qty,is_buyer_maker\n1723161256003,1,100.1,0.5,0\n1723161256007,2,100.0,0.2,1\n"
+QUOTES = (
+    "transaction_time_ms,bid_px,bid_qty,ask_px,ask_qty\n"
+    "1723161256000,100.0,1,100.1,1\n1723161256005,100.0,2,100.1,1\n1723161256009,100.1,1,100.2,3\n"
+)
+MESSAGES = "34200.0,1,1,100,1001000,-1\n34200.5,4,1,10,1001000,-1\n34201.0,4,2,10,1000000,1\n"
+BOOK = "1001000,100,1000000,100\n1001000,90,1000000,100\n1001000,90,1000000,90\n"
+
+
+def _files(tmp_path, name: str) -> tuple:
+    """Small files of format ``name`` (the generic one written by save_tape from the Binance files)."""
+    if name == "lobster":
+        m, b = tmp_path / "X_message_1.csv", tmp_path / "X_orderbook_1.csv"
+        m.write_text(MESSAGES)
+        b.write_text(BOOK)
+        return m, b
+    t, q = tmp_path / "trades.csv", tmp_path / "bbo.csv"
+    t.write_text(TRADES)
+    q.write_text(QUOTES)
+    if name == "binance":
+        return t, q
+    return (save_tape(load_binance(t, q), tmp_path / "tape.csv"),)
+
+
+def test_the_table_names_its_rows_and_each_row_says_what_the_format_is():
+    assert set(FORMATS) == {"lobster", "binance", "generic"}
+    for name, f in FORMATS.items():
+        assert f.name == name and f.files and f.provides and f.time_unit and f.ties
+        params = inspect.signature(f.loader).parameters
+        assert {"tick", "max_gap_s"} <= set(params)  # the options every loader takes
+        positional = [
+            p for p in params.values() if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+        ]
+        assert len(positional) == len(f.files)
+        assert getattr(loaders, f.loader.__name__) is f.loader  # importable from mmenv.data.loaders
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_loads_by_name_and_as_trades_and_quotes(tmp_path, name):
+    files = _files(tmp_path, name)
+    tape = load(name, *files, tick=0.1)
+    assert tape.tick == 0.1 and tape.n_trades == 2
+    direct = FORMATS[name].loader(*files, tick=0.1)
+    np.testing.assert_array_equal(tape.time, direct.time)
+    tq = load_trades_and_quotes(name, *files, tick=0.1)
+    assert isinstance(tq, TradesAndQuotes) and len(tq.trades) == 2
+    assert tq.trades["price"].tolist() == pytest.approx(tape.trade_px[tape.kind == TRADE].tolist())
+
+
+def test_load_refuses_an_unknown_format_and_the_wrong_number_of_files(tmp_path):
+    with pytest.raises(ValueError, match=r"format must be one of \['lobster', 'binance', 'generic'\]"):
+        load("csv", tmp_path / "x.csv")
+    with pytest.raises(
+        ValueError, match=r"format 'lobster' reads 2 file\(s\) \(message file, order book file\), got 1"
+    ):
+        load("lobster", tmp_path / "x.csv")
+
+
+def test_every_shared_sample_is_read_by_a_format_of_the_table():
+    for s in SAMPLES.values():
+        assert s.format in FORMATS, s.key
+        assert len(s.files) == len(FORMATS[s.format].files), s.key
+
+
+def test_infer_tick_is_the_smallest_gap_of_the_finite_prices():
+    assert infer_tick([100.0, 100.1, 100.3]) == pytest.approx(0.1)
+    assert infer_tick(np.array([100.0, math.nan, 100.25, math.inf, 100.5])) == 0.25
+    assert infer_tick([0.1 + 0.2, 0.4]) == pytest.approx(0.1)  # decimal float noise rounded away
+    with pytest.raises(ValueError, match="cannot infer the tick from 1 distinct price"):
+        infer_tick([1.0, 1.0, math.nan])
