@@ -46,6 +46,7 @@ EXTRAS: dict[str, str] = {
     "stable_baselines3": "rl",
     "torch": "rl",
     "ray": "ray",
+    "databento": "databento",
     "hypothesis": "dev",
     "pytest": "dev",
 }

@@ -4,8 +4,9 @@
 :data:`FORMATS` is the table: a :class:`TapeFormat` per format name (its loader, the files it takes, what it
 provides, its time unit and how it orders a trade and a quote stamped with the same time); :func:`load` reads
 any of them by name. The formats: :mod:`~mmenv.data.loaders.lobster` (LOBSTER message + order book),
-:mod:`~mmenv.data.loaders.binance` (trades + best bid/ask) and :mod:`~mmenv.data.loaders.generic` (the
-generic tape schema, which :func:`save_tape` writes). Their shared helpers are
+:mod:`~mmenv.data.loaders.binance` (trades + best bid/ask), :mod:`~mmenv.data.loaders.tardis` (tardis.dev
+CSV files), :mod:`~mmenv.data.loaders.databento` (Databento DBN files) and
+:mod:`~mmenv.data.loaders.generic` (the generic tape schema, which :func:`save_tape` writes). Their shared helpers are
 :mod:`~mmenv.data.loaders.common`. A new format is a module with its loader plus one row in :data:`FORMATS`.
 
 Rules shared by every loader (what a user can rely on):
@@ -40,8 +41,10 @@ from typing import Any
 
 from mmenv.data.loaders.binance import load_binance
 from mmenv.data.loaders.common import infer_tick
+from mmenv.data.loaders.databento import load_databento
 from mmenv.data.loaders.generic import load_tape, save_tape
 from mmenv.data.loaders.lobster import load_lobster
+from mmenv.data.loaders.tardis import load_tardis
 from mmenv.data.tape import Tape
 
 __all__ = [
@@ -50,8 +53,10 @@ __all__ = [
     "infer_tick",
     "load",
     "load_binance",
+    "load_databento",
     "load_lobster",
     "load_tape",
+    "load_tardis",
     "save_tape",
 ]
 
@@ -67,6 +72,7 @@ class TapeFormat:
         provides: the events the tape gets from it.
         time_unit: the time of the files and how it becomes the tape's nanoseconds.
         ties: the order of a trade and a quote stamped with the same time.
+        optional_files: what each further, optional file argument is (after ``files``).
     """
 
     name: str
@@ -75,6 +81,7 @@ class TapeFormat:
     provides: str
     time_unit: str
     ties: str
+    optional_files: tuple[str, ...] = ()
 
 
 #: Every format of real data, by name.
@@ -101,6 +108,28 @@ FORMATS: dict[str, TapeFormat] = {
             "trades before quotes stamped with the same millisecond",
         ),
         TapeFormat(
+            "tardis",
+            load_tardis,
+            ("book file: quotes, book_ticker, book_snapshot_5/25 or incremental_book_L2", "trades file"),
+            "best bid/ask of the book file (level 0 of a snapshot; an incremental L2 book rebuilt after each "
+            "message, from its snapshots) and every trade, the aggressor from side (unknown sides excluded); "
+            "the two files in either order, each file's data type read from its header, plain or .gz",
+            "epoch microseconds x 1000 to ns; the exchange clock (timestamp) by default, or local_timestamp "
+            "(clock='local')",
+            "trades before quotes stamped with the same microsecond; each file in its own row order",
+        ),
+        TapeFormat(
+            "databento",
+            load_databento,
+            ("DBN file: mbp-1 or tbbo (or trades, with an mbp-1 file)",),
+            "the top of book (levels[0]) at the last record of each event and before each trade, and every "
+            "trade signed by its aggressor side (side N excluded); prices in units of 1e-9",
+            "epoch nanoseconds; ts_recv by default (DBN's index), or ts_event (clock='ts_event')",
+            "file order (the book before a trade, the trade, the book after it); a trades file joined with an "
+            "mbp-1 file: trades before quotes stamped with the same nanosecond",
+            optional_files=("mbp-1 file (with a trades file)",),
+        ),
+        TapeFormat(
             "generic",
             load_tape,
             ("tape file (CSV, or Parquet by its .parquet name)",),
@@ -116,8 +145,8 @@ def load(name: str, *files: str | Path, **options: Any) -> Tape:
     """Read ``files`` in the format ``name`` (a name of :data:`FORMATS`) into a :class:`Tape`.
 
     Args:
-        name: "lobster", "binance" or "generic".
-        files: the format's files, in the order of its ``files``.
+        name: a name of :data:`FORMATS` ("lobster", "binance", "tardis", "databento", "generic").
+        files: the format's files, in the order of its ``files`` (then its ``optional_files``).
         options: the loader's keyword arguments (``tick``, ``max_gap_s``, and the format's own).
 
     Raises:
@@ -126,8 +155,9 @@ def load(name: str, *files: str | Path, **options: Any) -> Tape:
     if name not in FORMATS:
         raise ValueError(f"format must be one of {list(FORMATS)}, got {name!r}")
     f = FORMATS[name]
-    if len(files) != len(f.files):
+    if not len(f.files) <= len(files) <= len(f.files) + len(f.optional_files):
+        extra = f" [+ {', '.join(f.optional_files)}]" if f.optional_files else ""
         raise ValueError(
-            f"format {name!r} reads {len(f.files)} file(s) ({', '.join(f.files)}), got {len(files)}"
+            f"format {name!r} reads {len(f.files)} file(s) ({', '.join(f.files)}){extra}, got {len(files)}"
         )
     return f.loader(*files, **options)

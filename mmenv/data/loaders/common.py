@@ -20,16 +20,27 @@ from mmenv.data.tape import QUOTE, TRADE, Tape
 __all__ = [
     "assemble_tape",
     "book_validity",
+    "check_epoch",
     "check_epoch_ms",
     "check_sorted",
     "fail",
     "infer_tick",
+    "monotone_times",
     "no_valid_quote",
     "numeric_columns",
+    "quote_rows",
+    "top_changes",
 ]
 
 #: Epoch milliseconds accepted as such: years 1973 .. 5138 (seconds or micro/nanoseconds fall outside).
 EPOCH_MS_RANGE = (1e11, 1e14)
+#: The range of epoch times accepted in each unit (years 1973 .. 5138), and the unit's name in errors.
+EPOCH_RANGES = {
+    "s": (1e8, 1e11, "seconds"),
+    "ms": (1e11, 1e14, "milliseconds"),
+    "us": (1e14, 1e17, "microseconds"),
+    "ns": (1e17, 1e20, "nanoseconds"),
+}
 
 
 def fail(path: Path, line: int, column: str, what: str) -> None:
@@ -75,17 +86,39 @@ def check_sorted(t: np.ndarray, path: Path, column: str, header_lines: int) -> N
 
 def check_epoch_ms(t: np.ndarray, path: Path, column: str, header_lines: int) -> None:
     """Error at the first time outside :data:`EPOCH_MS_RANGE` (a file in seconds, micro- or nanoseconds)."""
-    lo, hi = EPOCH_MS_RANGE
+    check_epoch(t, path, column, header_lines, "ms")
+
+
+def check_epoch(t: np.ndarray, path: Path, column: str, header_lines: int, unit: str) -> None:
+    """Error at the first time that is not an epoch time in ``unit`` (a key of :data:`EPOCH_RANGES`: "s",
+    "ms", "us", "ns"), naming the unit it looks like."""
+    lo, hi, name = EPOCH_RANGES[unit]
     bad = (t < lo) | (t >= hi)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        unit = "seconds" if t[i] < lo else "microseconds or nanoseconds"
-        fail(
-            path,
-            i + 1 + header_lines,
-            column,
-            f"{t[i].item()!r} is not an epoch time in milliseconds (looks like {unit})",
-        )
+        like = next((n for a, b, n in EPOCH_RANGES.values() if a <= t[i] < b), None)
+        why = f"looks like {like}" if like else "in no epoch unit from seconds to nanoseconds"
+        fail(path, i + 1 + header_lines, column, f"{t[i].item()!r} is not an epoch time in {name} ({why})")
+
+
+def monotone_times(t: np.ndarray) -> tuple[np.ndarray, int]:
+    """``t`` raised to its running maximum, and how many times were raised.
+
+    For a file kept in its own (arrival) order on a clock that may step back (an exchange's stamps in a file
+    ordered by receive time): an event stamped earlier than one before it is placed at that earlier event's
+    time, so the events keep the file's order and the tape's time never decreases.
+    """
+    up = np.maximum.accumulate(t) if t.size else t
+    return up, int(np.count_nonzero(up != t))
+
+
+def top_changes(bid: np.ndarray, bq: np.ndarray, ask: np.ndarray, aq: np.ndarray) -> np.ndarray:
+    """The mask of the rows whose top of book (both prices and sizes) differs from the row before (the first
+    row counts as a change): the quote events of a book sampled more often than its top changes."""
+    key = np.stack([bid, bq, ask, aq], axis=1)
+    changed = np.ones(key.shape[0], dtype=bool)
+    changed[1:] = (key[1:] != key[:-1]).any(axis=1)
+    return changed
 
 
 def book_validity(
@@ -109,6 +142,31 @@ def no_valid_quote(path: Path, n: int, counts: dict[str, int]) -> None:
     """Raise the error of a file whose book is never two-sided, with the counts of :func:`book_validity`."""
     why = ", ".join(f"{v} {k.removeprefix('excluded_quotes_').replace('_', ' ')}" for k, v in counts.items())
     raise ValueError(f"{path}: no valid quote in {n} rows ({why}): the book is never two-sided")
+
+
+def quote_rows(
+    bid: np.ndarray,
+    bq: np.ndarray,
+    ask: np.ndarray,
+    aq: np.ndarray,
+    path: Path,
+    report: dict[str, Any],
+    *,
+    on_change: bool,
+) -> np.ndarray:
+    """The indices of the book rows that become quote events: the valid ones (:func:`book_validity`, its
+    counts added to ``report``), and with ``on_change`` only those whose top differs from the valid row before
+    (:func:`top_changes`; the others counted as ``book_top_unchanged``). A book never valid is an error."""
+    valid, counts = book_validity(bid, bq, ask, aq)
+    if not valid.any():
+        no_valid_quote(path, bid.size, counts)
+    report.update(counts)
+    vi = np.flatnonzero(valid)
+    if on_change:
+        changed = top_changes(bid[vi], bq[vi], ask[vi], aq[vi])
+        report["book_top_unchanged"] = int((~changed).sum())
+        vi = vi[changed]
+    return vi
 
 
 def infer_tick(prices: Any) -> float:
