@@ -6,6 +6,13 @@ reads them (``calibrate``, ``backtest``, ``train``, ``rl-study``, ``vol-forecast
 * ``--lobster MESSAGE ORDERBOOK``: LOBSTER files (:func:`mmenv.data.loaders.load_lobster`);
 * ``--trades TRADES --quotes BBO``: a Binance trades CSV and its best bid/offer CSV
   (:func:`mmenv.data.loaders.load_binance`; ``--binance TRADES BBO`` is kept as a hidden old spelling);
+* ``--tardis BOOK TRADES``: tardis.dev CSV files (.csv or .csv.gz, either order; each file's data type read
+  from its header: a book file, ``quotes``, ``book_ticker``, ``book_snapshot_5/25`` or
+  ``incremental_book_L2``, and a ``trades`` file; :func:`mmenv.data.loaders.load_tardis`), on the exchange
+  clock or ``--tardis-clock local``;
+* ``--databento FILE [FILE]``: a Databento DBN file, ``mbp-1`` or ``tbbo``, or a ``trades`` file with an
+  ``mbp-1`` file (:func:`mmenv.data.loaders.load_databento`), on ``ts_recv`` or ``--databento-clock
+  ts_event``; ``--databento-symbol`` picks one instrument of a file of several;
 * ``--tape FILE``: a tape in the generic schema, CSV or .parquet (:func:`mmenv.data.loaders.load_tape`);
 * ``--tick TICK``: the price tick of a tape (default: inferred from its prices).
 
@@ -49,7 +56,16 @@ __all__ = [
 #: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
 STUDY_SAMPLES = ("lobster", "binance")
 #: How to give a tape, as the errors name it.
-TAPE_FLAGS = "--lobster MESSAGE ORDERBOOK, --trades TRADES --quotes BBO or --tape FILE"
+TAPE_FLAGS = (
+    "--lobster MESSAGE ORDERBOOK, --trades TRADES --quotes BBO, --tardis BOOK TRADES, --databento FILE [FILE] "
+    "or --tape FILE"
+)
+#: The flags of each format's own options: flag -> (the format's flag, the loader's keyword).
+_FORMAT_OPTIONS = {
+    "tardis_clock": ("--tardis", "clock"),
+    "databento_clock": ("--databento", "clock"),
+    "databento_symbol": ("--databento", "symbol"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,9 +77,12 @@ class TapeSource:
             the format for a tape given by flags.
         label: the name in tables and the key of its results in the report's ``metrics.json``.
         title: a longer description (venue, instrument, date).
-        format: ``"lobster"`` (message + orderbook), ``"binance"`` (trades + best bid/offer) or ``"generic"`` (the generic tape schema).
+        format: a format of :data:`mmenv.data.loaders.FORMATS`: ``"lobster"`` (message + orderbook),
+            ``"binance"`` (trades + best bid/offer), ``"tardis"`` (tardis.dev book + trades),
+            ``"databento"`` (DBN) or ``"generic"`` (the generic tape schema).
         paths: the files, in the loader's argument order.
         tick: the price tick (None: inferred by the loader).
+        options: the loader's own keyword arguments, as (name, value) pairs (e.g. ``(("clock", "local"),)``).
     """
 
     key: str
@@ -72,6 +91,7 @@ class TapeSource:
     format: str
     paths: tuple[Path, ...]
     tick: float | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
     def check(self) -> None:
         """FileNotFoundError naming the first of its files that is missing (before anything runs)."""
@@ -81,18 +101,19 @@ class TapeSource:
 
     def load(self) -> Tape:
         """The tape (:mod:`mmenv.data.loaders`; its exclusions counted in ``tape.report``)."""
-        return loaders.load(self.format, *self.paths, tick=self.tick)
+        return loaders.load(self.format, *self.paths, tick=self.tick, **dict(self.options))
 
     def load_trades_and_quotes(self) -> Any:
         """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`; the
         LOBSTER and Binance readers warn about the rows they exclude)."""
         from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
 
-        return trades.load_trades_and_quotes(self.format, *self.paths, tick=self.tick)
+        return trades.load_trades_and_quotes(self.format, *self.paths, tick=self.tick, **dict(self.options))
 
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
-    """``--lobster``, ``--trades``/``--quotes``, ``--tape``, ``--tick`` (and the hidden ``--binance``) on
+    """``--lobster``, ``--trades``/``--quotes``, ``--tardis`` (``--tardis-clock``), ``--databento``
+    (``--databento-clock``, ``--databento-symbol``), ``--tape``, ``--tick`` (and the hidden ``--binance``) on
     ``parser``: in a group of their own on a parser, or in the argument group given; ``what`` says what the
     command does with the tape."""
     if isinstance(parser, argparse.ArgumentParser):
@@ -107,17 +128,56 @@ def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tap
     parser.add_argument("--trades", type=Path, help=f"Binance trades CSV (with --quotes): {what}")
     parser.add_argument("--quotes", type=Path, help="Binance best bid/ask (bookTicker) CSV (with --trades)")
     parser.add_argument("--binance", nargs=2, type=Path, help=argparse.SUPPRESS)  # old: --trades T --quotes Q
+    parser.add_argument(
+        "--tardis",
+        nargs=2,
+        type=Path,
+        metavar=("BOOK", "TRADES"),
+        help=f"tardis.dev CSV files (.csv or .csv.gz, either order, recognised by their header): a book file "
+        f"(quotes, book_ticker, book_snapshot_5/25 or incremental_book_L2) and a trades file: {what}",
+    )
+    parser.add_argument(
+        "--tardis-clock",
+        choices=("exchange", "local"),
+        default=None,
+        help="the tape's clock for --tardis: exchange (the timestamp column, default) or local (local_timestamp, "
+        "when tardis.dev received the message)",
+    )
+    parser.add_argument(
+        "--databento",
+        nargs="+",
+        type=Path,
+        metavar="DBN",
+        help=f"Databento DBN file (.dbn or .dbn.zst): mbp-1 or tbbo, or a trades file with an mbp-1 file: {what}",
+    )
+    parser.add_argument(
+        "--databento-clock",
+        choices=("ts_recv", "ts_event"),
+        default=None,
+        help="the tape's clock for --databento: ts_recv (Databento's receive time, its files' order, default) "
+        "or ts_event (the matching engine's time)",
+    )
+    parser.add_argument(
+        "--databento-symbol",
+        default=None,
+        metavar="SYMBOL",
+        help="with --databento: the instrument (raw symbol) to read from a file of several",
+    )
     parser.add_argument("--tape", type=Path, help=f"a tape in the generic schema (CSV or .parquet): {what}")
     parser.add_argument("--tick", type=float, default=None, help="price tick of the tape (default: inferred)")
 
 
 def tape_requested(args: argparse.Namespace) -> bool:
     """Whether any tape flag was given."""
-    return any(getattr(args, a, None) is not None for a in ("lobster", "trades", "quotes", "binance", "tape"))
+    return any(
+        getattr(args, a, None) is not None
+        for a in ("lobster", "trades", "quotes", "binance", "tardis", "databento", "tape")
+    )
 
 
 def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
-    """Every tape given by flags, in the order lobster, Binance, generic; ValueError for an incomplete pair."""
+    """Every tape given by flags, in the order lobster, Binance, tardis.dev, Databento, generic; ValueError for
+    an incomplete pair, a wrong number of DBN files or a format's option without its format."""
     tick = getattr(args, "tick", None)
     trades, quotes = getattr(args, "trades", None), getattr(args, "quotes", None)
     old = getattr(args, "binance", None)
@@ -134,6 +194,20 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
         out.append(_flag_source("lobster", tuple(args.lobster), tick))
     if trades is not None:
         out.append(_flag_source("binance", (trades, quotes), tick))
+    for dest, (flag, _) in _FORMAT_OPTIONS.items():
+        if getattr(args, dest, None) is not None and getattr(args, flag[2:], None) is None:
+            raise ValueError(
+                f"{'--' + dest.replace('_', '-')} applies to {flag} files: give {flag} or leave it out"
+            )
+    if getattr(args, "tardis", None) is not None:
+        out.append(_flag_source("tardis", tuple(args.tardis), tick, _options(args, "--tardis")))
+    dbn = getattr(args, "databento", None)
+    if dbn is not None:
+        if not 1 <= len(dbn) <= 2:
+            raise ValueError(
+                f"--databento takes one DBN file (mbp-1 or tbbo) or two (trades and mbp-1), got {len(dbn)}"
+            )
+        out.append(_flag_source("databento", tuple(dbn), tick, _options(args, "--databento")))
     if getattr(args, "tape", None) is not None:
         out.append(_flag_source("generic", (args.tape,), tick))
     return out
@@ -153,13 +227,26 @@ def load_tape(args: argparse.Namespace) -> Tape:
     return one_tape_source(args).load()
 
 
-def _flag_source(fmt: str, paths: tuple[Path, ...], tick: float | None) -> TapeSource:
+def _options(args: argparse.Namespace, flag: str) -> tuple[tuple[str, Any], ...]:
+    """The loader keywords given by the options of the format of ``flag`` (:data:`_FORMAT_OPTIONS`)."""
+    return tuple(
+        (kw, getattr(args, dest))
+        for dest, (f, kw) in _FORMAT_OPTIONS.items()
+        if f == flag and getattr(args, dest, None) is not None
+    )
+
+
+def _flag_source(
+    fmt: str, paths: tuple[Path, ...], tick: float | None, options: tuple[tuple[str, Any], ...] = ()
+) -> TapeSource:
     """The source of files given by flags: named as the catalogue names them when they are a shared sample,
-    else from the file names (``LOBSTER <ticker> <date>``, ``Binance <SYMBOL> <date>``, ``tape <file>``)."""
+    else from the file names (``LOBSTER <ticker> <date>``, ``Binance <SYMBOL> <date>``, ``tardis.dev
+    <exchange> <SYMBOL> <date>`` for the names tardis.dev's client gives, ``Databento <file>``, ``tape
+    <file>``)."""
     paths = tuple(Path(p) for p in paths)
     for s in SAMPLES.values():
         if s.format == fmt and all(p.as_posix().endswith(f) for p, f in zip(paths, s.files, strict=False)):
-            return TapeSource(fmt, s.label, s.title, fmt, paths, tick)
+            return TapeSource(fmt, s.label, s.title, fmt, paths, tick, options)
     if fmt == "lobster":
         parts = paths[0].name.split("_")
         label = f"LOBSTER {parts[0]} {parts[1]}" if len(parts) > 1 else f"LOBSTER {paths[0].name}"
@@ -168,9 +255,17 @@ def _flag_source(fmt: str, paths: tuple[Path, ...], tick: float | None) -> TapeS
         label = (
             f"Binance {parts[1].upper()} {parts[2][:10]}" if len(parts) > 2 else f"Binance {paths[0].name}"
         )
+    elif (
+        fmt == "tardis"
+    ):  # <exchange>_<data type>_<YYYY-MM-DD>_<SYMBOL>.csv.gz (tardis.dev's client), else a name
+        named = [p.name.split(".")[0].split("_") for p in paths]
+        parts = next((n for n in named if len(n) >= 4), None)
+        label = f"tardis.dev {parts[0]} {parts[-1]} {parts[-2]}" if parts else f"tardis.dev {paths[0].name}"
+    elif fmt == "databento":
+        label = f"Databento {paths[0].name}"
     else:
         label = f"tape {paths[0].name}"
-    return TapeSource(fmt, label, f"{label} ({', '.join(p.name for p in paths)})", fmt, paths, tick)
+    return TapeSource(fmt, label, f"{label} ({', '.join(p.name for p in paths)})", fmt, paths, tick, options)
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
