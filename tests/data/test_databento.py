@@ -178,6 +178,12 @@ def test_the_ts_recv_clock_repairs_flagged_stamps_and_ts_event_raises_the_ones_t
     assert list(ev.time) == [T0, T0 + 10, T0 + 10, T0 + 30] and ev.report["times_raised"] == 1
     with pytest.raises(ValueError, match=r"clock must be one of \['ts_recv', 'ts_event'\]"):
         load_databento(p, clock="exchange")
+    seconds = dbn_file(tmp_path, [rec(0), rec(10, recv=-T0 + 1_723_161_256)], name="seconds.dbn")
+    with pytest.raises(
+        ValueError,
+        match=r"seconds.dbn: record 2, field 'ts_recv': 1723161256 is not an epoch time in nanoseconds \(looks like seconds\)",
+    ):
+        load_databento(seconds)
     backwards = dbn_file(tmp_path, [rec(0), rec(10), rec(5)], name="back.dbn")
     with pytest.raises(ValueError, match=r"back.dbn: record 3, field 'ts_recv': .* out of order"):
         load_databento(backwards)

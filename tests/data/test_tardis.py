@@ -178,6 +178,13 @@ def test_trades_meet_the_book_stamped_strictly_before_them_and_unknown_sides_are
     assert tape.report["excluded_trades_unknown_side"] == 1 and tape.report["trades"] == 2
 
 
+def test_an_empty_side_of_a_quote_is_excluded_and_counted(tmp_path):
+    q = [*Q[:2], f"x,S,{T0 + 12},{T0 + 17},,,100.1,3", Q[2]]  # no ask: the book before stays in force
+    tape = load_tardis(quotes_file(tmp_path, q), trades_file(tmp_path, TR))
+    assert tape.report["excluded_quotes_empty_side"] == 1 and tape.report["quotes"] == 3
+    assert tape.bid_qty[tape.kind == TRADE][1] == 2.0  # the trade at +25 met the quote of +10
+
+
 def test_the_exchange_clock_keeps_the_file_order_and_counts_the_stamps_it_raises(tmp_path):
     q = [*Q[:2], f"x,S,{T0 + 5},{T0 + 30},1,100.3,100.2,2"]  # received last, stamped before the quote at +10
     tape = load_tardis(quotes_file(tmp_path, q), trades_file(tmp_path, TR[:1]))
@@ -266,6 +273,7 @@ def _corrupt(tmp_path, src: Path, line: int, col: str, value: str, name: str | N
             r"trades_2024-08-08_BTCUSDT.csv.gz: line 40, column 'price': expected a finite number, got 'abc'",
         ),
         (TRADES, 12, "amount", "", r"line 12, column 'amount': blank field"),
+        (TRADES, 13, "price", "0", r"line 13, column 'price': must be a number > 0, got 0.0"),
         (
             TRADES,
             7,
@@ -308,7 +316,7 @@ def _corrupt(tmp_path, src: Path, line: int, col: str, value: str, name: str | N
             50,
             "amount",
             "-1",
-            r"line 50, column 'amount': must be a finite number >= 0",
+            r"line 50, column 'amount': must be a number >= 0, got -1.0",
         ),
         (
             BOOKS["incremental_book_L2"],

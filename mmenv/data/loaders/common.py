@@ -18,6 +18,7 @@ import pandas as pd
 from mmenv.data.tape import QUOTE, TRADE, Tape
 
 __all__ = [
+    "EPOCH_RANGES",
     "assemble_tape",
     "book_validity",
     "check_epoch",

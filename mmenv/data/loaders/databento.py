@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from mmenv.data.loaders.common import assemble_tape, monotone_times, quote_rows
+from mmenv.data.loaders.common import EPOCH_RANGES, assemble_tape, monotone_times, quote_rows
 from mmenv.data.tape import Tape
 
 __all__ = ["CLOCKS", "PRICE_SCALE", "SCHEMAS", "load_databento"]
@@ -59,7 +59,6 @@ PRICE_SCALE = 1e9
 SCHEMAS = ("mbp-1", "tbbo", "trades")
 _UNDEF_PRICE = np.iinfo(np.int64).max
 _F_LAST, _F_BAD_TS_RECV, _F_MAYBE_BAD_BOOK = 1 << 7, 1 << 3, 1 << 2
-_EPOCH_NS = (1e17, 1e20)  # years 1973 .. 5138
 
 
 def _fail(path: Path, i: int, field: str, what: str) -> None:
@@ -119,13 +118,16 @@ def _read(path: Path, symbol: str | None) -> tuple[str, np.ndarray, str]:
 def _times(rec: np.ndarray, path: Path, clock: str, report: dict[str, Any], prefix: str = "") -> np.ndarray:
     """The records' times (ns) on ``clock``, repaired as the module docstring states."""
     t = rec[clock].astype(np.int64)
-    bad = (t < _EPOCH_NS[0]) | (t >= _EPOCH_NS[1])
+    lo, hi, _ = EPOCH_RANGES["ns"]
+    bad = (t < lo) | (t >= hi)
     if clock == "ts_recv":
         flagged = (rec["flags"] & _F_BAD_TS_RECV) != 0
         bad &= ~flagged
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(path, i, clock, f"{rec[clock][i]!r} is not a time in nanoseconds since the epoch")
+        v = rec[clock][i].item()
+        like = next((f" (looks like {n})" for a, b, n in EPOCH_RANGES.values() if a <= v < b), "")
+        _fail(path, i, clock, f"{v} is not an epoch time in nanoseconds{like}")
     if clock == "ts_event":
         t, raised = monotone_times(t)
         report[prefix + "times_raised"] = raised
@@ -163,7 +165,12 @@ def _trades(rec: np.ndarray, path: Path, t: np.ndarray, report: dict[str, Any]):
     bad = ~np.isin(side, (b"A", b"B", b"N"))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(path, int(pos[i]), "side", f"must be A, B or N on a trade record, got {side[i]!r}")
+        _fail(
+            path,
+            int(pos[i]),
+            "side",
+            f"must be A, B or N on a trade record, got {side[i].decode(errors='replace')!r}",
+        )
     signed = side != b"N"
     report["excluded_trades_no_side"] = int((~signed).sum())
     pos = pos[signed]

@@ -235,8 +235,18 @@ def _times(
     return t * 1000, raised
 
 
+def _check_price_amount(path: Path, price: np.ndarray, amount: np.ndarray) -> None:
+    """Error at the first price that is not > 0 or amount that is not >= 0 (file, line, column)."""
+    for name, v, lo in (("price", price, "> 0"), ("amount", amount, ">= 0")):
+        bad = (v <= 0) if name == "price" else (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            fail(path, i + 2, name, f"must be a number {lo}, got {v[i].item()!r}")
+
+
 def _read_trades(path: Path, clock: str, report: dict[str, Any]):
     df = _read(path, LAYOUTS["trades"], {"side": ("buy", "sell", "unknown"), "id": "text"})
+    _check_price_amount(path, df["price"].to_numpy(np.float64), df["amount"].to_numpy(np.float64))
     t, raised = _times(df, path, clock)
     report.update(trades_read=len(df), trades_times_raised=raised)
     ids = df["id"].astype(str).str.strip().to_numpy()
@@ -251,10 +261,9 @@ def _read_trades(path: Path, clock: str, report: dict[str, Any]):
                 "id",
                 f"trade id {ids[rows[0]]!r} repeats line {int(rows[0]) + 2} (file appended to itself?)",
             )
-    side = df["side"].to_numpy(dtype=object)
-    known = side != "unknown"
+    known = (df["side"] != "unknown").to_numpy()
     report["excluded_trades_unknown_side"] = int((~known).sum())
-    sgn = np.where(side == "buy", 1, -1).astype(np.int8)
+    sgn = np.where((df["side"] == "buy").to_numpy(), 1, -1).astype(np.int8)
     return (
         t[known],
         df["price"].to_numpy(np.float64)[known],
@@ -289,16 +298,7 @@ def _incremental(path: Path, clock: str, report: dict[str, Any]):
 
     df = _read(path, LAYOUTS["incremental_book_L2"], {"side": ("bid", "ask")})
     price, amount = df["price"].to_numpy(np.float64), df["amount"].to_numpy(np.float64)
-    for name, v in (("price", price), ("amount", amount)):
-        bad = ~np.isfinite(v) | (v < 0) | ((v == 0) if name == "price" else False)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            fail(
-                path,
-                i + 2,
-                name,
-                f"must be a finite number {'> 0' if name == 'price' else '>= 0'}, got {v[i]!r}",
-            )
+    _check_price_amount(path, price, amount)
     snap = df["is_snapshot"].to_numpy(bool)
     if not snap.any():
         raise ValueError(
@@ -323,7 +323,7 @@ def _incremental(path: Path, clock: str, report: dict[str, Any]):
     bid, bq, ask, aq = top_of_book(
         price[sel],
         amount[sel],
-        df["side"].to_numpy(dtype=object)[sel] == "bid",
+        (df["side"] == "bid").to_numpy()[sel],
         (snap & new_msg)[sel],
         emit[sel],
     )
