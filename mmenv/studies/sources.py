@@ -7,7 +7,12 @@ reads them (``calibrate``, ``backtest``, ``train``, ``rl-study``, ``vol-forecast
 * ``--trades TRADES --quotes BBO``: a Binance trades CSV and its best bid/offer CSV
   (:func:`mmenv.data.loaders.load_binance`; ``--binance TRADES BBO`` is kept as a hidden old spelling);
 * ``--tape FILE``: a tape in the generic schema, CSV or .parquet (:func:`mmenv.data.loaders.load_tape`);
-* ``--tick TICK``: the price tick of a tape (default: inferred from its prices).
+* ``--tick TICK``: the price tick of a tape (default: inferred from its prices; a given tick is checked
+  against them);
+* ``--max-gap-s S``: intervals without events longer than this are gaps, left out of every rate (60 s).
+
+Every tape is validated when read (:mod:`mmenv.data.tape_validation`): :meth:`TapeSource.load` prints the
+validation summary; the commands store it as ``tape_validation`` in their JSON (:func:`tape_validation`).
 
 The shared real-data samples (the one catalogue :mod:`mmenv.data.samples`) are found under ``--data DIR``
 or the default shared-data folder; :data:`STUDY_SAMPLES` are the ones the studies run on. One-minute bars:
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,7 @@ __all__ = [
     "study_samples",
     "tape_requested",
     "tape_sources",
+    "tape_validation",
 ]
 
 #: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
@@ -64,6 +70,7 @@ class TapeSource:
         format: ``"lobster"`` (message + orderbook), ``"binance"`` (trades + best bid/offer) or ``"generic"`` (the generic tape schema).
         paths: the files, in the loader's argument order.
         tick: the price tick (None: inferred by the loader).
+        max_gap_s: the gap threshold of the validator (s).
     """
 
     key: str
@@ -72,6 +79,7 @@ class TapeSource:
     format: str
     paths: tuple[Path, ...]
     tick: float | None = None
+    max_gap_s: float = 60.0
 
     def check(self) -> None:
         """FileNotFoundError naming the first of its files that is missing (before anything runs)."""
@@ -80,15 +88,18 @@ class TapeSource:
                 raise FileNotFoundError(errno.ENOENT, "no such file", str(p))
 
     def load(self) -> Tape:
-        """The tape (:mod:`mmenv.data.loaders`; its exclusions counted in ``tape.report``)."""
-        return loaders.load(self.format, *self.paths, tick=self.tick)
+        """The validated tape (:mod:`mmenv.data.loaders`), its validation summary printed."""
+        tape = loaders.load(self.format, *self.paths, tick=self.tick, max_gap_s=self.max_gap_s)
+        if tape.validation is not None:
+            print(f"tape {self.label}: " + tape.validation.summary().replace("\n", "; "))
+        return tape
 
     def load_trades_and_quotes(self) -> Any:
-        """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`; the
-        LOBSTER and Binance readers warn about the rows they exclude)."""
+        """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`, in market
+        time), its validation summary printed."""
         from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
 
-        return trades.load_trades_and_quotes(self.format, *self.paths, tick=self.tick)
+        return trades.TradesAndQuotes.from_tape(self.load())
 
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
@@ -109,6 +120,12 @@ def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tap
     parser.add_argument("--binance", nargs=2, type=Path, help=argparse.SUPPRESS)  # old: --trades T --quotes Q
     parser.add_argument("--tape", type=Path, help=f"a tape in the generic schema (CSV or .parquet): {what}")
     parser.add_argument("--tick", type=float, default=None, help="price tick of the tape (default: inferred)")
+    parser.add_argument(
+        "--max-gap-s",
+        type=float,
+        default=60.0,
+        help="seconds without any event that make a gap of the tape, left out of every rate estimate",
+    )
 
 
 def tape_requested(args: argparse.Namespace) -> bool:
@@ -119,6 +136,7 @@ def tape_requested(args: argparse.Namespace) -> bool:
 def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
     """Every tape given by flags, in the order lobster, Binance, generic; ValueError for an incomplete pair."""
     tick = getattr(args, "tick", None)
+    gap = getattr(args, "max_gap_s", 60.0)
     trades, quotes = getattr(args, "trades", None), getattr(args, "quotes", None)
     old = getattr(args, "binance", None)
     if old is not None:
@@ -136,7 +154,7 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
         out.append(_flag_source("binance", (trades, quotes), tick))
     if getattr(args, "tape", None) is not None:
         out.append(_flag_source("generic", (args.tape,), tick))
-    return out
+    return [replace(s, max_gap_s=gap) for s in out]
 
 
 def one_tape_source(args: argparse.Namespace) -> TapeSource:
@@ -206,6 +224,13 @@ def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[Tap
             s = SAMPLES[key]
             out.append(TapeSource(key, s.label, s.title, s.format, found[key]))
     return folder, out
+
+
+def tape_validation(tape: Tape) -> dict[str, Any] | None:
+    """The validation of a tape read from files (:class:`mmenv.data.tape_validation.TapeValidation`) as the
+    commands store it in their JSON (``tape_validation``); None for a tape that was not validated."""
+    v = getattr(tape, "validation", None)
+    return None if v is None else v.as_dict()
 
 
 def add_bars_arguments(parser: argparse.ArgumentParser, use: str, ticker_default: str | None = None) -> None:
