@@ -118,7 +118,7 @@ def test_inputs_are_sacred(tmp_path):
     marker.write_text(json.dumps({"command": "old"}))
     os.utime(marker, (time.time() - 100, time.time() - 100))
     (out / "added.csv").write_text("x")
-    with pytest.raises(OutputDirError, match="added.csv, which mmenv did not write"), staged(out):
+    with pytest.raises(OutputDirError, match=r"added\.csv, which mmenv did not write"), staged(out):
         pass
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -154,9 +155,12 @@ def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | 
             f"{p}: the file holds no text (an empty archive?); give the file with its data"
         ) from None
     except pd.errors.ParserError as exc:
-        raise ValueError(
-            f"{p}: {' '.join(str(exc).split())} (line numbers count the header); check that line"
-        ) from None
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m is not None:
+            raise ValueError(
+                f"{p}: line {int(m[2]):,} has {m[3]} fields, the first line {m[1]}; correct or remove that line"
+            ) from None
+        raise ValueError(f"{p}: {' '.join(str(exc).split())}; check that line of the file") from None
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
         raise ValueError(
             f"{p}: the {kind} archive is truncated or corrupt ({type(exc).__name__}: {exc}); download the file "
@@ -164,6 +168,7 @@ def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | 
         ) from None
     except ValueError as exc:  # e.g. a zip archive of several files
         raise ValueError(f"{p}: {' '.join(str(exc).split())}; give one CSV file") from None
+    _check_line_count(p, kind, len(raw) + (1 if header else 0))
     hdr = [str(c).strip() for c in raw.columns] if header else None
     if header:
         raw.columns = hdr
@@ -176,6 +181,42 @@ def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | 
     if header and len(table):
         _drop_repeated_header(table)
     return table
+
+
+def _open(path: Path, kind: str):
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "zip":
+        z = zipfile.ZipFile(path)
+        return z.open(z.namelist()[0])
+    return path.open("rb")
+
+
+def _check_line_count(path: Path, kind: str, rows: int) -> None:
+    """The parser makes one row per line; a line with more fields than the first is split by it into two
+    rows, so a count that differs means such a line: found (a second pass, only then) and refused by line."""
+    n, last = 0, b"\n"
+    with _open(path, kind) as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    n += last != b"\n"  # a last line without its end
+    if n == rows:
+        return
+    with _open(path, kind) as fh:
+        width = None
+        for i, line in enumerate(fh, start=1):
+            if i == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            k = line.count(b",") + 1
+            width = k if width is None else width
+            if k > width:
+                raise ValueError(
+                    f"{path}: line {i:,} has {k} fields, the first line {width}; correct or remove that line"
+                )
+    raise ValueError(  # pragma: no cover - a quoted field spanning lines
+        f"{path}: {rows:,} rows parsed from {n:,} lines (a quoted field over several lines?); give one row per line"
+    )
 
 
 def _drop_trailing(table: CsvTable, kind: str) -> None:

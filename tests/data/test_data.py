@@ -228,7 +228,7 @@ def test_daily_bars_given_as_minute_bars_are_refused_even_one_bar_a_day(days):
     idx = pd.date_range("2024-01-02", periods=days, freq="D", tz="America/New_York")
     o = 100.0 + np.arange(days)
     df = pd.DataFrame({"open": o, "high": o + 1, "low": o - 1, "close": o, "volume": 1e6}, index=idx)
-    with pytest.raises(BarValidationError, match="these are daily or coarser bars|a single bar cannot show"):
+    with pytest.raises(BarValidationError, match=r"these are daily or coarser bars|a single bar cannot show"):
         validate_bars(df)
     validate_bars(df, check_spacing=False)  # the rule is the spacing's
 

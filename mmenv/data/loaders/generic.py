@@ -35,6 +35,12 @@ __all__ = ["GENERIC_COLUMNS", "TIME_COLUMNS", "load_tape", "save_tape"]
 GENERIC_COLUMNS = ("time_ns", "bid_px", "bid_qty", "ask_px", "ask_qty", "trade_px", "trade_qty", "trade_side")
 #: The time columns the schema accepts (one of them), with nanoseconds per unit.
 TIME_COLUMNS = {"time_ns": 1, "time_us": 1_000, "time_ms": 1_000_000, "time_s": 1_000_000_000}
+UNIT_WORDS = {
+    "time_ns": "nanoseconds",
+    "time_us": "microseconds",
+    "time_ms": "milliseconds",
+    "time_s": "seconds",
+}
 
 
 def _read(p: Path) -> tuple[pd.DataFrame, int, np.ndarray | None, dict[str, int]]:
@@ -65,6 +71,16 @@ def _times(df: pd.DataFrame, p: Path, header: int, lines: np.ndarray | None) -> 
         )
     col = present[0]
     t = numeric_columns(df, p, (col,), header, lines=lines)[col]  # blank or non-numeric: error
+    big = np.abs(t) * TIME_COLUMNS[col] >= 2.0**63
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        fail(
+            p,
+            line_of(i, header, lines),
+            col,
+            f"{df[col].iloc[i]!r} is out of the range of nanosecond times (2^63 ns, about 292 years)",
+            f"give the events' times in {UNIT_WORDS[col]}",
+        )
     raw = pd.to_numeric(df[col], errors="coerce")
     if raw.dtype.kind not in "iu":
         frac = t != np.floor(t)
