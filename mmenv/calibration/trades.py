@@ -42,6 +42,7 @@ __all__ = [
     "load_trades_and_quotes",
     "simulate_trades_and_quotes",
     "trades_from_table",
+    "warn_excluded",
 ]
 
 TRADE_COLUMNS = ("time", "price", "side", "bid", "ask")
@@ -203,7 +204,8 @@ class TradesAndQuotes:
         )
 
 
-def _warn_excluded(report: dict[str, int]) -> None:
+def warn_excluded(report: dict[str, int]) -> None:
+    """Announce the rows the loaders and the validator excluded (``excluded_*`` counts) in one warning."""
     parts = [
         f"{v} {k.removeprefix('excluded_').replace('_', ' ')}"
         for k, v in report.items()
@@ -288,7 +290,7 @@ def load_trades_and_quotes(format: str, *files: str | Path, **options: Any) -> T
         options: the loader's keyword arguments, e.g. ``tick`` (default: inferred from the quote prices).
     """
     tq = TradesAndQuotes.from_tape(load(format, *files, **options))
-    _warn_excluded(tq.report)
+    warn_excluded(tq.report)
     return tq
 
 

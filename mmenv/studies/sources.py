@@ -96,10 +96,12 @@ class TapeSource:
 
     def load_trades_and_quotes(self) -> Any:
         """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`, in market
-        time), its validation summary printed."""
+        time), its validation summary printed and its exclusions announced in a warning."""
         from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
 
-        return trades.TradesAndQuotes.from_tape(self.load())
+        tq = trades.TradesAndQuotes.from_tape(self.load())
+        trades.warn_excluded(tq.report)
+        return tq
 
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
