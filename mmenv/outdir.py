@@ -3,9 +3,12 @@
 :func:`staged` is the one rule every command follows for its ``--out DIR``:
 
 1. Before anything runs, ``DIR`` is checked: a new or empty directory, or one written by an earlier mmenv run
-   (it holds the marker file :data:`MARKER`), is accepted; a non-empty directory without the marker is
-   refused (:class:`OutputDirError`) unless ``force`` is given, and never replaced when it holds the current
-   working directory or the home directory.
+   (it holds the marker file :data:`MARKER`, which lists every file that run wrote) and holding nothing else,
+   is accepted; a non-empty directory without the marker, or one holding a file the marker does not list (a
+   file put there since, such as the data a run reads), is refused (:class:`OutputDirError`, naming the
+   file) unless ``force`` is given. It is never replaced when it holds the current working directory, the
+   home directory or an input of the run (:func:`reading`: the files a command reads are sacred, ``force``
+   or not).
 2. The command writes into a fresh staging directory beside ``DIR`` (``.DIR.stage-<pid>-<random>``, made by
    :func:`tempfile.mkdtemp`, so two runs never share a file name).
 3. On success the staging directory (with the marker) replaces ``DIR`` in one step: an atomic exchange of the
@@ -22,6 +25,7 @@ through a unique temporary name and :func:`os.replace`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import ctypes.util
 import json
@@ -29,7 +33,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_target",
+    "reading",
     "staged",
 ]
 
@@ -47,6 +52,55 @@ MARKER = ".mmenv-output"
 
 class OutputDirError(ValueError):
     """The output directory cannot be used (refused before the run starts)."""
+
+
+#: The files the current run reads (:func:`reading`), absolute; :func:`check_target` never replaces them.
+_INPUTS: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("mmenv_run_inputs", default=())
+
+
+@contextlib.contextmanager
+def reading(paths: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """Declare the files (or folders) the run inside the block reads: :func:`staged` refuses an output
+    directory that holds any of them, ``force`` or not (replacing it would delete the run's own input)."""
+    token = _INPUTS.set(tuple(Path(os.path.abspath(p)) for p in paths))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    p, f = path.resolve(), folder.resolve()
+    return p == f or f in p.parents
+
+
+def _written_files(target: Path) -> set[str] | None:
+    """The files the marker of ``target`` says mmenv wrote (relative POSIX paths); None for a marker written
+    before the list was kept."""
+    try:
+        files = json.loads((target / MARKER).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return set(files) if isinstance(files, list) else None
+
+
+def _foreign_file(target: Path) -> Path | None:
+    """The first file of ``target`` that mmenv did not write (not in its marker's list; with an old marker
+    without a list, a file modified after the marker), else None."""
+    written = _written_files(target)
+    stamp = (target / MARKER).stat().st_mtime
+    for root, dirs, files in os.walk(target):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            rel = p.relative_to(target).as_posix()
+            if rel == MARKER:
+                continue
+            if written is not None and rel not in written:
+                return p
+            if written is None and p.lstat().st_mtime > stamp + 2.0:
+                return p
+    return None
 
 
 def _umask() -> int:
@@ -94,11 +148,24 @@ def check_target(out: str | os.PathLike, force: bool = False) -> Path:
         raise OutputDirError(
             f"--out {out} holds the current or home directory and is never replaced; choose a new directory"
         )
+    for p in _INPUTS.get():
+        if _inside(p, target):
+            raise OutputDirError(
+                f"--out {out} holds {p}, which this run reads: the run would replace it; choose another --out "
+                "(or move the file out of it)"
+            )
     if target.is_dir() and not force and not (target / MARKER).is_file() and any(target.iterdir()):
         raise OutputDirError(
             f"--out {out} is not empty and was not written by mmenv; choose a new or empty directory, "
             "or add --force to replace its content"
         )
+    if target.is_dir() and not force and (target / MARKER).is_file():
+        foreign = _foreign_file(target)
+        if foreign is not None:
+            raise OutputDirError(
+                f"--out {out} holds {foreign}, which mmenv did not write; move it out, choose another --out, or "
+                "add --force to replace the directory's content"
+            )
     return target
 
 
@@ -176,12 +243,14 @@ def staged(out: str | os.PathLike | None, force: bool = False, command: str = ""
 
     Args:
         out: the final output directory (``--out``); None: nothing is written, None is yielded.
-        force: replace a non-empty ``out`` that was not written by mmenv (``--force``).
+        force: replace a non-empty ``out`` that was not written by mmenv, or holds files mmenv did not write
+            (``--force``); never one holding an input of the run (:func:`reading`).
         command: the command name recorded in the marker file.
 
     Raises:
-        OutputDirError: ``out`` is a file, a symbolic link, holds the current or home directory, or is a
-            non-empty directory not written by mmenv (without ``force``); raised before the block runs.
+        OutputDirError: ``out`` is a file, a symbolic link, holds the current or home directory or an input of
+            the run, or is a non-empty directory not written by mmenv or holding a file mmenv did not write
+            (without ``force``); raised before the block runs.
     """
     if out is None:
         yield None
@@ -193,7 +262,12 @@ def staged(out: str | os.PathLike | None, force: bool = False, command: str = ""
     os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; the result gets the usual permissions
     try:
         yield stage
-        marker = {"command": command, "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if not p.is_dir())
+        marker = {
+            "command": command,
+            "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": [f for f in files if f != MARKER],
+        }
         atomic_write_text(stage / MARKER, json.dumps(marker) + "\n")
         _commit(stage, target, force)
     except BaseException:

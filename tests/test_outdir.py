@@ -88,6 +88,40 @@ def test_refusals(tmp_path, monkeypatch):
     assert (foreign / "thesis.tex").read_text() == "keep"
 
 
+def test_inputs_are_sacred(tmp_path):
+    """A file put into an earlier run's output (the data the next run reads) is never deleted: refused by name,
+    and an input of the run is refused even with force."""
+    out = tmp_path / "res"
+    with staged(out, command="test") as stage:
+        atomic_write_text(stage / "report.md", "first")
+        (stage / "sub").mkdir()
+        atomic_write_text(stage / "sub" / "fig.png", "png")
+    assert json.loads((out / MARKER).read_text())["files"] == ["report.md", "sub/fig.png"]
+    data = out / "trades.csv"
+    data.write_text("my data")
+    with pytest.raises(OutputDirError, match=r"holds .*trades.csv, which mmenv did not write"), staged(out):
+        pytest.fail("the block must not run")
+    with outdir.reading([data]):
+        with (
+            pytest.raises(OutputDirError, match=r"holds .*trades.csv, which this run reads"),
+            staged(out, force=True),
+        ):
+            pytest.fail("the block must not run")
+    assert data.read_text() == "my data"
+    with staged(out, force=True) as stage:  # not an input: --force replaces the directory's content
+        atomic_write_text(stage / "report.md", "second")
+    assert not data.exists()
+    with outdir.reading([tmp_path / "elsewhere.csv"]), staged(out) as stage:  # inputs elsewhere: fine
+        atomic_write_text(stage / "report.md", "third")
+    # a marker written before the list was kept: a file newer than the marker is not mmenv's
+    marker = out / MARKER
+    marker.write_text(json.dumps({"command": "old"}))
+    os.utime(marker, (time.time() - 100, time.time() - 100))
+    (out / "added.csv").write_text("x")
+    with pytest.raises(OutputDirError, match=r"added\.csv, which mmenv did not write"), staged(out):
+        pass
+
+
 def test_stale_stage_of_a_dead_process_is_removed(tmp_path):
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()  # a pid that no longer runs

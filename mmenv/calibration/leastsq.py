@@ -38,12 +38,20 @@ class LeastSquaresFit:
     counts: np.ndarray
 
 
+#: Most depths of the default grid of :func:`empirical_intensity` (its loop is sized by them, not by the data).
+MAX_GRID = 1000
+
+
 def empirical_intensity(sample: DepthSample, grid: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """lambda_hat(delta) = N(delta) / (sides * T_obs(delta)) on a grid of depths.
 
     ``N(delta)`` counts orders with reach >= delta among those whose threshold was <= delta, and
     ``T_obs(delta) = sum_s tau_s [c_s <= delta]`` is the time during which reaching delta was
     observable. Grid points with fewer than 5 orders are left out (they would dominate a log fit).
+
+    The default grid runs from the smallest half-spread to the 99% quantile of the depths, every tick (or 20
+    points for continuous depths); when that is more than :data:`MAX_GRID` depths (a tick far below the
+    data's grid), every ``ceil(n / MAX_GRID)`` ticks, so that the work is bounded whatever the data.
 
     Returns:
         (grid, rate, counts).
@@ -52,7 +60,9 @@ def empirical_intensity(sample: DepthSample, grid: Any = None) -> tuple[np.ndarr
         lo = float(sample.levels.min())
         hi = float(np.quantile(sample.depths, 0.99))
         if sample.tick is not None:
-            grid = lo + sample.tick * np.arange(round((hi - lo) / sample.tick) + 1)
+            n = round((hi - lo) / sample.tick) + 1
+            step = sample.tick * max(1, math.ceil(n / MAX_GRID))
+            grid = lo + step * np.arange(min(n, MAX_GRID))
         else:
             grid = np.linspace(lo, hi, 20)
     grid = as_1d("grid", grid)

@@ -33,7 +33,7 @@ import pandas as pd
 
 from mmenv.calibration import DepthSample
 from mmenv.data.loaders import load
-from mmenv.data.tape import TRADE
+from mmenv.data.tape import TRADE, market_clock
 
 __all__ = [
     "TickSource",
@@ -42,6 +42,7 @@ __all__ = [
     "load_trades_and_quotes",
     "simulate_trades_and_quotes",
     "trades_from_table",
+    "warn_excluded",
 ]
 
 TRADE_COLUMNS = ("time", "price", "side", "bid", "ask")
@@ -58,6 +59,9 @@ class TradesAndQuotes:
         tick: price tick (price units), or None for continuous prices.
         source: description of the origin, for the report.
         report: counts of what was read, excluded and why.
+        validation: the tape validator's findings (``TapeValidation.as_dict()``), None when not validated.
+        segments: (n_quotes,) label of the continuous piece of market time of each quote (gaps between
+            pieces), None when there is no gap.
     """
 
     trades: pd.DataFrame
@@ -65,6 +69,8 @@ class TradesAndQuotes:
     tick: float | None = None
     source: str = ""
     report: dict[str, int] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    segments: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in TRADE_COLUMNS if c not in self.trades.columns]
@@ -91,10 +97,16 @@ class TradesAndQuotes:
     def from_tape(cls, tape: Any) -> TradesAndQuotes:
         """The trades and quotes of a :class:`mmenv.data.tape.Tape` (the one representation of real data).
 
-        Trades: one row per trade event (time in seconds since the tape's origin, price, side, size and the
-        book the trade met); quotes: the quote events (time, bid, ask). The loader's counts are the report.
+        Trades: one row per trade event (time, price, side, size and the book the trade met); quotes: the quote
+        events (time, bid, ask). Times are seconds of *market* time (:func:`mmenv.data.tape.market_clock`):
+        every gap without events longer than the tape's ``max_gap_s`` (its report; 60 s by default) is
+        removed, so that A is a rate per second of market time and every exposure leaves the gaps out; a
+        move of the mid across a gap is left out of sigma (:meth:`mid_segments`). The loader's counts are
+        the report, the validator's findings the ``validation``.
         """
-        t_s = tape.time * 1e-9
+        max_gap = tape.report.get("max_gap_s")
+        ns, seg = market_clock(tape.time, max_gap)
+        t_s = ns * 1e-9
         tr = tape.kind == TRADE
         qu = ~tr
         trades = pd.DataFrame(
@@ -109,7 +121,16 @@ class TradesAndQuotes:
         )
         quotes = pd.DataFrame({"time": t_s[qu], "bid": tape.bid_px[qu], "ask": tape.ask_px[qu]})
         report = {k: v for k, v in tape.report.items() if isinstance(v, (int, np.integer))}
-        return cls(trades=trades, quotes=quotes, tick=tape.tick, source=tape.source, report=report)
+        validation = tape.validation.as_dict() if getattr(tape, "validation", None) is not None else None
+        return cls(
+            trades=trades,
+            quotes=quotes,
+            tick=tape.tick,
+            source=tape.source,
+            report=report,
+            validation=validation,
+            segments=seg[qu] if seg.any() else None,
+        )
 
     @property
     def window(self) -> tuple[float, float]:
@@ -135,6 +156,11 @@ class TradesAndQuotes:
         """(times, mid) of the quote path, for :func:`mmenv.calibration.estimate_sigma`."""
         q = self.quotes
         return q["time"].to_numpy(), 0.5 * (q["bid"].to_numpy() + q["ask"].to_numpy())
+
+    def mid_segments(self) -> np.ndarray | None:
+        """The continuous piece of market time of each quote of :meth:`mid_path` (None: one piece): sigma
+        leaves out the moves of the mid across a gap."""
+        return self.segments
 
     def depth_sample(self, *, aggregate: bool = True, sides: int = 2, censor: bool = True) -> DepthSample:
         """The sample of reach depths for :func:`mmenv.calibration.fit_intensity`.
@@ -178,7 +204,8 @@ class TradesAndQuotes:
         )
 
 
-def _warn_excluded(report: dict[str, int]) -> None:
+def warn_excluded(report: dict[str, int]) -> None:
+    """Announce the rows the loaders and the validator excluded (``excluded_*`` counts) in one warning."""
     parts = [
         f"{v} {k.removeprefix('excluded_').replace('_', ' ')}"
         for k, v in report.items()
@@ -263,7 +290,7 @@ def load_trades_and_quotes(format: str, *files: str | Path, **options: Any) -> T
         options: the loader's keyword arguments, e.g. ``tick`` (default: inferred from the quote prices).
     """
     tq = TradesAndQuotes.from_tape(load(format, *files, **options))
-    _warn_excluded(tq.report)
+    warn_excluded(tq.report)
     return tq
 
 

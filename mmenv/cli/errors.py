@@ -12,7 +12,13 @@ Every failure of a command ends in one line ``mmenv <command>: error: <what>; <w
 * exit status **130** after Ctrl-C (the previous content of ``--out`` is left as it was).
 
 ``--debug`` (or the environment variable ``MMENV_DEBUG=1``) prints the traceback before the line. Library
-messages that name a Python parameter (``ticks_per_bar``) get the command's flag added (``--ticks-per-bar``).
+messages that name a Python parameter (``ticks_per_bar``) get the command's flag added (``--ticks-per-bar``);
+a message that does not say what to do gets the general advice (``see mmenv <command> --help``).
+
+Warnings raised while a command runs are held back: a failed run prints its one error line and nothing
+before it; a successful one prints each warning once, at the end, as ``mmenv <command>: warning: <what>``.
+The files and folders given to a command (its path arguments other than ``--out``) are declared as its
+inputs (:func:`mmenv.outdir.reading`): an ``--out`` that holds one of them is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from mmenv.outdir import OutputDirError
+from mmenv.outdir import OutputDirError, reading
 
 __all__ = [
     "ARG_RULES",
@@ -65,6 +72,7 @@ ARG_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "num_cpus": (lambda v: v >= 1, "must be >= 1"),
     "ticks_per_bar": (lambda v: 4 <= v <= 10_000, "each bound must be in [4, 10000] trades per bar"),
     "sampling_s": (lambda v: v > 0, "must be > 0 seconds"),
+    "max_gap_s": (lambda v: v > 0, "must be > 0 seconds"),
     "dt": (lambda v: v > 0, "must be > 0 seconds"),
     "k": (lambda v: v > 0, "must be > 0"),
     "tick_k": (lambda v: v > 0, "must be > 0"),
@@ -188,12 +196,19 @@ def _cli_advice(text: str) -> str:
     )
 
 
+def _with_advice(text: str, parser: argparse.ArgumentParser | None) -> str:
+    """``text`` followed by ``; see <prog> --help`` unless it already says what to do (``<what>; <do>``)."""
+    if "; " in text:
+        return text
+    return f"{text}; see {parser.prog} --help" if parser is not None else f"{text}; check the input"
+
+
 def describe(
     exc: BaseException,
     parser: argparse.ArgumentParser | None = None,
     args: argparse.Namespace | None = None,
 ) -> tuple[int, str]:
-    """Exit status and the one-line message of an exception raised by a command.
+    """Exit status and the one-line message of an exception raised by a command: ``<what>; <what to do>``.
 
     ``parser`` and ``args`` (the command's) let the message name the flag of a parameter or of a path.
     """
@@ -226,10 +241,25 @@ def describe(
         return 1, f"out of memory ({text}); run a smaller problem (fewer --paths, --days or strategies)"
     code = getattr(exc, "exit_code", None)
     if isinstance(code, int):
-        return code, _with_flags(text, parser)
+        return code, _with_advice(_with_flags(text, parser), parser)
     if isinstance(exc, ValueError):
-        return 2, _with_flags(text, parser)
-    return 1, f"{type(exc).__name__}: {_with_flags(text, parser)} (run again with --debug for the traceback)"
+        return 2, _with_advice(_with_flags(text, parser), parser)
+    return 1, f"{type(exc).__name__}: {_with_flags(text, parser)}; run again with --debug for the traceback"
+
+
+def _inputs(parser: argparse.ArgumentParser | None, args: argparse.Namespace | None) -> list[os.PathLike]:
+    """The path arguments of a command other than ``--out`` (its inputs)."""
+    if parser is None or args is None:
+        return []
+    out = []
+    for action in parser._actions:
+        if action.dest in ("out", "readme") or not action.option_strings:
+            continue
+        value = getattr(args, action.dest, None)
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, os.PathLike):
+                out.append(v)
+    return out
 
 
 def run_guarded(
@@ -250,11 +280,15 @@ def run_guarded(
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
-        return int(fn() or 0)
+        with warnings.catch_warnings(record=True) as caught, reading(_inputs(parser, args)):
+            code = int(fn() or 0)  # warnings recorded under the filters in force, printed after a success
+        for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+            print(f"{prog}: warning: {message}", file=sys.stderr)
+        return code
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)
-        print(f"{prog}: error: {exc.code}", file=sys.stderr)
+        print(f"{prog}: error: {_with_advice(str(exc.code), parser)}", file=sys.stderr)
         return 2
     except BaseException as exc:
         if in_main:  # a second Ctrl-C while the error is reported must not kill the process

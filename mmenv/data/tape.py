@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["QUOTE", "TRADE", "Tape", "iter_chunks", "tile"]
+__all__ = ["QUOTE", "TRADE", "Tape", "iter_chunks", "market_clock", "tile"]
 
 QUOTE, TRADE = 0, 1
 _FLOAT_COLUMNS = ("bid_px", "bid_qty", "ask_px", "ask_qty", "trade_px", "trade_qty")
@@ -43,9 +43,13 @@ class Tape:
     Attributes:
         time, kind, bid_px, bid_qty, ask_px, ask_qty, trade_px, trade_qty, side: the columns.
         tick: price tick of the instrument (price units), > 0.
+        lot: size step of the instrument (size units), > 0, or None when unknown: the loaders infer it from
+            the sizes (:func:`mmenv.data.grid.infer_lot`) or take the one given.
         origin: what ``time = 0`` is, e.g. "unix epoch" or "2012-06-21 00:00 (exchange local)".
         source: description of the files, for headers and the report.
         report: counts of rows read, excluded (and why), gaps; ``excluded_*`` keys are exclusions.
+        validation: what the tape validator found and did (:class:`mmenv.data.tape_validation.TapeValidation`),
+            None for a tape that was not validated (synthetic tapes, tapes built in code).
         validate: check the invariants at construction (vectorised; off for internal views).
 
     Raises:
@@ -68,6 +72,8 @@ class Tape:
     source: str = ""
     report: dict[str, Any] = field(default_factory=dict)
     validate: bool = True
+    lot: float | None = None
+    validation: Any = None
 
     def __post_init__(self) -> None:
         conv = {
@@ -91,6 +97,12 @@ class Tape:
         ):
             raise ValueError(f"tick must be a finite number > 0, got {self.tick!r}")
         object.__setattr__(self, "tick", float(self.tick))
+        if self.lot is not None:
+            if not (
+                isinstance(self.lot, (int, float, np.floating)) and math.isfinite(self.lot) and self.lot > 0
+            ):
+                raise ValueError(f"lot must be a finite number > 0 or None, got {self.lot!r}")
+            object.__setattr__(self, "lot", float(self.lot))
         if self.validate:
             self._check()
 
@@ -145,9 +157,18 @@ class Tape:
         """Events ``start:stop`` as views (no copy, no re-validation)."""
         s = slice(start, stop)
         cols = {c: getattr(self, c)[s] for c in COLUMNS}
-        return Tape(
-            **cols, tick=self.tick, origin=self.origin, source=self.source, report=self.report, validate=False
-        )
+        return Tape(**cols, **self.attributes(), validate=False)
+
+    def attributes(self) -> dict[str, Any]:
+        """Everything but the columns (tick, lot, origin, source, report, validation): what a view keeps."""
+        return {
+            "tick": self.tick,
+            "lot": self.lot,
+            "origin": self.origin,
+            "source": self.source,
+            "report": self.report,
+            "validation": self.validation,
+        }
 
     def split(self, fraction: float = 0.5) -> tuple[Tape, Tape]:
         """(in-sample, out-of-sample): the events before and from ``t_0 + fraction * duration``.
@@ -230,6 +251,26 @@ class Tape:
         )
 
 
+def market_clock(time: np.ndarray, max_gap_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(market time in ns, segment of each event): the clock with every interval without events longer than
+    ``max_gap_s`` seconds removed, and the label of the continuous piece each event belongs to (0, 1, ...).
+
+    The first event keeps its time; within a piece times are the clock's, so without gaps the market time is
+    ``time`` itself. A rate estimated per second of market time (A, orders per second) is not diluted by a
+    halt, a lost connection or a clock jump; a move of the mid across a gap is left out of sigma by the
+    segments. ``max_gap_s`` None: no gap removed.
+    """
+    t = np.asarray(time, dtype=np.int64)
+    if t.size < 2 or max_gap_s is None:
+        return t, np.zeros(t.size, np.int64)
+    d = np.diff(t)
+    gap = d > round(max_gap_s * 1e9)
+    if not gap.any():
+        return t, np.zeros(t.size, np.int64)
+    d[gap] = 0
+    return t[0] + np.concatenate([[0], np.cumsum(d)]), np.concatenate([[0], np.cumsum(gap)])
+
+
 def iter_chunks(tape: Tape | Iterable[Tape], chunk_size: int = 1 << 18) -> Iterator[Tape]:
     """Yield views of ``chunk_size`` events of one tape, or the chunks of an iterable of tapes."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
@@ -265,14 +306,6 @@ def tile(tape: Tape, n_events: int, chunk_size: int = 1 << 18) -> Iterator[Tape]
                 buf = np.empty(m, dtype=np.int64)
             np.add(part.time, rep * span, out=buf)
             cols = {c: getattr(part, c) for c in COLUMNS if c != "time"}
-            yield Tape(
-                time=buf,
-                **cols,
-                tick=tape.tick,
-                origin=tape.origin,
-                source=tape.source,
-                report=tape.report,
-                validate=False,
-            )
+            yield Tape(time=buf, **cols, **tape.attributes(), validate=False)
             done += m
         rep += 1

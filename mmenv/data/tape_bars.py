@@ -57,14 +57,27 @@ def _in_force(time: np.ndarray, values: np.ndarray, when: np.ndarray) -> np.ndar
     return values[np.clip(i, 0, time.size - 1)]
 
 
+#: Most bars :func:`bar_edges` makes (the arrays of the bars are sized by the tape's span, a data value).
+MAX_BARS = 2_000_000
+
+
 def bar_edges(tape: Tape, interval_s: float) -> np.ndarray:
     """Bar boundaries (tape time, ns), aligned to whole multiples of ``interval_s``: from the start of the
-    bar of the first event to the end of the bar of the last one (n bars, n + 1 edges)."""
+    bar of the first event to the end of the bar of the last one (n bars, n + 1 edges).
+
+    Raises:
+        ValueError: more than :data:`MAX_BARS` bars (a span of years, or a clock jump in the tape).
+    """
     step = round(interval_s * 1e9)
     if not (math.isfinite(interval_s) and interval_s > 0 and step == interval_s * 1e9):
         raise ValueError(f"interval_s must be > 0 and a whole number of nanoseconds, got {interval_s!r}")
     first = (int(tape.time[0]) // step) * step
     n = int(tape.time[-1]) // step - first // step + 1
+    if n > MAX_BARS:
+        raise ValueError(
+            f"{tape.source or 'the tape'} spans {tape.duration_s / 86_400:,.1f} days, {n:,} bars of {interval_s:g} s "
+            f"(at most {MAX_BARS:,}): a clock jump in the file? give a tape of one period"
+        )
     return first + step * np.arange(n + 1, dtype=np.int64)
 
 

@@ -115,6 +115,8 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
         out["truth"] = truth
     if validation is not None:
         out["bars_validation"] = validation
+    if getattr(source, "validation", None) is not None:
+        out["tape_validation"] = source.validation
     write_json(out, stage / "calibration.json")
     if not args.no_plot:
         plot_calibration(result, sample, stage / "calibration.png", analysis=analysis)

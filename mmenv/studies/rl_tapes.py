@@ -46,6 +46,7 @@ import numpy as np
 from agents.ppo import configure_torch, plot_learning_curve
 from mmenv.analytics.scores import markouts, mid_at
 from mmenv.replay.engine import ReplayConfig, replay
+from mmenv.studies import sources
 from mmenv.studies.common import fmt_number, mean_se
 from mmenv.studies.strategies import law_policies, tape_policies
 from mmenv.studies.tape_ppo import play, replay_env, save_agent, train_on_tape
@@ -299,6 +300,7 @@ def run_tape_market(
     return {
         "label": label,
         "source": tape.source,
+        "tape_validation": sources.tape_validation(tape),
         "tick": float(tape.tick),
         "episode_s": episode_s,
         "in_sample": {

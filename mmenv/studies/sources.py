@@ -14,7 +14,12 @@ reads them (``calibrate``, ``backtest``, ``train``, ``rl-study``, ``vol-forecast
   ``mbp-1`` file (:func:`mmenv.data.loaders.load_databento`), on ``ts_recv`` or ``--databento-clock
   ts_event``; ``--databento-symbol`` picks one instrument of a file of several;
 * ``--tape FILE``: a tape in the generic schema, CSV or .parquet (:func:`mmenv.data.loaders.load_tape`);
-* ``--tick TICK``: the price tick of a tape (default: inferred from its prices).
+* ``--tick TICK``: the price tick of a tape (default: inferred from its prices; a given tick is checked
+  against them);
+* ``--max-gap-s S``: intervals without events longer than this are gaps, left out of every rate (60 s).
+
+Every tape is validated when read (:mod:`mmenv.data.tape_validation`): :meth:`TapeSource.load` prints the
+validation summary; the commands store it as ``tape_validation`` in their JSON (:func:`tape_validation`).
 
 The shared real-data samples (the one catalogue :mod:`mmenv.data.samples`) are found under ``--data DIR``
 or the default shared-data folder; :data:`STUDY_SAMPLES` are the ones the studies run on. One-minute bars:
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,7 @@ __all__ = [
     "study_samples",
     "tape_requested",
     "tape_sources",
+    "tape_validation",
 ]
 
 #: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
@@ -83,6 +89,7 @@ class TapeSource:
         paths: the files, in the loader's argument order.
         tick: the price tick (None: inferred by the loader).
         options: the loader's own keyword arguments, as (name, value) pairs (e.g. ``(("clock", "local"),)``).
+        max_gap_s: the gap threshold of the validator (s).
     """
 
     key: str
@@ -92,6 +99,7 @@ class TapeSource:
     paths: tuple[Path, ...]
     tick: float | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    max_gap_s: float = 60.0
 
     def check(self) -> None:
         """FileNotFoundError naming the first of its files that is missing (before anything runs)."""
@@ -100,15 +108,22 @@ class TapeSource:
                 raise FileNotFoundError(errno.ENOENT, "no such file", str(p))
 
     def load(self) -> Tape:
-        """The tape (:mod:`mmenv.data.loaders`; its exclusions counted in ``tape.report``)."""
-        return loaders.load(self.format, *self.paths, tick=self.tick, **dict(self.options))
+        """The validated tape (:mod:`mmenv.data.loaders`), its validation summary printed."""
+        tape = loaders.load(
+            self.format, *self.paths, tick=self.tick, max_gap_s=self.max_gap_s, **dict(self.options)
+        )
+        if tape.validation is not None:
+            print(f"tape {self.label}: " + tape.validation.summary().replace("\n", "; "))
+        return tape
 
     def load_trades_and_quotes(self) -> Any:
-        """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`; the
-        LOBSTER and Binance readers warn about the rows they exclude)."""
+        """The tape as the calibration reads it (:class:`mmenv.calibration.trades.TradesAndQuotes`, in market
+        time), its validation summary printed and its exclusions announced in a warning."""
         from mmenv.calibration import trades  # scipy: loaded only by the commands that fit
 
-        return trades.load_trades_and_quotes(self.format, *self.paths, tick=self.tick, **dict(self.options))
+        tq = trades.TradesAndQuotes.from_tape(self.load())
+        trades.warn_excluded(tq.report)
+        return tq
 
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
@@ -165,6 +180,12 @@ def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tap
     )
     parser.add_argument("--tape", type=Path, help=f"a tape in the generic schema (CSV or .parquet): {what}")
     parser.add_argument("--tick", type=float, default=None, help="price tick of the tape (default: inferred)")
+    parser.add_argument(
+        "--max-gap-s",
+        type=float,
+        default=60.0,
+        help="seconds without any event that make a gap of the tape, left out of every rate estimate",
+    )
 
 
 def tape_requested(args: argparse.Namespace) -> bool:
@@ -179,6 +200,7 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
     """Every tape given by flags, in the order lobster, Binance, tardis.dev, Databento, generic; ValueError for
     an incomplete pair, a wrong number of DBN files or a format's option without its format."""
     tick = getattr(args, "tick", None)
+    gap = getattr(args, "max_gap_s", 60.0)
     trades, quotes = getattr(args, "trades", None), getattr(args, "quotes", None)
     old = getattr(args, "binance", None)
     if old is not None:
@@ -210,7 +232,7 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
         out.append(_flag_source("databento", tuple(dbn), tick, _options(args, "--databento")))
     if getattr(args, "tape", None) is not None:
         out.append(_flag_source("generic", (args.tape,), tick))
-    return out
+    return [replace(s, max_gap_s=gap) for s in out]
 
 
 def one_tape_source(args: argparse.Namespace) -> TapeSource:
@@ -301,6 +323,13 @@ def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[Tap
             s = SAMPLES[key]
             out.append(TapeSource(key, s.label, s.title, s.format, found[key]))
     return folder, out
+
+
+def tape_validation(tape: Tape) -> dict[str, Any] | None:
+    """The validation of a tape read from files (:class:`mmenv.data.tape_validation.TapeValidation`) as the
+    commands store it in their JSON (``tape_validation``); None for a tape that was not validated."""
+    v = getattr(tape, "validation", None)
+    return None if v is None else v.as_dict()
 
 
 def add_bars_arguments(parser: argparse.ArgumentParser, use: str, ticker_default: str | None = None) -> None:

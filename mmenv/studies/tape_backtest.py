@@ -296,6 +296,7 @@ def run_study(
         "source": tape.source,
         "tick": tape.tick,
         "tape_report": tape.report,
+        "tape_validation": sources.tape_validation(tape),
         "n_events": len(tape),
         "n_quotes": len(tape) - tape.n_trades,
         "n_trades": tape.n_trades,

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         paired = {f"ppo_minus_{n}": mean_se(pnl["ppo"] - pnl[n]) for n in REFERENCE}
         result = {
             "source": tape.source,
+            "tape_validation": sources.tape_validation(tape),
             "in_sample_events": len(ins),
             "out_of_sample_events": len(oos),
             "timesteps": int(args.timesteps),

@@ -199,6 +199,7 @@ def tape_study(
     clean, rep = validate_bars(bars)
     out: dict[str, Any] = {
         "source": label,
+        "tape_validation": sources.tape_validation(tape),
         "bars": len(bars),
         "bars_valid": len(clean),
         "validation": {

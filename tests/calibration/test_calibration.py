@@ -272,3 +272,19 @@ def test_mle_more_efficient_than_least_squares() -> None:
     rmse_mle = math.sqrt(np.mean(np.square(err_mle)))
     rmse_ls = math.sqrt(np.mean(np.square(err_ls)))
     assert rmse_mle < rmse_ls
+
+
+def test_empirical_intensity_grid_is_bounded_whatever_the_tick() -> None:
+    """A tick far below the data's grid sizes no loop: the default grid keeps at most MAX_GRID depths."""
+    import time
+
+    from mmenv.calibration.leastsq import MAX_GRID, empirical_intensity
+
+    rng = np.random.default_rng(3)
+    s = cal.simulate_depth_sample(3.0, 60.0, 2000.0, rng, half_spread=0.005, tick=0.01)
+    fine = cal.DepthSample(s.depths, s.thresholds, s.levels, s.seconds, s.sides, tick=1e-9)
+    t0 = time.perf_counter()
+    grid, rate, counts = empirical_intensity(fine)
+    assert time.perf_counter() - t0 < 5.0 and grid.size <= MAX_GRID
+    g, r, c = empirical_intensity(s)  # the data's tick: every tick, as before
+    assert np.allclose(np.diff(g), 0.01)

@@ -109,7 +109,7 @@ def test_failed_run_leaves_the_previous_result(tmp_path, capsys, monkeypatch):
     assert main(["bar-limits", "--days", "2", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.strip() == (
-        "mmenv bar-limits: error: RuntimeError: solver diverged (run again with --debug for the traceback)"
+        "mmenv bar-limits: error: RuntimeError: solver diverged; run again with --debug for the traceback"
     )
     assert {p.name: p.read_text() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
@@ -309,7 +309,11 @@ FILE_CASES = [
         2,
         "consecutive bars of a day are 5 min apart (median), not 1 min: these are not 1m bars",
     ),
-    ("daily.csv", 2, "one bar per day (30 days): these are daily bars, not 1m bars"),
+    (
+        "daily.csv",
+        2,
+        "one bar per day (30 days, median spacing 1 day(s)): these are daily or coarser bars, not 1m",
+    ),
     (
         "nonpositive.csv",
         2,
@@ -379,9 +383,11 @@ TAPE_CASES = [
     ("binance_duplicated", "binance", "trades.csv: line 4, column 'trade_id': trade id 1 repeats line 2"),
     ("lobster_empty", "lobster", "orderbook_1.csv: no valid quote in 3 rows (3 empty side, 0 crossed"),
     (
-        "binance_before_quotes",  # every trade before the first quote: the fit's error says why
+        "binance_before_quotes",  # every trade before the first quote: the two files do not overlap in time
         "binance",
-        "n_trades must be >= min_trades=20 to fit A and k, got 0 (excluded: 30 trades before first quote)",
+        "trades.csv and {d}/quotes.csv do not overlap in time: trades from 2024-08-08 23:54:16.000 UTC to "
+        "2024-08-08 23:54:16.029 UTC, quotes from 2024-08-08 23:55:00.000 UTC to 2024-08-08 23:55:00.045 UTC; "
+        "give the trades and quotes of one day",
     ),
 ]
 
@@ -391,5 +397,44 @@ def test_bad_trade_files(folder, kind, fragment, tmp_path, capsys):
     rc = main(["calibrate", *_pair(folder, kind), "--no-plot", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2, err
+    fragment = fragment.format(d=BAD / folder)
     assert err.count("\n") == 1 and err.startswith("mmenv calibrate: error: ") and fragment in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_out_holding_the_commands_input_is_refused_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["bar-limits", "--days", "2", "--out", str(out)]) == 0
+    bars = out / "mine.csv"
+    bars.write_bytes((BAD / "zero_volume.csv").read_bytes())
+    rc = main(["calibrate", "--bars-csv", str(bars), "--no-plot", "--out", str(out), "--force"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert f"holds {bars}, which this run reads" in err and "; choose another --out" in err
+    assert bars.is_file() and (out / "bar_limits.json").is_file()
+
+
+def test_warnings_are_held_back_until_the_run_succeeds(tmp_path, capsys, monkeypatch):
+    import warnings
+
+    from mmenv.studies import bar_limits
+
+    real = bar_limits.bar_limits_note
+
+    def noisy(*a, **k):
+        warnings.warn("something to know", UserWarning, stacklevel=1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(bar_limits, "bar_limits_note", noisy)
+    assert main(["bar-limits", "--days", "2", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["mmenv bar-limits: warning: something to know"]
+
+    def noisy_then_fails(*a, **k):
+        warnings.warn("invalid value encountered in divide", RuntimeWarning, stacklevel=1)
+        raise ValueError("no bars left")
+
+    monkeypatch.setattr(bar_limits, "bar_limits_note", noisy_then_fails)
+    assert main(["bar-limits", "--days", "2", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err == "mmenv bar-limits: error: no bars left; see mmenv bar-limits --help\n"  # nothing before it

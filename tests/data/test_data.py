@@ -223,6 +223,16 @@ def test_validate_clean(bars):
     pd.testing.assert_frame_equal(out, bars, check_freq=False, check_index_type=False)
 
 
+@pytest.mark.parametrize("days", [1, 2, 3])
+def test_daily_bars_given_as_minute_bars_are_refused_even_one_bar_a_day(days):
+    idx = pd.date_range("2024-01-02", periods=days, freq="D", tz="America/New_York")
+    o = 100.0 + np.arange(days)
+    df = pd.DataFrame({"open": o, "high": o + 1, "low": o - 1, "close": o, "volume": 1e6}, index=idx)
+    with pytest.raises(BarValidationError, match=r"these are daily or coarser bars|a single bar cannot show"):
+        validate_bars(df)
+    validate_bars(df, check_spacing=False)  # the rule is the spacing's
+
+
 def test_validate_unsorted():
     df = _small().iloc[[0, 2, 1, 3, 4, 5, 6, 7, 8, 9]]
     out, rep = validate_bars(df)

@@ -160,7 +160,7 @@ def test_every_shared_sample_is_read_by_a_format_of_the_table():
         assert len(s.files) == len(FORMATS[s.format].files), s.key
 
 
-def test_infer_tick_is_the_smallest_gap_of_the_finite_prices():
+def test_infer_tick_is_the_grid_of_the_finite_prices():
     assert infer_tick([100.0, 100.1, 100.3]) == pytest.approx(0.1)
     assert infer_tick(np.array([100.0, math.nan, 100.25, math.inf, 100.5])) == 0.25
     assert infer_tick([0.1 + 0.2, 0.4]) == pytest.approx(0.1)  # decimal float noise rounded away

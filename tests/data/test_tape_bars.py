@@ -112,3 +112,20 @@ def test_lobster_day_gives_390_real_minutes(lobster_sample):
     # consecutive bars chain (close = next open) and the realised variance is of the size of r^2
     np.testing.assert_allclose(b["open"].to_numpy()[1:], b["close"].to_numpy()[:-1])
     assert 0.5 < b["rv"].sum() / np.sum(r**2) < 2.0
+
+
+def test_bars_are_bounded_by_the_span():
+    """A clock jump of decades in a tape is refused before any array is sized by it."""
+    from mmenv.data.tape_bars import MAX_BARS, bar_edges
+
+    tape = _tape()
+    far = Tape(
+        **{
+            c: getattr(tape, c)
+            for c in ("kind", "bid_px", "bid_qty", "ask_px", "ask_qty", "trade_px", "trade_qty", "side")
+        },
+        time=np.r_[tape.time[:-1], tape.time[-1] + 40 * 365 * 86_400 * 10**9],
+        tick=tape.tick,
+    )
+    with pytest.raises(ValueError, match=f"at most {MAX_BARS:,}\\): a clock jump"):
+        bar_edges(far, 60.0)

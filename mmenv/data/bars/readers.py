@@ -20,6 +20,7 @@ from mmenv.data.bars.validate import (
     BarValidationError,
     validate_bars,
 )
+from mmenv.data.files import not_utf8
 
 
 def normalize_yf_frame(raw: pd.DataFrame, ticker: str | None = None) -> pd.DataFrame:
@@ -78,32 +79,13 @@ CHUNK_ROWS = 200_000
 _TIME_NAMES = ("datetime", "date", "timestamp", "time")
 
 
-def _first_bad_line(path: Path) -> tuple[int, int, int]:
-    """(line number, column, byte) of the first line of ``path`` that is not UTF-8 (1-based)."""
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return n, exc.start + 1, line[exc.start]
-    return 0, 0, 0  # pragma: no cover - only called after a decode error
-
-
-def _not_utf8(path: Path) -> ValueError:
-    n, col, byte = _first_bad_line(path)
-    return ValueError(
-        f"{path}: line {n}, column {col}: byte 0x{byte:02x} is not UTF-8 (the file looks latin-1 or "
-        "Windows-1252 encoded); save it as UTF-8"
-    )
-
-
 def _head(path: Path, n: int = 3) -> list[str]:
     """The first ``n`` lines of ``path`` (UTF-8, a byte-order mark removed)."""
     try:
         with path.open("r", encoding="utf-8-sig") as fh:
             return [fh.readline() for _ in range(n)]
     except UnicodeDecodeError:
-        raise _not_utf8(path) from None
+        raise not_utf8(path) from None
 
 
 def _separator(header: str) -> str:
@@ -214,7 +196,7 @@ def _read(path: Path, sep: str, **kw):
     try:
         return pd.read_csv(path, sep=sep, encoding="utf-8-sig", **kw)
     except UnicodeDecodeError:
-        raise _not_utf8(path) from None
+        raise not_utf8(path) from None
     except pd.errors.ParserError as exc:
         raise ValueError(f"{path}: {' '.join(str(exc).split())}; check that line") from None
 
@@ -239,7 +221,7 @@ def _read_flat(path: Path, sep: str, tz: str, header: list[str]) -> pd.DataFrame
         except StopIteration:
             break
         except UnicodeDecodeError:
-            raise _not_utf8(path) from None
+            raise not_utf8(path) from None
         except pd.errors.ParserError as exc:
             raise ValueError(f"{path}: {' '.join(str(exc).split())}; check that line") from None
         lower = {str(c).strip().lower().replace("_", " "): c for c in chunk.columns}

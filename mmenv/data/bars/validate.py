@@ -247,8 +247,9 @@ def validate_bars(
        (``n_open_close_outside``);
     9. zero volume: kept and counted (``n_zero_volume``): a bar without trades is legal;
     10. spacing (intraday intervals, ``check_spacing``): the median spacing of consecutive bars of
-        one day must be the interval, and a file with one bar per day is not intraday: daily or
-        5-minute bars given as 1-minute bars raise :class:`BarValidationError`;
+        one day must be the interval, and a file with one bar per day (two days or more, or a single bar) is
+        not intraday: daily (or coarser) or 5-minute bars given as 1-minute bars raise
+        :class:`BarValidationError`;
     11. gaps (intraday intervals only): overnight gaps, intraday gaps longer than one bar (halts,
         missing bars), half days and late opens are counted and listed, never filled.
 
@@ -509,10 +510,17 @@ def _check_spacing(index: pd.DatetimeIndex, interval: str) -> None:
     start = _session_starts(index)
     diffs = np.diff(index.as_unit("ns").asi8)[~start[1:]]
     if diffs.size == 0:
-        if len(index) >= 3:
+        if len(index) >= 2:
+            gap = pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
             raise BarValidationError(
-                f"the bars hold one bar per day ({len(index)} days): these are daily bars, not {interval} bars; "
-                "give intraday bars of that interval"
+                f"the bars hold one bar per day ({len(index)} days, median spacing {gap.total_seconds() / 86_400:g} "
+                f"day(s)): these are daily or coarser bars, not {interval} bars; give intraday bars of that "
+                "interval"
+            )
+        if len(index) == 1:
+            raise BarValidationError(
+                f"a single bar cannot show that the bars are {interval} bars (daily bars look the same); give at "
+                "least two bars of one day"
             )
         return
     median = pd.Timedelta(int(np.median(diffs)), unit="ns")

@@ -11,45 +11,57 @@ CSV files), :mod:`~mmenv.data.loaders.databento` (Databento DBN files) and
 
 Rules shared by every loader (what a user can rely on):
 
-* *Structural* problems are errors naming the file, the line (1-based, header included) and the column: a
-  blank or unparseable required field, an order book file whose column count is not 4 per level, files of
-  different lengths, timestamps out of order, a repeated trade id (a file appended to itself), timestamps
-  in the wrong unit (seconds where milliseconds are expected), a file with no valid quote at all.
-* *Market-state* anomalies are excluded and counted in ``Tape.report`` (printed by the CLI, written to
-  ``metrics.json``; never only a warning): crossed quotes (``excluded_quotes_crossed``), locked quotes
-  (``excluded_quotes_locked``), a missing side or a zero size (``excluded_quotes_empty_side``), trades of
-  zero size (``excluded_trades_zero_size``), trades before the first valid quote
-  (``excluded_trades_before_first_quote``). An excluded quote leaves the
-  previous valid book in force. Trades beyond the opposite side of the book they met (a buy below the bid,
-  a sell above the ask: off-book prints or a stale book) are kept and counted (``trades_outside_book``):
-  they can never fill a quote of ours (a buy below the bid is below any ask we may rest) and calibration
-  excludes them as orders below their touch.
-* Gaps (no event for more than ``max_gap_s`` seconds) are counted (``gaps``, ``longest_gap_s``); the
-  replay continues across them.
-* Trades and quotes at the same timestamp: each trade meets the last quote stamped strictly before it (the
-  quote stamped with the trade's time may already show its effect); each format's ``ties`` says how.
+* *Files*: what a file holds is read from its content (:mod:`mmenv.data.files`): gzip and zip archives are
+  read through; Parquet, UTF-16 or binary data named as CSV, an empty file, text that is not UTF-8, a
+  truncated archive are errors naming the file. A header repeated inside a file, a last line cut short and
+  blank lines at the end are dropped and counted.
+* *Structural* problems are errors naming the file, the line (1-based, header included) and the column, and
+  saying what to do: a blank, unparseable or non-finite required field, an order book file whose column
+  count is not 4 per level, files of different lengths, timestamps out of order (or going back to the first
+  line's: a file appended to itself), a repeated trade id with other values, times in a unit the format does
+  not use (each format's ``time_unit``), a file with no valid quote at all.
+* *Every tape* then passes the tape validator (:mod:`mmenv.data.tape_validation`), whatever its format: the
+  tick and lot grids, absurd quotes, bad prints, trades without a book, trades and quotes that do not
+  overlap, gaps and stretches; its findings are ``tape.validation`` (printed by the commands, stored as
+  ``tape_validation``), its counts also in ``tape.report`` (``excluded_*`` keys are rows dropped). A loader
+  that assembles its tape with :func:`~mmenv.data.loaders.common.assemble_tape` runs it there (with file
+  lines in its messages); :func:`load` runs it on any other.
+* *Market-state* anomalies are excluded and counted: crossed quotes (``excluded_quotes_crossed``), locked
+  quotes (``excluded_quotes_locked``), a missing side or a zero size (``excluded_quotes_empty_side``), and
+  the validator's rules. An excluded quote leaves the previous valid book in force. Trades beyond the
+  opposite side of the book they met (a buy below the bid, a sell above the ask) are kept and counted
+  (``trades_outside_book``) unless they are bad prints.
+* Gaps (no event for more than ``max_gap_s`` seconds) are counted (``gaps``, ``longest_gap_s``) and left out
+  of the exposure time of every rate estimate; the replay continues across them.
+* Trades and quotes at the same timestamp: a format with a sequence of its own keeps it (LOBSTER's message
+  order, the generic schema's ``seq``); the others put trades before quotes, so each trade meets the last
+  quote stamped strictly before it (the quote stamped with the trade's time may already show its effect);
+  each format's ``ties`` says which.
 * Each print is one trade row (LOBSTER: each execution message); calibration merges the prints of one
   market order (same time and direction) as :func:`mmenv.calibration.trades.aggregate_market_orders` does.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmenv.data.loaders.binance import load_binance
-from mmenv.data.loaders.common import infer_tick
+from mmenv.data.loaders.common import infer_lot, infer_tick
 from mmenv.data.loaders.databento import load_databento
 from mmenv.data.loaders.generic import load_tape, save_tape
 from mmenv.data.loaders.lobster import load_lobster
 from mmenv.data.loaders.tardis import load_tardis
 from mmenv.data.tape import Tape
+from mmenv.data.tape_validation import MAX_GAP_S, validate_tape
 
 __all__ = [
     "FORMATS",
     "TapeFormat",
+    "infer_lot",
     "infer_tick",
     "load",
     "load_binance",
@@ -67,7 +79,8 @@ class TapeFormat:
 
     Attributes:
         name: the format's name (the ``format`` of :class:`mmenv.data.samples.Sample`).
-        loader: ``loader(*files, tick=None, max_gap_s=60.0, **options)`` returns the :class:`Tape`.
+        loader: ``loader(*files, tick=None, max_gap_s=60.0, **options)`` returns the :class:`Tape` (and takes
+            ``lot=None`` when it can).
         files: what each file argument is, in order.
         provides: the events the tape gets from it.
         time_unit: the time of the files and how it becomes the tape's nanoseconds.
@@ -95,7 +108,7 @@ FORMATS: dict[str, TapeFormat] = {
             "level-1 quotes (every change of the valid best bid/ask) and every execution, visible (type 4) "
             "and hidden (type 5), one trade row each; halts counted",
             "seconds after midnight with nanosecond resolution, rounded to integer ns (origin: the file's "
-            "day, exchange time)",
+            "day, exchange time); checked to lie within the day and the window of the file's name",
             "message order: an execution sorts before the book update of its own message row",
         ),
         TapeFormat(
@@ -104,7 +117,8 @@ FORMATS: dict[str, TapeFormat] = {
             ("trades file", "best bid/ask (bookTicker) file"),
             "best bid/ask updates and every trade, the aggressor from is_buyer_maker; trade ids checked "
             "for repeats",
-            "epoch milliseconds on the exchange clock (trade_time_ms, transaction_time_ms), x 1e6 to ns",
+            "epoch seconds, milliseconds, microseconds or nanoseconds on the exchange clock (trade_time_ms, "
+            "transaction_time_ms), the unit recognised from the magnitude for each file, to ns",
             "trades before quotes stamped with the same millisecond",
         ),
         TapeFormat(
@@ -134,30 +148,45 @@ FORMATS: dict[str, TapeFormat] = {
             load_tape,
             ("tape file (CSV, or Parquet by its .parquet name)",),
             "the quote and trade rows as written, e.g. by save_tape",
-            "integer nanoseconds, any origin (time_ns)",
-            "row order of the file",
+            "integer nanoseconds, any origin (time_ns; or time_us, time_ms, time_s)",
+            "the seq column when given; else trades before quotes stamped with the same time, then file order",
         ),
     )
 }
 
 
-def load(name: str, *files: str | Path, **options: Any) -> Tape:
-    """Read ``files`` in the format ``name`` (a name of :data:`FORMATS`) into a :class:`Tape`.
+def load(
+    name: str, *files: str | Path, tick: float | None = None, lot: float | None = None, **options: Any
+) -> Tape:
+    """Read ``files`` in the format ``name`` (a name of :data:`FORMATS`) into a validated :class:`Tape`.
 
     Args:
-        name: a name of :data:`FORMATS` ("lobster", "binance", "tardis", "databento", "generic").
+        name: a format of :data:`FORMATS` ("lobster", "binance", "tardis", "databento", "generic").
         files: the format's files, in the order of its ``files`` (then its ``optional_files``).
-        options: the loader's keyword arguments (``tick``, ``max_gap_s``, and the format's own).
+        tick, lot: the price tick and size step (None: inferred from the data).
+        options: the loader's keyword arguments (``max_gap_s`` and the format's own).
+
+    Returns:
+        The tape, with ``tape.validation`` (:class:`mmenv.data.tape_validation.TapeValidation`): a loader that
+        did not run the validator gets it here.
 
     Raises:
-        ValueError: an unknown format or the wrong number of files.
+        ValueError: an unknown format or the wrong number of files; what the loader or the validator refuses.
     """
     if name not in FORMATS:
-        raise ValueError(f"format must be one of {list(FORMATS)}, got {name!r}")
+        raise ValueError(f"format must be one of {list(FORMATS)}, got {name!r}; choose one of them")
     f = FORMATS[name]
     if not len(f.files) <= len(files) <= len(f.files) + len(f.optional_files):
         extra = f" [+ {', '.join(f.optional_files)}]" if f.optional_files else ""
         raise ValueError(
-            f"format {name!r} reads {len(f.files)} file(s) ({', '.join(f.files)}){extra}, got {len(files)}"
+            f"format {name!r} reads {len(f.files)} file(s) ({', '.join(f.files)}){extra}, got {len(files)}; give them"
         )
-    return f.loader(*files, **options)
+    params = inspect.signature(f.loader).parameters
+    if lot is not None and "lot" in params:
+        options["lot"] = lot
+    tape = f.loader(*files, tick=tick, **options)
+    if tape.validation is None:
+        tape = validate_tape(
+            tape, tick=tick, lot=lot, max_gap_s=options.get("max_gap_s", MAX_GAP_S), file=str(files[0])
+        )
+    return tape

@@ -1,9 +1,11 @@
-"""What every loader of :mod:`mmenv.data.loaders` shares: the errors that name file, line and column, the
-numeric and time checks, the validity rules of a quote, the tick of a price grid, and the merge of valid
-quotes and trades into a :class:`mmenv.data.tape.Tape` with its counted exclusions.
+"""What every loader of :mod:`mmenv.data.loaders` shares: the errors that name file, line and column and say
+what to do, the numeric and time checks (epoch units recognised from their magnitude), the validity rules of
+a quote, and the merge of quotes and trades into a :class:`mmenv.data.tape.Tape` through the tape validator
+(:func:`mmenv.data.tape_validation.build_tape`).
 
 Line numbers in errors are 1-based and count the header: row ``i`` (0-based) of a table read after
-``header_lines`` header lines is line ``i + 1 + header_lines``.
+``header_lines`` header lines is line ``i + 1 + header_lines``, unless the table knows the line of each row
+(``lines``, from :func:`mmenv.data.files.read_csv_table`, which drops repeated headers and blank lines).
 """
 
 from __future__ import annotations
@@ -15,17 +17,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmenv.data.tape import QUOTE, TRADE, Tape
+from mmenv.data.grid import infer_lot, infer_tick
+from mmenv.data.tape import Tape
+from mmenv.data.tape_validation import MAX_GAP_S, Events, build_tape
 
 __all__ = [
     "EPOCH_RANGES",
+    "EPOCH_UNITS",
     "assemble_tape",
     "book_validity",
     "check_epoch",
     "check_epoch_ms",
     "check_sorted",
+    "empty_side",
+    "epoch_ns",
     "fail",
+    "file_repairs",
+    "infer_lot",
     "infer_tick",
+    "line_of",
     "monotone_times",
     "no_valid_quote",
     "numeric_columns",
@@ -42,52 +52,157 @@ EPOCH_RANGES = {
     "us": (1e14, 1e17, "microseconds"),
     "ns": (1e17, 1e20, "nanoseconds"),
 }
+#: Epoch units recognised from the magnitude of a time: name -> (nanoseconds per unit, smallest, largest),
+#: the range being the years 1990 to 2100 in that unit (the ranges do not overlap).
+EPOCH_UNITS: dict[str, tuple[int, float, float]] = {
+    "seconds": (1_000_000_000, 6.3e8, 4.11e9),
+    "milliseconds": (1_000_000, 6.3e11, 4.11e12),
+    "microseconds": (1_000, 6.3e14, 4.11e15),
+    "nanoseconds": (1, 6.3e17, 4.11e18),
+}
+#: The unit a column's name promises (``trade_time_ms``): suffix -> unit.
+_SUFFIX_UNITS = {"_s": "seconds", "_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds"}
 
 
-def fail(path: Path, line: int, column: str, what: str) -> None:
-    """Raise the ValueError of a structural problem: ``{path}: line {line}, column '{column}': {what}``."""
-    raise ValueError(f"{path}: line {line}, column '{column}': {what}")
+def fail(path: Path, line: int, column: str, what: str, todo: str = "correct or remove that line") -> None:
+    """Raise the ValueError of a structural problem: ``{path}: line {line}, column '{column}': {what}; {todo}``."""
+    raise ValueError(f"{path}: line {line:,}, column '{column}': {what}; {todo}")
+
+
+def line_of(i: int, header_lines: int, lines: np.ndarray | None) -> int:
+    """The 1-based file line of row ``i``."""
+    return int(lines[i]) if lines is not None else i + 1 + header_lines
 
 
 def numeric_columns(
-    df: pd.DataFrame, path: Path, columns: tuple[str, ...], header_lines: int, *, required: bool = True
+    df: pd.DataFrame,
+    path: Path,
+    columns: tuple[str, ...],
+    header_lines: int,
+    *,
+    required: bool = True,
+    lines: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The columns as float64 arrays; with ``required``, a blank or non-numeric cell is an error naming file,
-    line and column (without, it reads as NaN)."""
+    """The columns as float64 arrays; with ``required``, a blank, non-numeric or non-finite cell is an error
+    naming file, line and column (without, a blank cell reads as NaN and a non-finite one is an error)."""
     out = {}
     for c in columns:
         raw = df[c]
-        v = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(v)
-        if required and bad.any():
+        if raw.dtype.kind in "iuf":  # parsed as numbers by the reader: NaN is a blank field
+            v = raw.to_numpy(dtype=np.float64)
+            blank = np.isnan(v)
+        else:
+            v = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        bad = (np.isnan(v) & ~blank) | np.isinf(v) | (blank & required)
+        if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            cell = raw.iloc[i]
+            cell = str(raw.iloc[i])
             what = (
                 "blank field"
-                if (cell is None or (isinstance(cell, float) and math.isnan(cell)) or str(cell).strip() == "")
-                else f"not a number: {cell!r}"
+                if blank[i]
+                else (f"not a finite number: {cell!r}" if np.isinf(v[i]) else f"not a number: {cell!r}")
             )
-            fail(path, i + 1 + header_lines, c, what)
+            fail(path, line_of(i, header_lines, lines), c, what)
         out[c] = v
     return out
 
 
-def check_sorted(t: np.ndarray, path: Path, column: str, header_lines: int) -> None:
-    """Error at the first timestamp smaller than its predecessor (files must be sorted in time)."""
+def check_sorted(
+    t: np.ndarray, path: Path, column: str, header_lines: int, lines: np.ndarray | None = None
+) -> None:
+    """Error at the first timestamp smaller than its predecessor (files must be sorted in time); a time that
+    goes back to the first row's is named as a file appended to itself."""
     d = np.diff(t)
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
+        again = t[i] <= t[0]
         fail(
             path,
-            i + 1 + header_lines,
+            line_of(i, header_lines, lines),
             column,
-            f"timestamps out of order: {t[i].item()!r} after {t[i - 1].item()!r} (the file must be sorted in time)",
+            f"timestamps out of order: {t[i].item()!r} after {t[i - 1].item()!r}"
+            + (" (back to the first line's time: the file appended to itself?)" if again else ""),
+            "give the file sorted in time, once" if again else "sort the file by time",
         )
 
 
-def check_epoch_ms(t: np.ndarray, path: Path, column: str, header_lines: int) -> None:
-    """Error at the first time outside :data:`EPOCH_MS_RANGE` (a file in seconds, micro- or nanoseconds)."""
-    check_epoch(t, path, column, header_lines, "ms")
+def epoch_ns(
+    raw: pd.Series, path: Path, column: str, header_lines: int, lines: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
+    """Epoch times of a column in seconds, milliseconds, microseconds or nanoseconds, recognised from their
+    magnitude (:data:`EPOCH_UNITS`), as int64 nanoseconds; and the unit's name.
+
+    Integer text is read exactly (nanoseconds need all 64 bits; float64 keeps 53). Refused, naming the line:
+    a time in none of the units' ranges (years 1990 to 2100), a file mixing units, a unit other than the one
+    the column's name says (``trade_time_ms`` holding nanoseconds: columns swapped?).
+    """
+    num = pd.to_numeric(raw, errors="coerce")
+    v = num.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        cell = raw.iloc[i]
+        what = "blank field" if str(cell).strip() in ("", "nan") else f"not a number: {cell!r}"
+        fail(path, line_of(i, header_lines, lines), column, what)
+    unit_of = np.full(v.size, -1, np.int8)
+    names = list(EPOCH_UNITS)
+    for j, (_, lo, hi) in enumerate(EPOCH_UNITS.values()):
+        unit_of[(v >= lo) & (v < hi)] = j
+    if (unit_of < 0).any():
+        i = int(np.flatnonzero(unit_of < 0)[0])
+        fail(
+            path,
+            line_of(i, header_lines, lines),
+            column,
+            f"{raw.iloc[i]!r} is not an epoch time in seconds, milliseconds, microseconds or nanoseconds "
+            "(years 1990 to 2100)",
+            "give epoch times",
+        )
+    mixed = unit_of != unit_of[0]
+    if mixed.any():
+        i = int(np.flatnonzero(mixed)[0])
+        fail(
+            path,
+            line_of(i, header_lines, lines),
+            column,
+            f"{raw.iloc[i]!r} is in {names[unit_of[i]]} while line {line_of(0, header_lines, lines):,} is in "
+            f"{names[unit_of[0]]}",
+            "give every time in one unit",
+        )
+    unit = names[int(unit_of[0])]
+    said = next((u for sfx, u in _SUFFIX_UNITS.items() if column.lower().endswith(sfx)), None)
+    if said is not None and said != unit:
+        fail(
+            path,
+            line_of(0, header_lines, lines),
+            column,
+            f"{raw.iloc[0]!r} is not an epoch time in {said} as the column's name says (it looks like {unit}; "
+            "columns swapped?)",
+            f"give {said} in '{column}', or name the time column",
+        )
+    per = EPOCH_UNITS[unit][0]
+    if num.dtype.kind in "iu":
+        return num.to_numpy(dtype=np.int64) * per, unit
+    return np.round(v * per).astype(np.int64), unit
+
+
+def check_epoch_ms(
+    t: np.ndarray, path: Path, column: str, header_lines: int, lines: np.ndarray | None = None
+) -> None:
+    """Error at the first time that is not an epoch time in milliseconds (:data:`EPOCH_UNITS`)."""
+    _, lo, hi = EPOCH_UNITS["milliseconds"]
+    bad = (t < lo) | (t >= hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        unit = next((u for u, (_, a, b) in EPOCH_UNITS.items() if a <= t[i] < b), "no epoch unit")
+        fail(
+            path,
+            line_of(i, header_lines, lines),
+            column,
+            f"{t[i].item()!r} is not an epoch time in milliseconds (looks like {unit})",
+            "give epoch milliseconds",
+        )
 
 
 def check_epoch(t: np.ndarray, path: Path, column: str, header_lines: int, unit: str) -> None:
@@ -139,10 +254,30 @@ def book_validity(
     }
 
 
+def empty_side(valid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
+    """The quote rows :func:`book_validity` excluded as one-sided or empty (not crossed or locked)."""
+    with np.errstate(invalid="ignore"):
+        return ~valid & ~(bid >= ask)
+
+
+def file_repairs(*tables: Any) -> dict[str, int]:
+    """What the file reader dropped (:class:`mmenv.data.files.CsvTable` ``repairs``), summed over the files, as
+    the loader's ``excluded_rows_<rule>`` counts (the validator reports them under their rule)."""
+    out: dict[str, int] = {}
+    for tb in tables:
+        for k, v in tb.repairs.items():
+            if not k.endswith("_first_line"):
+                out[f"excluded_rows_{k}"] = out.get(f"excluded_rows_{k}", 0) + int(v)
+    return out
+
+
 def no_valid_quote(path: Path, n: int, counts: dict[str, int]) -> None:
     """Raise the error of a file whose book is never two-sided, with the counts of :func:`book_validity`."""
     why = ", ".join(f"{v} {k.removeprefix('excluded_quotes_').replace('_', ' ')}" for k, v in counts.items())
-    raise ValueError(f"{path}: no valid quote in {n} rows ({why}): the book is never two-sided")
+    raise ValueError(
+        f"{path}: no valid quote in {n} rows ({why}): the book is never two-sided; check that the file holds "
+        "the best bid and ask with their sizes"
+    )
 
 
 def quote_rows(
@@ -170,21 +305,6 @@ def quote_rows(
     return vi
 
 
-def infer_tick(prices: Any) -> float:
-    """The tick of a price grid: the smallest positive gap between distinct finite prices (all rounded to
-    1e-9 price units, which removes the float noise of decimal prices).
-
-    Raises:
-        ValueError: fewer than two distinct finite prices.
-    """
-    p = np.asarray(prices, dtype=np.float64)
-    u = np.unique(np.round(p[np.isfinite(p)], 9))
-    if u.size < 2:
-        raise ValueError(f"cannot infer the tick from {u.size} distinct price(s); pass tick=")
-    d = np.diff(u)
-    return float(np.round(d.min(), 9))
-
-
 def assemble_tape(
     qt: np.ndarray,
     bid: np.ndarray,
@@ -200,76 +320,64 @@ def assemble_tape(
     origin: str,
     source: str,
     report: dict[str, Any],
-    max_gap_s: float,
+    max_gap_s: float = MAX_GAP_S,
     trades_first: bool = True,
     order: np.ndarray | None = None,
+    lot: float | None = None,
+    qline: np.ndarray | None = None,
+    tline: np.ndarray | None = None,
+    empty_t: np.ndarray | None = None,
+    quote_file: str | Path | None = None,
+    trade_file: str | Path | None = None,
 ) -> Tape:
-    """Merge valid quotes and trades into a tape (book carried forward onto trade rows); count exclusions.
+    """Validate the quotes and trades and merge them into a tape (:func:`mmenv.data.tape_validation.build_tape`:
+    every rule, its counts in ``tape.validation`` and ``tape.report``).
 
     Args:
         qt, bid, bq, ask, aq: the valid quotes: time (ns), bid price and size, ask price and size.
         tt, tpx, tqty, tside: the trades: time (ns), price, size, aggressor side (+1 buy, -1 sell).
-        tick: the price tick (None: :func:`infer_tick` of the quote prices). origin, source: the tape's
-            time origin and description. report: the loader's counts, completed here (trades excluded before
-            the first quote or of zero size, trades outside the book, gaps longer than ``max_gap_s``
-            seconds, events, quotes, trades).
+        tick, lot: the price tick and size step given (None: inferred). origin, source: the tape's time
+            origin and description. report: the loader's counts (``excluded_*`` keys), completed here.
+        max_gap_s: gaps longer than this (s) are reported and left out of rate estimates.
         trades_first: at equal times trades sort before quotes (the quote stamped with a trade's time may
-            already show its effect).
-        order: the merged event order, given directly (LOBSTER: message order; the generic schema: row
-            order); otherwise events are sorted by time with ``trades_first``.
+            already show its effect): the one rule of the formats without a sequence of their own.
+        order: the merged event order, given directly (an explicit sequence: LOBSTER's message order, a
+            sequence column), a permutation of the quotes then the trades; otherwise events are sorted by
+            time with ``trades_first``, quotes and trades each in file order.
+        qline, tline: the 1-based file line of each quote and trade (for messages). empty_t: times of the
+            quote rows excluded as one-sided (for the stretches). quote_file, trade_file: the files.
     """
     nq, nt = qt.size, tt.size
-    time = np.concatenate([qt, tt])
-    kind = np.concatenate([np.full(nq, QUOTE, np.int8), np.full(nt, TRADE, np.int8)])
     if order is None:
-        pri = np.concatenate([np.ones(nq, np.int8), np.zeros(nt, np.int8)]) if trades_first else kind
-        order = np.lexsort((pri, time))
-    time, kind = time[order], kind[order]
-    is_q = kind == QUOTE
-    qi = np.cumsum(is_q) - 1  # index of the last quote at or before each event
-    cols = {}
-    for name, v in (("bid_px", bid), ("bid_qty", bq), ("ask_px", ask), ("ask_qty", aq)):
-        cols[name] = v[np.maximum(qi, 0)] if nq else np.full(time.size, np.nan)
-    tix = np.flatnonzero(~is_q)
-    src = order[tix] - nq  # trade index of each trade row
-    trade_px = np.full(time.size, np.nan)
-    trade_qty = np.full(time.size, np.nan)
-    side = np.zeros(time.size, np.int8)
-    trade_px[tix], trade_qty[tix], side[tix] = tpx[src], tqty[src], tside[src]
-    before = ~is_q & (qi < 0)
-    zero = ~is_q & ~before & ~(trade_qty > 0)
-    with np.errstate(invalid="ignore"):
-        outside = (
-            ~is_q
-            & ~before
-            & ~zero
-            & (((side > 0) & (trade_px < cols["bid_px"])) | ((side < 0) & (trade_px > cols["ask_px"])))
-        )
-    keep = ~(before | zero)
-    report["excluded_trades_before_first_quote"] = int(before.sum())
-    report["excluded_trades_zero_size"] = int(zero.sum())
-    report["trades_outside_book"] = int(outside.sum())
-    sel = {c: v[keep] for c, v in cols.items()}
-    time, kind = time[keep], kind[keep]
-    if time.size:
-        gaps = np.diff(time)
-        big = gaps > max_gap_s * 1e9
-        report["gaps"] = int(big.sum())
-        report["longest_gap_s"] = float(gaps.max() * 1e-9) if gaps.size else 0.0
-    report["events"] = int(time.size)
-    report["quotes"] = int(np.count_nonzero(kind == QUOTE))
-    report["trades"] = int(np.count_nonzero(kind == TRADE))
-    if tick is None:
-        tick = infer_tick(np.concatenate([bid, ask]))
-    return Tape(
-        time=time,
-        kind=kind,
-        **sel,
-        trade_px=trade_px[keep],
-        trade_qty=trade_qty[keep],
-        side=side[keep],
-        tick=tick,
-        origin=origin,
-        source=source,
-        report=report,
+        time = np.concatenate([qt, tt])
+        pri = np.concatenate([np.ones(nq, np.int8), np.zeros(nt, np.int8)]) if trades_first else None
+        order = np.lexsort((np.arange(nq + nt), pri, time)) if pri is not None else np.lexsort((time,))
+    rank = np.empty(nq + nt, np.int64)
+    rank[order] = np.arange(nq + nt)
+    qrank, trank = rank[:nq], rank[nq:]
+    if (np.diff(qrank) < 0).any() or (np.diff(trank) < 0).any():
+        raise ValueError("the event order must keep the quotes, and the trades, in their given order")
+    name = source or "the tape"
+    ev = Events(
+        qt=np.asarray(qt, np.int64),
+        bid=np.asarray(bid, np.float64),
+        bq=np.asarray(bq, np.float64),
+        ask=np.asarray(ask, np.float64),
+        aq=np.asarray(aq, np.float64),
+        tt=np.asarray(tt, np.int64),
+        tpx=np.asarray(tpx, np.float64),
+        tqty=np.asarray(tqty, np.float64),
+        tside=np.asarray(tside, np.int8),
+        qrank=qrank,
+        trank=trank,
+        qline=qline,
+        tline=tline,
+        empty_t=np.zeros(0, np.int64) if empty_t is None else np.asarray(empty_t, np.int64),
+        quote_file=str(quote_file or name),
+        trade_file=str(trade_file or quote_file or name),
+    )
+    if tick is not None and not (isinstance(tick, (int, float)) and math.isfinite(tick) and tick > 0):
+        raise ValueError(f"tick must be a finite number > 0, got {tick!r}; give the price tick")
+    return build_tape(
+        ev, tick=tick, lot=lot, max_gap_s=max_gap_s, origin=origin, source=source, report=report
     )

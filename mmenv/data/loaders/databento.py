@@ -209,6 +209,7 @@ def load_databento(
     *,
     tick: float | None = None,
     max_gap_s: float = 60.0,
+    lot: float | None = None,
     clock: str = "ts_recv",
     symbol: str | None = None,
 ) -> Tape:
@@ -290,5 +291,6 @@ def load_databento(
         source=f"Databento {sym} {report['schema']} ({clock} clock)",
         report=report,
         max_gap_s=max_gap_s,
+        lot=lot,
         order=order,
     )

@@ -10,38 +10,84 @@ size; prices x 10000); row i is the book *after* message i, an empty level shows
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from mmenv.data.files import CsvTable, read_csv_table
 from mmenv.data.loaders.common import (
     assemble_tape,
     book_validity,
     check_sorted,
+    empty_side,
     fail,
+    file_repairs,
     no_valid_quote,
     numeric_columns,
 )
 from mmenv.data.tape import Tape
 
-__all__ = ["LOBSTER_DUMMY", "load_lobster"]
+__all__ = ["LOBSTER_DUMMY", "SECONDS_PER_DAY", "load_lobster"]
 
 #: The price LOBSTER writes on an empty level (dollars x 10000, either sign).
 LOBSTER_DUMMY = 9_999_999_999
+#: LOBSTER times are seconds after midnight within one trading day.
+SECONDS_PER_DAY = 86_400.0
+#: The window of a LOBSTER file name: ``TICKER_YYYY-MM-DD_<start ms>_<end ms>_message_<levels>.csv``.
+_NAME = re.compile(r"^(?P<ticker>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_")
 
 
-def _read_headerless(path: Path, what: str):
-    """A LOBSTER CSV as a string DataFrame; a header row (first field not a number) is skipped and counted."""
-    df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+def _read_headerless(path: Path, what: str) -> tuple[CsvTable, int]:
+    """A LOBSTER CSV as text (:func:`mmenv.data.files.read_csv_table`); a header row (first field not a number)
+    is skipped and counted."""
+    table = read_csv_table(path, header=False)
     header = 0
-    if len(df) and pd.to_numeric(pd.Series([df.iat[0, 0]]), errors="coerce").isna().iat[0]:
-        df = df.iloc[1:].reset_index(drop=True)
+    if len(table) and not _is_number(table.frame.iat[0, 0]):
+        table.keep(np.arange(len(table)) > 0)
         header = 1
-    if len(df) == 0:
-        raise ValueError(f"{path}: the {what} file holds no data row")
-    return df, header
+    if len(table) == 0:
+        raise ValueError(f"{path}: the {what} file holds no data row; give the LOBSTER {what} file")
+    return table, header
+
+
+def _is_number(s: object) -> bool:
+    try:
+        float(str(s))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_times(t: np.ndarray, path: Path, lines: np.ndarray) -> None:
+    """LOBSTER times are seconds after midnight: within a day and within the window of the file's name."""
+    bad = (t < 0) | (t > SECONDS_PER_DAY)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        looks = "milliseconds or finer" if t[i] > SECONDS_PER_DAY else "not a time of day"
+        fail(
+            path,
+            int(lines[i]),
+            "time",
+            f"{t[i]!r} is not seconds after midnight (0 to 86,400; looks like {looks})",
+            "give LOBSTER times in seconds after midnight",
+        )
+    m = _NAME.match(path.name)
+    if m is None:
+        return
+    lo, hi = int(m["start"]) / 1000.0, int(m["end"]) / 1000.0
+    out = (t < lo - 1.0) | (t > hi + 1.0)
+    if hi - lo >= 1.0 and out.any():  # a window of a second or more (a real request's)
+        i = int(np.flatnonzero(out)[0])
+        fail(
+            path,
+            int(lines[i]),
+            "time",
+            f"{t[i]!r} s lies outside the window {lo:g} to {hi:g} s after midnight of the file's name (times "
+            "in another unit, or the file of another window)",
+            "give LOBSTER times in seconds after midnight, with the file's own name",
+        )
 
 
 def load_lobster(
@@ -50,46 +96,61 @@ def load_lobster(
     *,
     tick: float | None = None,
     max_gap_s: float = 60.0,
+    lot: float | None = None,
 ) -> Tape:
     """Read a LOBSTER message file and its order book file (any number of levels; level 1 is used).
 
-    Times are seconds after midnight (nanosecond resolution kept); prices are dollars x 10000. Executions are
-    messages of type 4 (visible) and 5 (hidden), one trade row each; an execution of a sell limit order
-    (direction -1) is a buyer-initiated trade (``side = -direction``). The book in force before message i is order book row
-    i - 1. A quote event is written whenever the valid level-1 book changes. A header row in either file is
-    skipped and counted (``header_rows``); halts (type 7) are counted.
+    Times are seconds after midnight (nanosecond resolution kept), checked to lie within a day and within the
+    window of the file's name (``..._34200000_57600000_message_1.csv``: 09:30 to 16:00 in milliseconds);
+    prices are dollars x 10000. Executions are messages of type 4 (visible) and 5 (hidden), one trade row
+    each; an execution of a sell limit order (direction -1) is a buyer-initiated trade (``side =
+    -direction``). The book in force before message i is order book row i - 1. A quote event is written
+    whenever the valid level-1 book changes. The event order is the message order (LOBSTER's sequence: an
+    execution sorts before the book update of its own message row). A header row in either file is skipped
+    and counted (``header_rows``); halts (type 7) are counted. When the last line of one file was cut short
+    (dropped by the reader), the other file's last row, which has no partner, is dropped too and counted.
 
     Args:
-        message_path, orderbook_path: the two CSV files.
-        tick: price tick (default: inferred from the book prices).
-        max_gap_s: gaps longer than this are counted in the report.
+        message_path, orderbook_path: the two CSV files (or gzip/zip archives of them).
+        tick, lot: price tick and size step (default: inferred from the data).
+        max_gap_s: gaps longer than this are counted and left out of rate estimates.
     """
     mp, bp = Path(message_path), Path(orderbook_path)
     msg, hm = _read_headerless(mp, "message")
     book, hb = _read_headerless(bp, "order book")
-    if msg.shape[1] < 6:
-        raise ValueError(f"{mp}: a LOBSTER message file has 6 columns, got {msg.shape[1]}")
-    if book.shape[1] % 4 != 0:
+    if msg.frame.shape[1] < 6:
+        raise ValueError(
+            f"{mp}: a LOBSTER message file has 6 columns, got {msg.frame.shape[1]}; give the message file"
+        )
+    if book.frame.shape[1] % 4 != 0:
         raise ValueError(
             f"{bp}: a LOBSTER order book file has 4 columns per level (ask price, ask size, bid price, bid "
-            f"size), got {book.shape[1]} columns"
+            f"size), got {book.frame.shape[1]} columns; give the order book file"
         )
+    unmatched = 0
+    if abs(len(msg) - len(book)) == 1 and any("truncated_last_line" in t.repairs for t in (msg, book)):
+        longer = msg if len(msg) > len(book) else book  # the other file's last line was cut: its row goes too
+        longer.keep(np.arange(len(longer)) < len(longer) - 1)
+        unmatched = 1
     if len(msg) != len(book):
         raise ValueError(
-            f"{bp}: the order book file must have one row per message ({len(msg)}), got {len(book)}"
+            f"{bp}: the order book file must have one row per message ({len(msg):,}), got {len(book):,}; give "
+            "the order book file of the same request"
         )
-    msg.columns = ["time", "type", "order_id", "size", "price", "direction", *msg.columns[6:]]
-    book = book.iloc[:, :4]
-    book.columns = ["ask_px", "ask_qty", "bid_px", "bid_qty"]
-    m = numeric_columns(msg, mp, ("time", "type", "size", "price", "direction"), hm)
-    b = numeric_columns(book, bp, ("ask_px", "ask_qty", "bid_px", "bid_qty"), hb)
+    mf = msg.frame.iloc[:, :6]
+    mf.columns = ["time", "type", "order_id", "size", "price", "direction"]
+    bf = book.frame.iloc[:, :4]
+    bf.columns = ["ask_px", "ask_qty", "bid_px", "bid_qty"]
+    m = numeric_columns(mf, mp, ("time", "type", "size", "price", "direction"), hm, lines=msg.line)
+    b = numeric_columns(bf, bp, ("ask_px", "ask_qty", "bid_px", "bid_qty"), hb, lines=book.line)
     t = m["time"]
-    check_sorted(t, mp, "time", hm)
+    check_sorted(t, mp, "time", hm, msg.line)
+    _check_times(t, mp, msg.line)
     typ = m["type"].astype(np.int64)
-    bad = ~np.isin(typ, (1, 2, 3, 4, 5, 6, 7))
+    bad = ~np.isin(m["type"], (1, 2, 3, 4, 5, 6, 7))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        fail(mp, i + 1 + hm, "type", f"event type must be 1..7, got {m['type'][i]!r}")
+        fail(mp, int(msg.line[i]), "type", f"event type must be 1..7, got {m['type'][i]!r}")
     ns = np.round(t * 1e9).astype(np.int64)
     ask_raw, bid_raw = b["ask_px"], b["bid_px"]
     dummy = (np.abs(ask_raw) >= LOBSTER_DUMMY) | (np.abs(bid_raw) >= LOBSTER_DUMMY)
@@ -102,6 +163,8 @@ def load_lobster(
         "messages": len(msg),
         "header_rows": hm + hb,
         **counts,
+        **file_repairs(msg, book),
+        "excluded_rows_unmatched_last_row": unmatched,
         "halts": int((typ == 7).sum()),
     }
     # quote events: valid rows whose level-1 book differs from the previous valid row's
@@ -117,7 +180,7 @@ def load_lobster(
     bad = (side != 1) & (side != -1)
     if bad.any():
         i = int(ex[np.flatnonzero(bad)[0]])
-        fail(mp, i + 1 + hm, "direction", f"direction must be +1 or -1, got {m['direction'][i]!r}")
+        fail(mp, int(msg.line[i]), "direction", f"direction must be +1 or -1, got {m['direction'][i]!r}")
     new = np.ones(ex.size, dtype=bool)
     new[1:] = (ns[ex][1:] != ns[ex][:-1]) | (side[1:] != side[:-1])
     report["market_orders"] = int(new.sum())
@@ -125,7 +188,8 @@ def load_lobster(
     # merged order: message index; a print sorts before its own row's book update (the book after it)
     pos = np.concatenate([qrow * 2 + 1, ex * 2])
     order = np.argsort(pos, kind="stable")
-    date = mp.name.split("_")[1] if mp.name.count("_") >= 2 else "the file's day"
+    name = _NAME.match(mp.name)
+    date = name["date"] if name else "the file's day"
     return assemble_tape(
         ns[qrow],
         bid[qrow],
@@ -137,9 +201,15 @@ def load_lobster(
         m["size"][ex],
         side.astype(np.int8),
         tick=tick,
+        lot=lot,
         origin=f"{date} 00:00 exchange time",
         source=f"LOBSTER {mp.name}",
         report=report,
         max_gap_s=max_gap_s,
         order=order,
+        qline=book.line[qrow],
+        tline=msg.line[ex],
+        empty_t=ns[empty_side(valid, bid, ask)],
+        quote_file=bp,
+        trade_file=mp,
     )

@@ -339,6 +339,7 @@ def load_tardis(
     *,
     tick: float | None = None,
     max_gap_s: float = 60.0,
+    lot: float | None = None,
     clock: str = "exchange",
 ) -> Tape:
     """Read a tardis.dev book file and trades file (CSV or .csv.gz, in either order) into a tape.
@@ -350,6 +351,7 @@ def load_tardis(
     Args:
         book_path, trades_path: the two files (either order).
         tick: price tick (default: inferred from the book's prices).
+        lot: size step (default: inferred from the sizes).
         max_gap_s: gaps longer than this are counted in the report.
         clock: ``"exchange"`` (``timestamp``, default) or ``"local"`` (``local_timestamp``).
 
@@ -393,4 +395,7 @@ def load_tardis(
         source=f"tardis.dev {exch} {sym} {kinds[0]} + trades ({clock} clock)",
         report=report,
         max_gap_s=max_gap_s,
+        lot=lot,
+        quote_file=bp,
+        trade_file=tp,
     )

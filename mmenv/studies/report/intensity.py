@@ -89,6 +89,7 @@ def sec_intensity_models(rep: Report, cfg: dict) -> None:
             result = calibrate(data)
             a = analyse(data)
         d = a.to_dict()
+        d["tape_validation"] = data.validation
         for wf in d["walk_forward"].values():
             wf.pop("path", None)
         c = a.typical_half_spread
