@@ -43,6 +43,8 @@ class Tape:
     Attributes:
         time, kind, bid_px, bid_qty, ask_px, ask_qty, trade_px, trade_qty, side: the columns.
         tick: price tick of the instrument (price units), > 0.
+        lot: size step of the instrument (units), > 0, or None when not known (the replay infers it from
+            the sizes, :func:`mmenv.data.loaders.infer_lot`).
         origin: what ``time = 0`` is, e.g. "unix epoch" or "2012-06-21 00:00 (exchange local)".
         source: description of the files, for headers and the report.
         report: counts of rows read, excluded (and why), gaps; ``excluded_*`` keys are exclusions.
@@ -64,6 +66,7 @@ class Tape:
     trade_qty: np.ndarray
     side: np.ndarray
     tick: float
+    lot: float | None = None
     origin: str = "unix epoch"
     source: str = ""
     report: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +94,12 @@ class Tape:
         ):
             raise ValueError(f"tick must be a finite number > 0, got {self.tick!r}")
         object.__setattr__(self, "tick", float(self.tick))
+        if self.lot is not None:
+            if isinstance(self.lot, bool) or not (
+                isinstance(self.lot, (int, float, np.floating)) and math.isfinite(self.lot) and self.lot > 0
+            ):
+                raise ValueError(f"lot must be a finite number > 0 or None, got {self.lot!r}")
+            object.__setattr__(self, "lot", float(self.lot))
         if self.validate:
             self._check()
 
@@ -146,7 +155,13 @@ class Tape:
         s = slice(start, stop)
         cols = {c: getattr(self, c)[s] for c in COLUMNS}
         return Tape(
-            **cols, tick=self.tick, origin=self.origin, source=self.source, report=self.report, validate=False
+            **cols,
+            tick=self.tick,
+            lot=self.lot,
+            origin=self.origin,
+            source=self.source,
+            report=self.report,
+            validate=False,
         )
 
     def split(self, fraction: float = 0.5) -> tuple[Tape, Tape]:
@@ -269,6 +284,7 @@ def tile(tape: Tape, n_events: int, chunk_size: int = 1 << 18) -> Iterator[Tape]
                 time=buf,
                 **cols,
                 tick=tape.tick,
+                lot=tape.lot,
                 origin=tape.origin,
                 source=tape.source,
                 report=tape.report,
