@@ -4,8 +4,9 @@
 :data:`FORMATS` is the table: a :class:`TapeFormat` per format name (its loader, the files it takes, what it
 provides, its time unit and how it orders a trade and a quote stamped with the same time); :func:`load` reads
 any of them by name. The formats: :mod:`~mmenv.data.loaders.lobster` (LOBSTER message + order book),
-:mod:`~mmenv.data.loaders.binance` (trades + best bid/ask) and :mod:`~mmenv.data.loaders.generic` (the
-generic tape schema, which :func:`save_tape` writes). Their shared helpers are
+:mod:`~mmenv.data.loaders.binance` (trades + best bid/ask), :mod:`~mmenv.data.loaders.generic` (the
+generic tape schema, which :func:`save_tape` writes) and :mod:`~mmenv.data.loaders.hftbacktest`
+(hftbacktest's event files, which :func:`save_hftbacktest` writes). Their shared helpers are
 :mod:`~mmenv.data.loaders.common`. A new format is a module with its loader plus one row in :data:`FORMATS`.
 
 Rules shared by every loader (what a user can rely on):
@@ -39,19 +40,23 @@ from pathlib import Path
 from typing import Any
 
 from mmenv.data.loaders.binance import load_binance
-from mmenv.data.loaders.common import infer_tick
+from mmenv.data.loaders.common import infer_lot, infer_tick
 from mmenv.data.loaders.generic import load_tape, save_tape
+from mmenv.data.loaders.hftbacktest import load_hftbacktest, save_hftbacktest
 from mmenv.data.loaders.lobster import load_lobster
 from mmenv.data.tape import Tape
 
 __all__ = [
     "FORMATS",
     "TapeFormat",
+    "infer_lot",
     "infer_tick",
     "load",
     "load_binance",
+    "load_hftbacktest",
     "load_lobster",
     "load_tape",
+    "save_hftbacktest",
     "save_tape",
 ]
 
@@ -101,6 +106,15 @@ FORMATS: dict[str, TapeFormat] = {
             "trades before quotes stamped with the same millisecond",
         ),
         TapeFormat(
+            "hftbacktest",
+            load_hftbacktest,
+            ("event file (.npz of hftbacktest's event_dtype)",),
+            "the book rebuilt from its depth, snapshot, clear and BBO events and reduced to its top (a quote "
+            "row when a run of depth events leaves it changed), and every trade; other events counted",
+            "integer nanoseconds on the exchange clock (exch_ts), any origin",
+            "file order (the rows hftbacktest's exchange reads)",
+        ),
+        TapeFormat(
             "generic",
             load_tape,
             ("tape file (CSV, or Parquet by its .parquet name)",),
@@ -116,7 +130,7 @@ def load(name: str, *files: str | Path, **options: Any) -> Tape:
     """Read ``files`` in the format ``name`` (a name of :data:`FORMATS`) into a :class:`Tape`.
 
     Args:
-        name: "lobster", "binance" or "generic".
+        name: "lobster", "binance", "hftbacktest" or "generic".
         files: the format's files, in the order of its ``files``.
         options: the loader's keyword arguments (``tick``, ``max_gap_s``, and the format's own).
 
