@@ -9,6 +9,7 @@ from agents.exact_optimum import ExactOptimumAgent
 from agents.naive import NaiveAgent
 from agents.optimal import CJPAgent, GLFTAgent
 from agents.passive import PassiveAgent
+from agents.touch import TouchAgent
 from agents.trend import TrendFollowingAgent
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Policy",
     "QuoteState",
     "SymmetricAgent",
+    "TouchAgent",
     "TrendFollowingAgent",
     "make_policy",
     "state_from_obs",
@@ -37,6 +39,7 @@ POLICIES = {
     "glft": GLFTAgent,
     "optimal": CJPAgent,
     "exact": ExactOptimumAgent,
+    "touch": TouchAgent,
 }
 
 

@@ -5,6 +5,10 @@ for one path or a batch of N paths. It can read the env's observation (``act``) 
 (``quote``); :func:`to_env_action` turns depths into the env's action (identity in ``action_mode="depth"``,
 the inverse of the documented affine map in the normalized mode).
 
+On a real tape (the replay of :mod:`mmenv.replay`) the state also carries the top of the book
+(:class:`TopOfBook`) and the policy's own resting orders (:class:`OwnOrders`), so that a policy can quote
+relative to the touch; elsewhere (the model market, the tick backtest) they are None.
+
 The library defines the contract only; the strategies implementing it live in the ``agents`` package
 (which depends on :mod:`mmenv`, never the reverse).
 """
@@ -15,15 +19,51 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Policy", "QuoteState", "state_from_obs", "to_env_action"]
+__all__ = ["OwnOrders", "Policy", "QuoteState", "TopOfBook", "state_from_obs", "to_env_action"]
+
+
+class TopOfBook(NamedTuple):
+    """The best bid and ask of a real tape in force at a decision (one path).
+
+    Attributes:
+        bid, ask: best prices (price units). bid_size, ask_size: sizes displayed there (units).
+        tick: price step (price units). lot: size step (units).
+    """
+
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+    tick: float
+    lot: float
+
+
+class OwnOrders(NamedTuple):
+    """The policy's own orders at a decision on a real tape (one path).
+
+    Attributes:
+        bid, ask: price of the order resting in the book on that side (NaN: none).
+        bid_size, ask_size: units it has left (0: none).
+        bid_in_flight, ask_in_flight: actions sent on that side that have not reached the book yet (latency).
+    """
+
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+    bid_in_flight: int = 0
+    ask_in_flight: int = 0
 
 
 class QuoteState(NamedTuple):
     """What a policy sees: float64 arrays of shape (N,), or Python floats for one path.
 
     Attributes:
-        q: inventory (units). tau: time remaining T - t (time units). mid: mid-price (price units).
-        sigma: volatility (price units / sqrt(time unit)). s0: mid at the start of the episode.
+        q: inventory (units; on a tape replay, lots of the order size). tau: time remaining T - t (time
+            units). mid: mid-price (price units). sigma: volatility (price units / sqrt(time unit)).
+        s0: mid at the start of the episode.
+        book: the top of the book (:class:`TopOfBook`), on a tape replay only, else None.
+        orders: the policy's resting orders (:class:`OwnOrders`), on a tape replay only, else None.
     """
 
     q: np.ndarray
@@ -31,6 +71,8 @@ class QuoteState(NamedTuple):
     mid: np.ndarray
     sigma: np.ndarray
     s0: np.ndarray
+    book: TopOfBook | None = None
+    orders: OwnOrders | None = None
 
 
 def state_from_obs(obs: np.ndarray, s0: float | np.ndarray) -> QuoteState:

@@ -68,6 +68,7 @@ class Tape:
     trade_qty: np.ndarray
     side: np.ndarray
     tick: float
+    lot: float | None = None
     origin: str = "unix epoch"
     source: str = ""
     report: dict[str, Any] = field(default_factory=dict)
@@ -98,7 +99,7 @@ class Tape:
             raise ValueError(f"tick must be a finite number > 0, got {self.tick!r}")
         object.__setattr__(self, "tick", float(self.tick))
         if self.lot is not None:
-            if not (
+            if isinstance(self.lot, bool) or not (
                 isinstance(self.lot, (int, float, np.floating)) and math.isfinite(self.lot) and self.lot > 0
             ):
                 raise ValueError(f"lot must be a finite number > 0 or None, got {self.lot!r}")

@@ -1,8 +1,8 @@
 """Replay of real market data: a policy's orders against a recorded tape, with queue-aware fills, latency, a
-tick grid and fees.
+tick grid, a lot grid and fees.
 
-Modules: :mod:`~mmenv.replay.config` (the settings, ``ReplayConfig``), :mod:`~mmenv.replay.kernel` (the
-compiled event loop), :mod:`~mmenv.replay.engine` (the rules, ``ReplayState`` and ``replay``) and
-:mod:`~mmenv.replay.env` (the event-clock Gymnasium env). The tape and its loaders are
+Modules: :mod:`~mmenv.replay.config` (the settings, ``ReplayConfig``, the queue models, ``TouchRule``),
+:mod:`~mmenv.replay.kernel` (the compiled event loop), :mod:`~mmenv.replay.engine` (the rules, ``ReplayState``
+and ``replay``) and :mod:`~mmenv.replay.env` (the event-clock Gymnasium env). The tape and its loaders are
 :mod:`mmenv.data.tape` and :mod:`mmenv.data.loaders`. Submodules load on first use.
 """

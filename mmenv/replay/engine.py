@@ -1,44 +1,65 @@
-"""Replay engine: a policy's orders against a real tape, with queue-aware fills, latency, a tick grid and fees.
+"""Replay engine: a policy's orders against a real tape, with queue-aware fills, latency, a tick grid, a lot
+grid and fees.
 
 One compiled loop (:func:`mmenv.replay.kernel.run_events`) serves the replay backtest (:func:`replay`) and
-the event-clock env (:class:`mmenv.replay.env.ReplayEnv`): the env runs it in *external* mode, returning at each decision point
-for the agent's action; the backtest runs compiled quote rules (AS, symmetric, naive) in the loop, or any
-:class:`agents.base.Policy` through the same external mode. Fills are settled by the core's one rule,
-:func:`mmenv.sim.fills.match_and_settle` (hard inventory limit, fees, cash and inventory).
+the event-clock env (:class:`mmenv.replay.env.ReplayEnv`): the env runs it in *external* mode, returning at
+each decision point for the agent's action; the backtest runs compiled quote rules (AS, symmetric, naive, the
+fixed offset from the touch of :class:`mmenv.replay.config.TouchRule`) in the loop, or any :class:`agents.base.Policy` through the
+same external mode. Fills are settled by the core's one rule, :func:`mmenv.sim.fills.match_and_settle` (hard
+inventory limit, fees, cash and inventory).
+
+Sizes live on the tape's lot grid (``Tape.lot``, or ``lot=``, else inferred from the tape's sizes by
+:func:`mmenv.data.loaders.infer_lot`): ``order_size`` must be a whole number of lots, the size left of an
+order is a whole number of lots, and a fill is the size available to us rounded to the nearest whole lot
+(nothing under half a lot fills; float residue never does).
 
 Per event of the tape (see :mod:`mmenv.data.tape`), in order:
 
-1. *Orders reaching the book*: actions (new price or withdrawal of one side) whose arrival time is <= the
-   event's time are applied, in decision order, against the book in force before the event. A post-only
-   price that would cross the opposite best is repriced to one tick inside it (``cross="reprice"``, the
-   default: the most aggressive passive price, the touch when the spread is one tick) or the side is
-   withdrawn (``cross="withdraw"``); never a marketable fill. An action at the price of the live order
-   while it still has size left changes nothing (the order keeps its queue position); otherwise the live
-   order is cancelled and a new one of ``order_size`` enters at the *back* of the queue.
-2. *Quote event*: the book changes. Queue model: at our level (our price = the best on our side), a fall
-   of the displayed size not explained by trades at that level since the last quote is cancellations, of
-   which a share ahead of us leaves the queue ahead (``cancel_ahead``: a fixed share, or "proportional":
-   ``ahead / (ahead + behind)``, the power-1 probabilistic queue model of hftbacktest); size added goes
-   behind us; the queue ahead never exceeds the displayed size. When the best moves away from us (our
-   price is better than the new best: the level emptied) we are first in the queue. When our level is
-   deeper than the recorded best (level-1 data cannot show it), the queue ahead is unknown until the level
-   becomes the best, when it is ``deep_queue`` times the size displayed there (default 1: everyone
-   displayed was there before us). Both models: if the opposite best reaches our price (a best bid at or
-   above our ask), the market went through us and the remaining size fills at our price.
+0. *Decision* (when the last timestamp held a decision point, see 4): before the first event stamped
+   after it, the policy decides on the state after *every* event stamped with that time (events sharing a
+   timestamp arrive together: a policy cannot act between them).
+1. *Orders reaching the book*: actions (new price or withdrawal of one side) whose arrival time is strictly
+   before the event's time are applied, in decision order, against the book in force. A post-only price
+   that would cross the opposite best is repriced to one tick inside it (``cross="reprice"``, the default:
+   the most aggressive passive price, the touch when the spread is one tick) or the side is withdrawn
+   (``cross="withdraw"``, like a post-only/GTX order the exchange rejects); never a marketable fill. An
+   action at the price of the live order while it still has size left changes nothing (the order keeps its
+   queue position); otherwise the live order is cancelled and a new one of ``order_size`` enters at the
+   *back* of the queue.
+2. *Quote event*: the book changes. Queue model (``fill_model="queue"``): when the size displayed at our
+   level (our price = the best on our side) changes, its fall not explained by the trades printed at our
+   level since the size last changed is cancellations, of which the queue model's share was ahead of us
+   (``queue_model``: risk-averse, power-n, logarithmic or a fixed share, :mod:`mmenv.replay.config`); size
+   added goes behind us; the queue ahead never exceeds the displayed size. When the best moves away from us
+   (our price is better than the new best: the level emptied) we are first in the queue. When our level is
+   deeper than the recorded best (level-1 data cannot show it): an order that joined there has an unknown
+   queue until the level becomes the best, when it is ``deep_queue`` times the size displayed there
+   (default 1: everyone displayed was there before us; 0: nobody, known at once); an order whose level was
+   the best keeps its queue ahead, and the size last seen there, until its level is the best again. Both
+   fill models: if the opposite best reaches our price (a best bid at or above our ask), the market went
+   through us and the remaining size fills at our price.
 3. *Trade event* (aggressor side +1 meets our ask, -1 our bid), price ``P`` and size ``V``:
-   ``queue``: a print through our price (a buy above our ask) fills ``min(left, V)``; a print at our price
-   first eats the queue ahead and fills ``min(left, V - ahead)``; behind an unknown queue (a deeper level
-   not yet seen at the top) nothing fills until a print goes through our price.
+   ``queue``: a print at our price first eats the queue ahead and fills what reaches us (whole lots); behind
+   an unknown queue nothing fills at our price; a print through our price (a buy above our ask) fills up to
+   ``V`` (``through_fill="print"``, default) or the whole remaining order (``"order"``).
    ``trade_through``: a print at or through our price (``at_price=True``, the default; False: through only)
-   fills ``min(left, share * V)``, queue ignored.
-4. *Decision* (when the event is a decision point: every quote update by default, or every trade, or every
-   event, every n of them, at least ``decision_interval_s`` apart): the policy sees the mid, its inventory
-   *in lots* (units / ``order_size``, so that risk aversions do not depend on the lot), tau (seconds) and
-   sigma (price / sqrt(s)), and returns depths; prices are rounded *away from the mid* to the tick grid (bid down, ask up);
-   a NaN or +inf depth withdraws that side. The order reaches the book ``feed_latency_s +
-   entry_latency_s`` later (the policy sees event i at ``t_i + feed``, its order travels ``entry`` more);
-   until then the previous order stays live and can still fill at its old price. Unchanged prices send
-   nothing (a fully filled order is renewed at the next decision).
+   fills ``share * V``, queue ignored (a print through our price with ``through_fill="order"``: the order).
+4. *Decision points*: every quote update by default, or every trade, or every event, every n of them, at
+   least ``decision_interval_s`` apart; the decision itself is taken at step 0 of the first later event.
+   The policy sees the mid, its inventory *in lots* (units / ``order_size``, so that risk aversions do not
+   depend on the lot), tau (seconds), sigma (price / sqrt(s)), the top of the book and its own resting
+   orders (:class:`mmenv.policy.QuoteState`), and returns depths; prices are rounded *away from the mid* to
+   the tick grid (bid down, ask up); a NaN or +inf depth withdraws that side.
+
+**Which events an order can meet.** A decision taken after the events stamped ``t`` reaches the book at
+``a = t + feed_latency_s + entry_latency_s`` (the policy sees event i at ``t_i + feed``, its order travels
+``entry`` more). It is in the book for every event stamped strictly after ``a``, until it is filled,
+replaced or withdrawn; the events stamped ``a`` or earlier still meet the order it replaces. So with zero
+latency a decision is never filled by the events of its own timestamp (the rest of the market order whose
+first print triggered it: same timestamp, same aggressor), only by later ones; as in hftbacktest, whose
+exchange processes an order arriving at ``a`` after the feed events stamped ``a``. Unchanged prices send
+nothing (a fully filled order is renewed at the next decision).
+
 5. *Records*: every fill, and the state every ``record_every`` events (first and last always): the
    :mod:`mmenv.records` dtypes, times in seconds from the first event.
 
@@ -46,8 +67,9 @@ Fees (maker, our fills are all passive): ``maker_fee_bps`` of notional plus ``ma
 (negative: rebates). The taker fee prices the liquidation of the final inventory at the opposite best in
 ``pnl_liquidated``.
 
-Modules: :mod:`mmenv.replay.config` (the settings, :class:`ReplayConfig`), :mod:`mmenv.replay.kernel` (the
-compiled loop) and this one (the driver: :class:`ReplayState` and :func:`replay`).
+Modules: :mod:`mmenv.replay.config` (the settings, :class:`ReplayConfig`, the queue models and
+:class:`TouchRule`), :mod:`mmenv.replay.kernel` (the compiled loop) and this one (the driver:
+:class:`ReplayState` and :func:`replay`).
 """
 
 from __future__ import annotations
@@ -62,14 +84,46 @@ from typing import Any
 import numpy as np
 
 from mmenv.backtest.result import BacktestResult
-from mmenv.data.tape import Tape, iter_chunks
-from mmenv.policy import QuoteState
+from mmenv.data.loaders.common import infer_lot
+from mmenv.data.tape import TRADE, Tape, iter_chunks
+from mmenv.policy import OwnOrders, QuoteState, TopOfBook
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
 from mmenv.replay import kernel as kn
-from mmenv.replay.config import DECIDE_ON, FILL_MODELS, ReplayConfig
+from mmenv.replay.config import DECIDE_ON, FILL_MODELS, QUEUE_MODELS, ReplayConfig, TouchRule
 from mmenv.sim.quote_rules import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule
 
-__all__ = ["DECIDE_ON", "FILL_MODELS", "ReplayConfig", "ReplayState", "replay"]
+__all__ = [
+    "DECIDE_ON",
+    "FILL_MODELS",
+    "QUEUE_MODELS",
+    "ReplayConfig",
+    "ReplayState",
+    "TouchRule",
+    "check_grid_step",
+    "compiled_rule",
+    "replay",
+    "tape_lot",
+]
+
+
+def check_grid_step(name: str, value: Any) -> float:
+    """``value`` as a float, or ValueError naming ``name`` unless it is a finite number > 0 (a tick or a lot)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def tape_lot(tape: Tape) -> float:
+    """The size step of a tape: ``Tape.lot`` when the loader set it, else :func:`infer_lot` of its trade and
+    book sizes."""
+    lot = getattr(tape, "lot", None)
+    if lot is not None:
+        return float(lot)
+    sizes = np.concatenate([tape.trade_qty[tape.kind == TRADE], tape.bid_qty, tape.ask_qty])
+    return infer_lot(sizes)
 
 
 @dataclass
@@ -78,6 +132,7 @@ class ReplayState:
 
     config: ReplayConfig
     tick: float
+    lot: float
     st: np.ndarray
     ist: np.ndarray
     prm: np.ndarray
@@ -86,16 +141,29 @@ class ReplayState:
     pq_l: np.ndarray
     fills: Recorder
     states: Recorder
-    book_last: tuple[float, float, float, float] = (math.nan, math.nan, math.nan, math.nan)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def new(
-        cls, config: ReplayConfig, tick: float, q0: float = 0.0, spill_dir: str | os.PathLike | None = None
+        cls,
+        config: ReplayConfig,
+        tick: float,
+        lot: float,
+        q0: float = 0.0,
+        spill_dir: str | os.PathLike | None = None,
     ) -> ReplayState:
-        """A flat start (inventory ``q0``, no order); records in memory or spilled to ``spill_dir``."""
+        """A flat start (inventory ``q0``, no order) for price tick ``tick`` and size step ``lot``; records
+        in memory or spilled to ``spill_dir``.
+
+        Raises:
+            ValueError: a tick or lot that is not a finite number > 0, or an ``order_size`` that is not a
+                whole number of lots.
+        """
+        tick, lot = check_grid_step("tick", tick), check_grid_step("lot", lot)
+        config.check_lot(lot)
         st = np.zeros(kn.N_ST)
         st[kn.S_Q] = q0
+        st[kn.S_MEM :] = math.nan  # no level remembered
         for s in range(2):
             o = kn.S_ORDER + 6 * s
             st[o + kn.O_LVL] = math.nan
@@ -104,10 +172,11 @@ class ReplayState:
             st[o + kn.O_SENT] = kn.NEVER_SENT
         return cls(
             config=config,
-            tick=float(tick),
+            tick=tick,
+            lot=lot,
             st=st,
             ist=np.zeros(kn.N_IST, dtype=np.int64),
-            prm=config.packed(tick),
+            prm=config.packed(tick, lot),
             pq_t=np.zeros(kn.QUEUE_CAP, dtype=np.int64),
             pq_s=np.zeros(kn.QUEUE_CAP, dtype=np.int64),
             pq_l=np.zeros(kn.QUEUE_CAP),
@@ -141,6 +210,25 @@ class ReplayState:
         )
 
     @property
+    def orders(self) -> OwnOrders:
+        """Our resting orders: price and units left on each side (NaN and 0 where none rests), and the
+        actions on their way to the book on each side."""
+        out = []
+        for s in range(2):
+            o = kn.S_ORDER + 6 * s
+            left = float(self.st[o + kn.O_LEFT])
+            out.append(float(self.st[o + kn.O_LVL]) * self.tick if left > 0 else math.nan)
+            out.append(left * self.lot if left > 0 else 0.0)
+        return OwnOrders(
+            bid=out[0],
+            bid_size=out[1],
+            ask=out[2],
+            ask_size=out[3],
+            bid_in_flight=int(self.ist[kn.I_PEND0]),
+            ask_in_flight=int(self.ist[kn.I_PEND1]),
+        )
+
+    @property
     def mid(self) -> float:
         return 0.5 * float(self.st[kn.S_BB] + self.st[kn.S_BA])
 
@@ -151,6 +239,23 @@ class ReplayState:
     @property
     def n_events(self) -> int:
         return int(self.ist[kn.I_EV])
+
+    def policy_state(self, s0: float) -> QuoteState:
+        """What a policy sees at a decision (:class:`mmenv.policy.QuoteState`, one path): inventory in lots
+        of ``order_size``, tau, mid, sigma, ``s0``, the top of the book and our resting orders."""
+        cfg = self.config
+        tau = cfg.horizon_s - (self.elapsed_s % cfg.horizon_s)
+        bb, bq, ba, aq = self.book
+        one = lambda x: np.array([x], dtype=np.float64)  # noqa: E731
+        return QuoteState(
+            q=one(self.q / cfg.order_size),
+            tau=one(tau),
+            mid=one(self.mid),
+            sigma=one(cfg.sigma),
+            s0=one(s0),
+            book=TopOfBook(bid=bb, bid_size=bq, ask=ba, ask_size=aq, tick=self.tick, lot=self.lot),
+            orders=self.orders,
+        )
 
     def run(self, chunk: Tape, i: int, code: int, rp: np.ndarray) -> int:
         """Run the kernel on ``chunk`` from ``i``, flushing records, until the chunk ends or a decision is due."""
@@ -285,12 +390,29 @@ def _policy_name(policy: Any) -> str:
     return str(getattr(policy, "name", type(policy).__name__))
 
 
+def compiled_rule(policy: Any) -> tuple[int, np.ndarray, str] | None:
+    """(kernel code, rule parameters, name) of a policy the compiled loop can run, else None: a
+    :class:`QuoteRule` (or a policy whose ``quote_rule()`` gives one: the AS, symmetric and naive agents) or a
+    :class:`TouchRule` (or a policy whose ``touch_rule()`` gives one: :class:`agents.TouchAgent`)."""
+    touch = policy if isinstance(policy, TouchRule) else None
+    if touch is None and callable(getattr(policy, "touch_rule", None)):
+        touch = policy.touch_rule()
+    if touch is not None:
+        return kn.RULE_TOUCH, touch.packed(), touch.name
+    rule = QuoteRule.from_policy(policy)
+    if rule is None:
+        return None
+    code = {"as": RULE_AS, "symmetric": RULE_SYMMETRIC, "naive": RULE_NAIVE}[rule.kind]
+    return code, rule.packed(), rule.name
+
+
 def replay(
     policy: Any,
     tape: Tape | Iterable[Tape],
     config: ReplayConfig | None = None,
     *,
     tick: float | None = None,
+    lot: float | None = None,
     path: str = "auto",
     observe: Callable[[ReplayState], Any] | None = None,
     spill_dir: str | os.PathLike | None = None,
@@ -298,10 +420,12 @@ def replay(
     """Replay ``policy`` on ``tape`` (see the module docstring); returns the records and counters.
 
     Args:
-        policy: a :class:`mmenv.backtest.QuoteRule` or an :class:`agents.base.Policy` (the AS, symmetric and
-            naive agents run compiled unless ``path="reference"``).
+        policy: a :class:`mmenv.backtest.QuoteRule`, a :class:`TouchRule` or an :class:`agents.base.Policy`
+            (the AS, symmetric, naive and touch agents run compiled unless ``path="reference"``).
         tape: a :class:`Tape` (cut into chunks of ``config.chunk_size``) or an iterable of chunks.
-        config: :class:`ReplayConfig`. tick: the price tick (default: the tape's).
+        config: :class:`ReplayConfig`. tick: the price tick (default: the tape's). lot: the size step
+            (default: the tape's ``lot``, else inferred from its sizes, :func:`tape_lot`); ``order_size`` must
+            be a whole number of lots.
         path: "auto", "fast" (compiled rule) or "reference" (the policy called from Python at each decision).
         observe: optional callback at each decision on the reference path (for tests and tracing).
         spill_dir: records spilled to ``spill_dir/{fills,states}.bin`` and returned as memory maps (flat memory).
@@ -309,43 +433,42 @@ def replay(
     cfg = ReplayConfig() if config is None else config
     if path not in ("auto", "fast", "reference"):
         raise ValueError(f"path must be 'auto', 'fast' or 'reference', got {path!r}")
-    rule = QuoteRule.from_policy(policy) if path != "reference" else None
+    rule = compiled_rule(policy) if path != "reference" else None
     if path == "fast" and rule is None:
-        raise ValueError(f"path='fast' needs the AS, symmetric or naive rule, got {type(policy).__name__}")
+        raise ValueError(
+            f"path='fast' needs the AS, symmetric, naive or touch rule, got {type(policy).__name__}"
+        )
     chunks = iter_chunks(tape, cfg.chunk_size)
     state = None
     if rule is not None:
-        code, rp = (
-            {"as": RULE_AS, "symmetric": RULE_SYMMETRIC, "naive": RULE_NAIVE}[rule.kind],
-            rule.packed(),
-        )
-        name = rule.name
+        code, rp, name = rule
     else:
         code, rp = -1, np.array([0.0, 1.0, math.nan, 0.0, 1.0])
         if isinstance(policy, QuoteRule):
             policy = policy.to_policy()
+        elif isinstance(policy, TouchRule):
+            raise ValueError(
+                "a TouchRule runs in the compiled loop only; use agents.TouchAgent on the reference path"
+            )
         name = _policy_name(policy)
         policy.reset(1)
     s0 = None
     for chunk in chunks:
         if state is None:
-            state = ReplayState.new(cfg, tick if tick is not None else chunk.tick, spill_dir=spill_dir)
+            state = ReplayState.new(
+                cfg,
+                tick if tick is not None else chunk.tick,
+                lot if lot is not None else tape_lot(tape if isinstance(tape, Tape) else chunk),
+                spill_dir=spill_dir,
+            )
         i = 0
         while i < len(chunk):
             i = state.run(chunk, i, code, rp)
             if code < 0 and state.ist[kn.I_NEED]:
                 if observe is not None:
                     observe(state)
-                tau = cfg.horizon_s - (state.elapsed_s % cfg.horizon_s)
                 s0 = state.mid if s0 is None else s0
-                qs = QuoteState(
-                    q=np.array([state.q / cfg.order_size]),
-                    tau=np.array([tau]),
-                    mid=np.array([state.mid]),
-                    sigma=np.array([cfg.sigma]),
-                    s0=np.array([s0]),
-                )
-                db, da = policy.quote(qs)
+                db, da = policy.quote(state.policy_state(s0))
                 state.submit(float(np.asarray(db).reshape(-1)[0]), float(np.asarray(da).reshape(-1)[0]))
     if state is None:
         raise ValueError("the tape has no events")

@@ -6,8 +6,10 @@ compiled loop as the replay backtest, in its external-decision mode): an AS poli
 (tested).
 
 The tape is a real one (:mod:`mmenv.data.loaders`) or a synthetic tick market
-(:meth:`mmenv.data.tape.Tape.from_ticks`). Clock (``decision``): "quote" (default, each top-of-book update), "trade" (each trade) or "event" (each
-event), every ``every`` such events. An episode is ``episode_s`` seconds of the tape from a start drawn
+(:meth:`mmenv.data.tape.Tape.from_ticks`). Clock (``decision``): "quote" (default, each top-of-book update),
+"trade" (each trade) or "event" (each event), every ``every`` such events; the agent acts once every event
+stamped with the decision point's time has been seen (the engine's rule: events sharing a timestamp arrive
+together). An episode is ``episode_s`` seconds of the tape from a start drawn
 uniformly (seeded) among the events that leave a full episode (``start="random"``) or from the first event
 (``start="first"``); it ends (truncated) when that time has passed or the tape ends.
 
@@ -43,7 +45,7 @@ from gymnasium import spaces
 
 from mmenv.data.tape import TRADE, Tape
 from mmenv.replay.config import ReplayConfig
-from mmenv.replay.engine import ReplayState
+from mmenv.replay.engine import ReplayState, check_grid_step, tape_lot
 
 __all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv"]
 
@@ -71,6 +73,8 @@ class ReplayEnv(gymnasium.Env):
         episode_s: episode length (seconds of the tape), > 0. start: "random" or "first".
         action_unit: "tick" or "price". max_depth_ticks: bound of the tick action space, > 0.
         inventory_penalty: reward penalty per lot^2 per second, >= 0.
+        lot: the size step (default: the tape's, :func:`mmenv.replay.engine.tape_lot`); the order size must
+            be a whole number of lots.
     """
 
     metadata = {"render_modes": []}
@@ -87,6 +91,7 @@ class ReplayEnv(gymnasium.Env):
         action_unit: str = "tick",
         max_depth_ticks: float = 50.0,
         inventory_penalty: float = 0.0,
+        lot: float | None = None,
     ) -> None:
         if not isinstance(tape, Tape) or len(tape) < 2:
             raise ValueError(f"tape must be a Tape with >= 2 events, got {type(tape).__name__}")
@@ -107,6 +112,8 @@ class ReplayEnv(gymnasium.Env):
         self.tape, self.episode_s, self.start_mode = tape, float(episode_s), start
         self.action_unit, self.penalty = action_unit, float(inventory_penalty)
         self.tick = tape.tick
+        self.lot = tape_lot(tape) if lot is None else check_grid_step("lot", lot)
+        self.config.check_lot(self.lot)
         self.action_space = spaces.Box(0.5, max_depth_ticks, (2,), np.float32)
         if action_unit == "price":
             m = max_depth_ticks * self.tick
@@ -127,7 +134,7 @@ class ReplayEnv(gymnasium.Env):
             np.searchsorted(self.tape.time, self.tape.time[start] + int(self.episode_s * 1e9), side="right")
         )
         self._ep = self.tape.slice(start, max(stop, start + 1))
-        self.state = ReplayState.new(self.config, self.tick)
+        self.state = ReplayState.new(self.config, self.tick, self.lot)
         self._i = 0
         self._mid0 = float(self._ep.mid[0])
         self._done = False

@@ -62,6 +62,7 @@ __all__ = [
     "run",
     "run_backtests",
     "settings_line",
+    "synthetic_strategies",
 ]
 
 #: The defaults of ``mmenv backtest`` and of the report's backtest section (one set, printed in both):
@@ -97,9 +98,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy",
         nargs="+",
-        choices=(*BACKTEST_STRATEGIES, "all"),
-        default=["as"],
-        help="strategies to backtest (several allowed; 'all' for every one)",
+        choices=(*BACKTEST_STRATEGIES, "touch", "all"),
+        default=None,
+        help="strategies to backtest (several allowed; 'all' for every one; default as); with a tape, the "
+        "strategies replayed on it (or --replay-strategies), touch among them: quotes --offset-ticks ticks "
+        "behind the best bid and ask",
     )
     parser.add_argument(
         "--market",
@@ -305,6 +308,25 @@ def latency_effect(
     return out
 
 
+def synthetic_strategies(given: list[str] | None) -> list[str]:
+    """The strategies of the tick backtest: ``--strategy`` (default ``as``; ``all``: every one).
+
+    Raises:
+        ValueError: a strategy that needs a tape (``touch`` quotes from the top of the book).
+    """
+    if given is None:
+        return ["as"]
+    if "all" in given:
+        return list(BACKTEST_STRATEGIES)
+    bad = [n for n in dict.fromkeys(given) if n not in BACKTEST_STRATEGIES]
+    if bad:
+        raise ValueError(
+            f"--strategy {' '.join(bad)} quotes from a real top of book: give a tape "
+            f"({sources.TAPE_FLAGS}); on bars the strategies are {', '.join(BACKTEST_STRATEGIES)}"
+        )
+    return list(dict.fromkeys(given))
+
+
 def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Run every strategy; returns (metrics per strategy, scores per strategy, run settings).
 
@@ -316,7 +338,7 @@ def run_backtests(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     sigma = summary.sigma
     if args.gamma is None:
         args = argparse.Namespace(**{**vars(args), "gamma": default_gamma(summary.k, sigma)})
-    names = list(BACKTEST_STRATEGIES) if "all" in args.strategy else list(dict.fromkeys(args.strategy))
+    names = synthetic_strategies(args.strategy)
     horizon = args.horizon_seconds / 3600.0
     cfg = BacktestConfig(
         q_max=args.q_max,

@@ -7,7 +7,8 @@ Three families of callers, one table of names each:
 * :data:`COMPARE_STRATEGIES` and :func:`strategies_for`: the env studies (``compare``, ``robustness``, the
   report), every parameter from the market's A, k, sigma, T, dt and one dimensionless risk aversion.
 * :data:`TAPE_STRATEGIES`, :func:`tape_policies` and :func:`law_policies`: the real-tape studies, built from a
-  calibration (time in seconds, inventory in lots), with the risk aversion per lot of :func:`gamma_per_lot`.
+  calibration (time in seconds, inventory in lots), with the risk aversion per lot of :func:`gamma_per_lot`;
+  and the fixed offset from the touch (``touch``), which needs no calibration.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agents import (
     NaiveAgent,
     PassiveAgent,
     SymmetricAgent,
+    TouchAgent,
     TrendFollowingAgent,
 )
 from agents.intensity_quotes import IntensityASAgent, IntensityGLFTAgent
@@ -30,6 +32,7 @@ from mmenv.backtest import QuoteRule
 __all__ = [
     "BACKTEST_STRATEGIES",
     "COMPARE_STRATEGIES",
+    "TAPE_DEFAULT",
     "TAPE_STRATEGIES",
     "gamma_per_lot",
     "law_policies",
@@ -42,8 +45,11 @@ __all__ = [
 BACKTEST_STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
 #: The strategies compared on the simulated markets (:func:`strategies_for`).
 COMPARE_STRATEGIES = ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")
-#: The strategies replayed on real tapes (:func:`tape_policies`).
-TAPE_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend")
+#: The strategies replayed on real tapes (:func:`tape_policies`); ``touch`` quotes at a fixed offset from the
+#: best bid and ask (:class:`agents.TouchAgent`).
+TAPE_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend", "touch")
+#: The ones the real-tape backtest replays when none is named.
+TAPE_DEFAULT = ("as", "glft", "optimal", "naive", "passive", "trend")
 
 
 def make_strategy(
@@ -108,18 +114,28 @@ def gamma_per_lot(risk_aversion: float, k: float, sigma: float, horizon: float) 
 
 
 def tape_policies(
-    names, cal, *, max_lots: float, risk_aversion: float, horizon: float, s0: float
+    names,
+    cal,
+    *,
+    max_lots: float,
+    risk_aversion: float,
+    horizon: float,
+    s0: float,
+    offset_ticks: int = 0,
 ) -> dict[str, Any]:
     """Fresh policies ``names`` (of :data:`TAPE_STRATEGIES`) from a calibration (A, k, sigma per second).
 
     Time in seconds, inventory in lots (one lot per order, at most ``max_lots``); gamma from
-    :func:`gamma_per_lot` with the AS horizon ``horizon`` (s); the CJP optimum on a grid of 600 steps.
+    :func:`gamma_per_lot` with the AS horizon ``horizon`` (s); the CJP optimum on a grid of 600 steps;
+    ``touch`` quotes ``offset_ticks`` ticks behind the best bid and ask (no calibration).
     """
     A, k, sigma = float(cal.A), float(cal.k), float(cal.sigma)
     gamma = gamma_per_lot(risk_aversion, k, sigma, horizon)
     out: dict[str, Any] = {}
     for name in names:
-        if name == "glft":
+        if name == "touch":
+            out[name] = TouchAgent(offset_ticks, s0=s0)
+        elif name == "glft":
             out[name] = GLFTAgent(gamma=gamma, A=A, k=k, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0)
         elif name == "optimal":
             out[name] = CJPAgent(

@@ -7,13 +7,16 @@ synthetic-tick backtest; the report runs it on the shared samples (section VI):
 1. The tape is split in time: the first ``--in-sample`` fraction (default 0.5) calibrates A, k (MLE of
    lambda(d) = A exp(-k d)) and sigma with the project's calibration
    (:func:`mmenv.studies.tapes.calibrate_tape`; another estimator can be passed as ``calibrator``).
-2. Every strategy (AS, GLFT, the CJP optimum, naive, passive, trend; a trained PPO with ``--ppo-run``) is
-   built from the calibrated parameters and replayed on the out-of-sample part by the queue-aware engine
-   (:mod:`mmenv.replay.engine`; fill model, latency, tick grid, post-only rule and fees as configured and
-   printed in the header). Scale: one lot (``--lot``, default the median in-sample trade size) per order,
-   at most ``--max-lots`` lots of inventory; the policies see their inventory in lots; the AS risk
-   aversion is ``gamma = risk_aversion / (k sigma^2 T)`` per lot, so that its inventory term moves the
-   quotes by at most ``risk_aversion / k`` per lot held (T the AS horizon ``--replay-horizon-s``).
+2. Every strategy (AS, GLFT, the CJP optimum, naive, passive, trend by default; ``touch``, a fixed offset of
+   ``--offset-ticks`` ticks behind the best bid and ask, when named by ``--strategy`` or
+   ``--replay-strategies``; a trained PPO with ``--ppo-run``) is built from the calibrated parameters and
+   replayed on the out-of-sample part by the queue-aware engine (:mod:`mmenv.replay.engine`; fill model,
+   queue model, latency, tick and size grids, post-only rule and fees as configured and printed in the
+   header). Scale: one lot (``--lot``, default the median in-sample trade size, on the tape's size step,
+   ``--size-step`` or the loader's) per order, at most ``--max-lots`` lots of inventory; the policies see
+   their inventory in lots; the AS risk aversion is ``gamma = risk_aversion / (k sigma^2 T)`` per lot, so
+   that its inventory term moves the quotes by at most ``risk_aversion / k`` per lot held (T the AS horizon
+   ``--replay-horizon-s``).
 3. ``--walk-forward N`` cuts the tape into N windows and, for each window after the first, calibrates on
    the window before it and replays on it (each window starts flat). ``--calibrator rolling`` also
    calibrates each window with the rolling-window estimator (:class:`mmenv.calibration.intensity.online.RollingEstimator`:
@@ -23,8 +26,9 @@ synthetic-tick backtest; the report runs it on the shared samples (section VI):
    When the intensity law selected out of sample on the in-sample part (:func:`mmenv.studies.tapes.select_law`)
    is not the exponential, its AS-style and GLFT-style quotes (:func:`mmenv.studies.strategies.law_policies`)
    are replayed too, as ``as-<law>`` and ``glft-<law>``, with the AS risk aversion of the exponential.
-4. The fill-model and latency table re-runs every strategy with ``trade_through`` and ``queue`` fills at
-   each entry latency of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
+4. The fill-model and latency table re-runs every strategy with ``trade_through`` and ``queue`` fills (the
+   configured queue model, and each of ``--table-queue-models`` as ``queue:<model>``) at each entry latency
+   of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
 
 Outputs in ``--out``: ``metrics.json`` (source, loader report, calibration with standard errors, the replay
 settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L, spread / inventory / fees
@@ -45,17 +49,27 @@ import numpy as np
 
 from mmenv.analytics.scores import markout_curve, summarize_backtest
 from mmenv.outdir import staged
-from mmenv.replay.engine import replay
+from mmenv.replay.config import parse_queue_model
+from mmenv.replay.engine import replay, tape_lot
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
-from mmenv.studies.strategies import TAPE_STRATEGIES, gamma_per_lot, law_policies, tape_policies
+from mmenv.studies.strategies import (
+    TAPE_DEFAULT,
+    TAPE_STRATEGIES,
+    gamma_per_lot,
+    law_policies,
+    tape_policies,
+)
 from mmenv.studies.tapes import (
     add_replay_settings,
     calibrate_tape,
+    check_order_size,
     median_lot,
+    queue_model_arg,
     replay_config,
     rolling_calibrations,
     select_law,
+    with_size_step,
 )
 
 __all__ = [
@@ -67,6 +81,7 @@ __all__ = [
     "paired_difference",
     "run",
     "run_study",
+    "strategy_names",
 ]
 
 #: The walk-forward calibrators (``--calibrator``).
@@ -104,9 +119,32 @@ def add_replay_arguments(parser: argparse.ArgumentParser | Any) -> None:
         "--replay-strategies",
         nargs="+",
         choices=TAPE_STRATEGIES,
-        default=list(TAPE_STRATEGIES),
+        default=None,
         metavar="S",
-        help=f"strategies replayed on the tape, among {', '.join(TAPE_STRATEGIES)}",
+        help=f"strategies replayed on the tape, among {', '.join(TAPE_STRATEGIES)} (default: "
+        f"{' '.join(TAPE_DEFAULT)})",
+    )
+    g.add_argument(
+        "--offset-ticks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the touch strategy quotes N ticks behind the best bid and ask (0: joins them)",
+    )
+    g.add_argument(
+        "--size-step",
+        type=float,
+        default=None,
+        help="size step of the tape (units; default: the loader's, else the common divisor of its sizes)",
+    )
+    g.add_argument(
+        "--table-queue-models",
+        type=queue_model_arg,
+        nargs="*",
+        default=[],
+        metavar="MODEL",
+        help="more queue models for the fill-model x latency table (as --queue-model), e.g. risk_averse "
+        "power:2 log",
     )
     g.add_argument(
         "--replay-latencies-ms",
@@ -124,6 +162,7 @@ def default_args(quick: bool = False) -> argparse.Namespace:
     add_replay_arguments(p)
     p.add_argument("--markouts", type=float, nargs="+", default=[1.0, 10.0, 60.0])
     args = p.parse_args([])
+    args.strategy = None
     if quick:
         args.replay_strategies = ["as", "glft", "naive"]
         args.replay_latencies_ms = [0.0, 10.0, 100.0]
@@ -136,6 +175,34 @@ def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
     n = int(d.size)
     se = float(d.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
     return {"mean_diff": float(d.mean()) if n else math.nan, "se": se, "n_windows": n}
+
+
+def strategy_names(args: argparse.Namespace) -> list[str]:
+    """The strategies to replay: ``--strategy`` (the command's, when given), else ``--replay-strategies``,
+    else :data:`mmenv.studies.strategies.TAPE_DEFAULT`.
+
+    Raises:
+        ValueError: both flags given, a name that is not replayed on tapes, or ``--offset-ticks`` (negative,
+            or without the touch strategy).
+    """
+    given, listed = getattr(args, "strategy", None), getattr(args, "replay_strategies", None)
+    if given is not None and listed is not None:
+        raise ValueError("--strategy and --replay-strategies both name the strategies to replay: give one")
+    names = list(dict.fromkeys(given or listed or TAPE_DEFAULT))
+    if "all" in names:
+        names = list(TAPE_STRATEGIES)
+    bad = [n for n in names if n not in TAPE_STRATEGIES]
+    if bad:
+        raise ValueError(
+            f"--strategy {' '.join(bad)}: not replayed on tapes; the tape strategies are "
+            f"{', '.join(TAPE_STRATEGIES)}"
+        )
+    off = getattr(args, "offset_ticks", 0)
+    if off < 0:
+        raise ValueError(f"--offset-ticks must be an integer >= 0, got {off}")
+    if off != 0 and "touch" not in names:
+        raise ValueError(f"--offset-ticks {off} applies to the touch strategy: add --strategy touch")
+    return names
 
 
 def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
@@ -200,10 +267,13 @@ def run_study(
 ) -> dict[str, Any]:
     """Calibrate in sample, replay every strategy out of sample, the table and the walk-forward windows."""
     say = progress or (lambda _m: None)
+    names = strategy_names(args)
+    tape = with_size_step(tape, args)
     ins, oos = tape.split(args.in_sample)
     cal = calibrator(ins)
-    lot = float(args.lot) if args.lot is not None else median_lot(ins)
+    lot = check_order_size(float(args.lot), tape) if args.lot is not None else median_lot(ins)
     cfg = replay_config(args, lot=lot, sigma=float(cal.sigma))
+    offset = int(getattr(args, "offset_ticks", 0))
     horizons = tuple(float(h) for h in args.markouts)
     s0 = float(oos.mid[0])
     kw = {
@@ -212,12 +282,11 @@ def run_study(
         "horizon": args.replay_horizon_s,
         "s0": s0,
     }
-    names = list(dict.fromkeys(args.replay_strategies))
     law = select_law(ins) if {"as", "glft"} & set(names) else None
     law_notes: list[str] = []
 
     def policies(c: Any, **over: Any) -> dict[str, Any]:
-        pols = tape_policies(names, c, **{**kw, **over})
+        pols = tape_policies(names, c, **{**kw, **over}, offset_ticks=offset)
         try:
             extra = law_policies(law, c, **{**kw, **over})
         except ValueError as exc:  # a law that does not decay where the quotes would sit
@@ -240,10 +309,13 @@ def run_study(
         strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s), res
         say(f"ppo: {strategies['ppo']['total_pnl']:.4g}")
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for model in ("trade_through", "queue"):
+    columns = {"trade_through": {"fill_model": "trade_through"}, "queue": {"fill_model": "queue"}}
+    for spec in dict.fromkeys(getattr(args, "table_queue_models", None) or []):
+        columns[f"queue:{spec}"] = {"fill_model": "queue", **parse_queue_model(spec)}
+    for model, over in columns.items():
         table[model] = {}
         for lat in args.replay_latencies_ms:
-            c = replace(cfg, fill_model=model, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
+            c = replace(cfg, **over, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
             for name, pol in policies(cal).items():
                 m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s)
@@ -261,7 +333,7 @@ def run_study(
         for j in range(1, len(wins)):
             cal_j = calibrator(wins[j - 1])
             c = replace(cfg, sigma=float(cal_j.sigma))
-            pols = tape_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])})
+            pols = tape_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
             row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
             row["total_pnl"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
             e = rolls[j - 1]
@@ -276,7 +348,7 @@ def run_study(
                     "window_s": e.window_s,
                 }
                 c = replace(cfg, sigma=float(e.sigma))
-                pols = tape_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])})
+                pols = tape_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
                 row["total_pnl_rolling"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
             walk.append(row)
         if rolling:
@@ -295,6 +367,7 @@ def run_study(
     return {
         "source": tape.source,
         "tick": tape.tick,
+        "size_step": tape_lot(tape),
         "tape_report": tape.report,
         "tape_validation": sources.tape_validation(tape),
         "n_events": len(tape),
@@ -379,7 +452,8 @@ def run(args: argparse.Namespace) -> int:
     }
     c = metrics["calibration"]
     print(
-        f"Replay backtest on {metrics['source']} (tick {metrics['tick']:g}): {metrics['n_events']:,} events "
+        f"Replay backtest on {metrics['source']} (tick {metrics['tick']:g}, size step {metrics['size_step']:g}): "
+        f"{metrics['n_events']:,} events "
         f"({metrics['n_quotes']:,} quotes, {metrics['n_trades']:,} trades)"
     )
     print("loader exclusions and anomalies: " + (", ".join(f"{k} {v}" for k, v in excl.items()) or "none"))

@@ -11,7 +11,7 @@ import pytest
 
 from mmenv.calibration.trades import TradesAndQuotes, load_trades_and_quotes
 from mmenv.data import loaders
-from mmenv.data.loaders import FORMATS, infer_tick, load, load_binance, save_tape
+from mmenv.data.loaders import FORMATS, infer_tick, load, load_binance, save_hftbacktest, save_tape
 from mmenv.data.samples import SAMPLES
 from mmenv.data.tape import TRADE
 
@@ -41,6 +41,8 @@ def _files(tmp_path, name: str) -> tuple:
         return tardis_files(tmp_path, TRADES, QUOTES)
     if name == "databento":
         return (databento_file(tmp_path, TRADES, QUOTES),)
+    if name == "hftbacktest":
+        return (save_hftbacktest(load_binance(t, q), tmp_path / "tape.npz"),)
     return (save_tape(load_binance(t, q), tmp_path / "tape.csv"),)
 
 
@@ -115,7 +117,7 @@ def databento_file(tmp_path, trades: str, quotes: str):
 
 
 def test_the_table_names_its_rows_and_each_row_says_what_the_format_is():
-    assert set(FORMATS) == {"lobster", "binance", "tardis", "databento", "generic"}
+    assert set(FORMATS) == {"lobster", "binance", "tardis", "databento", "hftbacktest", "generic"}
     for name, f in FORMATS.items():
         assert f.name == name and f.files and f.provides and f.time_unit and f.ties
         params = inspect.signature(f.loader).parameters
@@ -143,7 +145,8 @@ def test_every_format_loads_by_name_and_as_trades_and_quotes(tmp_path, name):
 
 def test_load_refuses_an_unknown_format_and_the_wrong_number_of_files(tmp_path):
     with pytest.raises(
-        ValueError, match=r"format must be one of \['lobster', 'binance', 'tardis', 'databento', 'generic'\]"
+        ValueError,
+        match=r"format must be one of \['lobster', 'binance', 'tardis', 'databento', 'hftbacktest', 'generic'\]",
     ):
         load("csv", tmp_path / "x.csv")
     with pytest.raises(

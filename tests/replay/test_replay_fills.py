@@ -54,9 +54,9 @@ class Fixed:
         )
 
 
-def run(events, bid=math.nan, ask=math.nan, schedule=(), **cfg):
+def run(events, bid=math.nan, ask=math.nan, schedule=(), lot=1.0, **cfg):
     cfg = {"order_size": 2.0, "q_max": 100.0, "horizon_s": 1000.0, **cfg}
-    return replay(Fixed(bid, ask, schedule), make_tape(events), ReplayConfig(**cfg))
+    return replay(Fixed(bid, ask, schedule), make_tape(events), ReplayConfig(**cfg), lot=lot)
 
 
 def sells(res):
@@ -85,7 +85,7 @@ def test_queue_cancels_ahead_fixed_share_and_proportional():
     # proportional, nobody behind us: the 4 cancelled were all ahead -> ahead 6, the print of 7 fills 1
     assert sells(run(ev, ask=101.0)) == [(101.0, 1.0)]
     # the queue ahead never exceeds the displayed size: with no cancel ahead, still min(10, 6) = 6
-    assert sells(run(ev, ask=101.0, cancel_ahead=0.0)) == [(101.0, 1.0)]
+    assert sells(run(ev, ask=101.0, queue_model="fixed", cancel_ahead=0.0)) == [(101.0, 1.0)]
     # 10 ahead, 10 added behind, 4 cancelled: proportional share 1/2 -> ahead 8, the print of 9 fills 1;
     # share 0 -> ahead 10: no fill; share 1 -> ahead 6: fills the whole order
     ev1 = [
@@ -95,8 +95,8 @@ def test_queue_cancels_ahead_fixed_share_and_proportional():
         ("t", 3, 101.0, 9.0, 1),
     ]
     assert sells(run(ev1, ask=101.0)) == [(101.0, 1.0)]
-    assert sells(run(ev1, ask=101.0, cancel_ahead=0.0)) == []
-    assert sells(run(ev1, ask=101.0, cancel_ahead=1.0)) == [(101.0, 2.0)]
+    assert sells(run(ev1, ask=101.0, queue_model="fixed", cancel_ahead=0.0)) == []
+    assert sells(run(ev1, ask=101.0, queue_model="fixed", cancel_ahead=1.0)) == [(101.0, 2.0)]
     # with 4 added behind us then 7 cancelled: share 10 / 14 -> ahead 10 - 5 = 5; print of 6 fills 1
     ev2 = [
         ("q", 0, 99.0, 5.0, 101.0, 10.0),
@@ -106,7 +106,7 @@ def test_queue_cancels_ahead_fixed_share_and_proportional():
     ]
     assert sells(run(ev2, ask=101.0)) == [(101.0, 1.0)]
     # cancels never ahead (share 0): ahead stays min(10, displayed 7) = 7 > 6
-    assert sells(run(ev2, ask=101.0, cancel_ahead=0.0)) == []
+    assert sells(run(ev2, ask=101.0, queue_model="fixed", cancel_ahead=0.0)) == []
 
 
 def test_trades_at_our_level_are_not_counted_as_cancels():
@@ -128,7 +128,10 @@ def test_trade_through_model():
     # strictly through: the print at our price does not fill
     assert sells(run(ev, ask=101.0, fill_model="trade_through", at_price=False)) == [(101.0, 2.0)]
     # share of each print
-    assert sells(run(ev, ask=101.0, fill_model="trade_through", share=0.5)) == [(101.0, 0.5), (101.0, 1.5)]
+    assert sells(run(ev, ask=101.0, fill_model="trade_through", share=0.5, lot=0.5)) == [
+        (101.0, 0.5),
+        (101.0, 1.5),
+    ]
 
 
 def test_level_deeper_than_recorded_waits_for_touch():
@@ -203,13 +206,18 @@ def test_out_of_order_chunks_raise():
     tape = make_tape([BOOK, ("t", 5, 101.0, 1.0, 1)])
     late = make_tape([("q", 1, 99.0, 5.0, 101.0, 5.0)])
     with pytest.raises(ValueError, match="out of order at event 2"):
-        replay(Fixed(math.nan, 101.0), [tape, late], ReplayConfig())
+        replay(Fixed(math.nan, 101.0), [tape, late], ReplayConfig(), lot=1.0)
 
 
 def test_config_validation_names_the_field():
     for kw, match in (
         ({"fill_model": "x"}, "fill_model"),
-        ({"cancel_ahead": 2.0}, "cancel_ahead"),
+        ({"queue_model": "fixed", "cancel_ahead": 2.0}, "cancel_ahead"),
+        ({"queue_model": "fixed"}, "cancel_ahead"),
+        ({"cancel_ahead": "proportional"}, "queue_model='power'"),
+        ({"queue_model": "lifo"}, "queue_model"),
+        ({"queue_power": 0.0}, "queue_power"),
+        ({"through_fill": "all"}, "through_fill"),
         ({"deep_queue": -1.0}, "deep_queue"),
         ({"cross": "take"}, "cross"),
         ({"entry_latency_s": -1.0}, "entry_latency_s"),

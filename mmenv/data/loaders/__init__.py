@@ -5,8 +5,9 @@
 provides, its time unit and how it orders a trade and a quote stamped with the same time); :func:`load` reads
 any of them by name. The formats: :mod:`~mmenv.data.loaders.lobster` (LOBSTER message + order book),
 :mod:`~mmenv.data.loaders.binance` (trades + best bid/ask), :mod:`~mmenv.data.loaders.tardis` (tardis.dev
-CSV files), :mod:`~mmenv.data.loaders.databento` (Databento DBN files) and
-:mod:`~mmenv.data.loaders.generic` (the generic tape schema, which :func:`save_tape` writes). Their shared helpers are
+CSV files), :mod:`~mmenv.data.loaders.databento` (Databento DBN files), :mod:`~mmenv.data.loaders.hftbacktest`
+(hftbacktest's event files, which :func:`save_hftbacktest` writes) and :mod:`~mmenv.data.loaders.generic`
+(the generic tape schema, which :func:`save_tape` writes). Their shared helpers are
 :mod:`~mmenv.data.loaders.common`. A new format is a module with its loader plus one row in :data:`FORMATS`.
 
 Rules shared by every loader (what a user can rely on):
@@ -53,6 +54,7 @@ from mmenv.data.loaders.binance import load_binance
 from mmenv.data.loaders.common import infer_lot, infer_tick
 from mmenv.data.loaders.databento import load_databento
 from mmenv.data.loaders.generic import load_tape, save_tape
+from mmenv.data.loaders.hftbacktest import load_hftbacktest, save_hftbacktest
 from mmenv.data.loaders.lobster import load_lobster
 from mmenv.data.loaders.tardis import load_tardis
 from mmenv.data.tape import Tape
@@ -66,9 +68,11 @@ __all__ = [
     "load",
     "load_binance",
     "load_databento",
+    "load_hftbacktest",
     "load_lobster",
     "load_tape",
     "load_tardis",
+    "save_hftbacktest",
     "save_tape",
 ]
 
@@ -144,6 +148,15 @@ FORMATS: dict[str, TapeFormat] = {
             optional_files=("mbp-1 file (with a trades file)",),
         ),
         TapeFormat(
+            "hftbacktest",
+            load_hftbacktest,
+            ("event file (.npz of hftbacktest's event_dtype)",),
+            "the book rebuilt from its depth, snapshot, clear and BBO events and reduced to its top (a quote "
+            "row when a run of depth events leaves it changed), and every trade; other events counted",
+            "integer nanoseconds on the exchange clock (exch_ts), any origin",
+            "file order (the rows hftbacktest's exchange reads)",
+        ),
+        TapeFormat(
             "generic",
             load_tape,
             ("tape file (CSV, or Parquet by its .parquet name)",),
@@ -161,7 +174,7 @@ def load(
     """Read ``files`` in the format ``name`` (a name of :data:`FORMATS`) into a validated :class:`Tape`.
 
     Args:
-        name: a format of :data:`FORMATS` ("lobster", "binance", "tardis", "databento", "generic").
+        name: a format of :data:`FORMATS` ("lobster", "binance", "tardis", "databento", "hftbacktest", "generic").
         files: the format's files, in the order of its ``files`` (then its ``optional_files``).
         tick, lot: the price tick and size step (None: inferred from the data).
         options: the loader's keyword arguments (``max_gap_s`` and the format's own).

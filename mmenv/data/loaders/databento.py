@@ -220,6 +220,7 @@ def load_databento(
         path: the DBN file (``.dbn`` or ``.dbn.zst``).
         book_path: with a trades file, the mbp-1 file of the same instrument (either of the two may be first).
         tick: price tick (default: inferred from the book's prices).
+        lot: size step (default: inferred from the sizes).
         max_gap_s: gaps longer than this are counted in the report.
         clock: ``"ts_recv"`` (default) or ``"ts_event"``.
         symbol: the raw symbol (or numeric instrument id) to read from a file of several instruments.
