@@ -31,6 +31,7 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
 from mmenv.analytics import summarize_backtest
 from mmenv.analytics.stream import StreamingSummary
 from mmenv.backtest import BacktestConfig, QuoteRule, TickStream, run_fast
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--record-every", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    print(machine(), flush=True)
 
     cfg = BacktestConfig(
         q_max=2000.0,

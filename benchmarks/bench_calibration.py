@@ -18,6 +18,7 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
 from mmenv.calibration import fit_intensity, fit_intensity_ls, simulate_depth_sample
 
 
@@ -34,6 +35,7 @@ def _rate(fn, repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     rng = np.random.default_rng(0)
     duration = 1_000_000 / (2 * 140.0 * np.exp(-1.5 * 0.05))  # expected 1e6 orders
     cont = simulate_depth_sample(140.0, 1.5, duration, rng, sides=2, half_spread=0.05)

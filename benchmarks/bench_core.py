@@ -20,7 +20,7 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import rate
+from benchmarks._util import machine, rate
 from mmenv.sim.env_step import step_paths
 
 
@@ -40,6 +40,7 @@ def numpy_step(q, cash, mid, db, da, rb, ra, q_max, size, fpu, frate):
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     rng = np.random.default_rng(0)
     for n in (1, 1_000, 10_000):
         q, cash, mid = np.zeros(n), np.zeros(n), np.full(n, 100.0)

@@ -19,11 +19,12 @@ if not __package__:  # run as a file: import this checkout, as python -m does
 
 import mmenv  # noqa: F401
 from agents import AvellanedaStoikovAgent
-from benchmarks._util import rate
+from benchmarks._util import machine, rate
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     agent = AvellanedaStoikovAgent(gamma=0.1, k=1.5)
     for label, env in [
         ("raw env (env.unwrapped)", gym.make("mmenv/MarketMaking-v0", action_mode="depth").unwrapped),

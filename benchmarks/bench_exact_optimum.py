@@ -21,7 +21,7 @@ if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.exact_optimum import solve_exact
-from benchmarks._util import rate
+from benchmarks._util import machine, rate
 
 KW = dict(T=1.0, dt=0.005, q_max=25.0, phi=0.2, alpha=0.1)
 STATES = 200 * 51
@@ -29,6 +29,7 @@ STATES = 200 * 51
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     for fill in ("exponential", "linear"):
         r = rate(lambda fill=fill: (solve_exact(**KW, fill_model=fill), STATES)[1])
         print(f"numba kernel, {fill:<11} fills: {r:>12,.0f} states/s ({STATES / r * 1e3:.1f} ms per solve)")

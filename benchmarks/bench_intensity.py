@@ -19,6 +19,7 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
 from mmenv.calibration.intensity.likelihood import fit_law
 from mmenv.calibration.intensity.online import RollingEstimator
 from mmenv.calibration.intensity.selection import select_model
@@ -37,6 +38,7 @@ def _best(fn, repeats: int) -> float:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     rng = np.random.default_rng(0)
     for name in ("exponential", "power_law", "two_part"):
         law, theta = reference_law(name)

@@ -31,6 +31,11 @@ import sys
 import time
 from pathlib import Path
 
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._util import machine
+
 MMENV_ROOT = str(Path(__file__).resolve().parents[1])
 N = 10_000
 SEED = 1  # mbt_gym's TradingEnvironment only seeds its processes when `if seed:` holds
@@ -188,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mbt-gym-src", required=True, help="folder holding the mbt_gym package (a checkout)")
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default: 5)")
     args = ap.parse_args(argv)
+    print(machine(), flush=True)
     src = str(Path(args.mbt_gym_src).expanduser().resolve())
     if not (Path(src) / "mbt_gym" / "gym" / "TradingEnvironment.py").is_file():
         ap.error(f"--mbt-gym-src {args.mbt_gym_src!r} holds no mbt_gym/gym/TradingEnvironment.py")

@@ -26,6 +26,7 @@ from pathlib import Path
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
 from mmenv.data.bars.synthetic import synthetic_bars
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mb", type=float, default=200.0, help="size of the calibrate CSV (MB); 0: skip")
     p.add_argument("--backtest-mb", type=float, default=200.0, help="size of the backtest CSV (MB); 0: skip")
     args = p.parse_args(argv)
+    print(machine(), flush=True)
     mmenv = [sys.executable, "-m", "mmenv.cli"]
     with tempfile.TemporaryDirectory(prefix="mmenv-bench-memory-") as tmp:
         runs = []

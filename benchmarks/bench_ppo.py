@@ -40,6 +40,8 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "cfd4e6c"
 
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per tree (2)")
     parser.add_argument("--kinds", action="store_true", help="also the native / dummy / subproc table")
     args = parser.parse_args(argv)
+    print(machine(), flush=True)
     print(
         f"PPO (SB3, PPOConfig defaults: n_steps=200, batch 1600, 5 epochs, torch threads=1), "
         f"{args.envs} envs, {args.timesteps:,} steps per run, best of {args.repeats}"
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         best[label] = r
         print(f"{label:<20}{r['steps_per_s']:>14,.0f}{r['sim_share']:>26.1%}{r['vec_env_share']:>22.1%}")
     new, old = (best[k]["steps_per_s"] for k in runs)
-    print(f"ratio this tree / baseline: {new / old:.2f}x; machine: {os.cpu_count()} CPUs")
+    print(f"ratio this tree / baseline: {new / old:.2f}x")
+    print(machine().replace("machine:", "machine after:"))
     if args.kinds:
         kinds_table([16, 64], 3)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._util import peak_rss_mib
+from benchmarks._util import machine, peak_rss_mib
 from mmenv.backtest import QuoteRule
 from mmenv.data.loaders import load_binance
 from mmenv.data.tape import tile
@@ -49,6 +49,7 @@ def main() -> None:
     p.add_argument("--latency-ms", type=float, default=1.0)
     p.add_argument("--data", type=Path, default=DATA)
     a = p.parse_args()
+    print(machine(), flush=True)
     trades = a.data / "usdm_btcusdt_2024-08-08T2354_to_2400_trades.csv"
     quotes = a.data / "usdm_btcusdt_2024-08-08T2354_to_2400_bbo.csv"
     if not trades.exists():

@@ -15,10 +15,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._util import machine
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "mmenv.cli", "replicate", "--paths", "1000", "--out", out]
         subprocess.run(cmd, check=True, capture_output=True)  # warm the numba cache

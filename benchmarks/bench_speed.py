@@ -31,6 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if not __package__:  # run as a file: import this checkout, as python -m does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._util import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "cfd4e6c"
 
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"previous commit to compare with ({BASELINE})")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per measurement (3)")
     args = parser.parse_args(argv)
+    print(machine(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = _export(args.baseline, Path(tmp))
         for tree in (ROOT, base):  # warm numba's caches of both trees
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label:<62} {a:>10.2f} {b:>10.2f} {ratio:>6.2f}x")
         for label, fn in only:
             print(f"{label:<62} {min(fn(ROOT) for _ in range(args.repeats)):>10.2f} {'-':>10} {'-':>7}")
-        print(f"machine: {os.cpu_count()} CPUs; ratios > 1 mean this tree is faster")
+        print("ratios > 1 mean this tree is faster")
+        print(machine().replace("machine:", "machine after:"))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._util import machine
 from mmenv.data import synthetic_bars
 from mmenv.data.ticks import ewma_vol, log_returns, rolling_std, synthesize_ticks
 from mmenv.markets.tick_market import TickMarket
@@ -38,6 +39,7 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     t_bars, bars = best_of(lambda: synthetic_bars(252, seed=0), 2)
     print(f"synthetic_bars, 252 sessions ({len(bars):,} bars): {t_bars:.3f} s")
 

@@ -34,13 +34,15 @@ if not __package__:  # run as a file: import this checkout, as python -m does
 
 import mmenv  # noqa: F401  (registers the env id)
 from agents import AvellanedaStoikovAgent, QuoteState
-from benchmarks._util import peak_rss_mib, rate
+from benchmarks._util import machine, peak_rss_mib, rate
 from mmenv.config import MarketParams
 from mmenv.envs.vector_env import MarketMakingVectorEnv
 from mmenv.markets import ModelMarket
 from mmenv.sim import market_kernels as mk
 from mmenv.sim import model_step as ms
+from mmenv.sim import thread_layer
 from mmenv.sim.core import SimulationCore
+from mmenv.sim.shard_choice import ShardChoice
 from mmenv.sim.shards import get_num_threads, set_num_threads
 
 N = 10_000
@@ -147,7 +149,8 @@ def kernel_phases() -> None:
 
 
 def vector_env() -> None:
-    """The vector env through Gymnasium's API, on one thread and on all."""
+    """The vector env through Gymnasium's API, on one thread and in shards on all threads at every step (the
+    choice between the two switched off: ``bench_threads`` measures the default's choice under load)."""
     saved = get_num_threads()
     a = np.zeros((N, 2), np.float32)
     try:
@@ -165,6 +168,8 @@ def vector_env() -> None:
                     **AS2008,
                     **kw,
                 )
+                if threads > 1:
+                    env.unwrapped.core.shard_choice = ShardChoice(fixed=True)
                 env.reset(seed=0)
                 t = _best(lambda env=env: env.step(a))
                 print(
@@ -212,8 +217,9 @@ def as_agent() -> None:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(machine(), flush=True)
     warnings.simplefilter("ignore")  # the AS 2008 setting's linear-fill clipping note
-    layer = "numba " + nb.threading_layer() if ms.parallel_layer_ok() else "a Python thread pool"
+    layer = "numba " + nb.threading_layer() if thread_layer.parallel_layer_ok() else "a Python thread pool"
     print(
         f"N = {N:,}, AS 2008 setting, constant action; threads: {get_num_threads()}, shards launched on {layer}"
     )

@@ -20,6 +20,7 @@ from mmenv.envs.rollout import rollout, rollout_many
 from mmenv.markets import ModelMarket
 from mmenv.markets.registry import make_market
 from mmenv.sim.core import SimulationCore
+from mmenv.sim.shard_choice import ShardChoice
 from mmenv.sim.shards import get_num_threads, set_num_threads
 from mmenv.sim.task import TaskParams
 
@@ -96,6 +97,7 @@ def test_result_does_not_depend_on_thread_count():
         for threads in (1, 2, 3):
             set_num_threads(threads)
             core = SimulationCore(make_market("impact", P, n), q_max=4.0)
+            core.shard_choice = ShardChoice(fixed=threads > 1)  # the shards on every step
             core.reset(np.random.default_rng(0))
             w0 = core.equity()
             outs = [core.env_step(action, task, w0, None)[0].copy() for _ in range(5)]

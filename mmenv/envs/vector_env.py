@@ -85,9 +85,10 @@ class MarketMakingVectorEnv(HorizonSpec, VectorEnv):
         copy: return fresh arrays every step (True, as ``SyncVectorEnv``); False returns the env's reused
             observation, reward, terminated and truncated buffers, rewritten in place by the next step
             (Gymnasium allows it; copy what you keep). ``infos`` values are always fresh arrays.
-        num_threads: threads for the paths' shards (None: ``MMENV_NUM_THREADS`` or the CPU count,
-            :mod:`mmenv.sim.shards`); the numbers are the same for every count. Whether a step runs in shards or
-            on one thread is measured as the steps go (:class:`mmenv.sim.shards.ShardChoice`).
+        num_threads: threads for the paths' shards (None: ``MMENV_NUM_THREADS`` or the CPUs the process
+            may run on, :mod:`mmenv.sim.shards`); the numbers are the same for every count. Whether a step
+            runs in shards or on one thread is measured as the steps go, so that a busy machine keeps one
+            thread (:class:`mmenv.sim.shard_choice.ShardChoice`, ``env.core.shard_choice``).
         render_mode: None (the vector env does not render; render a single env instead).
         **kwargs: the single env's market and task arguments; an unknown one raises TypeError.
 

@@ -25,6 +25,7 @@ import numpy as np
 from mmenv.config import MarketParams
 from mmenv.counter_rng import det_log, key_words, new_key
 from mmenv.sim import market_kernels as mk
+from mmenv.sim.shard_choice import ShardChoice
 from mmenv.sim.shards import run_shards, shard_bounds
 
 __all__ = ["Market", "ModelMarket"]
@@ -117,6 +118,8 @@ class ModelMarket:
         self.t = np.zeros(n, dtype=np.int64)
         self.k0, self.k1 = key_words(0)
         self._all = np.ones(n, dtype=bool)
+        #: One thread or shards for :meth:`advance` at large N, chosen by measurement (same numbers either way).
+        self.shard_choice = ShardChoice()
 
     def _state_width(self) -> int:
         """Columns of the per-path kernel state (at least one)."""
@@ -164,5 +167,9 @@ class ModelMarket:
                 s = [x[lo:hi] for x in arrays]
                 mk.advance_paths(kind, p, s[0], k0, k1, *s[1:])
 
-            run_shards(work, bounds)
+            self.shard_choice.run(
+                lambda: mk.advance_paths(kind, p, st, k0, k1, *arrays[1:]),
+                lambda: run_shards(work, bounds),
+                helpers=len(bounds) - 1,
+            )
         return rb, ra

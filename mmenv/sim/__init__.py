@@ -6,7 +6,9 @@ Everything here runs on struct-of-arrays state over N paths and is compiled with
 that drives those kernels), :mod:`~mmenv.sim.model_step` (the model market's
 branch-free fused step), :mod:`~mmenv.sim.market_kernels` (mid and order-flow kernels of every market
 kind), :mod:`~mmenv.sim.task` (action map, observation, reward), :mod:`~mmenv.sim.single_path` (the single
-env's packed step), :mod:`~mmenv.sim.shards` (deterministic threading over paths) and
+env's packed step), :mod:`~mmenv.sim.shards` (deterministic threading over paths),
+:mod:`~mmenv.sim.shard_choice` (one thread or shards, step by step, by measurement),
+:mod:`~mmenv.sim.thread_layer` (numba's threading layer and its wait settings) and
 :mod:`~mmenv.sim.quote_rules` (the AS family as compiled rules, ``QuoteRule`` and ``RulePolicy``).
 
 Submodules load on first use (``import mmenv.sim`` does not import numba).

@@ -19,7 +19,6 @@ variants side by side.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from mmenv.sim import market_kernels as mk
 from mmenv.sim import model_step as ms
+from mmenv.sim import thread_layer
 from mmenv.sim.env_step import (
     OUT_COLUMNS,
     OUT_NAMES,
@@ -35,7 +35,8 @@ from mmenv.sim.env_step import (
     observe_paths,
     step_paths,
 )
-from mmenv.sim.shards import ShardChoice, run_shards, shard_bounds
+from mmenv.sim.shard_choice import ShardChoice
+from mmenv.sim.shards import run_shards, shard_bounds
 
 # OUT_NAMES and OUT_COLUMNS: the columns of what env_step returns (their home is mmenv.sim.env_step)
 __all__ = ["OUT_COLUMNS", "OUT_NAMES", "CoreState", "SimulationCore", "StepResult"]
@@ -118,7 +119,9 @@ class SimulationCore:
         # model_step without output rows; all of them
         self._no_info = (np.empty((0, self.num_paths)), np.empty(0, dtype=np.int64))
         self._all_cols = np.arange(OUT_COLUMNS, dtype=np.int64)
-        self._shard_choice = ShardChoice()  # model_step: one thread or shards, by measurement
+        #: One thread or shards for each step of large N (:meth:`env_step`, :meth:`model_step`), chosen by
+        #: measurement; the numbers are the same either way.
+        self.shard_choice = ShardChoice()
         #: Threads for large N (None: :func:`mmenv.sim.shards.get_num_threads`); the numbers do not depend on it.
         self.num_threads: int | None = None
 
@@ -242,8 +245,9 @@ class SimulationCore:
         """One env step on every path.
 
         Markets with a kernel (:mod:`mmenv.sim.market_kernels`: the model market and its variants) run the fused
-        step :func:`mmenv.sim.env_step.fused_env_step`, one pass per path, in thread shards for large N (the numbers do not
-        depend on the sharding); other markets move first (``advance``) and :func:`mmenv.sim.env_step.env_step_paths` follows.
+        step :func:`mmenv.sim.env_step.fused_env_step`, one pass per path, in thread shards for large N where they
+        measure faster (:attr:`shard_choice`; the numbers do not depend on the sharding); other markets move
+        first (``advance``) and :func:`mmenv.sim.env_step.env_step_paths` follows.
 
         Args:
             action: float64 (N, 2) actions (already checked for NaN by :func:`mmenv.sim.task.as_action_array`).
@@ -308,8 +312,12 @@ class SimulationCore:
             ):  # one shard (every N below 2 x 2048, the single env): no slicing, no hand-off
                 call(arrays, outs)
             else:
-                run_shards(
-                    lambda _, lo, hi: call([x[lo:hi] for x in arrays], [x[lo:hi] for x in outs]), bounds
+                self.shard_choice.run(
+                    lambda: call(arrays, outs),
+                    lambda: run_shards(
+                        lambda _, lo, hi: call([x[lo:hi] for x in arrays], [x[lo:hi] for x in outs]), bounds
+                    ),
+                    helpers=len(bounds) - 1,
                 )
         else:
             if reset_first is not None or reset_after:
@@ -348,7 +356,13 @@ class SimulationCore:
             def work(_: int, lo: int, hi: int) -> None:  # scalars pass through, per-path arrays are sliced
                 env_step_paths(*(x[lo:hi] if isinstance(x, np.ndarray) else x for x in args))
 
-            run_shards(work, shard_bounds(n, self.num_threads))
+            bounds = shard_bounds(n, self.num_threads)
+            if len(bounds) == 1:
+                env_step_paths(*args)
+            else:
+                self.shard_choice.run(
+                    lambda: env_step_paths(*args), lambda: run_shards(work, bounds), helpers=len(bounds) - 1
+                )
             if self._on_fills is not None:
                 self._on_fills(out[:, 4], out[:, 5])
         if self.market_clips and not self.clip_warned:
@@ -380,8 +394,8 @@ class SimulationCore:
         shards for large N (:func:`mmenv.sim.shards.shard_bounds`; each shard a path range of the same arrays,
         no slicing, no copies) launched on numba's thread pool (:func:`mmenv.sim.model_step.model_env_shards`),
         or through :func:`mmenv.sim.shards.run_shards` where numba has only its workqueue layer; whether the
-        shards or one thread run is measured as the steps go (:class:`mmenv.sim.shards.ShardChoice`): the
-        numbers are the same either way.
+        shards or one thread run is measured as the steps go (:attr:`shard_choice`,
+        :class:`mmenv.sim.shard_choice.ShardChoice`): the numbers are the same either way.
 
         Args:
             action: (N, 2) C-contiguous float32 or float64, checked by :func:`mmenv.sim.model_step.check_actions`
@@ -435,24 +449,32 @@ class SimulationCore:
             final_obs,
         )
         bounds = shard_bounds(n, self.num_threads)
-        use_shards, timed = (False, False) if len(bounds) == 1 else self._shard_choice.pick()
-        t0 = time.perf_counter() if timed else 0.0
-        if not use_shards:
+        if len(bounds) == 1:
             clipped = ms.model_env_step(*args, 0, n)
-        elif ms.parallel_layer_ok():  # numba's pool: a launch costs ~1 us (a Python pool: ~20 us)
-            clipped = ms.model_env_shards(*args, np.array(bounds, dtype=np.int64))
         else:
-            counts = [0] * len(bounds)
-
-            def work(j: int, lo: int, hi: int) -> None:
-                counts[j] = ms.model_env_step(*args, lo, hi)
-
-            run_shards(work, bounds)
-            clipped = sum(counts)
-        if timed:
-            self._shard_choice.record(use_shards, time.perf_counter() - t0)
+            clipped = self.shard_choice.run(
+                lambda: ms.model_env_step(*args, 0, n),
+                lambda: self._model_shards(args, bounds),
+                helpers=len(bounds) - 1,
+            )
         if clipped and not self.clip_warned:
             self._warn_clipped()
+
+    @staticmethod
+    def _model_shards(args: tuple, bounds: list[tuple[int, int]]) -> int:
+        """:func:`mmenv.sim.model_step.model_env_step` on the path ranges ``bounds``, one per thread: on numba's
+        pool (a launch costs ~1 us), or through the Python pool (~20 us) where numba has only its workqueue
+        layer (:func:`mmenv.sim.thread_layer.parallel_layer_ok`). Returns the summed clipping count."""
+        if thread_layer.parallel_layer_ok():
+            b = np.array(bounds, dtype=np.int64)
+            return thread_layer.launch(lambda: ms.model_env_shards(*args, b), len(bounds))
+        counts = [0] * len(bounds)
+
+        def work(j: int, lo: int, hi: int) -> None:
+            counts[j] = ms.model_env_step(*args, lo, hi)
+
+        run_shards(work, bounds)
+        return sum(counts)
 
     def observe(self) -> np.ndarray:
         """Current observations (N, 4) float32 (see :mod:`mmenv.sim.task`)."""

@@ -31,7 +31,6 @@ Outputs go to caller-owned buffers (no allocation per step): the observation (N,
 from __future__ import annotations
 
 import math
-import os
 
 import numba as nb
 import numpy as np
@@ -46,7 +45,6 @@ __all__ = [
     "check_actions",
     "model_env_shards",
     "model_env_step",
-    "parallel_layer_ok",
     "reset_row",
     "trader_params",
 ]
@@ -570,30 +568,3 @@ def model_env_shards(
             bounds[s, 1],
         )
     return counts.sum()
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _probe(x: np.ndarray) -> None:
-    for i in nb.prange(x.shape[0]):
-        x[i] = i
-
-
-_LAYER_OK: bool | None = None
-_LAYER_PID = 0
-
-
-def parallel_layer_ok() -> bool:
-    """Whether numba's threading layer suits :func:`model_env_shards`: TBB or OpenMP (safe to launch from
-    several Python threads at once, about a microsecond per launch). The workqueue layer, numba's fallback
-    where neither is installed, is neither (a concurrent launch aborts the process), so callers then shard
-    through :func:`mmenv.sim.shards.run_shards`. Decided once per process (a first launch picks the layer). A
-    process forked after its parent started GNU OpenMP must not launch it again (numba terminates it), so
-    there the answer is False as well."""
-    global _LAYER_OK, _LAYER_PID
-    if _LAYER_OK is None:
-        _probe(np.zeros(2))
-        _LAYER_OK = nb.threading_layer() in ("tbb", "omp")
-        _LAYER_PID = os.getpid()
-    if _LAYER_OK and _LAYER_PID != os.getpid() and nb.threading_layer() == "omp":
-        return False  # a forked child of a process that runs GNU OpenMP
-    return _LAYER_OK

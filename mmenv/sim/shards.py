@@ -6,7 +6,13 @@ addressed by (seed, path, episode, step, purpose) (:mod:`mmenv.counter_rng`), so
 the shard layout, the thread count or the schedule: same seed, same numbers, bit for bit.
 
 Threads: :func:`set_num_threads` (or the environment variable ``MMENV_NUM_THREADS`` at import), default the
-machine's CPU count.
+number of CPUs this process may run on (``os.sched_getaffinity``; the CPU count where that is unknown). A call
+repeated many times (an env step) runs its shards only where they measure faster than one thread
+(:class:`mmenv.sim.shard_choice.ShardChoice`). A single long call (a whole rollout of :mod:`mmenv.envs.rollout`)
+always runs them: the pool's threads wait on a lock, without spinning, so a core taken by another process
+slows the shard on it without stalling the others (measured on the 2-core development machine, AMD EPYC,
+load 4-6: 100,000 AS paths in 2.8 s on two threads against 5.1 s on one beside one CPU-bound process, 5.9 s
+against 7.5 s beside two).
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "MIN_SHARD_PATHS",
-    "ShardChoice",
     "get_num_threads",
     "run_shards",
     "set_num_threads",
     "shard_bounds",
+    "usable_cpus",
 ]
 
 #: Below this many paths per shard the thread hand-off costs more than it saves (measured, bench_vector_env).
@@ -47,10 +53,18 @@ def get_num_threads() -> int:
     return _THREADS
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, a container's cpuset included), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _from_environment() -> int:
     raw = os.environ.get("MMENV_NUM_THREADS")
     if raw is None:
-        return max(1, os.cpu_count() or 1)
+        return usable_cpus()
     try:
         n = int(raw)
     except ValueError:
@@ -102,48 +116,3 @@ def run_shards(fn: Callable[[int, int, int], None], bounds: list[tuple[int, int]
     fn(0, lo, hi)  # the first shard in the calling thread: one hand-off fewer
     for f in futures:
         f.result()
-
-
-class ShardChoice:
-    """For a call repeated many times: run it on one thread or in shards, whichever measured faster.
-
-    Threads pay off on idle cores and hurt when the cores are taken: a fork-join step of ~100 us whose
-    helper thread waits behind other processes' time slices (or spins on the caller's core) takes
-    milliseconds instead. The numbers never depend on the choice (each shard writes its own paths, every
-    draw is addressed by its path), so the choice is free to follow the machine: a window of
-    :attr:`WINDOW` calls alternates the two ways and times them (the very first two untimed: they start
-    the thread pool); in between, the faster by its window minimum runs. Windows recur every
-    :attr:`EVERY` calls, twice as far apart (up to :attr:`LONGEST`) each time the shards lose.
-    """
-
-    WINDOW = 8
-    EVERY = 1024
-    LONGEST = 1 << 16
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.seconds = [float("inf"), float("inf")]  # one thread, shards: the last window's minimum
-        self._window = [float("inf"), float("inf")]
-        self._start = 2  # the first window (after two untimed warm-up calls)
-        self._every = self.EVERY
-
-    def pick(self) -> tuple[bool, bool]:
-        """(use the shards, time this call)."""
-        k = self.calls
-        self.calls += 1
-        if k < 2:  # warm-up: start the thread pool
-            return k % 2 == 1, False
-        if self._start <= k < self._start + self.WINDOW:
-            return k % 2 == 1, True
-        return self.seconds[1] < self.seconds[0], False
-
-    def record(self, shards: bool, seconds: float) -> None:
-        """The wall time of a timed call; the window's last call commits its minima."""
-        j = int(shards)
-        self._window[j] = min(self._window[j], seconds)
-        if self.calls == self._start + self.WINDOW:
-            self.seconds = self._window
-            self._window = [float("inf"), float("inf")]
-            lost = self.seconds[1] >= self.seconds[0]
-            self._every = min(2 * self._every, self.LONGEST) if lost else self.EVERY
-            self._start = self.calls + self._every

@@ -9,6 +9,8 @@ from mmenv.config import MarketParams
 from mmenv.markets import ModelMarket
 from mmenv.sim.core import SimulationCore
 from mmenv.sim.fills import match_and_settle
+from mmenv.sim.shard_choice import ShardChoice
+from mmenv.sim.shards import get_num_threads, set_num_threads
 
 INF = math.inf
 
@@ -152,13 +154,22 @@ def test_inventory_never_exceeds_limit_in_simulation():
 
 
 def test_sharded_market_same_seed_same_stream():
-    def run():
+    """The market's advance in thread shards and on one thread: the same draws."""
+    saved = get_num_threads()
+
+    def run(shards: bool):
         m = ModelMarket(MarketParams(), 20_000)
+        m.shard_choice = ShardChoice(fixed=shards)
         rng = np.random.default_rng(5)
         m.reset(rng)
         out = [np.concatenate(m.advance(rng)) for _ in range(10)]
+        assert m.shard_choice.calls == [0, 10] if shards else [10, 0]
         return np.array(out), m.mid.copy()
 
-    a, b = run(), run()
+    try:
+        set_num_threads(2)
+        a, b = run(True), run(False)
+    finally:
+        set_num_threads(saved)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])

@@ -16,6 +16,7 @@ from mmenv.markets import ModelMarket
 from mmenv.sim.core import SimulationCore
 from mmenv.sim.env_step import OUT_COLUMNS, OUT_NAMES
 from mmenv.sim.model_step import N_OUT, check_actions, trader_params
+from mmenv.sim.shard_choice import ShardChoice
 from mmenv.sim.shards import get_num_threads, set_num_threads
 from mmenv.sim.task import TaskParams
 
@@ -141,7 +142,7 @@ def test_check_actions_counts_what_the_env_refuses():
 def test_model_step_does_not_depend_on_threads_or_shards(monkeypatch):
     """numba's pool (prange over the shards), the Python thread pool (numba's workqueue layer) and one
     thread give the same numbers; so does a smaller N for its paths."""
-    import mmenv.sim.model_step as ms
+    from mmenv.sim import thread_layer
 
     n = 20_000
     act = np.random.default_rng(1).uniform(-1.2, 1.2, (n, 2))
@@ -150,8 +151,10 @@ def test_model_step_does_not_depend_on_threads_or_shards(monkeypatch):
     try:
         for threads, pool in ((1, False), (2, False), (3, False), (2, True), (3, True)):
             set_num_threads(threads)
-            monkeypatch.setattr(ms, "_LAYER_OK", False if pool else None)
+            if pool:
+                monkeypatch.setattr(thread_layer, "parallel_layer_ok", lambda: False)
             env = MarketMakingVectorEnv(num_envs=n, T=0.05, dt=0.005, q_max=2.0, info_keys=("cash",))
+            env.core.shard_choice = ShardChoice(fixed=threads > 1)  # the shards on every step
             env.reset(seed=4)
             steps = [env.step(act) for _ in range(12)]
             res.append([np.concatenate([s[0].ravel(), s[1], s[2], s[4]["cash"]]) for s in steps])
@@ -171,11 +174,14 @@ def test_num_threads_argument():
     a = np.random.default_rng(0).uniform(-1, 1, (9000, 2))
     one, three = (MarketMakingVectorEnv(num_envs=9000, num_threads=t) for t in (1, 3))
     assert one.core.num_threads == 1 and three.core.num_threads == 3
+    three.core.shard_choice = ShardChoice(fixed=True)  # three shards on every step
     for e in (one, three):
         e.reset(seed=2)
-    for _ in range(15):  # past the timed windows: the shards and one thread both run
+    for _ in range(15):
         for x, y in zip(one.step(a)[:4], three.step(a)[:4], strict=True):
             np.testing.assert_array_equal(x, y)
+    assert one.core.shard_choice.calls == [0, 0]  # N = 9000 on one thread is one shard: no choice to make
+    assert three.core.shard_choice.calls == [0, 15]
     for bad in (0, 1.5, True, "2"):
         with pytest.raises(ValueError, match="num_threads must be None or an integer >= 1"):
             MarketMakingVectorEnv(num_envs=2, num_threads=bad)
@@ -243,31 +249,12 @@ def test_trader_params_rejects_nothing_silently():
     )  # A dt < 1: the linear fill probability is never clipped for normalized actions
 
 
-def test_shard_choice_follows_the_timings():
-    """Windows of alternating timed calls; the faster way runs in between; a lost window doubles the gap."""
-    from mmenv.sim.shards import ShardChoice
-
-    ch = ShardChoice()
-    assert [ch.pick() for _ in range(2)] == [(False, False), (True, False)]  # warm-up, untimed
-    for k in range(ch.WINDOW):
-        shards, timed = ch.pick()
-        assert timed and shards == (k % 2 == 1)
-        ch.record(shards, 5.0 if shards else 1.0)  # the shards are slower here
-    assert ch.seconds == [1.0, 5.0]
-    assert {ch.pick() for _ in range(2 * ch.EVERY)} == {(False, False)}  # one thread, untimed
-    shards, timed = ch.pick()  # the next window comes 2 x EVERY later: the shards lost
-    assert timed
-    for _ in range(ch.WINDOW):
-        ch.record(shards, 0.5 if shards else 1.0)
-        shards, timed = ch.pick()
-    assert ch.seconds == [1.0, 0.5] and (shards, timed) == (True, False)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 def test_a_forked_child_steps_large_envs_after_the_parent_used_the_thread_pool():
     """GNU OpenMP must not be launched again in a forked child (numba terminates the process): the child
     falls back to the Python thread pool and gives the parent's numbers."""
     env = MarketMakingVectorEnv(num_envs=9000, num_threads=2)
+    env.core.shard_choice = ShardChoice(fixed=True)  # the parent starts numba's pool
     env.reset(seed=1)
     a = np.zeros((9000, 2), np.float32)
     for _ in range(12):
@@ -278,7 +265,6 @@ def test_a_forked_child_steps_large_envs_after_the_parent_used_the_thread_pool()
     pid = os.fork()
     if pid == 0:  # the child: any failure, or a kill by numba, is a non-zero status
         try:
-            env.core._shard_choice.seconds = [math.inf, 0.0]  # the shards, whatever the parent measured
             got = [env.step(a)[0] for _ in range(12)]
             os._exit(0 if all(np.array_equal(x, y) for x, y in zip(got, want, strict=True)) else 3)
         except BaseException:
