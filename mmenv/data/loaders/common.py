@@ -305,24 +305,6 @@ def quote_rows(
     return vi
 
 
-def infer_lot(sizes: Any) -> float:
-    """The size step (lot) of a size grid: the greatest common divisor of the finite positive sizes, all
-    rounded to 1e-9 units (which removes the float noise of decimal sizes), e.g. 0.001 for sizes
-    0.003, 0.005, 0.012.
-
-    Raises:
-        ValueError: no finite positive size.
-    """
-    s = np.asarray(sizes, dtype=np.float64)
-    s = s[np.isfinite(s) & (s > 0)]
-    if s.size == 0:
-        raise ValueError("cannot infer the lot from no positive size; pass lot=")
-    n = np.unique(np.round(s * 1e9).astype(np.int64))
-    n = n[n > 0]
-    if n.size == 0:
-        raise ValueError("cannot infer the lot from sizes below 1e-9; pass lot=")
-    return float(np.gcd.reduce(n)) / 1e9
-
 
 def assemble_tape(
     qt: np.ndarray,
