@@ -305,7 +305,6 @@ def quote_rows(
     return vi
 
 
-
 def assemble_tape(
     qt: np.ndarray,
     bid: np.ndarray,
