@@ -5,8 +5,8 @@ Nothing in the corpus is edited by hand: :func:`write_slices` cuts small clean s
 BTCUSD_PERP: the first 60 seconds, 2,501 and 290 trades; COIN-M ETHUSD_PERP: the first 60 seconds), and each
 :class:`Case` writes its corrupted copy of a slice with a function of this module. The cases cover every rule
 of the loaders and the tape validator (:mod:`mmenv.data.tape_validation`) and what real exports get wrong
-(units, unit columns swapped, another instrument or day, bad prints, absurd quotes, clock jumps, ties, off-grid
-prices, duplicated rows, a file appended to itself, repeated headers, truncated lines, CRLF, byte-order marks,
+(units, unit columns swapped, another instrument or day, bad prints, absurd quotes, clock jumps, a quote stream
+that connected late or dropped early, ties, off-grid prices, duplicated rows, a file appended to itself, repeated headers, truncated lines, CRLF, byte-order marks,
 archives, UTF-16, Parquet named as CSV, empty files, non-finite fields, out-of-range timestamps).
 
 ``tests/data/test_tape_corpus.py`` runs them: a refused case must give exit status 2 and the one error line
@@ -473,6 +473,29 @@ def other_instrument(other: str):
     return corrupt
 
 
+def quotes_start_late(clean: Files, out: Path) -> Files:
+    """The quotes of the first second lost (the best bid/ask stream connected after the trades stream):
+    the trades before the first quote have no book."""
+
+    def fn(q: pd.DataFrame) -> pd.DataFrame:
+        t = q["transaction_time_ms"].astype(np.int64)
+        return q[t >= t.iloc[0] + 1_000].reset_index(drop=True)
+
+    return _edit(clean, out, 1, fn)
+
+
+def quotes_stop_early(clean: Files, out: Path) -> Files:
+    """The quotes of the last 3 seconds lost (the best bid/ask stream disconnected, the trades stream
+    went on), read with ``max_gap_s=1``: the trades more than 1 s after the last quote have no book."""
+
+    def fn(q: pd.DataFrame) -> pd.DataFrame:
+        t = q["transaction_time_ms"].astype(np.int64)
+        return q[t < t.iloc[-1] - 3_000].reset_index(drop=True)
+
+    fmt, files, opts = _edit(clean, out, 1, fn)
+    return fmt, files, {**opts, "max_gap_s": 1.0}
+
+
 def crossed_book(clean: Files, out: Path) -> Files:
     """Most quotes crossed (bid and ask swapped): more than half of the file invalid."""
 
@@ -786,6 +809,22 @@ CASES: tuple[Case, ...] = (
         "trades_bad_print",
         counts={"trades_bad_print": 1},
         tol=0.5,
+    ),
+    Case(  # the first second of the slice is a burst: 41 of 2,501 trades, m / sqrt(n) = 0.8
+        "binance quotes start late",
+        "usdm",
+        quotes_start_late,
+        "trades_before_first_quote",
+        counts={"trades_before_first_quote": 41},
+        tol=1.0,
+    ),
+    Case(  # 51 of 2,501 trades: m / sqrt(n) = 1.0
+        "binance quotes stop early",
+        "usdm",
+        quotes_stop_early,
+        "trades_after_last_quote",
+        counts={"trades_after_last_quote": 51},
+        tol=1.5,
     ),
     Case("binance crossed book", "usdm", crossed_book, "share_invalid", refused="more than 50%"),
     Case(

@@ -65,11 +65,9 @@ def _flags(fmt: str, files) -> list[str]:
 
 
 def _argv(fmt: str, files, opts) -> list[str]:
-    extra = [f"--{k.replace('_', '-')}" if False else f"--{k}" for k in opts]
     argv = _flags(fmt, files)
     for k, v in opts.items():
         argv += [f"--{k.replace('_', '-')}", repr(v)]
-    del extra
     return argv
 
 
