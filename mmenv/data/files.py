@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CsvTable", "not_utf8", "read_csv_table", "sniff"]
+__all__ = ["CsvTable", "not_utf8", "read_csv_header", "read_csv_table", "sniff"]
 
 _GZIP = b"\x1f\x8b"
 _ZIP = b"PK\x03\x04"
@@ -118,24 +118,70 @@ class CsvTable:
         self.line = self.line[mask]
 
 
-def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | None = None) -> CsvTable:
+def _csv_kind(p: Path) -> str:
+    """:func:`sniff`, with a Parquet file refused (a CSV was expected)."""
+    kind = sniff(p)
+    if kind == "parquet":
+        raise ValueError(
+            f"{p}: this is a Parquet file, not CSV; give it a .parquet name and read it with --tape"
+        )
+    return kind
+
+
+def read_csv_header(path: str | Path) -> list[str]:
+    """The field names of a CSV export's first line (read through gzip and zip archives, a byte-order mark
+    and CRLF removed), for a loader that recognises a layout from its header.
+
+    Raises:
+        ValueError: what :func:`sniff` refuses, a Parquet file, a first line that is blank or not UTF-8, a
+            truncated archive; each names the file and says what to do.
+    """
+    p = Path(path)
+    kind = _csv_kind(p)
+    try:
+        with _open(p, kind) as fh:
+            first = fh.readline(1 << 20)
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(
+            f"{p}: the {kind} archive is truncated or corrupt ({type(exc).__name__}: {exc}); download the file "
+            "again"
+        ) from None
+    if not first:
+        raise ValueError(
+            f"{p}: the file is empty (its {kind} archive holds no text); give the file with its data"
+        )
+    try:
+        line = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise not_utf8(p) from None
+    if not line.strip():
+        raise ValueError(f"{p}: line 1 is blank, expected the header; give the file with its header line")
+    return [c.strip() for c in line.split(",")]
+
+
+def read_csv_table(
+    path: str | Path,
+    *,
+    header: bool = True,
+    names: list[str] | None = None,
+    usecols: list[str] | None = None,
+    categories: tuple[str, ...] = (),
+) -> CsvTable:
     """Read a CSV export as text, repairing and counting what exports get wrong (see the module docstring).
 
     Args:
         path: a CSV file, or a gzip/zip archive of one (recognised by content, whatever its name).
         header: the first line is a header (else every line is data; ``names`` name the columns).
         names: column names of a file without a header (the first ``len`` columns).
+        usecols: with a header, read only these columns (every line is still checked for its fields).
+        categories: columns read as pandas categories (text repeated on every row: a symbol, a side).
 
     Raises:
         ValueError: what :func:`sniff` refuses, a Parquet file, text that is not UTF-8, a line with more
             fields than the first, a truncated or corrupt archive; each names the file and says what to do.
     """
     p = Path(path)
-    kind = sniff(p)
-    if kind == "parquet":
-        raise ValueError(
-            f"{p}: this is a Parquet file, not CSV; give it a .parquet name and read it with --tape"
-        )
+    kind = _csv_kind(p)
     compression = {"gzip": "gzip", "zip": "zip"}.get(kind)
     try:
         raw = pd.read_csv(
@@ -147,6 +193,8 @@ def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | 
             encoding="utf-8-sig",
             compression=compression,
             low_memory=False,
+            usecols=usecols if header else None,
+            dtype=dict.fromkeys(categories, "category") or None,
         )
     except UnicodeDecodeError:
         raise not_utf8(p) from None
@@ -177,7 +225,7 @@ def read_csv_table(path: str | Path, *, header: bool = True, names: list[str] | 
     n = len(raw)
     line = np.arange(n, dtype=np.int64) + (2 if header else 1)
     table = CsvTable(p, raw, line, hdr)
-    _drop_trailing(table, kind)
+    _drop_trailing(table, kind, len(read_csv_header(p)) if header and usecols is not None else raw.shape[1])
     if header and len(table):
         _drop_repeated_header(table)
     return table
@@ -219,8 +267,9 @@ def _check_line_count(path: Path, kind: str, rows: int) -> None:
     )
 
 
-def _drop_trailing(table: CsvTable, kind: str) -> None:
-    """Blank lines at the end, then a last line with fewer fields than the first (cut short): dropped."""
+def _drop_trailing(table: CsvTable, kind: str, width: int) -> None:
+    """Blank lines at the end, then a last line with fewer fields than the first (``width``; cut short):
+    dropped."""
     f = table.frame
     if not len(f):
         return
@@ -233,13 +282,13 @@ def _drop_trailing(table: CsvTable, kind: str) -> None:
         table.repairs["blank_lines"] = len(f) - k
         table.keep(np.arange(len(f)) < k)
     f = table.frame
-    if len(f) and f.shape[1] > 1 and _short_last_line(table.path, kind, f):
+    if len(f) and width > 1 and _short_last_line(table.path, kind, f, width):
         table.repairs["truncated_last_line"] = 1
         table.repairs["truncated_last_line_first_line"] = int(table.line[-1])
         table.keep(np.arange(len(f)) < len(f) - 1)
 
 
-def _short_last_line(path: Path, kind: str, f: pd.DataFrame) -> bool:
+def _short_last_line(path: Path, kind: str, f: pd.DataFrame, width: int) -> bool:
     """Whether the last data line has fewer fields than the table's columns: counted in the file's last
     bytes (text), or for an archive, a last row missing a field that no row before it misses."""
     if kind == "text":
@@ -247,7 +296,7 @@ def _short_last_line(path: Path, kind: str, f: pd.DataFrame) -> bool:
             fh.seek(0, 2)
             fh.seek(max(0, fh.tell() - 65536))
             lines = [ln for ln in fh.read().splitlines() if ln.strip()]
-        return bool(lines) and lines[-1].count(b",") + 1 < f.shape[1]
+        return bool(lines) and lines[-1].count(b",") + 1 < width
     before = f.iloc[-1001:-1]
     return bool((f.iloc[-1].isna().to_numpy() & before.notna().all(axis=0).to_numpy()).any())
 

@@ -10,7 +10,7 @@ them as decimal text or floats, so a value read back carries float noise (``0.1 
    multiples of ``10^-D`` within :data:`NOISE` of a unit (float noise);
 2. the **step**: on those integers ``n_i = round(v_i 10^D)``, the largest ``g`` such that that share of the
    values are multiples of ``g`` (candidates: the most frequent gaps between consecutive distinct values
-   and their greatest common divisors; the gcd of every gap always qualifies). The grid is ``g 10^-D``.
+   and their greatest common divisors; the gcd of every value always qualifies). The grid is ``g 10^-D``.
 
 A value off the grid (beyond float noise) is counted, never allowed to change the grid: one quote at
 61234.55 among 66,000 on the 0.1 grid leaves the tick at 0.1. :func:`snap` puts values within float noise of
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_SHARE_OFF",
     "NOISE",
     "Grid",
+    "NoGridError",
     "check_grid",
     "infer_grid",
     "infer_lot",
@@ -51,6 +52,15 @@ MAX_DECIMALS = 12
 MAX_CANDIDATES = 64
 #: Most price levels a given tick may make over the range of the prices (see :func:`check_grid`).
 MAX_LEVELS = 1_000_000
+
+
+class NoGridError(ValueError):
+    """Values on no decimal grid of at most :data:`MAX_DECIMALS` decimals (continuous data, e.g. synthetic
+    sizes); :attr:`resolution` is the finest grid tried, ``10^-D`` for the largest ``D`` allowed."""
+
+    def __init__(self, message: str, resolution: float) -> None:
+        super().__init__(message)
+        self.resolution = resolution
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,10 @@ def infer_grid(values: Any, what: str = "value", max_share_off: float = MAX_SHAR
         if float(w[on].sum()) >= need:
             break
     else:
-        raise ValueError(
-            f"the {what}s lie on no decimal grid of up to {d_max} decimals (e.g. {u[u.size // 2]!r}): "
-            f"continuous {what}s; pass the grid step"
+        raise NoGridError(
+            f"the {what}s lie on no decimal grid of up to {d_max} decimals (e.g. {float(u[u.size // 2])!r}): "
+            f"continuous {what}s; pass the grid step",
+            10.0**-d_max,
         )
     ints = np.rint(x[on]).astype(np.int64)
     wn = w[on]
@@ -142,11 +153,12 @@ def infer_grid(values: Any, what: str = "value", max_share_off: float = MAX_SHAR
 
 
 def _largest_step(ints: np.ndarray, weights: np.ndarray, need: float) -> int:
-    """The largest ``g`` such that the weights of the ``ints`` divisible by ``g`` sum to ``need`` or more."""
+    """The largest ``g`` such that the weights of the ``ints`` divisible by ``g`` sum to ``need`` or more
+    (the gcd of every value always qualifies: the gcd of the gaps alone would not, 1 and 5 have the gap 4)."""
     if ints.size == 1:
         return int(abs(ints[0])) or 1
     gaps = np.diff(ints)
-    full = int(np.gcd.reduce(gaps))
+    full = math.gcd(int(np.gcd.reduce(gaps)), int(ints[0]))
     vals, cnt = np.unique(gaps, return_counts=True)
     frequent = vals[np.argsort(-cnt, kind="stable")][: MAX_CANDIDATES // 2]
     cands = set(int(c) for c in frequent)

@@ -150,6 +150,8 @@ class Events:
         qline, tline: the 1-based line of each in its file (None: unknown).
         empty_t: times of the quote rows excluded as one-sided or empty (for the stretches).
         quote_file, trade_file: the files (for messages).
+        row_word: what ``qline`` and ``tline`` count: ``"line"`` (a text file) or ``"record"``, ``"row"`` (the
+            records of a binary file).
     """
 
     qt: np.ndarray
@@ -168,6 +170,7 @@ class Events:
     empty_t: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     quote_file: str = "the quotes"
     trade_file: str = "the trades"
+    row_word: str = "line"
 
     def keep_quotes(self, mask: np.ndarray) -> None:
         """Keep the quotes of ``mask``."""
@@ -284,12 +287,12 @@ def _rule_text(rule: str, th: dict[str, float | None]) -> str:
     return RULES.get(rule, ("", "", rule.removeprefix("excluded_").replace("_", " ")))[2]
 
 
-def _where(lines: np.ndarray | None, mask: np.ndarray, file: str) -> str | None:
+def _where(lines: np.ndarray | None, mask: np.ndarray, file: str, word: str = "line") -> str | None:
     if not mask.any():
         return None
     i = int(np.flatnonzero(mask)[0])
     name = Path(file).name
-    return f"{name} line {int(lines[i]):,}" if lines is not None else f"{name} row {i + 1:,}"
+    return f"{name} {word} {int(lines[i]):,}" if lines is not None else f"{name} row {i + 1:,}"
 
 
 def _fmt_time(ns: float, origin: str) -> str:
@@ -345,14 +348,14 @@ def build_tape(
     off = off_b | off_a
     dropped["quotes_off_grid"] = int(off.sum())
     if off.any():
-        first["quotes_off_grid"] = _where(ev.qline, off, ev.quote_file)
+        first["quotes_off_grid"] = _where(ev.qline, off, ev.quote_file, ev.row_word)
         ev.keep_quotes(~off)
     tpx, toff = snap(ev.tpx, tick)
     repaired["prices_snapped"] += int((tpx != ev.tpx).sum())
     ev.tpx = tpx
     kept["trades_off_grid"] = int(toff.sum())
     if toff.any():
-        first["trades_off_grid"] = _where(ev.tline, toff, ev.trade_file)
+        first["trades_off_grid"] = _where(ev.tline, toff, ev.trade_file, ev.row_word)
     lot_used, lot_off = _lot(ev, lot, repaired)
     kept["sizes_off_lot"] = lot_off
 
@@ -373,7 +376,7 @@ def build_tape(
     for rule, mask in (("quotes_absurd_spread", wide), ("quotes_absurd_level", level)):
         dropped[rule] = int(mask.sum())
         if mask.any():
-            first[rule] = _where(ev.qline, mask, ev.quote_file)
+            first[rule] = _where(ev.qline, mask, ev.quote_file, ev.row_word)
     if (wide | level).any():
         ev.keep_quotes(~(wide | level))
     if ev.qt.size == 0:
@@ -396,7 +399,7 @@ def build_tape(
     ):
         dropped[rule] = int(mask.sum())
         if mask.any():
-            first[rule] = _where(ev.tline, mask, ev.trade_file)
+            first[rule] = _where(ev.tline, mask, ev.trade_file, ev.row_word)
     ev.keep_trades(~(before | after | zero))
     qi = qi[~(before | after | zero)]
 
@@ -410,7 +413,7 @@ def build_tape(
         bad = np.zeros(0, dtype=bool)
     dropped["trades_bad_print"] = int(bad.sum())
     if bad.any():
-        first["trades_bad_print"] = _where(ev.tline, bad, ev.trade_file)
+        first["trades_bad_print"] = _where(ev.tline, bad, ev.trade_file, ev.row_word)
         ev.keep_trades(~bad)
         qi, b_in, a_in = qi[~bad], b_in[~bad], a_in[~bad]
 
@@ -420,7 +423,7 @@ def build_tape(
     outside = (buy & (ev.tpx < b_in)) | (~buy & (ev.tpx > a_in))
     kept["trades_outside_book"] = int(outside.sum())
     if outside.any():
-        first["trades_outside_book"] = _where(ev.tline, outside, ev.trade_file)
+        first["trades_outside_book"] = _where(ev.tline, outside, ev.trade_file, ev.row_word)
     if ev.tt.size >= 20 and wrong.mean() > MAX_WRONG_SIDE:
         raise TapeValidationError(
             f"{ev.trade_file}: {wrong.mean():.0%} of the trades are on the wrong side of the book they met (a buy "

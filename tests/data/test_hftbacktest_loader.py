@@ -180,11 +180,11 @@ def test_a_corrupted_slice_of_a_real_sample_names_its_row(tmp_path, binance_samp
     ev = tape_to_events(load_binance(*binance_sample).slice(0, 5000))
     bad = ev.copy()
     bad["exch_ts"][1000] = bad["exch_ts"][999] - 1
-    with pytest.raises(ValueError, match=r"row 1001, field 'exch_ts'"):
+    with pytest.raises(ValueError, match=r"row 1,001, field 'exch_ts'"):
         load_hftbacktest(_write(tmp_path, bad))
     bad = ev.copy()
     bad["qty"][2345] = math.inf
-    with pytest.raises(ValueError, match=r"row 2346, field 'qty'"):
+    with pytest.raises(ValueError, match=r"row 2,346, field 'qty'"):
         load_hftbacktest(_write(tmp_path, bad))
     # without the processor flags (a raw file) every row is read: the same tape
     raw = ev.copy()
@@ -197,7 +197,7 @@ def test_a_corrupted_slice_of_a_real_sample_names_its_row(tmp_path, binance_samp
 def test_files_that_are_not_event_files_are_errors_naming_the_file(tmp_path):
     text = tmp_path / "t.npz"
     text.write_text("time,price\n1,2\n")
-    with pytest.raises(ValueError, match=r"t\.npz: cannot be read as an hftbacktest event file"):
+    with pytest.raises(ValueError, match=r"t\.npz: this is a text file, not an hftbacktest event file"):
         load_hftbacktest(text)
     good = _write(tmp_path, _events([(BID, 1, 99.0, 1.0), (ASK, 1, 101.0, 1.0)]), "good.npz")
     cut = tmp_path / "cut.npz"

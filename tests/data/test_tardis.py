@@ -270,7 +270,7 @@ def _corrupt(tmp_path, src: Path, line: int, col: str, value: str, name: str | N
             40,
             "price",
             "abc",
-            r"trades_2024-08-08_BTCUSDT.csv.gz: line 40, column 'price': expected a finite number, got 'abc'",
+            r"trades_2024-08-08_BTCUSDT.csv.gz: line 40, column 'price': not a number: 'abc'; correct or remove",
         ),
         (TRADES, 12, "amount", "", r"line 12, column 'amount': blank field"),
         (TRADES, 13, "price", "0", r"line 13, column 'price': must be a number > 0, got 0.0"),

@@ -205,7 +205,9 @@ def check_epoch_ms(
         )
 
 
-def check_epoch(t: np.ndarray, path: Path, column: str, header_lines: int, unit: str) -> None:
+def check_epoch(
+    t: np.ndarray, path: Path, column: str, header_lines: int, unit: str, lines: np.ndarray | None = None
+) -> None:
     """Error at the first time that is not an epoch time in ``unit`` (a key of :data:`EPOCH_RANGES`: "s",
     "ms", "us", "ns"), naming the unit it looks like."""
     lo, hi, name = EPOCH_RANGES[unit]
@@ -214,7 +216,13 @@ def check_epoch(t: np.ndarray, path: Path, column: str, header_lines: int, unit:
         i = int(np.flatnonzero(bad)[0])
         like = next((n for a, b, n in EPOCH_RANGES.values() if a <= t[i] < b), None)
         why = f"looks like {like}" if like else "in no epoch unit from seconds to nanoseconds"
-        fail(path, i + 1 + header_lines, column, f"{t[i].item()!r} is not an epoch time in {name} ({why})")
+        fail(
+            path,
+            line_of(i, header_lines, lines),
+            column,
+            f"{t[i].item()!r} is not an epoch time in {name} ({why})",
+            f"give epoch {name} in '{column}'",
+        )
 
 
 def monotone_times(t: np.ndarray) -> tuple[np.ndarray, int]:
@@ -329,6 +337,7 @@ def assemble_tape(
     empty_t: np.ndarray | None = None,
     quote_file: str | Path | None = None,
     trade_file: str | Path | None = None,
+    row_word: str = "line",
 ) -> Tape:
     """Validate the quotes and trades and merge them into a tape (:func:`mmenv.data.tape_validation.build_tape`:
     every rule, its counts in ``tape.validation`` and ``tape.report``).
@@ -346,6 +355,8 @@ def assemble_tape(
             time with ``trades_first``, quotes and trades each in file order.
         qline, tline: the 1-based file line of each quote and trade (for messages). empty_t: times of the
             quote rows excluded as one-sided (for the stretches). quote_file, trade_file: the files.
+        row_word: what ``qline`` and ``tline`` count (``"line"`` of a text file, ``"record"`` of a DBN file,
+            ``"row"`` of an event array).
     """
     nq, nt = qt.size, tt.size
     if order is None:
@@ -375,6 +386,7 @@ def assemble_tape(
         empty_t=np.zeros(0, np.int64) if empty_t is None else np.asarray(empty_t, np.int64),
         quote_file=str(quote_file or name),
         trade_file=str(trade_file or quote_file or name),
+        row_word=row_word,
     )
     if tick is not None and not (isinstance(tick, (int, float)) and math.isfinite(tick) and tick > 0):
         raise ValueError(f"tick must be a finite number > 0, got {tick!r}; give the price tick")

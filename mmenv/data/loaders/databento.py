@@ -61,14 +61,18 @@ _UNDEF_PRICE = np.iinfo(np.int64).max
 _F_LAST, _F_BAD_TS_RECV, _F_MAYBE_BAD_BOOK = 1 << 7, 1 << 3, 1 << 2
 
 
-def _fail(path: Path, i: int, field: str, what: str) -> None:
-    raise ValueError(f"{path}: record {i + 1}, field '{field}': {what}")
+def _fail(path: Path, i: int, field: str, what: str, todo: str = "download the file again") -> None:
+    """Raise the error of record ``i`` (0-based; the message counts from 1): ``{path}: record {n}, field
+    '{field}': {what}; {todo}``."""
+    raise ValueError(f"{path}: record {i + 1:,}, field '{field}': {what}; {todo}")
 
 
 def _read(path: Path, symbol: str | None) -> tuple[str, np.ndarray, str]:
     """(schema, records of one instrument, its symbol) of a DBN file, read with the databento package."""
     import databento
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes); give the DBN file with its data")
     try:
         store = databento.DBNStore.from_file(path)
     except FileNotFoundError:
@@ -91,7 +95,7 @@ def _read(path: Path, symbol: str | None) -> tuple[str, np.ndarray, str]:
             f"{path}: the file is truncated (an incomplete record after record {len(rec)}); download it again"
         )
     if len(rec) == 0:
-        raise ValueError(f"{path}: the file holds no record")
+        raise ValueError(f"{path}: the file holds no record (its metadata only); choose a range with data")
     ids = np.unique(rec["instrument_id"])
     names: dict[int, str] = {}
     for raw, intervals in (store.metadata.mappings or {}).items():
@@ -103,7 +107,8 @@ def _read(path: Path, symbol: str | None) -> tuple[str, np.ndarray, str]:
         want = [i for i in ids if names.get(int(i)) == symbol or str(i) == symbol]
         if not want:
             raise ValueError(
-                f"{path}: no instrument {symbol!r} in the file; it holds {', '.join(label(i) for i in ids)}"
+                f"{path}: no instrument {symbol!r} in the file; it holds {', '.join(label(i) for i in ids)}: "
+                "choose one of them"
             )
         rec = rec[np.isin(rec["instrument_id"], want)]
         return schema, rec, symbol
@@ -127,7 +132,7 @@ def _times(rec: np.ndarray, path: Path, clock: str, report: dict[str, Any], pref
         i = int(np.flatnonzero(bad)[0])
         v = rec[clock][i].item()
         like = next((f" (looks like {n})" for a, b, n in EPOCH_RANGES.values() if a <= v < b), "")
-        _fail(path, i, clock, f"{v} is not an epoch time in nanoseconds{like}")
+        _fail(path, i, clock, f"{v} is not an epoch time in nanoseconds{like}", "give epoch nanoseconds")
     if clock == "ts_event":
         t, raised = monotone_times(t)
         report[prefix + "times_raised"] = raised
@@ -135,7 +140,10 @@ def _times(rec: np.ndarray, path: Path, clock: str, report: dict[str, Any], pref
     # a flagged ts_recv takes the time of the record before it (the first record: of the first good one)
     good = np.flatnonzero(~flagged)
     if good.size == 0:
-        raise ValueError(f"{path}: every record is flagged F_BAD_TS_RECV; read it with the ts_event clock")
+        raise ValueError(
+            f"{path}: every record is flagged F_BAD_TS_RECV; read it with the ts_event clock (--databento-clock "
+            "ts_event)"
+        )
     prev = np.maximum.accumulate(np.where(~flagged, np.arange(t.size), -1))
     t = t[np.where(prev >= 0, prev, good[0])]
     report[prefix + "times_replaced_bad_ts_recv"] = int(flagged.sum())
@@ -147,6 +155,7 @@ def _times(rec: np.ndarray, path: Path, clock: str, report: dict[str, Any], pref
             i,
             clock,
             f"{t[i]} is before {t[i - 1]}: records out of order (DBN files are sorted by ts_recv)",
+            "give the file as Databento writes it, or read it with --databento-clock ts_event",
         )
     return t
 
@@ -194,7 +203,7 @@ def _book(rec: np.ndarray, t: np.ndarray, report: dict[str, Any]):
     report["quotes_maybe_bad_book"] = int((maybe_bad & ~within).sum())
     r = np.flatnonzero(~within & ~maybe_bad)
     return (
-        2 * r + (~is_trade[r]).astype(np.int64),
+        2 * r + (~is_trade[r]).astype(np.int64),  # the record of key k is k // 2
         t[r],
         _prices(rec["bid_px_00"][r]),
         rec["bid_sz_00"][r].astype(np.float64),
@@ -247,7 +256,7 @@ def load_databento(
         t = _times(rec, p, clock, report)
         tpos, tt, tpx, tqty, tside = _trades(rec, p, t, report)
         key, qt, bid, bq, ask, aq = _book(rec, t, report)
-        bp, order_of = p, True
+        bp, tp, order_of = p, p, True
     else:
         if sorted(schemas) != ["mbp-1", "trades"]:
             raise ValueError(
@@ -294,4 +303,9 @@ def load_databento(
         max_gap_s=max_gap_s,
         lot=lot,
         order=order,
+        qline=key[vi] // 2 + 1,
+        tline=tpos + 1,
+        quote_file=bp,
+        trade_file=tp,
+        row_word="record",
     )

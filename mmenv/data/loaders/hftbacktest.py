@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.data.files import sniff
 from mmenv.data.loaders.common import assemble_tape, infer_lot, infer_tick
 from mmenv.data.tape import QUOTE, TRADE, Tape
 from mmenv.jit import njit
@@ -289,28 +290,54 @@ def _top_of_book(kind, side, lvl, qty, ts, msg, lot, n_levels):
     return o_row[:k], o_kind[:k], o_b[:k], o_bq[:k], o_a[:k], o_aq[:k]
 
 
-def _fail(path: Path, row: int, field: str, what: str) -> None:
-    raise ValueError(f"{path}: row {row}, field '{field}': {what}")
+def _fail(path: Path, row: int, field: str, what: str, todo: str = "correct or remove that row") -> None:
+    """Raise the error of a row (1-based): ``{path}: row {row}, field '{field}': {what}; {todo}``."""
+    raise ValueError(f"{path}: row {row:,}, field '{field}': {what}; {todo}")
+
+
+#: Epoch times in a unit other than hftbacktest's nanoseconds, refused: name -> (smallest, largest), the
+#: years 1990 to 2100 in that unit (as nanoseconds after an origin they are 7 to 47 days, or 10 to 68
+#: minutes, after it, with every time of the file in that range).
+_OTHER_EPOCH_UNITS = {"microseconds": (6.3e14, 4.11e15), "milliseconds": (6.3e11, 4.11e12)}
+
+
+def _check_unit(p: Path, ts: np.ndarray) -> None:
+    """Refuse exchange times that are epoch microseconds or milliseconds (hftbacktest's are nanoseconds)."""
+    lo, hi = int(ts.min()), int(ts.max())
+    for unit, (a, b) in _OTHER_EPOCH_UNITS.items():
+        if a <= lo and hi < b:
+            raise ValueError(
+                f"{p}: field 'exch_ts': the times {lo} to {hi} look like epoch {unit}, not the nanoseconds of "
+                "hftbacktest's events; write exch_ts and local_ts in nanoseconds"
+            )
 
 
 def _read_events(p: Path) -> np.ndarray:
     """The event array of an hftbacktest ``.npz``; ValueError naming the file when it is not one."""
     what = "an hftbacktest event file (.npz with an array 'data' of hftbacktest's event_dtype)"
     try:
+        kind = sniff(p)
+    except ValueError as exc:
+        if "the file is empty" in str(exc):
+            raise ValueError(f"{p}: the file is empty (0 bytes); give {what}") from None
+        kind = "binary"
+    if kind != "zip" and kind != "binary":
+        raise ValueError(f"{p}: this is a {kind} file, not {what}; give the .npz that hftbacktest reads")
+    try:
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
             data = (z["data"] if "data" in names else z[names[0]]) if names else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, AttributeError) as exc:
-        raise ValueError(f"{p}: cannot be read as {what} ({exc})") from None
+        raise ValueError(f"{p}: cannot be read as {what} ({exc}); give such a file") from None
     if data is None:
-        raise ValueError(f"{p}: holds no array; expected {what}")
+        raise ValueError(f"{p}: holds no array; give {what}")
     if data.dtype.names is None:
-        raise ValueError(f"{p}: array of {data.dtype} has no fields; expected {what}")
+        raise ValueError(f"{p}: array of {data.dtype} has no fields; give {what}")
     missing = [f for f in _NEEDED if f not in data.dtype.names]
     if missing:
-        raise ValueError(f"{p}: the events lack the field(s) {missing}; expected {what}")
+        raise ValueError(f"{p}: the events lack the field(s) {missing}; give {what}")
     if data.ndim != 1:
-        raise ValueError(f"{p}: the event array has shape {data.shape}; expected one dimension")
+        raise ValueError(f"{p}: the event array has shape {data.shape}; give {what} (one dimension)")
     return data
 
 
@@ -338,16 +365,23 @@ def load_hftbacktest(
     rows = np.flatnonzero(flagged) if flagged.any() else np.arange(ev.size)
     report: dict[str, Any] = {"events_read": int(ev.size), "exchange_events": int(rows.size)}
     if rows.size == 0:
-        raise ValueError(f"{p}: holds no event")
+        raise ValueError(f"{p}: holds no event; give a file with the events of a period with data")
     ev = ev[rows]
     ts = data["exch_ts"][rows].astype(np.int64)
+    _check_unit(p, ts)
     px = data["px"][rows].astype(np.float64)
     qty = data["qty"][rows].astype(np.float64)
     kind = (ev & np.uint64(0xFF)).astype(np.int64)
     d = np.diff(ts)
     if (d < 0).any():
         j = int(np.flatnonzero(d < 0)[0]) + 1
-        _fail(p, int(rows[j]) + 1, "exch_ts", f"exchange time going backwards: {ts[j]} after {ts[j - 1]}")
+        _fail(
+            p,
+            int(rows[j]) + 1,
+            "exch_ts",
+            f"exchange time going backwards: {ts[j]} after {ts[j - 1]}",
+            "give the events in the order of exch_ts, as hftbacktest's converters write them",
+        )
     buy = (ev & np.uint64(BUY_EVENT)) != 0
     sell = (ev & np.uint64(SELL_EVENT)) != 0
     side = np.where(buy, 1, np.where(sell, -1, 0)).astype(np.int64)
@@ -367,7 +401,11 @@ def load_hftbacktest(
     kind = np.where(use, kind, 0)
     depth = use & (kind != TRADE_EVENT) & (kind != DEPTH_CLEAR_EVENT)
     if not depth.any():
-        raise ValueError(f"{p}: holds no depth event with a side: no book to read")
+        raise ValueError(
+            f"{p}: holds no depth event with a side: no book to read; give a file with the book's depth or "
+            "BBO events"
+        )
+    tick_given, lot_given = tick, lot
     if tick is None:
         tick = infer_tick(px[depth])
     if lot is None:
@@ -388,7 +426,10 @@ def load_hftbacktest(
     report["excluded_quotes_crossed"] = int((o_kind == 3).sum())
     report["excluded_quotes_locked"] = int((o_kind == 4).sum())
     if not q.any():
-        raise ValueError(f"{p}: no valid top of book in {rows.size} events: the book is never two-sided")
+        raise ValueError(
+            f"{p}: no valid top of book in {rows.size:,} events: the book is never two-sided; check that the "
+            "file holds both sides of the book"
+        )
     t = o_kind == 1
     is_q = q[q | t]
     pos = np.concatenate([np.flatnonzero(is_q), np.flatnonzero(~is_q)])
@@ -404,11 +445,17 @@ def load_hftbacktest(
         px[tr],
         qty[tr],
         side[tr].astype(np.int8),
-        tick=tick,
+        tick=tick_given,
+        lot=lot_given,
         origin="as in the file (exch_ts, nanoseconds)",
         source=f"hftbacktest {p.name}",
         report=report,
         max_gap_s=max_gap_s,
         order=order,
+        qline=rows[o_row[q]] + 1,
+        tline=rows[tr] + 1,
+        quote_file=p,
+        trade_file=p,
+        row_word="row",
     )
-    return replace(tape, lot=float(lot), validate=False)
+    return tape if tape.lot is not None else replace(tape, lot=float(lot), validate=False)

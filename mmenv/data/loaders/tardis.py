@@ -48,19 +48,24 @@ Errors name the file, the line (1-based, the header is line 1) and the column; e
 
 from __future__ import annotations
 
-import gzip
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mmenv.data.files import CsvTable, read_csv_header, read_csv_table
 from mmenv.data.loaders.common import (
     assemble_tape,
+    book_validity,
     check_epoch,
     check_sorted,
+    empty_side,
     fail,
+    file_repairs,
     monotone_times,
+    numeric_columns,
     quote_rows,
 )
 from mmenv.data.tape import Tape
@@ -78,7 +83,6 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     "incremental_book_L2": (*_COMMON, "is_snapshot", "side", "price", "amount"),
 }
 _TYPES_READ = "trades, quotes, book_ticker, book_snapshot_5, book_snapshot_25, incremental_book_L2"
-_CHUNK = 1_000_000
 
 # how each column is parsed: int (epoch microseconds), float (required), float? (may be blank), bool, text
 _KINDS = {
@@ -96,24 +100,18 @@ _KINDS = {
     "bids[0].amount": "float?",
     "is_snapshot": "bool",
 }
-_DTYPES = {"int": "int64", "float": "float64", "float?": "float64", "bool": "bool"}
-
-
-def _compression(path: Path) -> str | None:
-    with open(path, "rb") as f:
-        return "gzip" if f.read(2) == b"\x1f\x8b" else None
 
 
 def _header(path: Path) -> list[str]:
-    opener = gzip.open if _compression(path) else open
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
-        line = f.readline().lstrip("\ufeff").rstrip("\r\n")
-    if not line:
-        raise ValueError(
-            f"{path}: the file is empty (tardis.dev serves an empty file for a day without data); "
-            "choose a day with data"
-        )
-    return [c.strip() for c in line.split(",")]
+    try:
+        return read_csv_header(path)
+    except ValueError as exc:
+        if "the file is empty" in str(exc):
+            raise ValueError(
+                f"{path}: the file is empty (tardis.dev serves an empty file for a day without data); "
+                "choose a day with data"
+            ) from None
+        raise
 
 
 def tardis_data_type(path: str | Path) -> str:
@@ -142,163 +140,169 @@ def tardis_data_type(path: str | Path) -> str:
     if missing:
         what = kind if kind != "book_snapshot" else "book_snapshot_N"
         raise ValueError(
-            f"{p}: line 1: a tardis.dev {what} file needs the columns {missing}, missing from its header"
+            f"{p}: line 1: a tardis.dev {what} file needs the columns {missing}, missing from its header; give "
+            "the file with tardis.dev's header"
         )
     if kind == "book_snapshot":
         return f"book_snapshot_{sum(1 for c in cols if c.startswith('asks[') and c.endswith('].price'))}"
     return kind
 
 
-def _first_bad_cell(path: Path, columns: tuple[str, ...], kinds: dict[str, Any]) -> None:
-    """Scan the file as text, chunk by chunk, and raise the error of its first bad cell (file, line, column)."""
-    comp = _compression(path)
-    start = 0
-    for chunk in pd.read_csv(
-        path, usecols=list(columns), dtype=str, keep_default_na=False, compression=comp, chunksize=_CHUNK
-    ):
-        for c in columns:
-            kind = kinds.get(c, "text")
-            if kind == "text":
-                continue
-            raw = chunk[c].str.strip()
-            blank = raw == ""
-            if kind == "bool":
-                bad = ~raw.str.lower().isin(("true", "false"))
-                what = "true or false"
-            elif isinstance(kind, tuple):
-                bad = ~raw.isin(kind)
-                what = f"one of {list(kind)}"
-            else:
-                num = pd.to_numeric(raw.where(~blank, None), errors="coerce").to_numpy(np.float64)
-                bad = pd.Series(~np.isfinite(num), index=raw.index)
-                if kind == "float?":
-                    bad &= ~blank
-                if kind == "int":
-                    bad |= pd.Series(np.isfinite(num) & (num != np.floor(num)), index=raw.index)
-                what = "an integer number of microseconds" if kind == "int" else "a finite number"
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                cell = chunk[c].iloc[i]
-                why = f"blank field (expected {what})" if blank.iloc[i] else f"expected {what}, got {cell!r}"
-                fail(path, start + i + 2, c, why)
-        start += len(chunk)
+@dataclass
+class _Table:
+    """The typed columns of a tardis.dev CSV, with the 1-based file line of each row."""
+
+    frame: pd.DataFrame
+    line: np.ndarray
+    repairs: dict[str, int]
 
 
-def _read(path: Path, columns: tuple[str, ...], kinds: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The columns of a tardis.dev CSV, typed (the header already checked); a bad cell is an error naming its
+def _column(tb: CsvTable, c: str, kind: Any) -> pd.Series | np.ndarray:
+    """Column ``c`` of ``tb`` parsed as ``kind`` (module's ``_KINDS``); a bad cell is an error naming its
     line and column."""
-    kinds = {**_KINDS, **(kinds or {})}
-    dtypes = {c: _DTYPES.get(kinds.get(c, "text"), "category") for c in columns}
-    comp = _compression(path)
-    try:
-        df = pd.read_csv(
+    path, raw = tb.path, tb.frame[c]
+    if kind in ("float", "float?"):
+        return numeric_columns(tb.frame, path, (c,), 1, required=kind == "float", lines=tb.line)[c]
+    if kind == "int":
+        if raw.dtype.kind in "iu":
+            return raw.to_numpy(np.int64)
+        text = raw.astype(str).str.strip()
+        num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(num) | (num != np.floor(num)) | (np.abs(num) >= 2.0**63)
+        if not bad.any():
+            return text.astype(np.int64).to_numpy()
+        i = int(np.flatnonzero(bad)[0])
+        what = "an integer number of microseconds"
+        cell = str(raw.iloc[i])
+        blank = cell.strip() in ("", "nan")
+        fail(
             path,
-            usecols=list(columns),
-            dtype=dtypes,
-            keep_default_na=False,
-            na_values={c: [""] for c, k in kinds.items() if k == "float?" and c in columns},
-            compression=comp,
+            int(tb.line[i]),
+            c,
+            f"blank field (expected {what})" if blank else f"expected {what}, got {cell!r}",
         )
-    except (ValueError, TypeError, OverflowError) as exc:
-        _first_bad_cell(path, columns, kinds)
-        raise ValueError(f"{path}: {exc}") from exc
-    for c, k in kinds.items():
-        if c in columns and isinstance(k, tuple):  # a category column with a fixed set of values
-            bad = ~df[c].isin(k).to_numpy()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                fail(path, i + 2, c, f"must be one of {list(k)}, got {df[c].iloc[i]!r}")
-    if len(df) == 0:
-        raise ValueError(f"{path}: the file holds no data row")
+    text = raw.astype(str).str.strip()
+    if kind == "bool":
+        low = text.str.lower()
+        bad = ~low.isin(("true", "false"))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            fail(path, int(tb.line[i]), c, f"expected true or false, got {raw.iloc[i]!r}")
+        return (low == "true").to_numpy()
+    if isinstance(kind, tuple):
+        bad = ~text.isin(kind)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            fail(path, int(tb.line[i]), c, f"must be one of {list(kind)}, got {raw.iloc[i]!r}")
+    return text
+
+
+def _read(path: Path, columns: tuple[str, ...], kinds: dict[str, Any] | None = None) -> _Table:
+    """The columns of a tardis.dev CSV (the header already checked), read through
+    :func:`mmenv.data.files.read_csv_table` (archives, repeated headers, a truncated last line) and typed;
+    a bad cell is an error naming its line and column."""
+    kinds = {**_KINDS, **(kinds or {})}
+    cats = tuple(c for c in columns if c in ("exchange", "symbol") or isinstance(kinds.get(c), tuple))
+    tb = read_csv_table(path, usecols=list(columns), categories=cats)
+    if len(tb) == 0:
+        raise ValueError(f"{path}: the file holds no data row (its header only); choose a day with data")
+    df = pd.DataFrame({c: _column(tb, c, kinds.get(c, "text")) for c in columns})
     symbols = df["symbol"].unique()
     if len(symbols) > 1:
         raise ValueError(
             f"{path}: the file holds {len(symbols)} symbols ({', '.join(map(str, symbols[:5]))}); "
             "give the file of one symbol"
         )
-    return df
+    return _Table(df, tb.line, tb.repairs)
 
 
-def _times(
-    df: pd.DataFrame, path: Path, clock: str, rows: np.ndarray | None = None
-) -> tuple[np.ndarray, int]:
+def _times(tb: _Table, path: Path, clock: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """The times (ns) on ``clock`` of the rows ``rows`` (None: all), and how many were raised to keep them
     monotone on the exchange clock; the unit and the documented order checked on every row."""
+    df = tb.frame
     local = df["local_timestamp"].to_numpy(np.int64)
-    check_epoch(local, path, "local_timestamp", 1, "us")
-    check_sorted(local, path, "local_timestamp", 1)  # the documented order of every tardis.dev file
+    check_epoch(local, path, "local_timestamp", 1, "us", tb.line)
+    check_sorted(local, path, "local_timestamp", 1, tb.line)  # the documented order of every tardis.dev file
     if clock == "local":
         return (local if rows is None else local[rows]) * 1000, 0
     t = df["timestamp"].to_numpy(np.int64)
-    check_epoch(t, path, "timestamp", 1, "us")
+    check_epoch(t, path, "timestamp", 1, "us", tb.line)
     t, raised = monotone_times(t if rows is None else t[rows])
     return t * 1000, raised
 
 
-def _check_price_amount(path: Path, price: np.ndarray, amount: np.ndarray) -> None:
+def _check_price_amount(tb: _Table, path: Path, price: np.ndarray, amount: np.ndarray) -> None:
     """Error at the first price that is not > 0 or amount that is not >= 0 (file, line, column)."""
     for name, v, lo in (("price", price, "> 0"), ("amount", amount, ">= 0")):
         bad = (v <= 0) if name == "price" else (v < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            fail(path, i + 2, name, f"must be a number {lo}, got {v[i].item()!r}")
+            fail(path, int(tb.line[i]), name, f"must be a number {lo}, got {v[i].item()!r}")
 
 
 def _read_trades(path: Path, clock: str, report: dict[str, Any]):
-    df = _read(path, LAYOUTS["trades"], {"side": ("buy", "sell", "unknown"), "id": "text"})
-    _check_price_amount(path, df["price"].to_numpy(np.float64), df["amount"].to_numpy(np.float64))
-    t, raised = _times(df, path, clock)
+    tb = _read(path, LAYOUTS["trades"], {"side": ("buy", "sell", "unknown"), "id": "text"})
+    df = tb.frame
+    price, amount = df["price"].to_numpy(np.float64), df["amount"].to_numpy(np.float64)
+    _check_price_amount(tb, path, price, amount)
+    t, raised = _times(tb, path, clock)
     report.update(trades_read=len(df), trades_times_raised=raised)
-    ids = df["id"].astype(str).str.strip().to_numpy()
+    ids = df["id"].to_numpy(str)
     given = ids != ""
     if given.any():
-        uniq, first, counts = np.unique(ids[given], return_index=True, return_counts=True)
+        uniq, counts = np.unique(ids[given], return_counts=True)
         if (counts > 1).any():
             rows = np.flatnonzero(given)[ids[given] == uniq[np.flatnonzero(counts > 1)[0]]]
             fail(
                 path,
-                int(rows[1]) + 2,
+                int(tb.line[rows[1]]),
                 "id",
-                f"trade id {ids[rows[0]]!r} repeats line {int(rows[0]) + 2} (file appended to itself?)",
+                f"trade id {str(ids[rows[0]])!r} repeats line {int(tb.line[rows[0]]):,} (the file appended to itself?)",
+                "give each trade once",
             )
     known = (df["side"] != "unknown").to_numpy()
     report["excluded_trades_unknown_side"] = int((~known).sum())
     sgn = np.where((df["side"] == "buy").to_numpy(), 1, -1).astype(np.int8)
     return (
         t[known],
-        df["price"].to_numpy(np.float64)[known],
-        df["amount"].to_numpy(np.float64)[known],
+        price[known],
+        amount[known],
         sgn[known],
         str(df["exchange"].iloc[0]),
         str(df["symbol"].iloc[0]),
+        tb.line[known],
+        tb,
     )
 
 
 def _read_book(path: Path, kind: str, clock: str, report: dict[str, Any]):
-    """(time ns, bid, bid qty, ask, ask qty, sampled) of the book file; ``sampled``: a quote row is written
-    only where the top changes."""
+    """(time ns, bid, bid qty, ask, ask qty, sampled, exchange, symbol, line of each row, table) of the book
+    file; ``sampled``: a quote row is written only where the top changes."""
     if kind == "incremental_book_L2":
-        t, bid, bq, ask, aq, exchange, symbol = _incremental(path, clock, report)
-        return t, bid, bq, ask, aq, True, exchange, symbol
+        return _incremental(path, clock, report)
     layout = LAYOUTS["quotes" if kind == "quotes" else "book_snapshot"]
-    df = _read(path, layout)
-    t, raised = _times(df, path, clock)
+    tb = _read(path, layout)
+    df = tb.frame
+    t, raised = _times(tb, path, clock)
     report.update(book_rows_read=len(df), book_times_raised=raised)
     c = layout[4:]
     if kind == "quotes":  # ask_amount, ask_price, bid_price, bid_amount
         aq, ask, bid, bq = (df[x].to_numpy(np.float64) for x in c)
     else:  # asks[0].price, asks[0].amount, bids[0].price, bids[0].amount
         ask, aq, bid, bq = (df[x].to_numpy(np.float64) for x in c)
-    return t, bid, bq, ask, aq, kind != "quotes", str(df["exchange"].iloc[0]), str(df["symbol"].iloc[0])
+    exch, sym = str(df["exchange"].iloc[0]), str(df["symbol"].iloc[0])
+    return t, bid, bq, ask, aq, kind != "quotes", exch, sym, tb.line, tb
 
 
 def _incremental(path: Path, clock: str, report: dict[str, Any]):
     """The top of book after each message of an incremental_book_L2 file (module docstring)."""
     from mmenv.data.loaders.l2book import top_of_book  # numba: compiled only for this data type
 
-    df = _read(path, LAYOUTS["incremental_book_L2"], {"side": ("bid", "ask")})
+    tb = _read(path, LAYOUTS["incremental_book_L2"], {"side": ("bid", "ask")})
+    df = tb.frame
     price, amount = df["price"].to_numpy(np.float64), df["amount"].to_numpy(np.float64)
-    _check_price_amount(path, price, amount)
+    _check_price_amount(tb, path, price, amount)
     snap = df["is_snapshot"].to_numpy(bool)
     if not snap.any():
         raise ValueError(
@@ -328,9 +332,10 @@ def _incremental(path: Path, clock: str, report: dict[str, Any]):
         emit[sel],
     )
     rows = sel[emit[sel]]  # the last row of each message
-    t, raised = _times(df, path, clock, rows)
+    t, raised = _times(tb, path, clock, rows)
     report.update(book_messages=int(rows.size), book_times_raised=raised)
-    return t, bid, bq, ask, aq, str(df["exchange"].iloc[0]), str(df["symbol"].iloc[0])
+    exch, sym = str(df["exchange"].iloc[0]), str(df["symbol"].iloc[0])
+    return t, bid, bq, ask, aq, True, exch, sym, tb.line[rows], tb
 
 
 def load_tardis(
@@ -373,8 +378,9 @@ def load_tardis(
         paths, kinds = paths[::-1], kinds[::-1]
     bp, tp = paths
     report: dict[str, Any] = {"book_type": kinds[0], "clock": clock}
-    qt, bid, bq, ask, aq, sampled, exch, sym = _read_book(bp, kinds[0], clock, report)
-    tt, tpx, tqty, tside, t_exch, t_sym = _read_trades(tp, clock, report)
+    qt, bid, bq, ask, aq, sampled, exch, sym, qline, btb = _read_book(bp, kinds[0], clock, report)
+    tt, tpx, tqty, tside, t_exch, t_sym, tline, ttb = _read_trades(tp, clock, report)
+    report.update(file_repairs(btb, ttb))
     if (exch, sym) != (t_exch, t_sym):
         raise ValueError(
             f"{bp.name} is {exch} {sym} but {tp.name} is {t_exch} {t_sym}: give the book and trades of one symbol"
@@ -396,6 +402,9 @@ def load_tardis(
         report=report,
         max_gap_s=max_gap_s,
         lot=lot,
+        qline=qline[q],
+        tline=tline,
+        empty_t=qt[empty_side(book_validity(bid, bq, ask, aq)[0], bid, ask)],
         quote_file=bp,
         trade_file=tp,
     )
