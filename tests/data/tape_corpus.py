@@ -6,8 +6,10 @@ BTCUSD_PERP: the first 60 seconds, 2,501 and 290 trades; COIN-M ETHUSD_PERP: the
 :class:`Case` writes its corrupted copy of a slice with a function of this module. The cases cover every rule
 of the loaders and the tape validator (:mod:`mmenv.data.tape_validation`) and what real exports get wrong
 (units, unit columns swapped, another instrument or day, bad prints, absurd quotes, clock jumps, a quote stream
-that connected late or dropped early, ties, off-grid prices, duplicated rows, a file appended to itself, repeated headers, truncated lines, CRLF, byte-order marks,
-archives, UTF-16, Parquet named as CSV, empty files, non-finite fields, out-of-range timestamps).
+that connected late or dropped early, ties, off-grid prices, duplicated rows, a file appended to itself,
+repeated headers, truncated lines, CRLF, byte-order marks, archives, UTF-16, Parquet named as CSV, empty
+files, non-finite fields, out-of-range timestamps). The same corruptions in tardis.dev, Databento and
+hftbacktest files: :mod:`tests.data.tape_corpus_formats`.
 
 ``tests/data/test_tape_corpus.py`` runs them: a refused case must give exit status 2 and the one error line
 of :attr:`Case.refused`; a repaired case must report what it did (:attr:`Case.counts`) and give A, k and sigma

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from mmenv.data.files import sniff
+from mmenv.data.grid import snap
 from mmenv.data.loaders.common import assemble_tape, infer_lot, infer_tick
 from mmenv.data.tape import QUOTE, TRADE, Tape
 from mmenv.jit import njit
@@ -411,7 +412,9 @@ def load_hftbacktest(
     if lot is None:
         lot = infer_lot(qty[use & (kind != DEPTH_CLEAR_EVENT)])
     finite = np.isfinite(px)
-    lv = np.floor(np.where(finite, px, 0.0) / tick + 0.5).astype(np.int64)
+    # prices within float noise of the tick grid put exactly on it; a price off the grid keeps a level of its
+    # own, so the validator sees it in the top of book (quotes_off_grid), never moved silently onto the grid
+    lv, _ = snap(np.where(finite, px, 0.0), tick)
     levels = np.unique(lv[depth])
     idx = np.searchsorted(levels, lv)  # exact for depth rows
     clear = use & (kind == DEPTH_CLEAR_EVENT)
@@ -437,9 +440,9 @@ def load_hftbacktest(
     tr = o_row[t]
     tape = assemble_tape(
         ts[o_row[q]],
-        np.round(levels[o_b[q]] * tick, 9),
+        levels[o_b[q]],
         o_bq[q],
-        np.round(levels[o_a[q]] * tick, 9),
+        levels[o_a[q]],
         o_aq[q],
         ts[tr],
         px[tr],
