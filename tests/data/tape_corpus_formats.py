@@ -229,58 +229,23 @@ def _empty(files: Files) -> Files:
 T, D, H = "tardis", "databento", "hftbacktest"
 #: The cases (``Case.key`` is the format; the slice is :data:`CONVERT`'s).
 CASES: tuple[Case, ...] = (
-    # --- the validator's rules, through each format's loader
-    Case(
-        "tardis bad prints",
-        T,
-        converted(T, tc.bad_prints),
-        "trades_bad_print",
-        counts={"trades_bad_print": 5},
-        tol=0.5,
+    # --- the validator's rules, through each format's loader: (name, corruption, rule, tol) x format
+    *(
+        Case(
+            f"{fmt} {name}",
+            fmt,
+            converted(fmt, corrupt),
+            rule,
+            counts={rule: 1 if rule != "trades_bad_print" else 5},
+            tol=tol,
+        )
+        for name, corrupt, rule, tol in (
+            ("bad prints", tc.bad_prints, "trades_bad_print", 0.5),
+            ("off-grid quote", tc.off_grid_quote, "quotes_off_grid", 0.05),
+            ("clock jump", tc.clock_jump, "gaps", 1.0),
+        )
+        for fmt in (T, D, H)
     ),
-    Case(
-        "databento bad prints",
-        D,
-        converted(D, tc.bad_prints),
-        "trades_bad_print",
-        counts={"trades_bad_print": 5},
-        tol=0.5,
-    ),
-    Case(
-        "hftbacktest bad prints",
-        H,
-        converted(H, tc.bad_prints),
-        "trades_bad_print",
-        counts={"trades_bad_print": 5},
-        tol=0.5,
-    ),
-    Case(
-        "tardis off-grid quote",
-        T,
-        converted(T, tc.off_grid_quote),
-        "quotes_off_grid",
-        counts={"quotes_off_grid": 1},
-        tol=0.05,
-    ),
-    Case(
-        "databento off-grid quote",
-        D,
-        converted(D, tc.off_grid_quote),
-        "quotes_off_grid",
-        counts={"quotes_off_grid": 1},
-        tol=0.05,
-    ),
-    Case(
-        "hftbacktest off-grid quote",
-        H,
-        converted(H, tc.off_grid_quote),
-        "quotes_off_grid",
-        counts={"quotes_off_grid": 1},
-        tol=0.05,
-    ),
-    Case("tardis clock jump", T, converted(T, tc.clock_jump), "gaps", counts={"gaps": 1}, tol=1.0),
-    Case("databento clock jump", D, converted(D, tc.clock_jump), "gaps", counts={"gaps": 1}, tol=1.0),
-    Case("hftbacktest clock jump", H, converted(H, tc.clock_jump), "gaps", counts={"gaps": 1}, tol=1.0),
     Case(
         "tardis eth trades with btc quotes",
         T,
