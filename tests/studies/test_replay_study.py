@@ -78,6 +78,8 @@ def test_backtest_cli_on_a_generic_tape(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "fills: queue" in text and "entry 5 ms" in text and "Fill model x entry latency" in text
     m = json.loads((out / "metrics.json").read_text())
+    v = m["tape_validation"]  # what the tape validator found, stored by every command that reads a tape
+    assert v["trades_in"] >= v["trades_out"] == m["n_trades"] > 0 and v["tick"] == m["tick"]
     assert m["replay"]["fill_model"] == "queue" and m["replay"]["entry_latency_s"] == pytest.approx(0.005)
     assert "queue" in m["header"] and "entry 5 ms" in m["header"]
     assert set(m["strategies"]) == {"as", "naive", "glft"}
@@ -172,6 +174,7 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
     )
     assert rc == 0
     m = json.loads((out / "eval_replay.json").read_text())
+    assert m["tape_validation"]["trades_out"] > 0
     n = m["pnl_per_window"]["ppo"]["n"]
     assert n >= 2 and all(len(v) == n for v in m["windows"].values())
     assert set(m["paired"]) == {"ppo_minus_as", "ppo_minus_glft", "ppo_minus_optimal"}

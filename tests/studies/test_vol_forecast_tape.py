@@ -93,6 +93,7 @@ def test_vol_forecast_cli_with_tapes(tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["tapes"]["lobster"]["scored_minutes"] == 270 and "too_short" in m["tapes"]["binance"]
     assert m["tapes"]["lobster"]["source"] == SAMPLES["lobster"].label  # the catalogue's label
+    assert all(t["tape_validation"]["trades_out"] > 0 for t in m["tapes"].values())
     from mmenv.studies.report.document import Report
     from mmenv.studies.report.saved_studies import sec_vol_forecast
 
