@@ -44,7 +44,8 @@ def slices(tmp_path_factory) -> Path:
     return root
 
 
-def _fit(fmt: str, files, opts):
+def fit_tape(fmt: str, files, opts):
+    """(tape, calibration) of the files read in ``fmt`` with the loader options ``opts``."""
     tape = load(fmt, *files, **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -53,7 +54,7 @@ def _fit(fmt: str, files, opts):
 
 @pytest.fixture(scope="module")
 def clean_fits(slices) -> dict:
-    return {key: _fit(*clean_files(slices, key)) for key in ("lobster", "usdm", "cm")}
+    return {key: fit_tape(*clean_files(slices, key)) for key in ("lobster", "usdm", "cm")}
 
 
 def _flags(fmt: str, files) -> list[str]:
@@ -71,7 +72,8 @@ def _argv(fmt: str, files, opts) -> list[str]:
     return argv
 
 
-def _found(tape, rule: str) -> float:
+def found(tape, rule: str) -> float:
+    """What the validation of ``tape`` counted under ``rule`` (dropped, repaired or kept; ``"a+b"``: a sum)."""
     v = tape.validation
     every = {**v.dropped, **v.repaired, **v.kept}
     return sum(every.get(r, 0) for r in rule.split("+"))
@@ -94,9 +96,9 @@ def test_refused_in_one_line(case: Case, slices, tmp_path, capsys):
 @pytest.mark.parametrize("case", REPAIRED, ids=[c.id for c in REPAIRED])
 def test_repaired_close_to_the_clean_slice(case: Case, slices, clean_fits, tmp_path):
     clean_tape, clean = clean_fits[case.key]
-    tape, fit = _fit(*write_case(case, slices, tmp_path / "in"))
+    tape, fit = fit_tape(*write_case(case, slices, tmp_path / "in"))
     for rule, n in case.counts.items():
-        assert _found(tape, rule) == n, (rule, tape.validation.summary())
+        assert found(tape, rule) == n, (rule, tape.validation.summary())
     if case.same_tick:
         assert tape.tick == clean_tape.tick and tape.lot == clean_tape.lot
     if case.tol == 0:

@@ -14,7 +14,7 @@ from mmenv.cli import main
 from tests.conftest import SHARED_DATA
 from tests.data import tape_corpus as tc
 from tests.data.tape_corpus_formats import CASES, CONVERT, Case, clean_files
-from tests.data.test_tape_corpus import _fit, _found
+from tests.data.test_tape_corpus import fit_tape, found
 
 pytestmark = [
     pytest.mark.skipif(
@@ -40,7 +40,7 @@ def slices(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_fits(slices, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("clean")
-    return {fmt: _fit(*clean_files(slices, fmt, out / fmt)) for fmt in CONVERT}
+    return {fmt: fit_tape(*clean_files(slices, fmt, out / fmt)) for fmt in CONVERT}
 
 
 def _write(case: Case, slices, out):
@@ -51,7 +51,7 @@ def _write(case: Case, slices, out):
 def test_refused_by_the_loader_naming_the_file(case: Case, slices, tmp_path):
     fmt, files, opts = _write(case, slices, tmp_path / "in")
     with pytest.raises(ValueError) as exc:
-        _fit(fmt, files, opts)
+        fit_tape(fmt, files, opts)
     msg = str(exc.value)
     assert case.refused in msg, msg
     assert any(f.name in msg for f in files), msg  # names the file
@@ -76,9 +76,9 @@ def test_refused_by_the_command_in_one_line(case: Case, slices, tmp_path, capsys
 def test_repaired_close_to_the_clean_slice(case: Case, slices, clean_fits, tmp_path):
     clean_tape, clean = clean_fits[case.key]
     fmt, files, opts = _write(case, slices, tmp_path / "in")
-    tape, fit = _fit(fmt, files, opts)
+    tape, fit = fit_tape(fmt, files, opts)
     for rule, n in case.counts.items():
-        assert _found(tape, rule) == n, (rule, tape.validation.summary())
+        assert found(tape, rule) == n, (rule, tape.validation.summary())
     assert tape.tick == clean_tape.tick and tape.lot == clean_tape.lot
     word = {"tardis": " line ", "databento": " record ", "hftbacktest": " row "}[fmt]
     for where in tape.validation.first.values():  # the first row of each rule: its file and line/record/row
