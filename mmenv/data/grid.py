@@ -146,7 +146,8 @@ def _largest_step(ints: np.ndarray, weights: np.ndarray, need: float) -> int:
     if ints.size == 1:
         return int(abs(ints[0])) or 1
     gaps = np.diff(ints)
-    full = int(np.gcd.reduce(ints))  # the grid anchored at zero: a step divides every value, not only the gaps
+    # the grid is anchored at zero: a step divides every value, not only the gaps between them
+    full = int(np.gcd.reduce(ints))
     vals, cnt = np.unique(gaps, return_counts=True)
     frequent = vals[np.argsort(-cnt, kind="stable")][: MAX_CANDIDATES // 2]
     cands = set(int(c) for c in frequent)
