@@ -34,7 +34,6 @@ __all__ = [
     "MAX_SHARE_OFF",
     "NOISE",
     "Grid",
-    "NoGridError",
     "check_grid",
     "infer_grid",
     "infer_lot",
@@ -52,15 +51,6 @@ MAX_DECIMALS = 12
 MAX_CANDIDATES = 64
 #: Most price levels a given tick may make over the range of the prices (see :func:`check_grid`).
 MAX_LEVELS = 1_000_000
-
-
-class NoGridError(ValueError):
-    """Values on no decimal grid of at most :data:`MAX_DECIMALS` decimals (continuous data, e.g. synthetic
-    sizes); :attr:`resolution` is the finest grid tried, ``10^-D`` for the largest ``D`` allowed."""
-
-    def __init__(self, message: str, resolution: float) -> None:
-        super().__init__(message)
-        self.resolution = resolution
 
 
 @dataclass(frozen=True)
@@ -133,10 +123,9 @@ def infer_grid(values: Any, what: str = "value", max_share_off: float = MAX_SHAR
         if float(w[on].sum()) >= need:
             break
     else:
-        raise NoGridError(
-            f"the {what}s lie on no decimal grid of up to {d_max} decimals (e.g. {float(u[u.size // 2])!r}): "
-            f"continuous {what}s; pass the grid step",
-            10.0**-d_max,
+        raise ValueError(
+            f"the {what}s lie on no decimal grid of up to {d_max} decimals (e.g. {u[u.size // 2]!r}): "
+            f"continuous {what}s; pass the grid step"
         )
     ints = np.rint(x[on]).astype(np.int64)
     wn = w[on]
@@ -153,12 +142,12 @@ def infer_grid(values: Any, what: str = "value", max_share_off: float = MAX_SHAR
 
 
 def _largest_step(ints: np.ndarray, weights: np.ndarray, need: float) -> int:
-    """The largest ``g`` such that the weights of the ``ints`` divisible by ``g`` sum to ``need`` or more
-    (the gcd of every value always qualifies: the gcd of the gaps alone would not, 1 and 5 have the gap 4)."""
+    """The largest ``g`` such that the weights of the ``ints`` divisible by ``g`` sum to ``need`` or more."""
     if ints.size == 1:
         return int(abs(ints[0])) or 1
     gaps = np.diff(ints)
-    full = math.gcd(int(np.gcd.reduce(gaps)), int(ints[0]))
+    # the grid is anchored at zero: a step divides every value, not only the gaps between them
+    full = int(np.gcd.reduce(ints))
     vals, cnt = np.unique(gaps, return_counts=True)
     frequent = vals[np.argsort(-cnt, kind="stable")][: MAX_CANDIDATES // 2]
     cands = set(int(c) for c in frequent)

@@ -200,13 +200,15 @@ class Tape:
 
     # ---------------------------------------------------------------------------------- synthetic ticks
     @classmethod
-    def from_ticks(cls, ticks: Any, tick: float, displayed: float = 1.0) -> Tape:
+    def from_ticks(cls, ticks: Any, tick: float, displayed: float = 1.0, lot: float = 1e-6) -> Tape:
         """The tape of a synthetic tick stream (:class:`mmenv.data.ticks.Ticks`), for the event-clock env on it.
 
         Each synthetic trade becomes a quote event then the trade, both at its trading-clock time: the book is
         the quoted half-spread around the mid rounded away from it to the ``tick`` grid (at least one tick
         wide), with ``displayed`` units on each side (the synthetic stream has no book sizes: a stated
-        convention; use ``trade_through`` fills, which ignore them). Trade prices are the stream's.
+        convention; use ``trade_through`` fills, which ignore them). Trade prices are the stream's; trade sizes
+        (continuous in the synthetic stream) are rounded to the nearest multiple of ``lot`` units (at least one
+        lot), so that the replay counts them on a size grid like a real tape's.
         """
         if not (math.isfinite(tick) and tick > 0):
             raise ValueError(f"tick must be > 0, got {tick!r}")
@@ -217,7 +219,10 @@ class Tape:
         t = np.round(np.asarray(ticks.clock, np.float64) * 1e9).astype(np.int64)
         nan = np.full(n, np.nan)
         inter = lambda q, tr: np.stack([q, tr], axis=1).reshape(-1)  # noqa: E731 (quote row, then trade row)
+        if not (math.isfinite(lot) and lot > 0):
+            raise ValueError(f"lot must be > 0, got {lot!r}")
         qty = np.full(n, float(displayed))
+        size = np.maximum(np.rint(np.asarray(ticks.size, np.float64) / lot), 1.0) * lot
         return cls(
             time=inter(t, t),
             kind=inter(np.zeros(n, np.int8), np.ones(n, np.int8)),
@@ -226,9 +231,10 @@ class Tape:
             ask_px=inter(ask, ask),
             ask_qty=inter(qty, qty),
             trade_px=inter(nan, np.asarray(ticks.price, np.float64)),
-            trade_qty=inter(nan, np.asarray(ticks.size, np.float64)),
+            trade_qty=inter(nan, size),
             side=inter(np.zeros(n, np.int8), np.asarray(ticks.side, np.int8)),
             tick=tick,
+            lot=lot,
             origin="trading clock",
             source="synthetic ticks",
         )

@@ -84,7 +84,6 @@ from typing import Any
 import numpy as np
 
 from mmenv.backtest.result import BacktestResult
-from mmenv.data.grid import NoGridError
 from mmenv.data.loaders.common import infer_lot
 from mmenv.data.tape import TRADE, Tape, iter_chunks
 from mmenv.policy import OwnOrders, QuoteState, TopOfBook
@@ -119,15 +118,12 @@ def check_grid_step(name: str, value: Any) -> float:
 
 def tape_lot(tape: Tape) -> float:
     """The size step of a tape: ``Tape.lot`` when the loader set it, else :func:`infer_lot` of its trade and
-    book sizes (sizes on no decimal grid, as a synthetic tape's: the finest decimal grid tried)."""
+    book sizes."""
     lot = getattr(tape, "lot", None)
     if lot is not None:
         return float(lot)
     sizes = np.concatenate([tape.trade_qty[tape.kind == TRADE], tape.bid_qty, tape.ask_qty])
-    try:
-        return infer_lot(sizes)
-    except NoGridError as exc:  # continuous sizes (a synthetic tape): the finest decimal grid
-        return exc.resolution
+    return infer_lot(sizes)
 
 
 @dataclass

@@ -16,7 +16,8 @@ Rules shared by every loader (what a user can rely on):
   read through; Parquet, UTF-16 or binary data named as CSV, an empty file, text that is not UTF-8, a
   truncated archive are errors naming the file. A header repeated inside a file, a last line cut short and
   blank lines at the end are dropped and counted.
-* *Structural* problems are errors naming the file, the line (1-based, header included) and the column, and
+* *Structural* problems are errors naming the file, the line (1-based, header included; in a binary file the
+  record of a DBN file or the row of an event array) and the column or field, and
   saying what to do: a blank, unparseable or non-finite required field, an order book file whose column
   count is not 4 per level, files of different lengths, timestamps out of order (or going back to the first
   line's: a file appended to itself), a repeated trade id with other values, times in a unit the format does
