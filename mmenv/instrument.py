@@ -128,6 +128,14 @@ class Instrument:
         default of a tape whose instrument is not known."""
         return cls(symbol, tick=tick, lot=lot, quote_currency=currency, settlement_currency=currency)
 
+    @property
+    def size_unit(self) -> str:
+        """What one size unit is, in words: ``"contracts of 100 USD"`` (inverse), ``"units"`` (linear of
+        contract size 1: shares, coins) or ``"lots of 50 units"`` (a linear multiplier)."""
+        if self.inverse:
+            return f"contracts of {self.contract_size:g} {self.quote_currency}"
+        return "units" if self.contract_size == 1.0 else f"lots of {self.contract_size:g} units"
+
     def describe(self) -> str:
         """One line for headers: symbol, venue, kind, tick, lot, settlement currency and fees."""
         kind = (

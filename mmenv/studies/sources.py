@@ -49,6 +49,8 @@ from mmenv.data.tape import Tape
 from mmenv.instrument import KNOWN_INSTRUMENTS, Instrument, load_instrument
 
 __all__ = [
+    "QUICK_REPLAY_SAMPLES",
+    "REPLAY_SAMPLES",
     "STUDY_SAMPLES",
     "TAPE_FLAGS",
     "TapeSource",
@@ -69,6 +71,10 @@ __all__ = [
 
 #: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
 STUDY_SAMPLES = ("lobster", "binance")
+#: The shared samples the report replays (section VI): the study samples and the Binance COIN-M inverse
+#: perpetuals, whose P&L is in the coin; :data:`QUICK_REPLAY_SAMPLES` in a quick run.
+REPLAY_SAMPLES = (*STUDY_SAMPLES, "binance_cm_btcusd", "binance_cm_ethusd")
+QUICK_REPLAY_SAMPLES = (*STUDY_SAMPLES, "binance_cm_btcusd")
 #: The symbols ``--instrument`` knows (:data:`mmenv.instrument.KNOWN_INSTRUMENTS`).
 KNOWN_SYMBOLS = tuple(KNOWN_INSTRUMENTS)
 #: How to give a tape, as the errors name it.
@@ -185,7 +191,8 @@ class TapeSource:
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
     """``--lobster``, ``--trades``/``--quotes``, ``--tardis`` (``--tardis-clock``), ``--databento``
-    (``--databento-clock``, ``--databento-symbol``), ``--tape``, ``--tick`` (and the hidden ``--binance``) on
+    (``--databento-clock``, ``--databento-symbol``), ``--hftbacktest``, ``--tape``, ``--instrument``, ``--tick``
+    (and the hidden ``--binance``) on
     ``parser``: in a group of their own on a parser, or in the argument group given; ``what`` says what the
     command does with the tape."""
     if isinstance(parser, argparse.ArgumentParser):
@@ -387,14 +394,17 @@ def sample_source(key: str, root: str | Path | None = None) -> TapeSource:
     return TapeSource(key, s.label, s.title, s.format, paths, instrument=s.instrument)
 
 
-def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[TapeSource]]:
-    """(folder, sources) of the :data:`STUDY_SAMPLES` whose files are all present in the folder ``root``
-    (None: the default shared-data folder; a given folder is used as given), in reporting order."""
+def study_samples(
+    root: str | Path | None = None, keys: tuple[str, ...] = STUDY_SAMPLES
+) -> tuple[Path | None, list[TapeSource]]:
+    """(folder, sources) of the samples ``keys`` (default :data:`STUDY_SAMPLES`) whose files are all present
+    in the folder ``root`` (None: the default shared-data folder; a given folder is used as given), in
+    reporting order, each with its instrument."""
     if root is not None and not Path(root).is_dir():
         return Path(root), []
     folder, found = find_samples(root)
     out = []
-    for key in STUDY_SAMPLES:
+    for key in keys:
         if key in found:
             s = SAMPLES[key]
             out.append(TapeSource(key, s.label, s.title, s.format, found[key], instrument=s.instrument))
