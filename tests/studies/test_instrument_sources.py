@@ -116,10 +116,13 @@ def test_hftbacktest_gives_the_calibration_of_the_same_events_in_the_generic_sch
     npz = save_hftbacktest(load_tape(generic), tmp_path / "events.npz")
     runs = {}
     for name, argv in (("hftbacktest", ["--hftbacktest", str(npz)]), ("generic", ["--tape", str(generic)])):
-        assert main(["calibrate", *argv, "--no-plot", "--out", str(tmp_path / name)]) == 0
+        argv = [*argv, "--instrument", "BTCUSDT", "--no-plot", "--out", str(tmp_path / name)]
+        assert main(["calibrate", *argv]) == 0
         runs[name] = json.loads((tmp_path / name / "calibration.json").read_text())
     for key in ("A", "k", "n_trades", "tick"):
         assert runs["hftbacktest"][key] == runs["generic"][key], key
+    assert runs["generic"]["instrument"]["symbol"] == "BTCUSDT"
+    assert runs["generic"]["units"] == {"size": "units", "depth": "USDT (price units)"}
 
 
 @pytest.mark.skipif("binance_cm_btcusd" not in SAMPLE_FILES, reason="the shared COIN-M sample is absent")
