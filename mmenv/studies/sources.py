@@ -171,9 +171,10 @@ class TapeSource:
         except ValueError as exc:
             if inst is None or "off its grid" not in str(exc):
                 raise
+            what = str(exc).split("; give ")[0]  # the loader's advice is about its own tick= and lot=
             raise ValueError(
-                f"the data do not fit the instrument {inst.symbol} (tick {inst.tick:g}, lot {inst.lot:g}): {exc}; "
-                "give the instrument these data trade (--instrument SYMBOL or FILE.json)"
+                f"the data do not fit the instrument {inst.symbol} (tick {inst.tick:g}, lot {inst.lot:g}): "
+                f"{what}; give the instrument these data trade (--instrument SYMBOL or FILE.json)"
             ) from None
         if tape.validation is not None:
             print(f"tape {self.label}: " + tape.validation.summary().replace("\n", "; "))

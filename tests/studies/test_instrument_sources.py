@@ -161,3 +161,13 @@ def test_a_coin_m_sample_backtests_in_coin_with_the_same_numbers_from_every_form
     assert naive["n_fills"] > 0 and abs(naive["total_pnl"]) < 0.01  # coins: a few 100 USD contracts
     mark = float(np.mean([tape.bid_px[-1], tape.ask_px[-1]]))
     assert naive["total_pnl_quote"] == pytest.approx(naive["total_pnl"] * mark, rel=1e-12)
+
+
+def test_a_wrong_instrument_is_one_error_line_and_no_output(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["backtest", "--tape", str(FIXTURES / "binance-futures_BTCUSDT.tape.csv.gz"), "--instrument"]
+    assert main([*argv, "ETHUSD_PERP", "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mmenv backtest: error: the data do not fit the instrument")
+    assert "(the data's grid is 0.001); give the instrument these data trade" in err[0]
+    assert not out.exists()
