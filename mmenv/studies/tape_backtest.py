@@ -30,9 +30,16 @@ synthetic-tick backtest; the report runs it on the shared samples (section VI):
    configured queue model, and each of ``--table-queue-models`` as ``queue:<model>``) at each entry latency
    of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
 
-Outputs in ``--out``: ``metrics.json`` (source, loader report, calibration with standard errors, the replay
-settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L, spread / inventory / fees
-attribution, markouts, fill ratio, time at the limit, drawdown; the table; walk-forward windows).
+Every amount is in the settlement currency of the tape's instrument (``--instrument``,
+:mod:`mmenv.studies.sources`; :func:`mmenv.replay.accounting.settle`): the quote currency of a linear
+contract, the coin of an inverse one (Binance COIN-M), whose P&L is also given in the quote currency at the
+last mid (``total_pnl_quote``). The fees are the instrument's unless ``--maker-fee-bps`` / ``--taker-fee-bps``
+give them.
+
+Outputs in ``--out``: ``metrics.json`` (source, instrument and currency, loader report, calibration with
+standard errors, the replay settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L,
+spread / inventory / fees attribution, markouts, fill ratio, time at the limit, drawdown; the table;
+walk-forward windows).
 """
 
 from __future__ import annotations
