@@ -104,6 +104,52 @@ class Instrument:
         """|notional| of ``q`` size units at ``price`` in the settlement currency (the base of fees)."""
         return abs(self.value(q, price))
 
+    def unit_value(self, price: Any) -> Any:
+        """Value of one size unit at ``price`` in the settlement currency (scalar or array): ``contract_size *
+        price`` (linear) or ``-contract_size / price`` (inverse).
+
+        It is increasing in the price and every money amount of a run is linear in it (cash flows, the
+        value of the inventory, spread capture, markouts), so the linear accounting applied to unit values
+        instead of prices is the accounting in the settlement currency (:mod:`mmenv.replay.accounting`).
+        """
+        if self.inverse:
+            return -self.contract_size / price
+        return self.contract_size * price
+
+    def to_quote(self, amount: float, mark: float) -> float:
+        """An ``amount`` of the settlement currency in the quote currency at the price ``mark`` (for
+        display): ``amount * mark`` for an inverse contract (coins times USD per coin), ``amount`` as it is
+        for a linear one (it settles in the quote currency)."""
+        return amount * mark if self.inverse else amount
+
+    @classmethod
+    def linear(cls, symbol: str, tick: float, lot: float, currency: str = "quote currency") -> Instrument:
+        """A linear instrument of contract size 1 on the grids of a tape (its tick and lot), no fees: the
+        default of a tape whose instrument is not known."""
+        return cls(symbol, tick=tick, lot=lot, quote_currency=currency, settlement_currency=currency)
+
+    @property
+    def size_unit(self) -> str:
+        """What one size unit is, in words: ``"contracts of 100 USD"`` (inverse), ``"units"`` (linear of
+        contract size 1: shares, coins) or ``"lots of 50 units"`` (a linear multiplier)."""
+        if self.inverse:
+            return f"contracts of {self.contract_size:g} {self.quote_currency}"
+        return "units" if self.contract_size == 1.0 else f"lots of {self.contract_size:g} units"
+
+    def describe(self) -> str:
+        """One line for headers: symbol, venue, kind, tick, lot, settlement currency and fees."""
+        kind = (
+            f"inverse, {self.contract_size:g} {self.quote_currency} per contract"
+            if self.inverse
+            else ("linear" if self.contract_size == 1.0 else f"linear, {self.contract_size:g} units per lot")
+        )
+        venue = f" ({self.venue})" if self.venue else ""
+        return (
+            f"instrument {self.symbol}{venue}: {kind}; tick {self.tick:g} {self.quote_currency}, lot "
+            f"{self.lot:g}; P&L in {self.settlement_currency}; fees maker {self.maker_fee_bps:g} bps, taker "
+            f"{self.taker_fee_bps:g} bps"
+        )
+
     def pnl(self, q: float, entry: float, exit: float) -> float:
         """P&L of a long of ``q`` size units bought at ``entry`` and sold at ``exit`` (settlement currency)."""
         return self.cash_flow(q, exit) - self.cash_flow(q, entry)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,39 @@ def test_load_by_symbol_and_from_a_json_file(tmp_path):
         load_instrument(spec)
     with pytest.raises(ValueError, match="neither a known symbol"):
         load_instrument(tmp_path / "missing.json")
+
+
+def test_the_worked_example_of_the_real_data_guide_is_what_the_code_computes():
+    guide = Path(__file__).parents[1] / "docs" / "guide" / "real-data.md"
+    res = doctest.testfile(str(guide), module_relative=False, verbose=False)
+    assert res.attempted >= 6 and res.failed == 0
+
+
+def test_units_and_descriptions():
+    btc, eth = KNOWN_INSTRUMENTS["BTCUSD_PERP"], KNOWN_INSTRUMENTS["ETHUSD_PERP"]
+    assert btc.size_unit == "contracts of 100 USD" and eth.size_unit == "contracts of 10 USD"
+    assert KNOWN_INSTRUMENTS["BTCUSDT"].size_unit == "units"
+    assert "inverse, 100 USD per contract" in btc.describe() and "P&L in BTC" in btc.describe()
+    # the unit value is increasing in the price for both kinds, and linear in it for a linear contract
+    assert btc.unit_value(40_000.0) < btc.unit_value(50_000.0) < 0
+    assert Instrument("ES", tick=0.25, lot=1.0, contract_size=50.0).unit_value(5000.0) == 250_000.0
+    assert btc.to_quote(-0.001, 60_000.0) == pytest.approx(-60.0)
+    assert KNOWN_INSTRUMENTS["BTCUSDT"].to_quote(-60.0, 60_000.0) == -60.0
+    lin = Instrument.linear("tape x.csv", 0.01, 1.0)
+    assert (lin.inverse, lin.contract_size, lin.maker_fee_bps, lin.settlement_currency) == (
+        False,
+        1.0,
+        0.0,
+        "quote currency",
+    )
+
+
+def test_every_shared_sample_names_a_known_instrument():
+    from mmenv.data.samples import SAMPLES
+
+    for s in SAMPLES.values():
+        assert s.spec is KNOWN_INSTRUMENTS[s.instrument], s.key
+    assert (
+        SAMPLES["binance_cm_btcusd"].spec.inverse and SAMPLES["binance_cm_ethusd"].spec.contract_size == 10.0
+    )
+    assert not SAMPLES["binance"].spec.inverse and SAMPLES["lobster"].spec.symbol == "AMZN"

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmenv.instrument import KNOWN_INSTRUMENTS, Instrument
+
 __all__ = ["SAMPLES", "Sample", "find_samples", "sample_paths", "shared_data_dir"]
 
 
@@ -25,7 +27,8 @@ class Sample:
         format: the loader that reads it: ``"lobster"`` (message + orderbook files) or ``"binance"``
             (trades + best bid/offer files).
         files: the files, relative to the shared-data folder, in the loader's argument order.
-        instrument: the instrument's short name (``"AMZN"``, ``"BTCUSDT"``, ``"BTCUSD_PERP"``, ...).
+        instrument: the instrument's symbol, a key of :data:`mmenv.instrument.KNOWN_INSTRUMENTS` (``"AMZN"``,
+            ``"BTCUSDT"``, ``"BTCUSD_PERP"``, ``"ETHUSD_PERP"``): its tick, lot, contract size, currencies and fees.
     """
 
     key: str
@@ -34,6 +37,11 @@ class Sample:
     format: str
     files: tuple[str, ...]
     instrument: str
+
+    @property
+    def spec(self) -> Instrument:
+        """The sample's :class:`mmenv.instrument.Instrument` (a COIN-M sample's is inverse, P&L in the coin)."""
+        return KNOWN_INSTRUMENTS[self.instrument]
 
 
 #: Every sample, by key, in the order the studies report them.

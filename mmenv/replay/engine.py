@@ -379,6 +379,7 @@ class ReplayState:
             n_orders=int(self.ist[kn.I_NORDERS]),
             n_repriced=int(self.ist[kn.I_NREPRICED]),
             n_withdrawn=int(self.ist[kn.I_NWITHDRAWN]),
+            final_book=(bb, ba),
             pnl_liquidated=float(self.cash + q * exit_px - taker - res.states["equity"][0])
             if q != 0
             else res.pnl,

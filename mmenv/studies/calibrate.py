@@ -104,6 +104,12 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
             raise
     for w in {str(w.message) for w in caught}:
         print(f"warning: {w}")
+    inst = sources.one_tape_source(args).spec() if sources.tape_requested(args) else None
+    if inst is not None:
+        print(
+            f"{inst.describe()}; trade sizes in {inst.size_unit}, depths in {inst.quote_currency} "
+            "(price units)"
+        )
     print(format_table(result, truth))
     if truth:
         print("truth: the synthetic tick model draws reach ~ Exp(k) with A = mean trades / s / side")
@@ -113,6 +119,9 @@ def _run(args: argparse.Namespace, stage: Path) -> None:
     out.update(analysis.to_dict())
     if truth:
         out["truth"] = truth
+    if inst is not None:
+        out["instrument"] = inst.to_dict()
+        out["units"] = {"size": inst.size_unit, "depth": f"{inst.quote_currency} (price units)"}
     if validation is not None:
         out["bars_validation"] = validation
     if getattr(source, "validation", None) is not None:

@@ -13,7 +13,14 @@ reads them (``calibrate``, ``backtest``, ``train``, ``rl-study``, ``vol-forecast
 * ``--databento FILE [FILE]``: a Databento DBN file, ``mbp-1`` or ``tbbo``, or a ``trades`` file with an
   ``mbp-1`` file (:func:`mmenv.data.loaders.load_databento`), on ``ts_recv`` or ``--databento-clock
   ts_event``; ``--databento-symbol`` picks one instrument of a file of several;
+* ``--hftbacktest FILE``: an hftbacktest event file (.npz; :func:`mmenv.data.loaders.load_hftbacktest`);
 * ``--tape FILE``: a tape in the generic schema, CSV or .parquet (:func:`mmenv.data.loaders.load_tape`);
+* ``--instrument SYMBOL|FILE.json``: what the tape trades (:class:`mmenv.instrument.Instrument`: tick, lot,
+  contract size, linear or inverse, currencies, fees), a known symbol (:data:`mmenv.instrument.
+  KNOWN_INSTRUMENTS`) or a JSON file of its fields. Default: the instrument of a shared sample (the catalogue
+  names it), else a linear instrument of contract size 1 on the data's tick and lot, without fees. Its tick
+  and lot are given to the loader, whose validator checks every price and size against them (an error when
+  the data lie off its grids);
 * ``--tick TICK``: the price tick of a tape (default: inferred from its prices; a given tick is checked
   against them);
 * ``--max-gap-s S``: intervals without events longer than this are gaps, left out of every rate (60 s).
@@ -39,8 +46,11 @@ from mmenv import data
 from mmenv.data import BarReport, loaders
 from mmenv.data.samples import SAMPLES, find_samples, sample_paths
 from mmenv.data.tape import Tape
+from mmenv.instrument import KNOWN_INSTRUMENTS, Instrument, load_instrument
 
 __all__ = [
+    "QUICK_REPLAY_SAMPLES",
+    "REPLAY_SAMPLES",
     "STUDY_SAMPLES",
     "TAPE_FLAGS",
     "TapeSource",
@@ -61,10 +71,16 @@ __all__ = [
 
 #: The shared samples the studies run on (keys of :data:`mmenv.data.samples.SAMPLES`, in reporting order).
 STUDY_SAMPLES = ("lobster", "binance")
+#: The shared samples the report replays (section VI): the study samples and the Binance COIN-M inverse
+#: perpetuals, whose P&L is in the coin; :data:`QUICK_REPLAY_SAMPLES` in a quick run.
+REPLAY_SAMPLES = (*STUDY_SAMPLES, "binance_cm_btcusd", "binance_cm_ethusd")
+QUICK_REPLAY_SAMPLES = (*STUDY_SAMPLES, "binance_cm_btcusd")
+#: The symbols ``--instrument`` knows (:data:`mmenv.instrument.KNOWN_INSTRUMENTS`).
+KNOWN_SYMBOLS = tuple(KNOWN_INSTRUMENTS)
 #: How to give a tape, as the errors name it.
 TAPE_FLAGS = (
-    "--lobster MESSAGE ORDERBOOK, --trades TRADES --quotes BBO, --tardis BOOK TRADES, --databento FILE [FILE] "
-    "or --tape FILE"
+    "--lobster MESSAGE ORDERBOOK, --trades TRADES --quotes BBO, --tardis BOOK TRADES, --databento FILE [FILE], "
+    "--hftbacktest FILE.npz or --tape FILE"
 )
 #: The flags of each format's own options: flag -> (the format's flag, the loader's keyword).
 _FORMAT_OPTIONS = {
@@ -85,11 +101,14 @@ class TapeSource:
         title: a longer description (venue, instrument, date).
         format: a format of :data:`mmenv.data.loaders.FORMATS`: ``"lobster"`` (message + orderbook),
             ``"binance"`` (trades + best bid/offer), ``"tardis"`` (tardis.dev book + trades),
-            ``"databento"`` (DBN) or ``"generic"`` (the generic tape schema).
+            ``"databento"`` (DBN), ``"hftbacktest"`` (.npz events) or ``"generic"`` (the generic tape schema).
         paths: the files, in the loader's argument order.
-        tick: the price tick (None: inferred by the loader).
+        tick: the price tick (None: the instrument's, else inferred by the loader).
         options: the loader's own keyword arguments, as (name, value) pairs (e.g. ``(("clock", "local"),)``).
         max_gap_s: the gap threshold of the validator (s).
+        instrument: what it trades: a symbol of :data:`mmenv.instrument.KNOWN_INSTRUMENTS` or a JSON file of
+            :class:`mmenv.instrument.Instrument` fields (None: a linear instrument on the data's grids,
+            :meth:`instrument_of`).
     """
 
     key: str
@@ -100,6 +119,27 @@ class TapeSource:
     tick: float | None = None
     options: tuple[tuple[str, Any], ...] = ()
     max_gap_s: float = 60.0
+    instrument: str | None = None
+
+    def spec(self) -> Instrument | None:
+        """The instrument named by :attr:`instrument` (None when none is), ValueError naming ``--instrument``
+        for an unknown symbol or a bad file."""
+        if self.instrument is None:
+            return None
+        try:
+            return load_instrument(self.instrument)
+        except ValueError as exc:
+            raise ValueError(f"--instrument {self.instrument}: {exc}") from None
+
+    def instrument_of(self, tape: Tape) -> Instrument:
+        """The instrument of ``tape`` read from this source: :meth:`spec`, else a linear instrument of
+        contract size 1 on the tape's tick and lot (:meth:`mmenv.instrument.Instrument.linear`)."""
+        inst = self.spec()
+        if inst is not None:
+            return inst
+        from mmenv.replay.engine import tape_lot  # the replay: loaded only by the commands that read tapes
+
+        return Instrument.linear(self.label, float(tape.tick), tape_lot(tape))
 
     def check(self) -> None:
         """FileNotFoundError naming the first of its files that is missing (before anything runs)."""
@@ -108,10 +148,34 @@ class TapeSource:
                 raise FileNotFoundError(errno.ENOENT, "no such file", str(p))
 
     def load(self) -> Tape:
-        """The validated tape (:mod:`mmenv.data.loaders`), its validation summary printed."""
-        tape = loaders.load(
-            self.format, *self.paths, tick=self.tick, max_gap_s=self.max_gap_s, **dict(self.options)
-        )
+        """The validated tape (:mod:`mmenv.data.loaders`) on the instrument's tick and lot when one is named,
+        its validation summary printed.
+
+        Raises:
+            ValueError: what the loader refuses; a ``--tick`` that is not the instrument's; data off the
+                instrument's tick or lot grid (naming the instrument, the file and the grid of the data).
+        """
+        inst = self.spec()
+        tick, lot = self.tick, None
+        if inst is not None:
+            if tick is not None and tick != inst.tick:
+                raise ValueError(
+                    f"--tick {tick:g} is not the tick {inst.tick:g} of the instrument {inst.symbol} "
+                    f"(--instrument); leave --tick out or give another instrument"
+                )
+            tick, lot = inst.tick, inst.lot
+        try:
+            tape = loaders.load(
+                self.format, *self.paths, tick=tick, lot=lot, max_gap_s=self.max_gap_s, **dict(self.options)
+            )
+        except ValueError as exc:
+            if inst is None or "off its grid" not in str(exc):
+                raise
+            what = str(exc).split("; give ")[0]  # the loader's advice is about its own tick= and lot=
+            raise ValueError(
+                f"the data do not fit the instrument {inst.symbol} (tick {inst.tick:g}, lot {inst.lot:g}): "
+                f"{what}; give the instrument these data trade (--instrument SYMBOL or FILE.json)"
+            ) from None
         if tape.validation is not None:
             print(f"tape {self.label}: " + tape.validation.summary().replace("\n", "; "))
         return tape
@@ -128,7 +192,8 @@ class TapeSource:
 
 def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tape to read") -> None:
     """``--lobster``, ``--trades``/``--quotes``, ``--tardis`` (``--tardis-clock``), ``--databento``
-    (``--databento-clock``, ``--databento-symbol``), ``--tape``, ``--tick`` (and the hidden ``--binance``) on
+    (``--databento-clock``, ``--databento-symbol``), ``--hftbacktest``, ``--tape``, ``--instrument``, ``--tick``
+    (and the hidden ``--binance``) on
     ``parser``: in a group of their own on a parser, or in the argument group given; ``what`` says what the
     command does with the tape."""
     if isinstance(parser, argparse.ArgumentParser):
@@ -178,7 +243,18 @@ def add_tape_arguments(parser: argparse.ArgumentParser | Any, what: str = "a tap
         metavar="SYMBOL",
         help="with --databento: the instrument (raw symbol) to read from a file of several",
     )
+    parser.add_argument(
+        "--hftbacktest", type=Path, metavar="NPZ", help=f"an hftbacktest event file (.npz): {what}"
+    )
     parser.add_argument("--tape", type=Path, help=f"a tape in the generic schema (CSV or .parquet): {what}")
+    parser.add_argument(
+        "--instrument",
+        default=None,
+        metavar="SYMBOL|FILE.json",
+        help="what the tape trades: a known symbol (" + ", ".join(KNOWN_SYMBOLS) + ") or a JSON file of the "
+        "instrument's fields (tick, lot, contract_size, inverse, currencies, fees); default: the shared "
+        "sample's, else linear on the data's tick and lot",
+    )
     parser.add_argument("--tick", type=float, default=None, help="price tick of the tape (default: inferred)")
     parser.add_argument(
         "--max-gap-s",
@@ -192,13 +268,14 @@ def tape_requested(args: argparse.Namespace) -> bool:
     """Whether any tape flag was given."""
     return any(
         getattr(args, a, None) is not None
-        for a in ("lobster", "trades", "quotes", "binance", "tardis", "databento", "tape")
+        for a in ("lobster", "trades", "quotes", "binance", "tardis", "databento", "hftbacktest", "tape")
     )
 
 
 def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
-    """Every tape given by flags, in the order lobster, Binance, tardis.dev, Databento, generic; ValueError for
-    an incomplete pair, a wrong number of DBN files or a format's option without its format."""
+    """Every tape given by flags, in the order lobster, Binance, tardis.dev, Databento, hftbacktest, generic, each
+    with ``--instrument`` when given; ValueError for an incomplete pair, a wrong number of DBN files, a
+    format's option without its format or ``--instrument`` without a tape."""
     tick = getattr(args, "tick", None)
     gap = getattr(args, "max_gap_s", 60.0)
     trades, quotes = getattr(args, "trades", None), getattr(args, "quotes", None)
@@ -230,9 +307,14 @@ def tape_sources(args: argparse.Namespace) -> list[TapeSource]:
                 f"--databento takes one DBN file (mbp-1 or tbbo) or two (trades and mbp-1), got {len(dbn)}"
             )
         out.append(_flag_source("databento", tuple(dbn), tick, _options(args, "--databento")))
+    if getattr(args, "hftbacktest", None) is not None:
+        out.append(_flag_source("hftbacktest", (args.hftbacktest,), tick))
     if getattr(args, "tape", None) is not None:
         out.append(_flag_source("generic", (args.tape,), tick))
-    return [replace(s, max_gap_s=gap) for s in out]
+    inst = getattr(args, "instrument", None)
+    if inst is not None and not out:
+        raise ValueError(f"--instrument {inst} applies to a tape given by flags ({TAPE_FLAGS}): give one")
+    return [replace(s, max_gap_s=gap, instrument=inst if inst is not None else s.instrument) for s in out]
 
 
 def one_tape_source(args: argparse.Namespace) -> TapeSource:
@@ -268,7 +350,7 @@ def _flag_source(
     paths = tuple(Path(p) for p in paths)
     for s in SAMPLES.values():
         if s.format == fmt and all(p.as_posix().endswith(f) for p, f in zip(paths, s.files, strict=False)):
-            return TapeSource(fmt, s.label, s.title, fmt, paths, tick, options)
+            return TapeSource(fmt, s.label, s.title, fmt, paths, tick, options, instrument=s.instrument)
     if fmt == "lobster":
         parts = paths[0].name.split("_")
         label = f"LOBSTER {parts[0]} {parts[1]}" if len(parts) > 1 else f"LOBSTER {paths[0].name}"
@@ -285,6 +367,8 @@ def _flag_source(
         label = f"tardis.dev {parts[0]} {parts[-1]} {parts[-2]}" if parts else f"tardis.dev {paths[0].name}"
     elif fmt == "databento":
         label = f"Databento {paths[0].name}"
+    elif fmt == "hftbacktest":
+        label = f"hftbacktest {paths[0].name}"
     else:
         label = f"tape {paths[0].name}"
     return TapeSource(fmt, label, f"{label} ({', '.join(p.name for p in paths)})", fmt, paths, tick, options)
@@ -308,20 +392,23 @@ def sample_source(key: str, root: str | Path | None = None) -> TapeSource:
         raise ValueError(f"sample {key!r}: the shared-data folder {root} (--data DIR) does not exist")
     paths = sample_paths(key, root)  # raises for an unknown key, no folder or a missing file
     s = SAMPLES[key]
-    return TapeSource(key, s.label, s.title, s.format, paths)
+    return TapeSource(key, s.label, s.title, s.format, paths, instrument=s.instrument)
 
 
-def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[TapeSource]]:
-    """(folder, sources) of the :data:`STUDY_SAMPLES` whose files are all present in the folder ``root``
-    (None: the default shared-data folder; a given folder is used as given), in reporting order."""
+def study_samples(
+    root: str | Path | None = None, keys: tuple[str, ...] = STUDY_SAMPLES
+) -> tuple[Path | None, list[TapeSource]]:
+    """(folder, sources) of the samples ``keys`` (default :data:`STUDY_SAMPLES`) whose files are all present
+    in the folder ``root`` (None: the default shared-data folder; a given folder is used as given), in
+    reporting order, each with its instrument."""
     if root is not None and not Path(root).is_dir():
         return Path(root), []
     folder, found = find_samples(root)
     out = []
-    for key in STUDY_SAMPLES:
+    for key in keys:
         if key in found:
             s = SAMPLES[key]
-            out.append(TapeSource(key, s.label, s.title, s.format, found[key]))
+            out.append(TapeSource(key, s.label, s.title, s.format, found[key], instrument=s.instrument))
     return folder, out
 
 

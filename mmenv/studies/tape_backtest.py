@@ -30,9 +30,16 @@ synthetic-tick backtest; the report runs it on the shared samples (section VI):
    configured queue model, and each of ``--table-queue-models`` as ``queue:<model>``) at each entry latency
    of ``--replay-latencies-ms`` (default 0, 1, 10, 100 ms).
 
-Outputs in ``--out``: ``metrics.json`` (source, loader report, calibration with standard errors, the replay
-settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L, spread / inventory / fees
-attribution, markouts, fill ratio, time at the limit, drawdown; the table; walk-forward windows).
+Every amount is in the settlement currency of the tape's instrument (``--instrument``,
+:mod:`mmenv.studies.sources`; :func:`mmenv.replay.accounting.settle`): the quote currency of a linear
+contract, the coin of an inverse one (Binance COIN-M), whose P&L is also given in the quote currency at the
+last mid (``total_pnl_quote``). The fees are the instrument's unless ``--maker-fee-bps`` / ``--taker-fee-bps``
+give them.
+
+Outputs in ``--out``: ``metrics.json`` (source, instrument and currency, loader report, calibration with
+standard errors, the replay settings, each strategy's out-of-sample metrics: total P&L, liquidation P&L,
+spread / inventory / fees attribution, markouts, fill ratio, time at the limit, drawdown; the table;
+walk-forward windows).
 """
 
 from __future__ import annotations
@@ -48,7 +55,9 @@ from typing import Any
 import numpy as np
 
 from mmenv.analytics.scores import markout_curve, summarize_backtest
+from mmenv.instrument import Instrument
 from mmenv.outdir import staged
+from mmenv.replay.accounting import settle
 from mmenv.replay.config import parse_queue_model
 from mmenv.replay.engine import replay, tape_lot
 from mmenv.studies import sources, tape_ppo
@@ -205,8 +214,12 @@ def strategy_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
-    """The study's metrics of one replay (P&L and its attribution, fills, risk, markouts per unit)."""
+def _score(res, horizons: tuple[float, ...], episode: float, instrument: Instrument) -> dict[str, Any]:
+    """The study's metrics of one replay in the instrument's settlement currency (P&L and its attribution,
+    fills, risk, markouts per size unit; :func:`mmenv.replay.accounting.settle`), and the P&L converted to
+    the quote currency at the last mid (``total_pnl_quote``)."""
+    mark = float(res.states["mid"][-1])
+    res = settle(res, instrument)
     m = summarize_backtest(res, horizons, episode=episode)
     keep = (
         "total_pnl",
@@ -225,6 +238,7 @@ def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
     )
     out = {k: m[k] for k in keep}
     out["pnl_liquidated"] = res.extra["pnl_liquidated"]
+    out["total_pnl_quote"] = instrument.to_quote(out["total_pnl"], mark)
     out["markouts_per_unit"] = dict(
         zip(
             [f"{h:g}s" for h in horizons],
@@ -234,6 +248,11 @@ def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
     )
     out["n_orders"], out["n_repriced"] = res.extra["n_orders"], res.extra["n_repriced"]
     return out
+
+
+def _pnl(res, instrument: Instrument) -> float:
+    """Total P&L of one replay in the instrument's settlement currency."""
+    return settle(res, instrument).pnl
 
 
 def ppo_replay(run_dir: Path, tape, cfg) -> Any:
@@ -262,17 +281,23 @@ def run_study(
     tape,
     args: argparse.Namespace,
     *,
+    instrument: Instrument | None = None,
     calibrator: Callable[[Any], Any] = calibrate_tape,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Calibrate in sample, replay every strategy out of sample, the table and the walk-forward windows."""
+    """Calibrate in sample, replay every strategy out of sample, the table and the walk-forward windows.
+
+    Every amount is in the ``instrument``'s settlement currency (:mod:`mmenv.replay.accounting`; default: a
+    linear instrument on the tape's tick and size step), its fees used unless given by flags."""
     say = progress or (lambda _m: None)
     names = strategy_names(args)
     tape = with_size_step(tape, args)
+    inst = instrument or Instrument.linear(tape.source or "tape", float(tape.tick), tape_lot(tape))
+    cur = inst.settlement_currency
     ins, oos = tape.split(args.in_sample)
     cal = calibrator(ins)
     lot = check_order_size(float(args.lot), tape) if args.lot is not None else median_lot(ins)
-    cfg = replay_config(args, lot=lot, sigma=float(cal.sigma))
+    cfg = replay_config(args, lot=lot, sigma=float(cal.sigma), instrument=inst)
     offset = int(getattr(args, "offset_ticks", 0))
     horizons = tuple(float(h) for h in args.markouts)
     s0 = float(oos.mid[0])
@@ -300,14 +325,14 @@ def run_study(
         t = time.perf_counter()
         res = replay(pol, oos, cfg)
         wall = time.perf_counter() - t
-        m = _score(res, horizons, args.replay_horizon_s)
+        m = _score(res, horizons, args.replay_horizon_s, inst)
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
         strategies[name], results[name] = m, res
-        say(f"{name}: {m['total_pnl']:.4g} over {res.n_events:,} events ({wall:.2f} s)")
+        say(f"{name}: {m['total_pnl']:.4g} {cur} over {res.n_events:,} events ({wall:.2f} s)")
     if getattr(args, "ppo_run", None) is not None:
         res = ppo_replay(Path(args.ppo_run), oos, cfg)
-        strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s), res
-        say(f"ppo: {strategies['ppo']['total_pnl']:.4g}")
+        strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s, inst), res
+        say(f"ppo: {strategies['ppo']['total_pnl']:.4g} {cur}")
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     columns = {"trade_through": {"fill_model": "trade_through"}, "queue": {"fill_model": "queue"}}
     for spec in dict.fromkeys(getattr(args, "table_queue_models", None) or []):
@@ -318,7 +343,7 @@ def run_study(
             c = replace(cfg, **over, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
             for name, pol in policies(cal).items():
-                m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s)
+                m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s, inst)
                 row[name] = {key: m[key] for key in TABLE_KEYS}
             table[model][f"{lat:g}ms"] = row
         say(f"table: {model} done")
@@ -335,7 +360,7 @@ def run_study(
             c = replace(cfg, sigma=float(cal_j.sigma))
             pols = tape_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
             row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
-            row["total_pnl"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+            row["total_pnl"] = {n: _pnl(replay(p, wins[j], c), inst) for n, p in pols.items()}
             e = rolls[j - 1]
             if rolling:
                 row["rolling_calibration"] = None
@@ -349,7 +374,7 @@ def run_study(
                 }
                 c = replace(cfg, sigma=float(e.sigma))
                 pols = tape_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
-                row["total_pnl_rolling"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+                row["total_pnl_rolling"] = {n: _pnl(replay(p, wins[j], c), inst) for n, p in pols.items()}
             walk.append(row)
         if rolling:
             paired = [r for r in walk if "total_pnl_rolling" in r]
@@ -366,6 +391,8 @@ def run_study(
         say(f"walk-forward: {len(walk)} windows")
     return {
         "source": tape.source,
+        "instrument": inst.to_dict(),
+        "currency": cur,
         "tick": tape.tick,
         "size_step": tape_lot(tape),
         "tape_report": tape.report,
@@ -393,6 +420,18 @@ def run_study(
         else {"model": law.name, "params": law.params, "se": law.se, "notes": sorted(set(law_notes))},
         "_results": results,
     }
+
+
+def _at_mark_note(metrics: dict[str, Any], inst: Instrument) -> str:
+    """For an inverse instrument: each strategy's P&L in the quote currency at the last mid."""
+    if not inst.inverse:
+        return ""
+    return (
+        "; at the last mid, in "
+        + inst.quote_currency
+        + ": "
+        + ", ".join(f"{n} {fmt_value(m['total_pnl_quote'])}" for n, m in metrics["strategies"].items())
+    )
 
 
 def format_strategies(metrics: dict[str, Any]) -> str:
@@ -439,9 +478,11 @@ def format_table(metrics: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Load the tape, run the study, print the header and tables, write metrics.json."""
     t0 = time.perf_counter()
-    tape = sources.load_tape(args)
+    src = sources.one_tape_source(args)
+    tape = src.load()
+    inst = src.instrument_of(tape)
     with staged(args.out, getattr(args, "force", False), "backtest") as out:
-        metrics = run_study(tape, args, progress=None if args.no_progress else print)
+        metrics = run_study(tape, args, instrument=inst, progress=None if args.no_progress else print)
         metrics.pop("_results")
         write_json(metrics, out / "metrics.json")
     rep = metrics["tape_report"]
@@ -462,15 +503,19 @@ def run(args: argparse.Namespace) -> int:
         f"A = {c['A_per_s']:.4g} +- {c['A_se']:.2g} /s, k = {c['k_per_price']:.4g} +- {c['k_se']:.2g} /price, "
         f"sigma = {c['sigma_per_sqrt_s']:.4g} +- {c['sigma_se']:.2g} price/sqrt(s)"
     )
+    unit = "contracts" if inst.inverse else "units"
     print(
         f"out of sample: {metrics['out_of_sample']['n_events']:,} events over "
-        f"{metrics['out_of_sample']['duration_s']:.1f} s; lot {metrics['lot']:g}, limit {args.max_lots:g} lots"
+        f"{metrics['out_of_sample']['duration_s']:.1f} s; lot {metrics['lot']:g} {unit}, limit "
+        f"{args.max_lots:g} lots"
     )
+    print(inst.describe())
     print(metrics["header"])
+    print(f"P&L, attribution and fees in {metrics['currency']}" + _at_mark_note(metrics, inst))
     print(format_strategies(metrics))
     tab = format_table(metrics)
     if tab:
-        print("\nFill model x entry latency: total P&L out of sample (fills)")
+        print(f"\nFill model x entry latency: total P&L out of sample in {metrics['currency']} (fills)")
         print(tab)
     for row in metrics["walk_forward"]:
         print(

@@ -30,6 +30,7 @@ from mmenv.calibration.intensity.selection import select_model
 from mmenv.calibration.intensity.tape import IntensityTape
 from mmenv.calibration.trades import TradesAndQuotes
 from mmenv.data.tape import TRADE
+from mmenv.instrument import Instrument
 from mmenv.replay.config import THROUGH_FILLS, parse_queue_model
 from mmenv.replay.engine import ReplayConfig, check_grid_step, tape_lot
 
@@ -88,9 +89,24 @@ def add_replay_settings(parser: argparse.ArgumentParser | Any) -> None:
     )
     g.add_argument("--feed-latency-ms", type=float, default=0.0, help="market data to policy (ms)")
     g.add_argument("--entry-latency-ms", type=float, default=0.0, help="order to book (ms)")
-    g.add_argument("--maker-fee-bps", type=float, default=0.0, help="maker fee, bps of notional (<0: rebate)")
-    g.add_argument("--maker-fee-per-unit", type=float, default=0.0, help="maker fee per unit (<0: rebate)")
-    g.add_argument("--taker-fee-bps", type=float, default=0.0, help="taker fee of the final liquidation, bps")
+    g.add_argument(
+        "--maker-fee-bps",
+        type=float,
+        default=None,
+        help="maker fee, bps of notional (<0: rebate; default: the instrument's, see --instrument)",
+    )
+    g.add_argument(
+        "--maker-fee-per-unit",
+        type=float,
+        default=0.0,
+        help="maker fee per size unit, in the settlement currency (<0: rebate)",
+    )
+    g.add_argument(
+        "--taker-fee-bps",
+        type=float,
+        default=None,
+        help="taker fee of the final liquidation, bps (default: the instrument's)",
+    )
     g.add_argument(
         "--cross", choices=("reprice", "withdraw"), default="reprice", help="post-only crossing rule"
     )
@@ -118,9 +134,19 @@ def queue_model_arg(spec: str) -> str:
     return spec
 
 
-def replay_config(args: argparse.Namespace, *, lot: float, sigma: float) -> ReplayConfig:
+def replay_config(
+    args: argparse.Namespace, *, lot: float, sigma: float, instrument: Instrument | None = None
+) -> ReplayConfig:
     """The :class:`mmenv.replay.engine.ReplayConfig` of the arguments (``lot`` units per order, ``sigma`` per
-    sqrt(second) for the AS quotes)."""
+    sqrt(second) for the AS quotes); the maker and taker fees of ``--maker-fee-bps`` and ``--taker-fee-bps``,
+    else the ``instrument``'s (:class:`mmenv.instrument.Instrument`), else none."""
+
+    def fee(flag: str, field: str) -> float:
+        given = getattr(args, flag, None)
+        if given is not None:
+            return float(given)
+        return float(getattr(instrument, field)) if instrument is not None else 0.0
+
     return ReplayConfig(
         fill_model=args.fill_model,
         **parse_queue_model(getattr(args, "queue_model", "power")),
@@ -130,9 +156,9 @@ def replay_config(args: argparse.Namespace, *, lot: float, sigma: float) -> Repl
         deep_queue=args.deep_queue,
         order_size=lot,
         q_max=lot * args.max_lots,
-        maker_fee_bps=args.maker_fee_bps,
-        maker_fee_per_unit=args.maker_fee_per_unit,
-        taker_fee_bps=args.taker_fee_bps,
+        maker_fee_bps=fee("maker_fee_bps", "maker_fee_bps"),
+        maker_fee_per_unit=getattr(args, "maker_fee_per_unit", 0.0),
+        taker_fee_bps=fee("taker_fee_bps", "taker_fee_bps"),
         feed_latency_s=args.feed_latency_ms * 1e-3,
         entry_latency_s=args.entry_latency_ms * 1e-3,
         cross=args.cross,

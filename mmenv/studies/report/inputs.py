@@ -14,7 +14,7 @@ from mmenv.data.ticks import synthesize_ticks
 from mmenv.studies import sources
 from mmenv.studies.simulation import MODEL_MARKET, market_info
 
-__all__ = ["RISK", "model_info", "real_tapes", "run_bars", "run_ticks"]
+__all__ = ["RISK", "model_info", "real_tapes", "replay_tapes", "run_bars", "run_ticks"]
 
 #: Dimensionless risk aversion gamma k sigma^2 T of every AS / GLFT / optimum in the report (0.6 is gamma =
 #: 0.1 in the AS paper's market).
@@ -43,3 +43,12 @@ def real_tapes(cfg: dict) -> tuple[Path | None, list[sources.TapeSource]]:
     (``cfg["tapes"]``, keyed by their label)."""
     folder, found = sources.study_samples(cfg.get("shared_data"))
     return folder, [*found, *cfg.get("tapes", [])]
+
+
+def replay_tapes(cfg: dict) -> list[sources.TapeSource]:
+    """The tapes the report replays (section VI): the shared samples of
+    :data:`mmenv.studies.sources.REPLAY_SAMPLES` found (:data:`~mmenv.studies.sources.QUICK_REPLAY_SAMPLES`
+    in a quick run: one COIN-M capture), then the tapes given to the report (``cfg["tapes"]``)."""
+    keys = sources.QUICK_REPLAY_SAMPLES if cfg.get("quick") else sources.REPLAY_SAMPLES
+    _, found = sources.study_samples(cfg.get("shared_data"), keys)
+    return [*found, *cfg.get("tapes", [])]

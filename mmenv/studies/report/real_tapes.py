@@ -1,10 +1,13 @@
 """Report section VI (continued): the real-tape backtest on the shared samples and the tapes given to the report.
 
-Each real tape of the run (:func:`mmenv.studies.report.inputs.real_tapes`) is split in two: the strategies are
-calibrated on the first half and replayed on the second by the queue-aware engine
-(:func:`mmenv.studies.tape_backtest.run_study`, the quick settings in quick mode); the part prints the
-calibration, every strategy's out-of-sample scores, the fill-model x latency table and sentences computed from
-them, and stores the metrics under ``rep.metrics["real_data"]`` by the tape's label.
+Each tape the report replays (:func:`mmenv.studies.report.inputs.replay_tapes`: the shared samples, the
+Binance COIN-M inverse perpetuals among them, and the tapes given to the report) is split in two: the
+strategies are calibrated on the first half and replayed on the second by the queue-aware engine
+(:func:`mmenv.studies.tape_backtest.run_study`, the quick settings in quick mode), every amount in the
+instrument's settlement currency (coins for an inverse contract, also shown in the quote currency at the
+last mid); the part prints the calibration, every strategy's out-of-sample scores, the fill-model x latency
+table and sentences computed from them, and stores the metrics under ``rep.metrics["real_data"]`` by the
+tape's label.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from mmenv.studies.common import fmt_number, fmt_value
 from mmenv.studies.report.document import Report
-from mmenv.studies.report.inputs import real_tapes
+from mmenv.studies.report.inputs import replay_tapes
 from mmenv.studies.tape_backtest import default_args, run_study
 
 __all__ = ["real_tapes_markdown", "sec_real_tapes"]
@@ -21,11 +24,11 @@ __all__ = ["real_tapes_markdown", "sec_real_tapes"]
 
 def sec_real_tapes(rep: Report, cfg: dict[str, Any]) -> None:
     """VI (end): the real-tape backtest on each real tape of the run."""
-    _, tapes = real_tapes(cfg)
     samples: dict[str, dict[str, Any]] = {}
     args = default_args(bool(cfg.get("quick")))
-    for src in tapes:
-        m = run_study(src.load(), args)
+    for src in replay_tapes(cfg):
+        tape = src.load()
+        m = run_study(tape, args, instrument=src.instrument_of(tape))
         m.pop("_results")
         samples[src.label] = m
     rep.add(
@@ -34,7 +37,10 @@ def sec_real_tapes(rep: Report, cfg: dict[str, Any]) -> None:
         "replayed on the second half by the queue-aware engine (`mmenv backtest --lobster` / `--trades --quotes`; "
         "fill models and assumptions in the README): their P&L, its attribution, the 1 s markout of their fills, "
         "fill ratio and time at the inventory limit, then the same runs with `trade_through` and `queue` fills "
-        "at each entry latency.\n\n" + real_tapes_markdown(samples)
+        "at each entry latency. Amounts are in the instrument's settlement currency: the quote currency of a "
+        "linear contract, the coin of an inverse one (Binance COIN-M: contracts of a fixed USD face value, "
+        "P&L n c (1/P0 - 1/P1) coins), whose P&L is also given in USD at the last mid.\n\n"
+        + real_tapes_markdown(samples)
     )
     rep.metrics["real_data"] = samples
 
@@ -51,7 +57,7 @@ def real_tapes_markdown(samples: dict[str, dict[str, Any]]) -> str:
     computed from them."""
     if not samples:
         return (
-            "No real-data sample was found (the LOBSTER AMZN and Binance BTCUSDT samples of "
+            "No real-data sample was found (the LOBSTER AMZN, Binance BTCUSDT and COIN-M samples of "
             "`../shared/data`); `mmenv backtest --lobster MSG BOOK` or `--trades T --quotes Q` runs this study."
         )
     parts = []
@@ -63,6 +69,13 @@ def real_tapes_markdown(samples: dict[str, dict[str, Any]]) -> str:
             for k, v in rep.items()
             if (k.startswith("excluded") or k in ("trades_outside_book", "gaps")) and v
         }
+        cur = m.get("currency", "")
+        inst = m.get("instrument") or {}
+        size = (
+            f"contracts of {inst['contract_size']:g} {inst['quote_currency']}"
+            if inst.get("inverse")
+            else "units"
+        )
         parts.append(f"### {name}\n")
         parts.append(
             f"{m['source']}, tick {m['tick']:g}: {m['n_events']:,} events ({m['n_quotes']:,} quotes, {m['n_trades']:,} "
@@ -72,7 +85,9 @@ def real_tapes_markdown(samples: dict[str, dict[str, Any]]) -> str:
             f"({m['in_sample']['n_events']:,} events): A = {c['A_per_s']:.4g} ± {c['A_se']:.2g} /s, "
             f"k = {c['k_per_price']:.4g} ± {c['k_se']:.2g} /price, sigma = {c['sigma_per_sqrt_s']:.4g} ± "
             f"{c['sigma_se']:.2g} price/√s. Out of sample: {oos['n_events']:,} events over {oos['duration_s']:,.1f} s, "
-            f"one lot = {m['lot']:g} units, limit {m['replay']['q_max'] / m['lot']:g} lots. Settings: {m['header']}.\n"
+            f"one lot = {m['lot']:g} {size}, limit {m['replay']['q_max'] / m['lot']:g} lots. Settings: {m['header']}."
+            + (f" Amounts in {cur}." if cur else "")
+            + "\n"
         )
         h = next(iter(next(iter(strat.values()))["markouts_per_unit"]), "1s")
         parts.append(
@@ -84,6 +99,12 @@ def real_tapes_markdown(samples: dict[str, dict[str, Any]]) -> str:
                 f"| {s} | {_money(v['total_pnl'])} | {_money(v['pnl_liquidated'])} | {_money(v['spread_pnl'])} | "
                 f"{_money(v['inventory_pnl'])} | {_money(v['fees'])} | {_money(v['adverse_selection_pnl'])} | "
                 f"{int(v['n_fills']):,} | {fmt_value(v['fill_ratio'])} | {fmt_value(v['time_at_limit'])} |"
+            )
+        if inst.get("inverse"):
+            parts.append(
+                f"\nP&L in {inst['quote_currency']} at the last mid: "
+                + ", ".join(f"{s} {_money(v['total_pnl_quote'])}" for s, v in strat.items())
+                + "."
             )
         table = m["fill_latency_table"]
         cols = [(mod, lat) for mod, rows in table.items() for lat in rows]
@@ -106,28 +127,33 @@ def real_tapes_markdown(samples: dict[str, dict[str, Any]]) -> str:
 
 def _sentences(m: dict[str, Any]) -> list[str]:
     strat = m["strategies"]
+    cur = m.get("currency")
+
+    def money(v: float) -> str:
+        return _money(v) + (f" {cur}" if cur else "")
+
     pnl = {s: v["total_pnl"] for s, v in strat.items()}
     best = max(pnl, key=pnl.get)
     winners = [s for s, v in pnl.items() if v > 0]
     out = [
         f"{len(winners)} of {len(pnl)} strategies made money out of sample"
         + (f" ({', '.join(winners)})" if winners else "")
-        + f"; the best was {best} with {_money(pnl[best])}."
+        + f"; the best was {best} with {money(pnl[best])}."
     ]
     if "as" in strat:
         v = strat["as"]
         if v["spread_pnl"] > 0:
             share = -v["adverse_selection_pnl"] / v["spread_pnl"]
             out.append(
-                f"AS earned {_money(v['spread_pnl'])} of spread over {int(v['n_fills']):,} fills and the "
-                f"markout of its fills was {_money(v['adverse_selection_pnl'])}, {share:.0%} of that spread"
+                f"AS earned {money(v['spread_pnl'])} of spread over {int(v['n_fills']):,} fills and the "
+                f"markout of its fills was {money(v['adverse_selection_pnl'])}, {share:.0%} of that spread"
                 + (" (adverse selection exceeded the spread)." if share > 1 else ".")
             )
         else:
             out.append(
-                f"AS's {int(v['n_fills']):,} fills earned no spread ({_money(v['spread_pnl'])}: at its fills "
+                f"AS's {int(v['n_fills']):,} fills earned no spread ({money(v['spread_pnl'])}: at its fills "
                 "the mid was on average already beyond its quote, which the market went through) and "
-                f"their markout was {_money(v['adverse_selection_pnl'])}."
+                f"their markout was {money(v['adverse_selection_pnl'])}."
             )
     table = m["fill_latency_table"]
     q = table.get("queue", {})
@@ -137,14 +163,14 @@ def _sentences(m: dict[str, Any]) -> list[str]:
         a, b = q[lats[0]]["as"], q[lats[-1]]["as"]
         out.append(
             f"With the queue model, from {lats[0]} to {lats[-1]} of entry latency AS's fills go from "
-            f"{int(a['n_fills']):,} to {int(b['n_fills']):,} and its P&L from {_money(a['total_pnl'])} to "
-            f"{_money(b['total_pnl'])}"
+            f"{int(a['n_fills']):,} to {int(b['n_fills']):,} and its P&L from {money(a['total_pnl'])} to "
+            f"{money(b['total_pnl'])}"
             + (": the fills latency removes were losing ones." if b["total_pnl"] > a["total_pnl"] else ".")
         )
     if "as" in strat and lats and lats[0] in t:
         a, b = t[lats[0]]["as"], q[lats[0]]["as"]
         out.append(
-            f"At {lats[0]}, trade_through gives AS {int(a['n_fills']):,} fills and {_money(a['total_pnl'])}, "
-            f"the queue model {int(b['n_fills']):,} fills and {_money(b['total_pnl'])}."
+            f"At {lats[0]}, trade_through gives AS {int(a['n_fills']):,} fills and {money(a['total_pnl'])}, "
+            f"the queue model {int(b['n_fills']):,} fills and {money(b['total_pnl'])}."
         )
     return out

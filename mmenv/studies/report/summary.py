@@ -239,13 +239,20 @@ def _replays(m: Metrics) -> list[tuple[str, dict, dict]]:
     return out
 
 
+def _cur(m: Metrics, tape: str) -> str:
+    """A space and the currency of a replayed tape's amounts (its instrument's settlement currency), or an
+    empty string when its metrics do not say."""
+    c = ((m.get("real_data") or {}).get(tape) or {}).get("currency")
+    return f" {c}" if c else ""
+
+
 def _replay(m: Metrics) -> str | None:
     reps = _replays(m)
     if not reps:
         return None
     parts = "; ".join(
-        f"{tape}: P&L {a['total_pnl']:,.4g} from {a['spread_pnl']:,.4g} of spread and a 1 s markout of "
-        f"{a['adverse_selection_pnl']:,.4g} over {a['n_fills']:,} fills"
+        f"{tape}: P&L {a['total_pnl']:,.4g}{_cur(m, tape)} from {a['spread_pnl']:,.4g} of spread and a 1 s "
+        f"markout of {a['adverse_selection_pnl']:,.4g} over {a['n_fills']:,} fills"
         for tape, a, _ in reps
     )
     winners = sum(1 for _, _, st in reps for r in st.values() if r.get("total_pnl", 0.0) > 0)
@@ -365,13 +372,18 @@ def conclusions_markdown(m: Metrics) -> str:
         )
     reps = _replays(m)
     if reps:
-        tape, a, _ = max(reps, key=lambda t: t[1]["spread_pnl"])
+        # amounts in different currencies do not compare: the largest spread among the tapes settled in the
+        # currency of the first one
+        first = _cur(m, reps[0][0])
+        tape, a, _ = max((r for r in reps if _cur(m, r[0]) == first), key=lambda t: t[1]["spread_pnl"])
+        c = _cur(m, tape)
         beaten = all(-r[1]["adverse_selection_pnl"] > r[1]["spread_pnl"] for r in reps)
         ev.append(
             "**Real tapes show the same blind spot.** Replayed out of sample with queue-aware fills (section "
-            f"VI), AS's fills on {tape} earn {a['spread_pnl']:,.4g} of spread but mark out at "
-            f"{a['adverse_selection_pnl']:,.4g} one second later, for a P&L of {a['total_pnl']:,.4g}; AS's P&L is "
-            + ", ".join(f"{r[1]['total_pnl']:,.4g} on {r[0]}" for r in reps)
+            f"VI), AS's fills on {tape} earn {a['spread_pnl']:,.4g}{c} of spread but mark out at "
+            f"{a['adverse_selection_pnl']:,.4g}{c} one second later, for a P&L of {a['total_pnl']:,.4g}{c}; AS's "
+            "P&L is "
+            + ", ".join(f"{r[1]['total_pnl']:,.4g}{_cur(m, r[0])} on {r[0]}" for r in reps)
             + (
                 ". On every tape the 1 s markout of the fills exceeds the spread they capture: on real flow "
                 "adverse selection, not inventory, decides the result."
