@@ -513,10 +513,14 @@ def replay(
     feats = None
     if features is not None:
         feats = check_features(features, len(tape) if isinstance(tape, Tape) else None)
-    jit = as_jit_policy(policy)
+    # a compiled policy runs its Python function on the reference path; a strategy with a compiled form
+    # (``jit_policy()``) runs its own ``quote`` there, the reference its compiled form is tested against
+    jit = policy if isinstance(policy, JitPolicy) else None
     rule = None
     if path != "reference":
-        rule = (kn.RULE_JIT, _NO_RULE, jit.name) if jit is not None else compiled_rule(policy)
+        rule = compiled_rule(policy)
+        jit = jit or (as_jit_policy(policy) if rule is None else None)
+        rule = (kn.RULE_JIT, _NO_RULE, _policy_name(policy)) if jit is not None else rule
     if path == "fast" and rule is None:
         raise ValueError(
             "path='fast' needs the AS, symmetric, naive or touch rule or a compiled policy (JitPolicy), "

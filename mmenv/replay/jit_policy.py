@@ -109,12 +109,13 @@ class JitPolicy:
     Attributes:
         fn: the policy function ``fn(state, features, params, memory, out)``, a numba ``njit`` function (or
             a plain function numba can compile).
-        params: its constant parameters, float64 (copied; read only).
+        params: its constant parameters, float64 (copied; read only; NaN and inf allowed, e.g. a withdrawn
+            side in a depth table).
         memory_size: length of its scratch vector ``memory`` (zeros at the start of each replay), >= 0.
         name: the strategy's short name (default: the function's name).
 
     Raises:
-        ValueError: ``fn`` not callable, ``params`` not a 1-D array of finite-or-NaN floats, a negative or
+        ValueError: ``fn`` not callable, ``params`` not a 1-D array of floats, a negative or
             non-integer ``memory_size``, or an empty ``name``.
     """
 
@@ -132,8 +133,6 @@ class JitPolicy:
             raise ValueError(f"params must be a 1-D array of floats, got {self.params!r}") from exc
         if np.ndim(self.params) > 1:
             raise ValueError(f"params must be a 1-D array of floats, got shape {np.shape(self.params)}")
-        if np.isinf(p).any():
-            raise ValueError(f"params must be finite (or NaN), got {p.tolist()!r}")
         p.setflags(write=False)
         object.__setattr__(self, "params", p)
         m = self.memory_size
