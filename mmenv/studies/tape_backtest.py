@@ -51,6 +51,7 @@ from mmenv.analytics.scores import markout_curve, summarize_backtest
 from mmenv.outdir import staged
 from mmenv.replay.config import parse_queue_model
 from mmenv.replay.engine import replay, tape_lot
+from mmenv.replay.mlp_policy import env_features
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.strategies import (
@@ -238,12 +239,17 @@ def _score(res, horizons: tuple[float, ...], episode: float) -> dict[str, Any]:
 
 def ppo_replay(run_dir: Path, tape, cfg) -> Any:
     """Replay a PPO agent trained by ``mmenv train --market replay`` (``run_dir``: its saved agent,
-    :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape`` through the event-clock env (the same engine),
-    deterministic actions."""
+    :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape``, deterministic actions: its MLP compiled into the
+    replay's loop (:func:`mmenv.studies.tape_ppo.compiled_agent`, the event-clock env's observation and
+    action map), else (a policy the compiled form does not cover) through the event-clock env."""
     model, venv = tape_ppo.load_agent(run_dir, tape, cfg)
     env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
-    tape_ppo.play(model, venv, env)
-    return env.result("ppo")
+    try:
+        pol = tape_ppo.compiled_agent(model, venv, env)
+    except ValueError:
+        tape_ppo.play(model, venv, env)
+        return env.result("ppo")
+    return replay(pol, tape, env.unwrapped.config, features=env_features(tape))
 
 
 def _calibration_dict(cal) -> dict[str, float]:
