@@ -3,6 +3,8 @@ tick grid, a lot grid and fees.
 
 Modules: :mod:`~mmenv.replay.config` (the settings, ``ReplayConfig``, the queue models, ``TouchRule``),
 :mod:`~mmenv.replay.kernel` (the compiled event loop), :mod:`~mmenv.replay.engine` (the rules, ``ReplayState``
-and ``replay``) and :mod:`~mmenv.replay.env` (the event-clock Gymnasium env). The tape and its loaders are
+and ``replay``), :mod:`~mmenv.replay.jit_policy` (a policy compiled into the loop, ``JitPolicy``),
+:mod:`~mmenv.replay.mlp_policy` (a trained MLP actor as one) and :mod:`~mmenv.replay.env` (the event-clock
+Gymnasium env). The tape and its loaders are
 :mod:`mmenv.data.tape` and :mod:`mmenv.data.loaders`. Submodules load on first use.
 """

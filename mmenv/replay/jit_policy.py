@@ -1,11 +1,6 @@
 """A policy at kernel speed: a numba function the replay's compiled loop calls at each decision.
 
-A compiled policy is a function
-
-.. code-block:: python
-
-    @njit
-    def policy(state, features, params, memory, out) -> None: ...
+A compiled policy is a numba function ``policy(state, features, params, memory, out) -> None``:
 
 * ``state``: float64[:] (read only), the slots ``J_*`` of this module (price units, seconds, lots):
   :data:`J_TIME` (event time, s since the tape's origin), :data:`J_ELAPSED` (s since the replay started),
@@ -36,7 +31,6 @@ source (``py_func``) with the same arrays, so both paths give the same numbers.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,7 +167,3 @@ def as_jit_policy(policy: Any) -> JitPolicy | None:
         raise ValueError(f"{type(policy).__name__}.jit_policy() must return a JitPolicy or None, got {out!r}")
     return out
 
-
-def no_state() -> np.ndarray:
-    """A state vector of NaN (filled by the loop at each decision)."""
-    return np.full(N_STATE, math.nan)
