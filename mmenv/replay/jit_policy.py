@@ -166,4 +166,3 @@ def as_jit_policy(policy: Any) -> JitPolicy | None:
     if out is not None and not isinstance(out, JitPolicy):
         raise ValueError(f"{type(policy).__name__}.jit_policy() must return a JitPolicy or None, got {out!r}")
     return out
-
