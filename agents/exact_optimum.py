@@ -51,10 +51,12 @@ from typing import Any
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
+from agents.compiled import table_params, table_policy
 from mmenv.config import check_finite, check_positive
 from mmenv.counter_rng import det_exp, det_expm1, det_expm1_array, det_log
 from mmenv.envs.env import build_simulation
 from mmenv.jit import njit
+from mmenv.replay.jit_policy import JitPolicy
 
 __all__ = ["ExactOptimumAgent", "ExactSolution", "exact_optimum_for_env", "solve_exact"]
 
@@ -491,6 +493,16 @@ class ExactOptimumAgent(BasePolicy):
             else int(np.clip(round((q - sol.q_grid[0]) / self.order_size), 0, sol.q_grid.size - 1))
         )
         return float(sol.value[j, i])
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.table_policy` on its depth tables, the
+        same look-up as ``quote``); None for a subclass that changes ``quote``."""
+        if type(self).quote is not ExactOptimumAgent.quote:
+            return None
+        sol = self.solution
+        bid, ask = sol.bid[: sol.n_steps + 1], sol.ask[: sol.n_steps + 1]
+        p = table_params(bid, ask, self.dt, 1, float(sol.q_grid[0]), self.order_size, 0)
+        return JitPolicy(table_policy, params=p, name=self.name)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """Optimal depths at (tau, q) (class docstring)."""

@@ -36,10 +36,12 @@ import numpy as np
 
 from agents.avellaneda_stoikov import AvellanedaStoikovAgent
 from agents.base import BasePolicy, QuoteState
+from agents.compiled import interp_policy
 from agents.exact_optimum import ExactOptimumAgent
 from agents.optimal import GLFTAgent
 from mmenv.config import check_positive
 from mmenv.counter_rng import det_exp, det_log1p, det_log1p_array, det_log_array
+from mmenv.replay.jit_policy import JitPolicy
 
 __all__ = [
     "IntensityASAgent",
@@ -124,6 +126,15 @@ class IntensityASAgent(BasePolicy):
         """The smallest grid depth where delta - (1/gamma) ln(1 + gamma / kappa(delta)) >= target."""
         t = np.asarray(target, dtype=np.float64)
         return np.interp(t, self.lhs, self.grid)
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.interp_policy` on its solved grid);
+        None for a subclass that changes ``quote`` or ``solve``."""
+        if type(self).quote is not IntensityASAgent.quote or type(self).solve is not IntensityASAgent.solve:
+            return None
+        sigma = math.nan if self.sigma is None else float(self.sigma)
+        p = np.concatenate([[self.gamma, sigma, float(self.grid.size)], self.lhs, self.grid])
+        return JitPolicy(interp_policy, params=p, name=self.name)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         sigma = state.sigma if self.sigma is None else self.sigma

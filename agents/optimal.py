@@ -24,9 +24,11 @@ import math
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
+from agents.compiled import glft_policy, table_params, table_policy
 from mmenv.config import check_finite, check_positive
 from mmenv.counter_rng import det_exp, det_exp_array, det_expm1_array, det_log, det_log1p, det_log_array
 from mmenv.jit import njit
+from mmenv.replay.jit_policy import JitPolicy
 
 __all__ = ["CJPAgent", "GLFTAgent", "cjp_generator", "solve_cjp"]
 
@@ -88,18 +90,31 @@ class GLFTAgent(BasePolicy):
         self.gamma, self.A, self.k, self.sigma = float(gamma), float(A), float(k), sigma
         self.q_max, self.order_size = float(q_max), float(order_size)
 
+    def _c1_growth(self) -> tuple[float, float]:
+        """(c1, (1 + x)^(1 + 1/x)) with x = gamma Delta / k (class docstring)."""
+        g, k, d = self.gamma, self.k, self.order_size
+        x = g * d / k
+        if x < 1e-8:  # gamma -> 0 limit: ln(1+x)/x -> 1, (1+x)^(1+1/x) -> e, c2 ~ sqrt(gamma)
+            return 1.0 / k, math.e
+        return det_log1p(x) / (g * d), det_exp((1.0 + 1.0 / x) * det_log1p(x))
+
     def coefficients(self, sigma: np.ndarray | float) -> tuple[float, np.ndarray]:
         """(c1, c2) of the closed form (class docstring) for volatility ``sigma``."""
         g, k, d, a = self.gamma, self.k, self.order_size, self.A
-        x = g * d / k
-        if x < 1e-8:  # gamma -> 0 limit: ln(1+x)/x -> 1, (1+x)^(1+1/x) -> e, c2 ~ sqrt(gamma)
-            c1 = 1.0 / k
-            growth = math.e
-        else:
-            c1 = det_log1p(x) / (g * d)
-            growth = det_exp((1.0 + 1.0 / x) * det_log1p(x))
+        c1, growth = self._c1_growth()
         c2 = np.sqrt(np.square(sigma) * g / (2.0 * a * d * k) * growth)
         return c1, c2
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.glft_policy`) for the replay's loop;
+        None for a subclass that changes ``quote``."""
+        if type(self).quote is not GLFTAgent.quote:
+            return None
+        g, k, d, a = self.gamma, self.k, self.order_size, self.A
+        c1, growth = self._c1_growth()
+        c2 = math.nan if self.sigma is None else float(self.coefficients(self.sigma)[1])
+        p = [c1, c2, g, 2.0 * a * d * k, growth, d, self.q_max]
+        return JitPolicy(glft_policy, params=p, name=self.name)
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """Closed-form depths; +inf on a side whose fill would break the inventory bound."""
@@ -321,6 +336,14 @@ class CJPAgent(BasePolicy):
         """Table look-up of the optimal depths at (tau, q); +inf (withdrawn) at the inventory bound."""
         j, iq = self._index(state.q, state.tau)
         return self.bid_table[j, iq], self.ask_table[j, iq]
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.table_policy` on its depth tables, the
+        same look-up as ``quote``); None for a subclass that changes ``quote``."""
+        if type(self).quote is not CJPAgent.quote or type(self)._index is not CJPAgent._index:
+            return None
+        p = table_params(self.bid_table, self.ask_table, self.dt, 0, 0.0, self.order_size, self.n_q)
+        return JitPolicy(table_policy, params=p, name=self.name)
 
     def value(self, q: float = 0.0, tau: float | None = None) -> float:
         """h(t, q) = (1/k) ln omega(t, q): the optimal expected objective minus X_t + q S_t (price units).

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
+from agents.compiled import pool_policy
 from mmenv.config import check_positive
+from mmenv.replay.jit_policy import JitPolicy
 
 __all__ = ["PassiveAgent"]
 
@@ -46,6 +48,17 @@ class PassiveAgent(BasePolicy):
         if not 0.0 <= fee < 1.0:
             raise ValueError(f"fee must lie in [0, 1), got {fee!r}")
         self.liquidity, self.fee, self.size = float(liquidity), float(fee), float(size)
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.pool_policy`, the pool started at the
+        replay's first mid); None for a subclass that changes ``quote`` or ``pool_prices``."""
+        if (
+            type(self).quote is not PassiveAgent.quote
+            or type(self).pool_prices is not PassiveAgent.pool_prices
+        ):
+            return None
+        p = [self.liquidity, self.liquidity**2, 1.0 - self.fee, self.size]
+        return JitPolicy(pool_policy, params=p, name=self.name)
 
     def pool_prices(self, q: np.ndarray, s0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(bid, ask) prices of the pool at inventory q for a pool started at s0 (price units)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import BasePolicy, QuoteState
+from agents.compiled import trend_policy
 from mmenv.config import check_positive
+from mmenv.replay.jit_policy import JitPolicy
 
 __all__ = ["TrendFollowingAgent"]
 
@@ -34,6 +36,14 @@ class TrendFollowingAgent(BasePolicy):
             raise ValueError(f"lam must lie in (0, 1], got {lam!r}")
         self.half_spread, self.beta, self.lam = float(half_spread), float(beta), float(lam)
         self.reset(1)
+
+    def jit_policy(self) -> JitPolicy | None:
+        """This strategy as a compiled policy (:func:`agents.compiled.trend_policy`, its momentum in the
+        policy's memory); None for a subclass that changes ``quote``."""
+        if type(self).quote is not TrendFollowingAgent.quote:
+            return None
+        p = [self.half_spread, self.beta, self.lam]
+        return JitPolicy(trend_policy, params=p, memory_size=4, name=self.name)
 
     def reset(self, num_paths: int = 1) -> None:
         """Forget the momentum and the last mid of every path."""

@@ -60,6 +60,7 @@ from mmenv.outdir import staged
 from mmenv.replay.accounting import settle
 from mmenv.replay.config import parse_queue_model
 from mmenv.replay.engine import replay, tape_lot
+from mmenv.replay.mlp_policy import env_features
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.strategies import (
@@ -257,12 +258,17 @@ def _pnl(res, instrument: Instrument) -> float:
 
 def ppo_replay(run_dir: Path, tape, cfg) -> Any:
     """Replay a PPO agent trained by ``mmenv train --market replay`` (``run_dir``: its saved agent,
-    :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape`` through the event-clock env (the same engine),
-    deterministic actions."""
+    :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape``, deterministic actions: its MLP compiled into the
+    replay's loop (:func:`mmenv.studies.tape_ppo.compiled_agent`, the event-clock env's observation and
+    action map), else (a policy the compiled form does not cover) through the event-clock env."""
     model, venv = tape_ppo.load_agent(run_dir, tape, cfg)
     env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
-    tape_ppo.play(model, venv, env)
-    return env.result("ppo")
+    try:
+        pol = tape_ppo.compiled_agent(model, venv, env)
+    except ValueError:
+        tape_ppo.play(model, venv, env)
+        return env.result("ppo")
+    return replay(pol, tape, env.unwrapped.config, features=env_features(tape))
 
 
 def _calibration_dict(cal) -> dict[str, float]:
@@ -321,7 +327,10 @@ def run_study(
 
     strategies: dict[str, Any] = {}
     results: dict[str, Any] = {}
-    for name, pol in policies(cal).items():
+    # built once (the CJP tables, the law's grids): every replay starts a policy afresh (reset, or the
+    # compiled policy's zeroed memory), so the table's cells reuse them
+    pols_cal = policies(cal)
+    for name, pol in pols_cal.items():
         t = time.perf_counter()
         res = replay(pol, oos, cfg)
         wall = time.perf_counter() - t
@@ -342,7 +351,7 @@ def run_study(
         for lat in args.replay_latencies_ms:
             c = replace(cfg, **over, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
-            for name, pol in policies(cal).items():
+            for name, pol in pols_cal.items():
                 m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s, inst)
                 row[name] = {key: m[key] for key in TABLE_KEYS}
             table[model][f"{lat:g}ms"] = row

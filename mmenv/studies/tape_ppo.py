@@ -16,10 +16,13 @@ from gymnasium.wrappers import RescaleAction
 
 from agents.ppo import make_episode_stats_callback, make_logger
 from mmenv.replay.env import ReplayEnv
+from mmenv.replay.jit_policy import JitPolicy
+from mmenv.replay.mlp_policy import mlp_jit_policy
 
 __all__ = [
     "MODEL_FILE",
     "NORMALIZATION_FILE",
+    "compiled_agent",
     "load_agent",
     "play",
     "replay_env",
@@ -133,3 +136,51 @@ def play(model, venv, env) -> float:
         obs, r, _, done, _ = env.step(act[0])
         total += r
     return total
+
+
+def compiled_agent(model, venv, env) -> JitPolicy:
+    """A stable-baselines3 PPO ``MlpPolicy`` (``model``) with its observation normaliser (``venv``, a
+    ``VecNormalize``, or None) as a compiled policy for ``env`` (the :class:`ReplayEnv` it acts in, tick
+    actions): its weights exported to arrays (:func:`mmenv.replay.mlp_policy.mlp_jit_policy`), its
+    deterministic action (the Gaussian's mean) evaluated inside the replay's loop. Replay it with
+    ``replay(policy, tape, env.config, features=env_features(tape))``.
+
+    Raises:
+        ValueError: a policy other than an MLP on the flat observation (tanh or ReLU hidden layers), or an
+            env acting in price units.
+    """
+    import torch  # the rl extra
+
+    policy = model.policy
+    base = env.unwrapped
+    if base.action_unit != "tick":
+        raise ValueError("the compiled PPO policy needs an env with action_unit='tick'")
+    extractor = type(policy.features_extractor).__name__
+    if extractor != "FlattenExtractor" or not getattr(policy, "share_features_extractor", True):
+        raise ValueError(f"the compiled PPO policy needs an MlpPolicy (flat observation), got {extractor}")
+    acts = {torch.nn.Tanh: "tanh", torch.nn.ReLU: "relu"}
+    if policy.activation_fn not in acts:
+        raise ValueError(f"the compiled PPO policy supports tanh or ReLU layers, got {policy.activation_fn}")
+    layers = [
+        (m.weight.detach().cpu().numpy(), m.bias.detach().cpu().numpy())
+        for m in policy.mlp_extractor.policy_net
+        if isinstance(m, torch.nn.Linear)
+    ]
+    layers.append(
+        (policy.action_net.weight.detach().cpu().numpy(), policy.action_net.bias.detach().cpu().numpy())
+    )
+    norm = venv is not None and getattr(venv, "norm_obs", False)
+    return mlp_jit_policy(
+        layers,
+        activation=acts[policy.activation_fn],
+        horizon_s=base.config.horizon_s,
+        first_mid=float(base.tape.mid[0]),
+        action_low=model.action_space.low,
+        action_high=model.action_space.high,
+        depth_low_ticks=float(base.action_space.low[0]),
+        depth_high_ticks=float(base.action_space.high[0]),
+        obs_mean=venv.obs_rms.mean if norm else None,
+        obs_var=venv.obs_rms.var if norm else None,
+        epsilon=float(venv.epsilon) if norm else 1e-8,
+        clip_obs=float(venv.clip_obs) if norm else 10.0,
+    )

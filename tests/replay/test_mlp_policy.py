@@ -1,0 +1,91 @@
+"""A PPO MLP policy compiled into the replay's loop (:mod:`mmenv.replay.mlp_policy`): the same depths as the
+torch policy acting in the event-clock env, to float32 tolerance, and the same replay on a real tape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmenv.replay.config import ReplayConfig
+from mmenv.replay.engine import replay
+from mmenv.replay.mlp_policy import env_features, mlp_jit_policy
+
+pytest.importorskip("stable_baselines3")
+
+
+def _agent(tape, cfg, seed=3):
+    """An untrained PPO (random weights, a bias that spreads the depths) with a non-trivial normaliser."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from mmenv.studies import tape_ppo
+
+    venv = VecNormalize(
+        DummyVecEnv([lambda: tape_ppo.replay_env(tape, cfg, episode_s=5.0)]), norm_reward=False
+    )
+    rng = np.random.default_rng(seed)
+    venv.obs_rms.mean = rng.normal(size=8)
+    venv.obs_rms.var = rng.uniform(0.5, 4.0, size=8)
+    venv.training = False
+    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", n_steps=64, batch_size=64)
+    with torch.no_grad():
+        model.policy.action_net.bias[:] = torch.tensor([4.0, 6.0])
+        model.policy.action_net.weight.mul_(400.0)
+    return model, venv
+
+
+@pytest.fixture
+def tape(binance_sample):
+    from mmenv.data.loaders import load_binance
+
+    return load_binance(*binance_sample).slice(0, 6_000)
+
+
+def test_compiled_ppo_quotes_the_torch_policys_depths(tape):
+    from mmenv.studies import tape_ppo
+
+    cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
+    model, venv = _agent(tape, cfg)
+    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
+    pol = tape_ppo.compiled_agent(model, venv, env)
+    feats = env_features(tape)
+    obs, _ = env.reset(seed=0)
+    env.unwrapped.state.set_policy(pol, feats)
+    torch_d, ours = [], []
+    done = False
+    while not done:
+        act, _ = model.predict(venv.normalize_obs(obs[None, :]), deterministic=True)
+        a = np.clip(np.asarray(act[0], dtype=np.float64), 0.5, 50.0) * tape.tick
+        torch_d.append(a)
+        ours.append(env.unwrapped.state.jit_decide(pol))
+        obs, _, _, done, _ = env.step(act[0])
+    torch_d, ours = np.array(torch_d), np.array(ours)
+    assert len(ours) > 500 and np.ptp(ours[:, 0]) > 3 * tape.tick  # the depths move
+    np.testing.assert_allclose(ours, torch_d, rtol=2e-6, atol=1e-9)
+    # the whole replay in the compiled loop: the env's records
+    want = env.unwrapped.result("ppo")
+    got = replay(pol, tape, env.unwrapped.config, features=feats)
+    assert got.n_decisions == want.n_decisions
+    np.testing.assert_array_equal(got.fills["price"], want.fills["price"])
+    np.testing.assert_array_equal(got.states["equity"], want.states["equity"])
+
+
+def test_bad_layers_are_named():
+    w = [(np.zeros((4, 8)), np.zeros(4)), (np.zeros((2, 4)), np.zeros(2))]
+    kw = dict(
+        activation="tanh",
+        horizon_s=60.0,
+        first_mid=100.0,
+        action_low=[-1, -1],
+        action_high=[1, 1],
+        depth_low_ticks=0.5,
+        depth_high_ticks=50.0,
+    )
+    assert mlp_jit_policy(w, **kw).name == "ppo"
+    with pytest.raises(ValueError, match="layer 1"):
+        mlp_jit_policy([w[0], (np.zeros((2, 5)), np.zeros(2))], **kw)
+    with pytest.raises(ValueError, match="2 outputs"):
+        mlp_jit_policy(w[:1], **kw)
+    with pytest.raises(ValueError, match="activation"):
+        mlp_jit_policy(w, **{**kw, "activation": "gelu"})
