@@ -12,7 +12,9 @@ one column per signal of :class:`FeatureSpec`. Each column (units, bounds, norma
   ``G(I, S)`` of Stoikov 2018 ("The micro-price: a high-frequency estimator of future prices", Quant.
   Finance 18(12), eq. 8: ``P_micro = M + G(I, S)``), in ticks, read from the in-sample table
   (:func:`mmenv.signals.microprice.fit_microprice`) at the imbalance bucket and spread (ticks) of event i;
-  clipped to ``[-S/2, S/2]`` (the micro-price lies inside the spread).
+  bounded by the table's largest ``|G*|``. Not clipped to the spread: on a tape whose mid jumps several
+  ticks at once (the crypto samples), the expected next mid lies outside the spread, and a policy that
+  needs a price inside it clips it itself.
 * ``ofi_<W>s``: the order-flow imbalance of Cont, Kukanov & Stoikov 2014 ("The price impact of order book
   events", J. Financial Econometrics 12(1), eq. 2): per event ``e_n = 1{P^B_n >= P^B_{n-1}} q^B_n
   - 1{P^B_n <= P^B_{n-1}} q^B_{n-1} - 1{P^A_n <= P^A_{n-1}} q^A_n + 1{P^A_n >= P^A_{n-1}} q^A_{n-1}``
@@ -169,8 +171,7 @@ def feature_kernel(
             sc = min(s, micro_g.shape[1])
             ib = bid_qty[i] / (bid_qty[i] + ask_qty[i])
             b = min(int(ib * n_imb), n_imb - 1)
-            g = micro_g[b, sc - 1]
-            out[i, c] = min(0.5 * s, max(-0.5 * s, g))
+            out[i, c] = micro_g[b, sc - 1]
         c += 1
     e = ofi_events(bid_px, bid_qty, ask_px, ask_qty)
     ae = np.abs(e)

