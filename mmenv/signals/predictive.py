@@ -25,7 +25,7 @@ import numpy as np
 
 from mmenv.data.tape import Tape
 
-__all__ = ["IMBALANCE_EDGES", "future_mid_moves", "markout_by_bucket", "predictive_power"]
+__all__ = ["IMBALANCE_EDGES", "fit_line", "future_mid_moves", "markout_by_bucket", "predictive_power"]
 
 #: Bucket edges of a signal in [-1, 1] (imbalance, order-flow imbalance, trade-sign flow) for the markout
 #: breakdown: five buckets, strongly against us ... strongly for us.
@@ -50,7 +50,7 @@ def future_mid_moves(tape: Tape, horizons_s: tuple[float, ...] | list[float]) ->
     return out
 
 
-def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(a, b) of the least-squares line y = a + b x (b = 0 for a constant x)."""
     xm, ym = x.mean(), y.mean()
     vx = float(np.mean((x - xm) ** 2))
@@ -99,7 +99,7 @@ def predictive_power(
             if xi.size < 2 or xo.size < 2:
                 per[f"{h:g}s"] = row
                 continue
-            a, b = _line(xi, yi)
+            a, b = fit_line(xi, yi)
             ybar = yi.mean()
             sst_in, sst_out = float(np.sum((yi - ybar) ** 2)), float(np.sum((yo - ybar) ** 2))
             row["intercept"], row["slope"] = a, b

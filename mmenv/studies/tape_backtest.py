@@ -50,16 +50,19 @@ import numpy as np
 from mmenv.analytics.scores import markout_curve, summarize_backtest
 from mmenv.outdir import staged
 from mmenv.replay.config import parse_queue_model
-from mmenv.replay.engine import replay, tape_lot
+from mmenv.replay.engine import tape_lot
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.strategies import (
+    SIGNAL_STRATEGIES,
     TAPE_DEFAULT,
     TAPE_STRATEGIES,
     gamma_per_lot,
     law_policies,
+    signal_policies,
     tape_policies,
 )
+from mmenv.studies.tape_signals import TapeSignals, format_buckets, imbalance_breakdown, replay_policy
 from mmenv.studies.tapes import (
     add_replay_settings,
     calibrate_tape,
@@ -284,9 +287,13 @@ def run_study(
     }
     law = select_law(ins) if {"as", "glft"} & set(names) else None
     law_notes: list[str] = []
+    sig = TapeSignals.build(tape, ins, oos, fit=bool(set(SIGNAL_STRATEGIES) & set(names)))
 
     def policies(c: Any, **over: Any) -> dict[str, Any]:
         pols = tape_policies(names, c, **{**kw, **over}, offset_ticks=offset)
+        if sig.fit is not None:
+            pols.update(signal_policies(names, c, sig.fit, sig.features, **{**kw, **over}, tick=tape.tick))
+        pols = {n: pols[n] for n in names if n in pols}
         try:
             extra = law_policies(law, c, **{**kw, **over})
         except ValueError as exc:  # a law that does not decay where the quotes would sit
@@ -298,15 +305,19 @@ def run_study(
     results: dict[str, Any] = {}
     for name, pol in policies(cal).items():
         t = time.perf_counter()
-        res = replay(pol, oos, cfg)
+        res = replay_policy(pol, oos, cfg)
         wall = time.perf_counter() - t
         m = _score(res, horizons, args.replay_horizon_s)
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
+        m["imbalance_buckets"] = imbalance_breakdown(res, sig.features, sig.names, horizons[0])
         strategies[name], results[name] = m, res
         say(f"{name}: {m['total_pnl']:.4g} over {res.n_events:,} events ({wall:.2f} s)")
     if getattr(args, "ppo_run", None) is not None:
         res = ppo_replay(Path(args.ppo_run), oos, cfg)
         strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s), res
+        strategies["ppo"]["imbalance_buckets"] = imbalance_breakdown(
+            res, sig.features, sig.names, horizons[0]
+        )
         say(f"ppo: {strategies['ppo']['total_pnl']:.4g}")
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     columns = {"trade_through": {"fill_model": "trade_through"}, "queue": {"fill_model": "queue"}}
@@ -318,7 +329,7 @@ def run_study(
             c = replace(cfg, **over, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
             for name, pol in policies(cal).items():
-                m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s)
+                m = _score(replay_policy(pol, oos, c), horizons, args.replay_horizon_s)
                 row[name] = {key: m[key] for key in TABLE_KEYS}
             table[model][f"{lat:g}ms"] = row
         say(f"table: {model} done")
@@ -334,8 +345,14 @@ def run_study(
             cal_j = calibrator(wins[j - 1])
             c = replace(cfg, sigma=float(cal_j.sigma))
             pols = tape_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
+            sig_j = (
+                TapeSignals.build(tape, wins[j - 1], wins[j]) if set(SIGNAL_STRATEGIES) & set(names) else None
+            )
+            if sig_j is not None:
+                kw_j = {**kw, "s0": float(wins[j].mid[0])}
+                pols.update(signal_policies(names, cal_j, sig_j.fit, sig_j.features, **kw_j, tick=tape.tick))
             row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
-            row["total_pnl"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+            row["total_pnl"] = {n: replay_policy(p, wins[j], c).pnl for n, p in pols.items()}
             e = rolls[j - 1]
             if rolling:
                 row["rolling_calibration"] = None
@@ -349,7 +366,10 @@ def run_study(
                 }
                 c = replace(cfg, sigma=float(e.sigma))
                 pols = tape_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
-                row["total_pnl_rolling"] = {n: replay(p, wins[j], c).pnl for n, p in pols.items()}
+                if sig_j is not None:
+                    kw_j = {**kw, "s0": float(wins[j].mid[0])}
+                    pols.update(signal_policies(names, e, sig_j.fit, sig_j.features, **kw_j, tick=tape.tick))
+                row["total_pnl_rolling"] = {n: replay_policy(p, wins[j], c).pnl for n, p in pols.items()}
             walk.append(row)
         if rolling:
             paired = [r for r in walk if "total_pnl_rolling" in r]
@@ -388,6 +408,8 @@ def run_study(
         "walk_forward": walk,
         "walk_forward_calibrator": getattr(args, "calibrator", "fixed"),
         "walk_forward_comparison": comparison,
+        "signal_fit": None if sig.fit is None else sig.fit.to_dict(),
+        "signal_power": sig.predictive(ins, oos, horizons),
         "selected_law": None
         if law is None
         else {"model": law.name, "params": law.params, "se": law.se, "notes": sorted(set(law_notes))},
@@ -468,6 +490,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(metrics["header"])
     print(format_strategies(metrics))
+    buckets = format_buckets(metrics["strategies"])
+    if buckets:
+        h = args.markouts[0]
+        print(
+            f"\nMarkout per unit at {h:g} s by the touch imbalance at fill time, seen from our side "
+            "(side x imbalance; negative: against us) (fills)"
+        )
+        print(buckets)
     tab = format_table(metrics)
     if tab:
         print("\nFill model x entry latency: total P&L out of sample (fills)")
