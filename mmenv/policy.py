@@ -64,6 +64,8 @@ class QuoteState(NamedTuple):
         s0: mid at the start of the episode.
         book: the top of the book (:class:`TopOfBook`), on a tape replay only, else None.
         orders: the policy's resting orders (:class:`OwnOrders`), on a tape replay only, else None.
+        features: on a tape replay given a feature matrix (``replay(..., features=M)``), the row of M at the
+            decision's event (float64, computed from the tape alone), else None.
     """
 
     q: np.ndarray
@@ -73,6 +75,7 @@ class QuoteState(NamedTuple):
     s0: np.ndarray
     book: TopOfBook | None = None
     orders: OwnOrders | None = None
+    features: np.ndarray | None = None
 
 
 def state_from_obs(obs: np.ndarray, s0: float | np.ndarray) -> QuoteState:

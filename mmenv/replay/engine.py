@@ -90,15 +90,18 @@ from mmenv.policy import OwnOrders, QuoteState, TopOfBook
 from mmenv.records import FILL_DTYPE, STATE_DTYPE, Recorder
 from mmenv.replay import kernel as kn
 from mmenv.replay.config import DECIDE_ON, FILL_MODELS, QUEUE_MODELS, ReplayConfig, TouchRule
+from mmenv.replay.jit_policy import N_STATE, JitPolicy, as_jit_policy, compiled_callback
 from mmenv.sim.quote_rules import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule
 
 __all__ = [
     "DECIDE_ON",
     "FILL_MODELS",
     "QUEUE_MODELS",
+    "JitPolicy",
     "ReplayConfig",
     "ReplayState",
     "TouchRule",
+    "check_features",
     "check_grid_step",
     "compiled_rule",
     "replay",
@@ -142,6 +145,42 @@ class ReplayState:
     fills: Recorder
     states: Recorder
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The compiled policy's arrays (:mod:`mmenv.replay.jit_policy`): callback, features (rows x n), params,
+    #: memory, state vector, depths. Without one: the never-called :func:`kernel.no_policy` and empty arrays.
+    pfn: Any = None
+    feats: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
+    pprm: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pmem: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    jst: np.ndarray = field(default_factory=lambda: np.full(N_STATE, math.nan))
+    jout: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    def __post_init__(self) -> None:
+        if self.pfn is None:
+            self.pfn = compiled_callback(kn.no_policy)
+
+    def set_policy(self, policy: JitPolicy | None, features: np.ndarray | None) -> None:
+        """Give the loop a compiled policy (fresh memory) and the feature matrix (None: no features)."""
+        if policy is not None:
+            self.pfn = policy.callback()
+            self.pprm = np.array(policy.params, dtype=np.float64)  # writable: the callback type
+            self.pmem = policy.new_memory()
+        if features is not None:
+            self.feats = features
+
+    def features_row(self) -> np.ndarray | None:
+        """The feature row at the last event (None without features)."""
+        if self.feats.shape[1] == 0:
+            return None
+        return self.feats[min(int(self.ist[kn.I_EV]) - 1, self.feats.shape[0] - 1)]
+
+    def jit_decide(self, policy: JitPolicy) -> tuple[float, float]:
+        """The reference path's call of a compiled policy: the loop's state vector, the policy's Python
+        function on the same arrays; returns its depths."""
+        kn.fill_policy_state(self.jst, self.st, self.ist, self.prm)
+        row = self.feats[min(int(self.ist[kn.I_EV]) - 1, self.feats.shape[0] - 1)]
+        self.jout[:] = math.nan
+        policy.py_func(self.jst, row, self.pprm, self.pmem, self.jout)
+        return float(self.jout[0]), float(self.jout[1])
 
     @classmethod
     def new(
@@ -242,7 +281,8 @@ class ReplayState:
 
     def policy_state(self, s0: float) -> QuoteState:
         """What a policy sees at a decision (:class:`mmenv.policy.QuoteState`, one path): inventory in lots
-        of ``order_size``, tau, mid, sigma, ``s0``, the top of the book and our resting orders."""
+        of ``order_size``, tau, mid, sigma, ``s0``, the top of the book, our resting orders and the feature
+        row at the decision's event (None without features)."""
         cfg = self.config
         tau = cfg.horizon_s - (self.elapsed_s % cfg.horizon_s)
         bb, bq, ba, aq = self.book
@@ -255,6 +295,7 @@ class ReplayState:
             s0=one(s0),
             book=TopOfBook(bid=bb, bid_size=bq, ask=ba, ask_size=aq, tick=self.tick, lot=self.lot),
             orders=self.orders,
+            features=self.features_row(),
         )
 
     def run(self, chunk: Tape, i: int, code: int, rp: np.ndarray) -> int:
@@ -283,6 +324,12 @@ class ReplayState:
                 self.pq_t,
                 self.pq_s,
                 self.pq_l,
+                self.pfn,
+                self.feats,
+                self.pprm,
+                self.pmem,
+                self.jst,
+                self.jout,
             )
             self._sync()
             if self.ist[kn.I_NEED]:
@@ -406,11 +453,32 @@ def compiled_rule(policy: Any) -> tuple[int, np.ndarray, str] | None:
     return code, rule.packed(), rule.name
 
 
+def check_features(features: Any, n_events: int | None) -> np.ndarray:
+    """The feature matrix of a replay as float64, C-contiguous, one row per tape event.
+
+    Raises:
+        ValueError: not a 2-D array of numbers, or (when the tape's length is known) a row count other than
+            the tape's number of events.
+    """
+    try:
+        m = np.ascontiguousarray(features, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"features must be a 2-D array of floats, got {type(features).__name__}") from exc
+    if m.ndim != 2:
+        raise ValueError(f"features must be a 2-D array (events x features), got shape {m.shape}")
+    if n_events is not None and m.shape[0] != n_events:
+        raise ValueError(f"features has {m.shape[0]} rows, not one per tape event ({n_events})")
+    if m.shape[0] == 0:
+        raise ValueError("features has no rows")
+    return m
+
+
 def replay(
     policy: Any,
     tape: Tape | Iterable[Tape],
     config: ReplayConfig | None = None,
     *,
+    features: np.ndarray | None = None,
     tick: float | None = None,
     lot: float | None = None,
     path: str = "auto",
@@ -420,38 +488,57 @@ def replay(
     """Replay ``policy`` on ``tape`` (see the module docstring); returns the records and counters.
 
     Args:
-        policy: a :class:`mmenv.backtest.QuoteRule`, a :class:`TouchRule` or an :class:`agents.base.Policy`
-            (the AS, symmetric, naive and touch agents run compiled unless ``path="reference"``).
+        policy: a :class:`mmenv.backtest.QuoteRule`, a :class:`TouchRule`, a compiled policy
+            (:class:`mmenv.replay.jit_policy.JitPolicy`, or a policy whose ``jit_policy()`` gives one) or an
+            :class:`agents.base.Policy` (the AS, symmetric, naive and touch agents and every policy with a
+            compiled form run compiled unless ``path="reference"``).
         tape: a :class:`Tape` (cut into chunks of ``config.chunk_size``) or an iterable of chunks.
-        config: :class:`ReplayConfig`. tick: the price tick (default: the tape's). lot: the size step
-            (default: the tape's ``lot``, else inferred from its sizes, :func:`tape_lot`); ``order_size`` must
-            be a whole number of lots.
-        path: "auto", "fast" (compiled rule) or "reference" (the policy called from Python at each decision).
+        config: :class:`ReplayConfig`.
+        features: float64 (events x n) matrix, one row per tape event, computed from the tape alone; a
+            compiled policy reads the row of the decision's event, a Python policy ``QuoteState.features``.
+        tick: the price tick (default: the tape's). lot: the size step (default: the tape's ``lot``, else
+            inferred from its sizes, :func:`tape_lot`); ``order_size`` must be a whole number of lots.
+        path: "auto", "fast" (compiled rule or policy) or "reference" (the policy called from Python at each
+            decision; a compiled policy's Python function).
         observe: optional callback at each decision on the reference path (for tests and tracing).
         spill_dir: records spilled to ``spill_dir/{fills,states}.bin`` and returned as memory maps (flat memory).
+
+    Raises:
+        ValueError: a bad ``path``, ``path="fast"`` for a policy without a compiled form, a feature matrix
+            that is not one row per event, or what the loop rejects (events out of order, crossed quotes).
     """
     cfg = ReplayConfig() if config is None else config
     if path not in ("auto", "fast", "reference"):
         raise ValueError(f"path must be 'auto', 'fast' or 'reference', got {path!r}")
-    rule = compiled_rule(policy) if path != "reference" else None
+    feats = None
+    if features is not None:
+        feats = check_features(features, len(tape) if isinstance(tape, Tape) else None)
+    jit = as_jit_policy(policy)
+    rule = None
+    if path != "reference":
+        rule = (kn.RULE_JIT, _NO_RULE, jit.name) if jit is not None else compiled_rule(policy)
     if path == "fast" and rule is None:
         raise ValueError(
-            f"path='fast' needs the AS, symmetric, naive or touch rule, got {type(policy).__name__}"
+            "path='fast' needs the AS, symmetric, naive or touch rule or a compiled policy (JitPolicy), "
+            f"got {type(policy).__name__}"
         )
     chunks = iter_chunks(tape, cfg.chunk_size)
     state = None
     if rule is not None:
         code, rp, name = rule
     else:
-        code, rp = -1, np.array([0.0, 1.0, math.nan, 0.0, 1.0])
-        if isinstance(policy, QuoteRule):
+        code, rp = -1, _NO_RULE
+        if jit is not None:
+            policy = jit
+        elif isinstance(policy, QuoteRule):
             policy = policy.to_policy()
         elif isinstance(policy, TouchRule):
             raise ValueError(
                 "a TouchRule runs in the compiled loop only; use agents.TouchAgent on the reference path"
             )
         name = _policy_name(policy)
-        policy.reset(1)
+        if jit is None:
+            policy.reset(1)
     s0 = None
     for chunk in chunks:
         if state is None:
@@ -461,15 +548,26 @@ def replay(
                 lot if lot is not None else tape_lot(tape if isinstance(tape, Tape) else chunk),
                 spill_dir=spill_dir,
             )
+            state.set_policy(jit, feats)
         i = 0
         while i < len(chunk):
             i = state.run(chunk, i, code, rp)
             if code < 0 and state.ist[kn.I_NEED]:
                 if observe is not None:
                     observe(state)
+                if jit is not None:
+                    db, da = state.jit_decide(jit)
+                    state.submit(db, da)
+                    continue
                 s0 = state.mid if s0 is None else s0
                 db, da = policy.quote(state.policy_state(s0))
                 state.submit(float(np.asarray(db).reshape(-1)[0]), float(np.asarray(da).reshape(-1)[0]))
     if state is None:
         raise ValueError("the tape has no events")
+    if feats is not None and feats.shape[0] != state.n_events:
+        raise ValueError(f"features has {feats.shape[0]} rows, not one per tape event ({state.n_events})")
     return state.finish(name)
+
+
+#: The rule parameters given to the loop when no rule runs (``rp[2]`` NaN: the configuration's sigma).
+_NO_RULE = np.array([0.0, 1.0, math.nan, 0.0, 1.0])

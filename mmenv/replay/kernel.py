@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 from mmenv.jit import njit
+from mmenv.replay import jit_policy as jp
 from mmenv.replay.config import (
     P_ATPX,
     P_CANCEL,
@@ -51,7 +52,18 @@ from mmenv.replay.config import (
 from mmenv.sim.fills import match_and_settle
 from mmenv.sim.quote_rules import rule_depths
 
-__all__ = ["N_IST", "N_ST", "QUEUE_CAP", "RULE_TOUCH", "run_events", "submit_decision", "touch_depths"]
+__all__ = [
+    "N_IST",
+    "N_ST",
+    "QUEUE_CAP",
+    "RULE_JIT",
+    "RULE_TOUCH",
+    "fill_policy_state",
+    "no_policy",
+    "run_events",
+    "submit_decision",
+    "touch_depths",
+]
 
 # float state
 (S_Q, S_CASH, S_BB, S_BQ, S_BA, S_AQ, S_BBL, S_BAL, S_ERR_A, S_ERR_B) = range(10)
@@ -62,7 +74,9 @@ O_LVL, O_LEFT, O_AHEAD, O_LQTY, O_TRADED, O_SENT = range(6)
 #: Levels remembered per side: the earlier bests the best has since moved inward from (level, lots last shown).
 MEM = 8
 S_MEM = S_ORDER + 12  # per side s: MEM levels from S_MEM + 2 MEM s, then MEM sizes (NaN: empty)
-N_ST = S_MEM + 4 * MEM
+#: The mid at the first decision (NaN before it): the compiled policy's ``J_S0``.
+S_S0 = S_MEM + 4 * MEM
+N_ST = S_S0 + 1
 # int state
 (I_EV, I_NF, I_NS, I_SINCE, I_ERR, I_ERR_EV, I_NDEC, I_NQUOTED, I_STARTED, I_QHEAD, I_QCOUNT, I_T0, I_LAST_T, I_NEED,
  I_COUNT, I_PEND0, I_PEND1, I_NEXT_DEC, I_NREPRICED, I_NWITHDRAWN, I_NORDERS, I_DUE) = range(22)  # fmt: skip
@@ -75,6 +89,14 @@ NEVER_SENT = -2.0
 Q_RISK_AVERSE, Q_POWER, Q_LOG, Q_FIXED = 0, 1, 2, 3
 #: The code of the fixed-offset touch rule (``rp[0]``: the offset in ticks behind the best on each side).
 RULE_TOUCH = 16
+#: The code of a compiled policy (:mod:`mmenv.replay.jit_policy`), called through the loop's ``pfn``.
+RULE_JIT = 32
+
+
+def no_policy(state, features, params, memory, out) -> None:
+    """The compiled policy the loop is given when it runs a rule or an external policy: never called."""
+    out[0] = math.nan
+    out[1] = math.nan
 
 
 @njit(cache=True, inline="always")
@@ -347,15 +369,59 @@ def _on_quote(st, prm, s: int, moved: bool) -> None:
     # deeper than the best: unseen; the last size seen and the trades there are kept until it is the best
 
 
+@njit(cache=True)
+def fill_policy_state(jst, st, ist, prm) -> None:
+    """The state vector of a compiled policy (:mod:`mmenv.replay.jit_policy`, slots ``J_*``) at a decision
+    after the events stamped ``ist[I_LAST_T]``; sets the start mid ``st[S_S0]`` at the first decision.
+
+    The loop and the reference path both call this function, so a policy sees the same numbers on both.
+    """
+    t = ist[I_LAST_T]
+    tsec = (t - ist[I_T0]) * 1e-9
+    horizon = prm[P_HORIZON]
+    mid = 0.5 * (st[S_BB] + st[S_BA])
+    if st[S_S0] != st[S_S0]:
+        st[S_S0] = mid
+    tick, size = prm[P_TICK], prm[P_SIZE]
+    jst[jp.J_TIME] = t * 1e-9
+    jst[jp.J_ELAPSED] = tsec
+    jst[jp.J_TAU] = horizon - (tsec % horizon)
+    jst[jp.J_MID] = mid
+    jst[jp.J_BID], jst[jp.J_BID_SIZE] = st[S_BB], st[S_BQ]
+    jst[jp.J_ASK], jst[jp.J_ASK_SIZE] = st[S_BA], st[S_AQ]
+    jst[jp.J_TICK], jst[jp.J_LOT] = tick, prm[P_LOT]
+    jst[jp.J_Q] = st[S_Q] / size
+    jst[jp.J_Q_MAX] = prm[P_QMAX] / size
+    jst[jp.J_SIGMA] = prm[P_SIGMA]
+    jst[jp.J_S0] = st[S_S0]
+    for s in range(2):
+        o = S_ORDER + 6 * s
+        left = st[o + O_LEFT]
+        j = jp.J_OWN_BID + 2 * s
+        jst[j] = st[o + O_LVL] * tick if left > 0.0 else math.nan
+        jst[j + 1] = left * prm[P_LOT] / size if left > 0.0 else 0.0
+    jst[jp.J_BID_IN_FLIGHT] = ist[I_PEND0]
+    jst[jp.J_ASK_IN_FLIGHT] = ist[I_PEND1]
+
+
 @njit(cache=True, inline="always")
-def _decide(st, ist, prm, pq_t, pq_s, pq_l, code: int, rp, sigma: float) -> bool:
-    """The compiled rule's decision after the events stamped ``ist[I_LAST_T]``; True on error."""
+def _decide(
+    st, ist, prm, pq_t, pq_s, pq_l, code: int, rp, sigma: float, pfn, feats, pprm, pmem, jst, jout
+) -> bool:
+    """The compiled rule's (or policy's) decision after the events stamped ``ist[I_LAST_T]``; True on error."""
     t = ist[I_LAST_T]
     tsec = (t - ist[I_T0]) * 1e-9
     horizon = prm[P_HORIZON]
     tau = horizon - (tsec % horizon)
     mid = 0.5 * (st[S_BB] + st[S_BA])
-    if code == RULE_TOUCH:
+    if code == RULE_JIT:
+        fill_policy_state(jst, st, ist, prm)
+        row = min(ist[I_EV] - 1, feats.shape[0] - 1)
+        jout[0] = math.nan
+        jout[1] = math.nan
+        pfn(jst, feats[row], pprm, pmem, jout)
+        db, da = jout[0], jout[1]
+    elif code == RULE_TOUCH:
         db, da = touch_depths(rp[0], prm[P_TICK], st[S_BB], st[S_BA], mid)
     else:
         db, da = rule_depths(code, rp, st[S_Q] / prm[P_SIZE], tau, mid, sigma)
@@ -384,13 +450,20 @@ def run_events(
     pq_t,
     pq_s,
     pq_l,
+    pfn,
+    feats,
+    pprm,
+    pmem,
+    jst,
+    jout,
 ):
     """Run the loop of the module docstring from event ``i0``; return where it stopped.
 
     Stops at the end of the chunk, when a record buffer is nearly full, on an error, or (``code < 0``,
     external policy) before the first event after a decision point's timestamp (``ist[I_NEED] = 1``: the
     policy decides on the state after every event stamped with that time, then the loop resumes at the
-    returned index).
+    returned index). ``code == RULE_JIT``: the compiled policy ``pfn`` decides (parameters ``pprm``, scratch
+    ``pmem``, state vector ``jst``, depths ``jout``, features row ``feats[event]``).
     """
     n = time.shape[0]
     cap_f, cap_s = fills.shape[0], states.shape[0]
@@ -420,7 +493,9 @@ def run_events(
                 if code < 0:
                     ist[I_NEED] = 1
                     return i
-                if _decide(st, ist, prm, pq_t, pq_s, pq_l, code, rp, sigma):
+                if _decide(
+                    st, ist, prm, pq_t, pq_s, pq_l, code, rp, sigma, pfn, feats, pprm, pmem, jst, jout
+                ):
                     return i
         else:
             ist[I_STARTED] = 1
