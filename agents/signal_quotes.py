@@ -32,6 +32,21 @@ import numpy as np
 
 from agents.base import BasePolicy, QuoteState
 from mmenv.jit import njit
+from mmenv.replay.jit_policy import (
+    J_ASK,
+    J_ASK_SIZE,
+    J_BID,
+    J_BID_SIZE,
+    J_LOT,
+    J_MID,
+    J_Q,
+    J_S0,
+    J_SIGMA,
+    J_TAU,
+    J_TICK,
+    N_STATE,
+    JitPolicy,
+)
 
 __all__ = [
     "AS_MICRO_PARAMS",
@@ -42,12 +57,6 @@ __all__ = [
     "glft_micro_policy",
     "imbalance_policy",
 ]
-
-# The replay's state slots (mmenv.replay.jit_policy, in its order; slots are never reordered).
-(J_TIME, J_ELAPSED, J_TAU, J_MID, J_BID, J_BID_SIZE, J_ASK, J_ASK_SIZE, J_TICK, J_LOT, J_Q, J_Q_MAX,
- J_SIGMA, J_S0, J_OWN_BID, J_OWN_BID_LEFT, J_OWN_ASK, J_OWN_ASK_LEFT, J_BID_IN_FLIGHT,
- J_ASK_IN_FLIGHT) = range(20)  # fmt: skip
-N_STATE = 20
 
 #: Parameters of :func:`as_micro_policy`: gamma (1 / price, per lot), the liquidity term (2/gamma)
 #: ln(1 + gamma/k) (price), the column of ``micro_ticks`` in the features (-1: the mid).
@@ -119,15 +128,16 @@ _PARAMS = {"as-micro": AS_MICRO_PARAMS, "glft-micro": GLFT_MICRO_PARAMS, "imbala
 class SignalQuotes(BasePolicy):
     """One of the signal-aware strategies (module docstring) with its parameters.
 
-    On a tape replay the engine calls the compiled function with the feature row of the decision's event
-    (:meth:`jit_policy`); :meth:`quote` calls the same function's Python source from a
-    :class:`mmenv.policy.QuoteState` and the feature row (``state.features`` when the replay passes it,
-    else the row :meth:`observe` last selected from ``features``).
+    On a tape replay (``replay(policy, tape, cfg, features=policy.features)``) the engine calls the
+    compiled function inside its loop with the feature row of the decision's event (:meth:`jit_policy`);
+    :meth:`quote` calls the same function's Python source from a :class:`mmenv.policy.QuoteState` with its
+    ``features`` row (a Python caller such as the event-clock env).
 
     Args:
         name: ``as-micro``, ``glft-micro`` or ``imbalance``. params: the named parameters
             (:data:`AS_MICRO_PARAMS`, :data:`GLFT_MICRO_PARAMS`, :data:`IMBALANCE_PARAMS`), finite (theta
-            may be NaN: never withdraw). features: the tape's feature matrix (rows x n), for :meth:`quote`.
+            may be NaN: never withdraw). features: the feature matrix of the tape it is built to replay
+            (rows x n, the columns its parameters index), carried for the caller of the replay.
         fit: how the parameters were fitted (reported with the strategy). s0: see :class:`BasePolicy`.
 
     Raises:
@@ -158,17 +168,10 @@ class SignalQuotes(BasePolicy):
         self.param_dict = {k: float(params[k]) for k in _PARAMS[name]}
         self.fit = dict(fit or {})
         self.features = None if features is None else np.ascontiguousarray(features, dtype=np.float64)
-        self._row = 0
 
-    def jit_policy(self) -> Any:
+    def jit_policy(self) -> JitPolicy:
         """The compiled form for the replay loop (:class:`mmenv.replay.jit_policy.JitPolicy`)."""
-        from mmenv.replay.jit_policy import JitPolicy
-
         return JitPolicy(self.fn, params=self.params, memory_size=0, name=self.name)
-
-    def observe(self, replay_state: Any) -> None:
-        """Select the feature row of the replay's last event (``replay(..., observe=policy.observe)``)."""
-        self._row = int(replay_state.n_events) - 1
 
     def state_vector(self, state: QuoteState) -> np.ndarray:
         """The slots ``J_*`` of one path's :class:`mmenv.policy.QuoteState` on a tape."""
@@ -195,11 +198,9 @@ class SignalQuotes(BasePolicy):
 
     def quote(self, state: QuoteState) -> tuple[np.ndarray, np.ndarray]:
         """The depths of the compiled function's Python source for one path (NaN withdrawals as +inf)."""
-        row = getattr(state, "features", None)
+        row = state.features
         if row is None:
-            if self.features is None:
-                raise ValueError(f"{self.name} needs the tape's features: pass features= or replay with them")
-            row = self.features[min(self._row, self.features.shape[0] - 1)]
+            raise ValueError(f"{self.name} needs the order-book signals: QuoteState.features is None")
         out = np.full(2, math.nan)
         self.fn.py_func(self.state_vector(state), np.asarray(row, np.float64), self.params, np.zeros(0), out)
         out[~np.isfinite(out)] = np.inf

@@ -96,10 +96,10 @@ class TapeSignals:
 
 
 def replay_policy(policy: Any, part: Tape, cfg: Any) -> Any:
-    """Replay ``policy`` on ``part`` (:func:`mmenv.replay.engine.replay`); a :class:`SignalQuotes` reads the
-    feature row of each decision's event from its own ``features`` (the rows of ``part``)."""
+    """Replay ``policy`` on ``part`` (:func:`mmenv.replay.engine.replay`); a :class:`SignalQuotes` runs
+    compiled in the loop with its ``features`` (the rows of ``part``)."""
     if isinstance(policy, SignalQuotes):
-        return replay(policy, part, cfg, path="reference", observe=policy.observe)
+        return replay(policy, part, cfg, features=policy.features)
     return replay(policy, part, cfg)
 
 

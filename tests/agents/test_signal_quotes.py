@@ -99,20 +99,14 @@ def test_signal_quotes_validates_and_quotes_from_a_quote_state():
             "imbalance", {"gamma": 1, "liquidity": 0.1, "signal_col": 0, "beta": math.inf, "theta": 1}
         )
     pol = SignalQuotes(
-        "imbalance",
-        {"gamma": 0.8, "liquidity": 0.1, "signal_col": 0, "beta": 0.02, "theta": 0.05},
-        features=np.array([[0.0], [-3.0]]),
+        "imbalance", {"gamma": 0.8, "liquidity": 0.1, "signal_col": 0, "beta": 0.02, "theta": 0.05}
     )
     book = TopOfBook(bid=100.0, bid_size=1.0, ask=100.1, ask_size=1.0, tick=0.01, lot=1.0)
-    qs = QuoteState(
-        np.array([0.0]), np.array([30.0]), np.array([100.05]), np.array([0.02]), np.array([100.0]), book
-    )
-
-    class Seen:
-        n_events = 2
-
-    pol.observe(Seen())
+    one = lambda x: np.array([x])  # noqa: E731
+    qs = QuoteState(one(0.0), one(30.0), one(100.05), one(0.02), one(100.0), book, features=np.array([-3.0]))
     bid, ask = pol.quote(qs)
     assert bid[0] == math.inf and math.isfinite(ask[0])
-    with pytest.raises(ValueError, match="needs the tape's features"):
-        SignalQuotes("as-micro", {"gamma": 1.0, "liquidity": 0.1, "micro_col": -1}).quote(qs)
+    jp = pol.jit_policy()
+    assert jp.name == "imbalance" and jp.params.tolist() == pol.params.tolist()
+    with pytest.raises(ValueError, match=r"QuoteState\.features is None"):
+        pol.quote(qs._replace(features=None))
