@@ -311,14 +311,17 @@ def sample_source(key: str, root: str | Path | None = None) -> TapeSource:
     return TapeSource(key, s.label, s.title, s.format, paths)
 
 
-def study_samples(root: str | Path | None = None) -> tuple[Path | None, list[TapeSource]]:
-    """(folder, sources) of the :data:`STUDY_SAMPLES` whose files are all present in the folder ``root``
-    (None: the default shared-data folder; a given folder is used as given), in reporting order."""
+def study_samples(
+    root: str | Path | None = None, keys: tuple[str, ...] = STUDY_SAMPLES
+) -> tuple[Path | None, list[TapeSource]]:
+    """(folder, sources) of the samples ``keys`` (default :data:`STUDY_SAMPLES`) whose files are all present
+    in the folder ``root`` (None: the default shared-data folder; a given folder is used as given), in
+    reporting order."""
     if root is not None and not Path(root).is_dir():
         return Path(root), []
     folder, found = find_samples(root)
     out = []
-    for key in STUDY_SAMPLES:
+    for key in keys:
         if key in found:
             s = SAMPLES[key]
             out.append(TapeSource(key, s.label, s.title, s.format, found[key]))
