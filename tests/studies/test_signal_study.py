@@ -13,16 +13,18 @@ from mmenv.studies.sources import TapeSource
 from tests.studies.test_replay_study import synthetic_tape
 
 
-@pytest.fixture
-def generic_source(tmp_path):
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """One study of a synthetic tape in the generic schema (3 walk-forward windows, 1 bp maker fee)."""
     from mmenv.data.loaders import save_tape
 
-    path = save_tape(synthetic_tape(3000, seed=6), tmp_path / "tape.csv")
-    return TapeSource("generic", "synthetic", "a synthetic tape", "generic", (path,))
+    path = save_tape(synthetic_tape(3000, seed=6), tmp_path_factory.mktemp("tape") / "tape.csv")
+    src = TapeSource("generic", "synthetic", "a synthetic tape", "generic", (path,))
+    return tape_study(src, windows=3, maker_fee_bps=1.0)
 
 
-def test_tape_study_pairs_every_strategy_against_as_by_window(generic_source):
-    r = tape_study(generic_source, windows=3, maker_fee_bps=1.0)
+def test_tape_study_pairs_every_strategy_against_as_by_window(study):
+    r = study
     assert r["maker_fee_bps"] == 1.0 and r["unit"] == "price units"
     assert set(r["single_split"]) - {"_window"} == set(COMPARED)
     assert len(r["walk_forward"]) + len(r["walk_forward_skipped"]) == 2
@@ -51,9 +53,26 @@ def test_signal_study_cli_errors_name_the_flag(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_metrics_are_json(generic_source, tmp_path):
+def test_metrics_are_json(study, tmp_path):
     from mmenv.studies.common import write_json
 
-    r = tape_study(generic_source, windows=2)
-    write_json(r, tmp_path / "m.json")
+    write_json(study, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text())["horizon_s"] == 1.0
+
+
+def test_report_part_and_summary_sentence_are_computed_from_the_results(study):
+    from mmenv.studies.report.signals import best_signal, signals_markdown
+    from mmenv.studies.report.summary import SUMMARY
+
+    r = study
+    name, d = best_signal(r)
+    assert d == max(
+        (p["markout_total"] for n, p in r["paired_vs_as"].items() if n != "glft"),
+        key=lambda x: x["mean_diff"],
+    )
+    md = signals_markdown({"synthetic": r})
+    assert f"On synthetic, `{name}` cuts adverse selection most" in md
+    sentence = dict((fn.__name__, fn) for _, fn in SUMMARY)
+    text = " ".join(filter(None, (fn({"signals": {"synthetic": r}}) for fn in sentence.values())))
+    assert f"synthetic: `{name}`" in text
+    assert signals_markdown({}).startswith("No shared real-data sample")
