@@ -276,28 +276,9 @@ def run_tape_market(
             "train_mean_pnl": tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"],
         }
     configure_torch(1)
-    curve: list[dict[str, float]] = []
-    t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
-    model, venv = train_on_tape(
-        ins,
-        cfg,
-        timesteps=timesteps,
-        seed=seed,
-        n_envs=n_envs,
-        episode_s=episode_s,
-        progress=progress,
-        curve=curve,
-        env_kwargs={"max_depth_ticks": max_depth},
-        rescale_action=True,
-    )
-    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
-    save_agent(model, venv, out / name)
-    with_signals = None
-    if signals:
-        fspec = fit_signals(ins).spec
-        curve_s: list[dict[str, float]] = []
-        t1 = time.perf_counter()
-        model_s, venv_s = train_on_tape(
+
+    def train(curve_out: list[dict[str, float]], **env_extra: Any):
+        return train_on_tape(
             ins,
             cfg,
             timesteps=timesteps,
@@ -305,10 +286,22 @@ def run_tape_market(
             n_envs=n_envs,
             episode_s=episode_s,
             progress=progress,
-            curve=curve_s,
-            env_kwargs={"max_depth_ticks": max_depth, "signals": fspec},
+            curve=curve_out,
+            env_kwargs={"max_depth_ticks": max_depth, **env_extra},
             rescale_action=True,
         )
+
+    curve: list[dict[str, float]] = []
+    t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
+    model, venv = train(curve)
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    save_agent(model, venv, out / name)
+    with_signals = None
+    if signals:
+        fspec = fit_signals(ins).spec
+        curve_s: list[dict[str, float]] = []
+        t1 = time.perf_counter()
+        model_s, venv_s = train(curve_s, signals=fspec)
         with_signals = {"model": model_s, "venv": venv_s, "spec": fspec, "curve": curve_s}
         with_signals["train_seconds"] = time.perf_counter() - t1
     t0 = time.perf_counter()

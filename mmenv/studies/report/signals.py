@@ -37,13 +37,15 @@ def _sentences(results: dict[str, Any]) -> list[str]:
         se = d["se"]
         sig = se == se and abs(d["mean_diff"]) > 2.0 * se
         pnl = r["paired_vs_as"][name]["pnl_net"]
+        per = r["paired_vs_as"][name]["markout_per_fill"]
         fills = r["paired_vs_as"][name]["n_fills"]
         single = r["single_split"]
         makers = [n for n, s in single.items() if n != "_window" and s["pnl_net"] > 0]
         out.append(
             f"On {label}, `{name}` cuts adverse selection most: its 1 s markout minus AS's, paired by "
             f"walk-forward window, is {fmt_value(d['mean_diff'])} ± {fmt_value(se)} {r['unit']} per window "
-            f"({'more than' if sig else 'within'} two standard errors of zero), with "
+            f"({'more than' if sig else 'within'} two standard errors of zero; per fill "
+            f"{fmt_value(per['mean_diff'])} ± {fmt_value(per['se'])}), with "
             f"{fmt_value(fills['mean_diff'])} fills and a P&L net of the {r['maker_fee_bps']:g} bps maker fee "
             f"{fmt_value(pnl['mean_diff'])} ± {fmt_value(pnl['se'])} per window against AS; out of sample on "
             "the second half, "
