@@ -76,3 +76,16 @@ def test_report_part_and_summary_sentence_are_computed_from_the_results(study):
     text = " ".join(filter(None, (fn({"signals": {"synthetic": r}}) for fn in sentence.values())))
     assert f"synthetic: `{name}`" in text
     assert signals_markdown({}).startswith("No shared real-data sample")
+
+
+def test_power_table_and_section_x_evidence(study):
+    from mmenv.studies.report.signals import power_markdown
+    from mmenv.studies.report.summary import conclusions_markdown
+
+    md = power_markdown({"synthetic": study})
+    p = study["signal_power"]["imbalance"]
+    assert "| `imbalance` |" in md and f"{p['r2_out']:.4g}" in md
+    text = conclusions_markdown({"signals": {"synthetic": study}})
+    assert "**Order-book signals see part of the toxic flow.**" in text
+    makers = sum(1 for n, s in study["single_split"].items() if n != "_window" and s["pnl_net"] > 0)
+    assert f"{makers} of {len(COMPARED)} out-of-sample runs make money" in text

@@ -13,7 +13,7 @@ from mmenv.studies.common import fmt_value
 from mmenv.studies.report.document import Report
 from mmenv.studies.signal_study import BASELINE, format_study, run_signal_study, signal_samples
 
-__all__ = ["best_signal", "sec_signals", "signals_markdown"]
+__all__ = ["best_signal", "power_markdown", "sec_signals", "signals_markdown"]
 
 
 def best_signal(r: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
@@ -73,8 +73,36 @@ def signals_markdown(results: dict[str, Any]) -> str:
         "median half-spread (Cartea, Donnelly and Jaimungal 2018). Every parameter is fitted on the data before "
         "the window scored: the first half for the single split, the previous window for the walk-forward. "
         "Markout: `side x size x (mid 1 s later - mid at the fill)`, negative when the fill was adversely "
-        "selected.\n\n" + "\n".join(f"- {s}" for s in _sentences(results)) + "\n\n" + format_study(results)
+        "selected.\n\n"
+        + "\n".join(f"- {s}" for s in _sentences(results))
+        + "\n\n"
+        + format_study(results)
+        + "\n"
+        + power_markdown(results)
     )
+
+
+def power_markdown(results: dict[str, Any]) -> str:
+    """Each signal's out-of-sample R^2 (the in-sample line's, against the in-sample mean) of the next mid move
+    over the study's horizon, per tape, with its in-sample R^2."""
+    tapes = list(results)
+    names = list(next(iter(results.values()))["signal_power"])
+    h = next(iter(results.values()))["horizon_s"]
+    out = [
+        f"Predictive power of each signal for the mid move over the next {h:g} s: R² of the line fitted on "
+        "the first half, in sample / out of sample (second half; below zero: worse than the in-sample mean).\n",
+        "| signal | " + " | ".join(tapes) + " |",
+        "|---|" + "---:|" * len(tapes),
+    ]
+    for n in names:
+        cells = []
+        for t in tapes:
+            p = results[t]["signal_power"].get(n, {})
+            cells.append(
+                f"{fmt_value(p.get('r2_in'))} / {fmt_value(p.get('r2_out'))}" if "r2_in" in p else ""
+            )
+        out.append(f"| `{n}` | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def sec_signals(rep: Report, cfg: dict[str, Any]) -> None:
