@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "mmenv.studies.sweep",
     "rl-study": "mmenv.studies.rl_study",
     "vol-forecast": "mmenv.studies.vol_forecast",
+    "signal-study": "mmenv.studies.signal_study",
 }
 
 

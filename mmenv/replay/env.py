@@ -30,6 +30,14 @@ Observation (float32, 8 values):
 6. mid change since the episode start, in ticks;
 7. sigma of the configuration in ticks per sqrt(second).
 
+With ``signals`` (a :class:`mmenv.signals.FeatureSpec`; off by default), the order-book signals of
+:func:`mmenv.signals.compute_features` at the decision's event follow, one value each, computed once on the
+whole tape (causal: the value at event i depends on events 0..i only, so no episode sees its future), each
+divided by its bound so that every one lies in [-1, 1]: ``imbalance``, ``ofi_<W>s`` and ``flow_<W>s`` as they
+are (already in [-1, 1]); ``micro_ticks`` / max |G*| of the spec's micro-price table (fitted by the caller on
+data before the episodes); ``spread_ticks`` / ``spread_cap``; ``mid_age_s`` / ``max_age_s``. Their names are
+``signal_<column>`` in :attr:`ReplayEnv.obs_names`.
+
 Reward: the change of mark-to-mid equity (cash + q mid) since the previous decision, minus
 ``inventory_penalty * (q / order_size)^2 * elapsed seconds``.
 """
@@ -46,8 +54,9 @@ from gymnasium import spaces
 from mmenv.data.tape import TRADE, Tape
 from mmenv.replay.config import ReplayConfig
 from mmenv.replay.engine import ReplayState, check_grid_step, tape_lot
+from mmenv.signals import FeatureSpec, compute_features
 
-__all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv"]
+__all__ = ["OBS_NAMES", "ReplayEnv", "ReplayVectorEnv", "signal_scales"]
 
 OBS_NAMES = (
     "inventory_lots_frac",
@@ -60,6 +69,19 @@ OBS_NAMES = (
     "sigma_ticks",
 )
 _RP = np.array([0.0, 1.0, math.nan, 0.0, 1.0])
+
+
+def signal_scales(names: list[str], spec: FeatureSpec) -> np.ndarray:
+    """The bound of each signal column (module docstring), by which the observation divides it."""
+    scale = np.ones(len(names))
+    for c, name in enumerate(names):
+        if name == "micro_ticks" and spec.micro is not None:
+            scale[c] = max(float(np.max(np.abs(spec.micro.g_ticks))), 1e-12)
+        elif name == "spread_ticks":
+            scale[c] = float(spec.spread_cap)
+        elif name == "mid_age_s":
+            scale[c] = float(spec.max_age_s)
+    return scale
 
 
 class ReplayEnv(gymnasium.Env):
@@ -75,6 +97,8 @@ class ReplayEnv(gymnasium.Env):
         inventory_penalty: reward penalty per lot^2 per second, >= 0.
         lot: the size step (default: the tape's, :func:`mmenv.replay.engine.tape_lot`); the order size must
             be a whole number of lots.
+        signals: a :class:`mmenv.signals.FeatureSpec`: the order-book signals appended to the observation,
+            normalised to [-1, 1] (module docstring); None (default): the 8 values only.
     """
 
     metadata = {"render_modes": []}
@@ -92,6 +116,7 @@ class ReplayEnv(gymnasium.Env):
         max_depth_ticks: float = 50.0,
         inventory_penalty: float = 0.0,
         lot: float | None = None,
+        signals: FeatureSpec | None = None,
     ) -> None:
         if not isinstance(tape, Tape) or len(tape) < 2:
             raise ValueError(f"tape must be a Tape with >= 2 events, got {type(tape).__name__}")
@@ -120,7 +145,17 @@ class ReplayEnv(gymnasium.Env):
             self.action_space = spaces.Box(-m, m, (2,), np.float64)
         hi = np.array([1, 1, np.inf, 1, 1, np.inf, np.inf, np.inf], np.float32)
         lo = np.array([-1, 0, 0, -1, -1, 0, -np.inf, 0], np.float32)
-        self.observation_space = spaces.Box(lo, hi, (8,), np.float32)
+        self.obs_names = list(OBS_NAMES)
+        self._signals = np.zeros((len(tape), 0))
+        if signals is not None:
+            if not isinstance(signals, FeatureSpec):
+                raise ValueError(f"signals must be a FeatureSpec or None, got {type(signals).__name__}")
+            names, m = compute_features(tape, signals)
+            self._signals = np.clip(m / signal_scales(names, signals), -1.0, 1.0)
+            self.obs_names += [f"signal_{n}" for n in names]
+            hi = np.concatenate([hi, np.ones(len(names), np.float32)])
+            lo = np.concatenate([lo, -np.ones(len(names), np.float32)])
+        self.observation_space = spaces.Box(lo, hi, (len(self.obs_names),), np.float32)
         span = int(self.episode_s * 1e9)
         last_start = tape.time[-1] - span
         self._n_starts = max(1, int(np.searchsorted(tape.time, last_start, side="right")))
@@ -134,6 +169,7 @@ class ReplayEnv(gymnasium.Env):
             np.searchsorted(self.tape.time, self.tape.time[start] + int(self.episode_s * 1e9), side="right")
         )
         self._ep = self.tape.slice(start, max(stop, start + 1))
+        self._start = start
         self.state = ReplayState.new(self.config, self.tick, self.lot)
         self._i = 0
         self._mid0 = float(self._ep.mid[0])
@@ -184,7 +220,7 @@ class ReplayEnv(gymnasium.Env):
         dt_ms = (ep.time[j] - ep.time[j - 1]) * 1e-6 if j > 0 else 0.0
         tau = cfg.horizon_s - (st.elapsed_s % cfg.horizon_s)
         max_lots = cfg.q_max / cfg.order_size
-        return np.array(
+        base = np.array(
             [
                 st.q / cfg.order_size / max_lots,
                 tau / cfg.horizon_s,
@@ -197,6 +233,9 @@ class ReplayEnv(gymnasium.Env):
             ],
             dtype=np.float32,
         )
+        if self._signals.shape[1] == 0:
+            return base
+        return np.concatenate([base, self._signals[self._start + j].astype(np.float32)])
 
     def _info(self) -> dict[str, Any]:
         st = self.state
@@ -246,14 +285,14 @@ class ReplayVectorEnv(gymnasium.vector.VectorEnv):
         self.action_space = gymnasium.vector.utils.batch_space(self.single_action_space, self.num_envs)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs = np.empty((self.num_envs, len(OBS_NAMES)), np.float32)
+        obs = np.empty((self.num_envs, len(self.envs[0].obs_names)), np.float32)
         for i, env in enumerate(self.envs):
             obs[i], _ = env.reset(seed=None if seed is None else seed + i)
         return obs, {}
 
     def step(self, actions):
         a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
-        obs = np.empty((self.num_envs, len(OBS_NAMES)), np.float32)
+        obs = np.empty((self.num_envs, len(self.envs[0].obs_names)), np.float32)
         rew = np.empty(self.num_envs)
         trunc = np.zeros(self.num_envs, bool)
         final_obs = np.empty(self.num_envs, dtype=object)

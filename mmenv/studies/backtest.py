@@ -48,7 +48,7 @@ from mmenv.data.ticks import synthesize_ticks
 from mmenv.outdir import staged
 from mmenv.studies import sources, tape_backtest
 from mmenv.studies.common import write_json
-from mmenv.studies.strategies import BACKTEST_STRATEGIES, make_strategy
+from mmenv.studies.strategies import BACKTEST_STRATEGIES, SIGNAL_STRATEGIES, make_strategy
 from mmenv.viz import plots
 
 __all__ = [
@@ -98,11 +98,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy",
         nargs="+",
-        choices=(*BACKTEST_STRATEGIES, "touch", "all"),
+        choices=(*BACKTEST_STRATEGIES, "touch", *SIGNAL_STRATEGIES, "all"),
         default=None,
         help="strategies to backtest (several allowed; 'all' for every one; default as); with a tape, the "
         "strategies replayed on it (or --replay-strategies), touch among them: quotes --offset-ticks ticks "
-        "behind the best bid and ask",
+        "behind the best bid and ask; as-micro, glft-micro and imbalance quote from the order-book signals",
     )
     parser.add_argument(
         "--market",

@@ -230,6 +230,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-paths", type=int, default=2000, help="held-out evaluation paths")
     parser.add_argument("--n-envs", type=int, default=64, help="parallel PPO episodes (tapes: at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--signals",
+        action="store_true",
+        help="on tapes, also train PPO with the order-book signals in its observation and compare it with PPO "
+        "without them, paired by held-out window",
+    )
 
 
 def _study_plan(args: argparse.Namespace) -> tuple[list[str], dict[str, sources.TapeSource]]:
@@ -306,6 +312,7 @@ def _run_tape(name: str, src: sources.TapeSource, args: argparse.Namespace, out:
         seed=args.seed,
         n_envs=max(1, min(int(args.n_envs), 8)),
         progress=not args.no_progress,
+        signals=bool(getattr(args, "signals", False)),
     )
 
 

@@ -46,6 +46,8 @@ import numpy as np
 from agents.ppo import configure_torch, plot_learning_curve
 from mmenv.analytics.scores import markouts, mid_at
 from mmenv.replay.engine import ReplayConfig, replay
+from mmenv.signals import feature_names
+from mmenv.signals.fit import fit_signals
 from mmenv.studies import sources
 from mmenv.studies.common import fmt_number, mean_se
 from mmenv.studies.strategies import law_policies, tape_policies
@@ -208,10 +210,17 @@ def _load() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
-def _ppo_result(model, venv, window, cfg, max_depth_ticks: float):
-    """The trained agent over one window, deterministic actions, flat start: its BacktestResult."""
+def _ppo_result(model, venv, window, cfg, max_depth_ticks: float, signals=None):
+    """The trained agent over one window, deterministic actions, flat start: its BacktestResult
+    (``signals``: the feature spec of an agent trained with the order-book signals in its observation)."""
     env = replay_env(
-        window, cfg, True, episode_s=window.duration_s + 1.0, start="first", max_depth_ticks=max_depth_ticks
+        window,
+        cfg,
+        True,
+        episode_s=window.duration_s + 1.0,
+        start="first",
+        max_depth_ticks=max_depth_ticks,
+        signals=signals,
     )
     play(model, venv, env)
     return env.unwrapped.result("ppo")
@@ -232,13 +241,17 @@ def run_tape_market(
     in_sample: float = 0.5,
     grid=None,
     progress: bool = False,
+    signals: bool = False,
 ) -> dict[str, Any]:
     """Steps 1-5 of the module docstring on ``tape``; JSON-ready metrics. ``name``: the key of its settings in
     :data:`TAPE_SETTINGS` (a sample key or a tape's format; ``episode_s`` and ``max_depth_ticks`` override them)
     and of its outputs; ``label``: its name in the tables (default: the tape's source). Writes
     ``out/learning_curve_<name>.png`` and the trained agent under ``out/<name>/``
     (:func:`mmenv.studies.tape_ppo.save_agent`; it acts in [-1, 1]^2 mapped onto depths of
-    [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.tape_ppo.replay_env`)."""
+    [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.tape_ppo.replay_env`). ``signals``: also train
+    a second PPO, same seed and budget, with the order-book signals in its observation (the env's
+    ``signals``, the micro-price table fitted on the first half, :func:`mmenv.signals.fit.fit_signals`),
+    scored on the same windows as ``ppo_signals``, with its paired edge over PPO without them."""
     grid = RISK_GRID if grid is None else tuple(grid)
     spec = TAPE_SETTINGS.get(name, DEFAULT_SETTINGS)
     episode_s = float(episode_s if episode_s is not None else spec["episode_s"])
@@ -263,27 +276,44 @@ def run_tape_market(
             "train_mean_pnl": tuning[f]["mean_pnl"][f"{tuning[f]['best']:g}"],
         }
     configure_torch(1)
+
+    def train(curve_out: list[dict[str, float]], **env_extra: Any):
+        return train_on_tape(
+            ins,
+            cfg,
+            timesteps=timesteps,
+            seed=seed,
+            n_envs=n_envs,
+            episode_s=episode_s,
+            progress=progress,
+            curve=curve_out,
+            env_kwargs={"max_depth_ticks": max_depth, **env_extra},
+            rescale_action=True,
+        )
+
     curve: list[dict[str, float]] = []
     t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
-    model, venv = train_on_tape(
-        ins,
-        cfg,
-        timesteps=timesteps,
-        seed=seed,
-        n_envs=n_envs,
-        episode_s=episode_s,
-        progress=progress,
-        curve=curve,
-        env_kwargs={"max_depth_ticks": max_depth},
-        rescale_action=True,
-    )
+    model, venv = train(curve)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     save_agent(model, venv, out / name)
+    with_signals = None
+    if signals:
+        fspec = fit_signals(ins).spec
+        curve_s: list[dict[str, float]] = []
+        t1 = time.perf_counter()
+        model_s, venv_s = train(curve_s, signals=fspec)
+        with_signals = {"model": model_s, "venv": venv_s, "spec": fspec, "curve": curve_s}
+        with_signals["train_seconds"] = time.perf_counter() - t1
     t0 = time.perf_counter()
     results: dict[str, list] = {"ppo": [], "as_tuned": [], "glft_tuned": [], "as_default": []}
+    if with_signals is not None:
+        results["ppo_signals"] = []
     for w in test_w:
         s0 = float(w.mid[0])
         results["ppo"].append(_ppo_result(model, venv, w, cfg, max_depth))
+        if with_signals is not None:
+            ws = with_signals
+            results["ppo_signals"].append(_ppo_result(ws["model"], ws["venv"], w, cfg, max_depth, ws["spec"]))
         results["as_tuned"].append(
             replay(make(best["as"]["family"], best["as"]["risk_aversion"], s0), w, cfg)
         )
@@ -294,6 +324,9 @@ def run_tape_market(
     eval_s = time.perf_counter() - t0
     pnl = {n: np.array([r.pnl for r in rs]) for n, rs in results.items()}
     edges = {ref: mean_se(pnl["ppo"] - pnl[ref]) for ref in ("as_tuned", "glft_tuned", "as_default")}
+    if with_signals is not None:
+        edges["ppo_signals_vs_ppo"] = mean_se(pnl["ppo_signals"] - pnl["ppo"])
+        edges["ppo_signals_vs_as_tuned"] = mean_se(pnl["ppo_signals"] - pnl["as_tuned"])
     png = out / f"learning_curve_{name}.png"
     label = tape.source if label is None else label
     plot_tape_curve(curve, best, label, episode_s, png, held_out=float(pnl["ppo"].mean()))
@@ -341,6 +374,16 @@ def run_tape_market(
         "learning_curve": png.name,
         "curve": curve,
         "final_training_return": curve[-1]["mean_return"] if curve else None,
+        "signals": None
+        if with_signals is None
+        else {
+            "features": feature_names(with_signals["spec"]),
+            "train_seconds": with_signals["train_seconds"],
+            "curve": with_signals["curve"],
+            "final_training_return": with_signals["curve"][-1]["mean_return"]
+            if with_signals["curve"]
+            else None,
+        },
     }
 
 
@@ -411,6 +454,14 @@ def summary(tapes: dict[str, Any]) -> list[str]:
             f"{fmt_number(m['imbalance_next_1s_corr'], '+.2f')}); mean quoted depth: PPO {fmt_number(p['mean_depth_ticks'], '.1f')}, AS "
             f"{fmt_number(a['mean_depth_ticks'], '.1f')} ticks (tick {t:g}). {_why(m)}"
         )
+        sg = m["edges"].get("ppo_signals_vs_ppo")
+        if sg is not None:
+            v = m["edges"]["ppo_signals_vs_as_tuned"]
+            out.append(
+                f"{m['label']}: PPO with the order-book signals in its observation minus PPO without, same "
+                f"seed and budget: {sg['mean']:+.4g} ± {sg['se']:.2g} per window on {sg['n']} held-out windows "
+                f"(against the tuned AS: {v['mean']:+.4g} ± {v['se']:.2g})."
+            )
     return out
 
 

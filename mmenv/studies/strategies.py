@@ -8,7 +8,9 @@ Three families of callers, one table of names each:
   report), every parameter from the market's A, k, sigma, T, dt and one dimensionless risk aversion.
 * :data:`TAPE_STRATEGIES`, :func:`tape_policies` and :func:`law_policies`: the real-tape studies, built from a
   calibration (time in seconds, inventory in lots), with the risk aversion per lot of :func:`gamma_per_lot`;
-  and the fixed offset from the touch (``touch``), which needs no calibration.
+  and the fixed offset from the touch (``touch``), which needs no calibration; :data:`SIGNAL_STRATEGIES` and
+  :func:`signal_policies`: the signal-aware quotes of :mod:`agents.signal_quotes`, from the calibration and
+  the in-sample signal fit (:func:`mmenv.signals.fit.fit_signals`).
 """
 
 from __future__ import annotations
@@ -27,16 +29,20 @@ from agents import (
     TrendFollowingAgent,
 )
 from agents.intensity_quotes import IntensityASAgent, IntensityGLFTAgent
+from agents.signal_quotes import SignalQuotes
 from mmenv.backtest import QuoteRule
+from mmenv.engine import liquidity_term
 
 __all__ = [
     "BACKTEST_STRATEGIES",
     "COMPARE_STRATEGIES",
+    "SIGNAL_STRATEGIES",
     "TAPE_DEFAULT",
     "TAPE_STRATEGIES",
     "gamma_per_lot",
     "law_policies",
     "make_strategy",
+    "signal_policies",
     "strategies_for",
     "tape_policies",
 ]
@@ -45,11 +51,13 @@ __all__ = [
 BACKTEST_STRATEGIES = ("as", "naive", "symmetric", "passive", "trend")
 #: The strategies compared on the simulated markets (:func:`strategies_for`).
 COMPARE_STRATEGIES = ("as", "symmetric", "naive", "passive", "trend", "glft", "optimal")
-#: The strategies replayed on real tapes (:func:`tape_policies`); ``touch`` quotes at a fixed offset from the
-#: best bid and ask (:class:`agents.TouchAgent`).
-TAPE_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend", "touch")
+#: The signal-aware strategies of :mod:`agents.signal_quotes` (:func:`signal_policies`).
+SIGNAL_STRATEGIES = ("as-micro", "glft-micro", "imbalance")
+#: The strategies replayed on real tapes (:func:`tape_policies`, :func:`signal_policies`); ``touch`` quotes
+#: at a fixed offset from the best bid and ask (:class:`agents.TouchAgent`).
+TAPE_STRATEGIES = ("as", "glft", "optimal", "naive", "passive", "trend", "touch", *SIGNAL_STRATEGIES)
 #: The ones the real-tape backtest replays when none is named.
-TAPE_DEFAULT = ("as", "glft", "optimal", "naive", "passive", "trend")
+TAPE_DEFAULT = ("as", "glft", "optimal", "naive", "passive", "trend", *SIGNAL_STRATEGIES)
 
 
 def make_strategy(
@@ -133,6 +141,8 @@ def tape_policies(
     gamma = gamma_per_lot(risk_aversion, k, sigma, horizon)
     out: dict[str, Any] = {}
     for name in names:
+        if name in SIGNAL_STRATEGIES:
+            continue  # signal_policies
         if name == "touch":
             out[name] = TouchAgent(offset_ticks, s0=s0)
         elif name == "glft":
@@ -182,3 +192,53 @@ def law_policies(
         fit.intensity, gamma=gamma, sigma=sigma, min_depth=touch, max_depth=start + 20.0 / glft.k, s0=s0
     )
     return {f"as-{fit.name}": asp, f"glft-{fit.name}": glft}
+
+
+def signal_policies(
+    names,
+    cal,
+    fit,
+    features,
+    *,
+    max_lots: float,
+    risk_aversion: float,
+    horizon: float,
+    s0: float,
+    tick: float,
+) -> dict[str, SignalQuotes]:
+    """The signal-aware strategies ``names`` (those of :data:`SIGNAL_STRATEGIES` among them) from a
+    calibration (A, k, sigma per second) and the in-sample signal fit ``fit``
+    (:class:`mmenv.signals.fit.SignalFit`); ``features`` the feature matrix of the tape they replay (one row
+    per event, columns of ``fit.spec``).
+
+    gamma per lot from :func:`gamma_per_lot` as the AS family; GLFT's c1, c2 of :class:`agents.GLFTAgent`;
+    the imbalance strategy's beta and theta in price units (``tick`` times the fit's ticks).
+    """
+    from mmenv.signals import feature_names
+
+    cols = feature_names(fit.spec)
+    micro = float(cols.index("micro_ticks")) if "micro_ticks" in cols else -1.0
+    A, k, sigma = float(cal.A), float(cal.k), float(cal.sigma)
+    gamma = gamma_per_lot(risk_aversion, k, sigma, horizon)
+    liq = liquidity_term(gamma, k)
+    stated = {**fit.to_dict(), "gamma_per_lot": gamma, "liquidity_term": liq}
+    out: dict[str, SignalQuotes] = {}
+    for name in names:
+        if name == "as-micro":
+            p = {"gamma": gamma, "liquidity": liq, "micro_col": micro}
+        elif name == "glft-micro":
+            g = GLFTAgent(gamma=gamma, A=A, k=k, sigma=sigma, q_max=max_lots, order_size=1.0, s0=s0)
+            c1, c2 = g.coefficients(sigma)
+            p = {"c1": float(c1), "c2": float(c2), "q_max": float(max_lots), "micro_col": micro}
+        elif name == "imbalance":
+            p = {
+                "gamma": gamma,
+                "liquidity": liq,
+                "signal_col": float(cols.index(fit.signal)),
+                "beta": fit.beta_ticks * tick,
+                "theta": fit.theta_ticks * tick,
+            }
+        else:
+            continue
+        out[name] = SignalQuotes(name, p, features=features, fit=stated, s0=s0)
+    return out

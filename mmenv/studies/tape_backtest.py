@@ -64,12 +64,15 @@ from mmenv.replay.mlp_policy import env_features
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.strategies import (
+    SIGNAL_STRATEGIES,
     TAPE_DEFAULT,
     TAPE_STRATEGIES,
     gamma_per_lot,
     law_policies,
+    signal_policies,
     tape_policies,
 )
+from mmenv.studies.tape_signals import TapeSignals, format_buckets, imbalance_breakdown, replay_policy
 from mmenv.studies.tapes import (
     add_replay_settings,
     calibrate_tape,
@@ -315,9 +318,13 @@ def run_study(
     }
     law = select_law(ins) if {"as", "glft"} & set(names) else None
     law_notes: list[str] = []
+    sig = TapeSignals.build(tape, ins, oos, fit=bool(set(SIGNAL_STRATEGIES) & set(names)))
 
     def policies(c: Any, **over: Any) -> dict[str, Any]:
         pols = tape_policies(names, c, **{**kw, **over}, offset_ticks=offset)
+        if sig.fit is not None:
+            pols.update(signal_policies(names, c, sig.fit, sig.features, **{**kw, **over}, tick=tape.tick))
+        pols = {n: pols[n] for n in names if n in pols}
         try:
             extra = law_policies(law, c, **{**kw, **over})
         except ValueError as exc:  # a law that does not decay where the quotes would sit
@@ -332,15 +339,19 @@ def run_study(
     pols_cal = policies(cal)
     for name, pol in pols_cal.items():
         t = time.perf_counter()
-        res = replay(pol, oos, cfg)
+        res = replay_policy(pol, oos, cfg)
         wall = time.perf_counter() - t
         m = _score(res, horizons, args.replay_horizon_s, inst)
         m["events_per_second"] = res.n_events / wall if wall > 0 else float("nan")
+        m["imbalance_buckets"] = imbalance_breakdown(res, sig.features, sig.names, horizons[0])
         strategies[name], results[name] = m, res
         say(f"{name}: {m['total_pnl']:.4g} {cur} over {res.n_events:,} events ({wall:.2f} s)")
     if getattr(args, "ppo_run", None) is not None:
         res = ppo_replay(Path(args.ppo_run), oos, cfg)
         strategies["ppo"], results["ppo"] = _score(res, horizons, args.replay_horizon_s, inst), res
+        strategies["ppo"]["imbalance_buckets"] = imbalance_breakdown(
+            res, sig.features, sig.names, horizons[0]
+        )
         say(f"ppo: {strategies['ppo']['total_pnl']:.4g} {cur}")
     table: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     columns = {"trade_through": {"fill_model": "trade_through"}, "queue": {"fill_model": "queue"}}
@@ -352,7 +363,7 @@ def run_study(
             c = replace(cfg, **over, entry_latency_s=lat * 1e-3, feed_latency_s=0.0)
             row = {}
             for name, pol in pols_cal.items():
-                m = _score(replay(pol, oos, c), horizons, args.replay_horizon_s, inst)
+                m = _score(replay_policy(pol, oos, c), horizons, args.replay_horizon_s, inst)
                 row[name] = {key: m[key] for key in TABLE_KEYS}
             table[model][f"{lat:g}ms"] = row
         say(f"table: {model} done")
@@ -368,8 +379,14 @@ def run_study(
             cal_j = calibrator(wins[j - 1])
             c = replace(cfg, sigma=float(cal_j.sigma))
             pols = tape_policies(names, cal_j, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
+            sig_j = (
+                TapeSignals.build(tape, wins[j - 1], wins[j]) if set(SIGNAL_STRATEGIES) & set(names) else None
+            )
+            if sig_j is not None:
+                kw_j = {**kw, "s0": float(wins[j].mid[0])}
+                pols.update(signal_policies(names, cal_j, sig_j.fit, sig_j.features, **kw_j, tick=tape.tick))
             row = {"window": j, "calibration": _calibration_dict(cal_j), "n_events": len(wins[j])}
-            row["total_pnl"] = {n: _pnl(replay(p, wins[j], c), inst) for n, p in pols.items()}
+            row["total_pnl"] = {n: _pnl(replay_policy(p, wins[j], c), inst) for n, p in pols.items()}
             e = rolls[j - 1]
             if rolling:
                 row["rolling_calibration"] = None
@@ -383,7 +400,12 @@ def run_study(
                 }
                 c = replace(cfg, sigma=float(e.sigma))
                 pols = tape_policies(names, e, **{**kw, "s0": float(wins[j].mid[0])}, offset_ticks=offset)
-                row["total_pnl_rolling"] = {n: _pnl(replay(p, wins[j], c), inst) for n, p in pols.items()}
+                if sig_j is not None:
+                    kw_j = {**kw, "s0": float(wins[j].mid[0])}
+                    pols.update(signal_policies(names, e, sig_j.fit, sig_j.features, **kw_j, tick=tape.tick))
+                row["total_pnl_rolling"] = {
+                    n: _pnl(replay_policy(p, wins[j], c), inst) for n, p in pols.items()
+                }
             walk.append(row)
         if rolling:
             paired = [r for r in walk if "total_pnl_rolling" in r]
@@ -424,6 +446,8 @@ def run_study(
         "walk_forward": walk,
         "walk_forward_calibrator": getattr(args, "calibrator", "fixed"),
         "walk_forward_comparison": comparison,
+        "signal_fit": None if sig.fit is None else sig.fit.to_dict(),
+        "signal_power": sig.predictive(ins, oos, horizons),
         "selected_law": None
         if law is None
         else {"model": law.name, "params": law.params, "se": law.se, "notes": sorted(set(law_notes))},
@@ -522,6 +546,14 @@ def run(args: argparse.Namespace) -> int:
     print(metrics["header"])
     print(f"P&L, attribution and fees in {metrics['currency']}" + _at_mark_note(metrics, inst))
     print(format_strategies(metrics))
+    buckets = format_buckets(metrics["strategies"])
+    if buckets:
+        h = args.markouts[0]
+        print(
+            f"\nMarkout per unit at {h:g} s by the touch imbalance at fill time, seen from our side "
+            "(side x imbalance; negative: against us) (fills)"
+        )
+        print(buckets)
     tab = format_table(metrics)
     if tab:
         print(f"\nFill model x entry latency: total P&L out of sample in {metrics['currency']} (fills)")

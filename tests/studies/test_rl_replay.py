@@ -107,3 +107,28 @@ def test_missing_data_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(samples, "shared_data_dir", lambda explicit=None: None)
     with pytest.raises(ValueError, match="--data"):
         sample_source("lobster")
+
+
+@needs_data
+def test_ppo_with_and_without_signals_paired_by_window(small_tape, tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from mmenv.studies.rl_tapes import run_tape_market, summary
+
+    m = run_tape_market(
+        "binance",
+        small_tape,
+        tmp_path,
+        timesteps=256,
+        seed=4,
+        n_envs=2,
+        episode_s=0.5,
+        grid=(1.0,),
+        signals=True,
+    )
+    w = {k: np.asarray(v) for k, v in m["pnl_per_window"].items()}
+    assert set(w) == {"ppo", "ppo_signals", "as_tuned", "glft_tuned", "as_default"}
+    e = m["edges"]["ppo_signals_vs_ppo"]
+    assert e["mean"] == pytest.approx((w["ppo_signals"] - w["ppo"]).mean(), rel=1e-12, abs=1e-12)
+    assert "imbalance" in m["signals"]["features"]
+    assert m["signals"]["curve"] and m["signals"]["train_seconds"] > 0
+    assert any("with the order-book signals in its observation" in s for s in summary({"binance": m}))

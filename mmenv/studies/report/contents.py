@@ -19,6 +19,7 @@ from mmenv.studies.report import (
     risk,
     saved_studies,
     sensitivity,
+    signals,
     summary,
     theory,
 )
@@ -42,7 +43,9 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("V", "The engine and the AS 2008 replication", (engine.sec_engine, engine.sec_replication)),
     Section(
-        "VI", "The event-driven backtest and latency", (backtest.sec_backtest, real_tapes.sec_real_tapes)
+        "VI",
+        "The event-driven backtest and latency",
+        (backtest.sec_backtest, real_tapes.sec_real_tapes, signals.sec_signals),
     ),
     Section("VII", "Attribution and risk", (risk.sec_attribution,), ("IX",)),
     Section("VIII", "The model's weaknesses, measured", (risk.sec_weaknesses,)),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mmenv.data.samples import SAMPLES as SHARED_SAMPLES
+from mmenv.studies.common import fmt_value
 from mmenv.studies.report.document import Report
 
 __all__ = [
@@ -263,6 +264,63 @@ def _replay(m: Metrics) -> str | None:
     )
 
 
+def _signals(m: Metrics) -> str | None:
+    """Which order-book signal cuts adverse selection on each real tape, by how much, and whether anything
+    makes money net of fees (the signal study of section VI)."""
+    res = m.get("signals") or {}
+    parts, makers, runs = [], 0, 0
+    for tape, r in res.items():
+        paired = {n: p["markout_total"] for n, p in r["paired_vs_as"].items() if n != "glft"}
+        paired = {n: d for n, d in paired.items() if d["n_windows"] > 0 and not math.isnan(d["mean_diff"])}
+        if paired:
+            best = max(paired, key=lambda n: paired[n]["mean_diff"])
+            d, pnl = paired[best], r["paired_vs_as"][best]["pnl_net"]
+            parts.append(
+                f"{tape}: `{best}`, markout {fmt_value(d['mean_diff'])} ± {fmt_value(d['se'])} and net P&L "
+                f"{fmt_value(pnl['mean_diff'])} ± {fmt_value(pnl['se'])} {r['unit']} per window"
+            )
+        single = {n: s for n, s in r["single_split"].items() if n != "_window"}
+        runs += len(single)
+        makers += sum(1 for s in single.values() if s["pnl_net"] > 0)
+    if not parts:
+        return None
+    return (
+        "Against adverse selection, the signal-aware strategy that cuts the 1 s markout most relative to AS, "
+        f"paired by walk-forward window, is per real tape {'; '.join(parts)}; net of the maker fee, {makers} of "
+        f"{runs} out-of-sample runs (AS, GLFT and the signal-aware strategies) make money."
+    )
+
+
+def _signal_evidence(m: Metrics) -> str | None:
+    """Section X's evidence from the signal study of section VI (None when the run lacks it)."""
+    res = m.get("signals") or {}
+    cut, total, makers, runs = [], 0, 0, 0
+    for tape, r in res.items():
+        paired = {n: p["markout_total"] for n, p in r["paired_vs_as"].items() if n != "glft"}
+        ok = {n: d for n, d in paired.items() if d["n_windows"] > 1 and not math.isnan(d["se"])}
+        total += 1
+        sig = [n for n, d in ok.items() if d["mean_diff"] > 2.0 * d["se"]]
+        if sig:
+            cut.append(f"{tape} ({', '.join(f'`{n}`' for n in sig)})")
+        single = {n: s for n, s in r["single_split"].items() if n != "_window"}
+        runs += len(single)
+        makers += sum(1 for s in single.values() if s["pnl_net"] > 0)
+    if not total:
+        return None
+    head = (
+        f"**Order-book signals see part of the toxic flow.** On {len(cut)} of {total} real tapes a signal-aware "
+        "strategy's 1 s markout beats AS's by more than two standard errors, paired by walk-forward window"
+        + (f": {'; '.join(cut)}" if cut else "")
+        + f" (section VI); net of the maker fee, {makers} of {runs} out-of-sample runs make money."
+    )
+    if makers == 0:
+        head += (
+            " The signals shrink the loss without turning quoting into a profit on these tapes: the inventory "
+            "skew of AS manages risk, and an edge against informed flow has to come from elsewhere."
+        )
+    return head
+
+
 #: The summary sentences in reading order: (section number, sentence builder).
 SUMMARY: list[tuple[str, Callable[[Metrics], str | None]]] = [
     ("IX", _inventory),
@@ -272,7 +330,7 @@ SUMMARY: list[tuple[str, Callable[[Metrics], str | None]]] = [
     ("VIII", _weakness),
     ("IV", _gamma),
     ("VI", _latency),
-    ("VI", _replay),
+    ("VI", lambda m: " ".join(x for x in (_replay(m), _signals(m)) if x) or None),
 ]
 
 
@@ -391,6 +449,9 @@ def conclusions_markdown(m: Metrics) -> str:
                 else "."
             )
         )
+    sig = _signal_evidence(m)
+    if sig:
+        ev.append(sig)
     bt, lat = m.get("backtest"), m.get("backtest_latency")
     if bt and lat and "as" in bt:
         l1, l5 = lat["as"].get("1s"), lat["as"].get("5s")
@@ -445,9 +506,10 @@ def conclusions_markdown(m: Metrics) -> str:
         "- **Multi-level quoting.** Let the action be a ladder of depths and sizes on each side; the core's "
         "matching loops over levels, and the exact optimum extends to several levels through the same "
         "linear-system solution of the HJB.\n"
-        "- **Order-flow-aware skew.** Add a short-term alpha from order-flow imbalance to the reservation "
-        "price (Cartea, Jaimungal & Ricci 2014) against the informed-flow losses measured in section VIII, "
-        "trained and tested on the variant markets."
+        "- **Order-flow-aware skew on the simulated markets.** The signal-aware quotes measured on real tapes in "
+        "section VI (the imbalance's predicted drift in the reservation price, one-sided withdrawal) also "
+        "belong on the informed-flow variants of section VIII, where the flow's information is known, to "
+        "separate what a signal can recover from what it cannot (Cartea, Jaimungal & Ricci 2014)."
     )
     return "\n\n".join(blocks) + "\n"
 
