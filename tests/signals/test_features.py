@@ -43,7 +43,10 @@ def perturbed_after(tape: Tape, i: int, seed: int) -> Tape:
 
 
 def spec_for(tape: Tape) -> FeatureSpec:
-    return FeatureSpec(ofi_windows_s=(0.5, 3.0), flow_windows_s=(1.0,), micro=fit_microprice(tape, 4, 3, 3))
+    """Windows of 0.5 s and 3 s, and a micro-price table fitted on ``tape`` (a tape whose mid never moves
+    after a quote has none to fit: the table of a longer tape then)."""
+    fit_on = tape if len(tape) >= 200 else random_tape(0, 500, tape.tick)
+    return FeatureSpec(ofi_windows_s=(0.5, 3.0), flow_windows_s=(1.0,), micro=fit_microprice(fit_on, 4, 3, 3))
 
 
 @settings(max_examples=40, deadline=None)
