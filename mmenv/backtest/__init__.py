@@ -47,7 +47,9 @@ Two implementations of this loop give identical records, bit for bit (tested):
 * the fast path (:mod:`mmenv.backtest.kernel`): the same loop compiled with numba, calling ``match_and_settle`` itself, with the policy
   expressed as a :class:`QuoteRule` (the AS, symmetric and naive rules), whose kernel evaluates
   :func:`mmenv.engine.reservation_price` and :func:`mmenv.engine.optimal_spread` compiled from their own
-  source (``numba.njit(engine.optimal_spread)``): one source for the formulas.
+  source (``numba.njit(engine.optimal_spread)``): one source for the formulas; or as a compiled policy
+  (:class:`mmenv.sim.jit_policy.JitPolicy`, the replay's interface: a numba function of the state vector of
+  :mod:`mmenv.backtest.jit_state`, called inside the loop; the reference loop calls its ``py_func``).
 
 The stream is processed in chunks (an iterable of :class:`TickStream`, or one stream cut into views of
 ``chunk_size`` events), and the records are written into fixed-capacity buffers flushed to memory or to disk
@@ -77,6 +79,7 @@ from mmenv.backtest.model import backtest_model
 from mmenv.backtest.reference import run_reference
 from mmenv.backtest.result import BacktestResult, records_from_arrays
 from mmenv.backtest.stream import TickStream, iter_chunks
+from mmenv.sim.jit_policy import JitPolicy, as_jit_policy
 from mmenv.sim.quote_rules import RULE_AS, RULE_NAIVE, RULE_SYMMETRIC, QuoteRule, RulePolicy
 
 __all__ = [
@@ -106,24 +109,34 @@ def backtest(
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
     sink: Any | None = None,
+    features: Any | None = None,
 ) -> BacktestResult:
     """Backtest a policy on a tick stream (see the module docstring).
 
     Args:
-        policy: a :class:`QuoteRule` or an :class:`mmenv.policy.Policy`.
+        policy: a :class:`QuoteRule`, a :class:`mmenv.sim.jit_policy.JitPolicy` (a numba policy called
+            inside the compiled loop) or an :class:`mmenv.policy.Policy`.
         stream: a :class:`TickStream` or an iterable of chunks. config: :class:`BacktestConfig`.
-        path: "fast" (compiled; needs a policy expressible as a QuoteRule), "reference", or "auto" (fast when
-            possible). spill_dir, progress, sink: see :func:`run_fast` (``sink``: the records go to
+        path: "fast" (compiled: a QuoteRule, a JitPolicy, or an agent whose ``jit_policy()`` gives one: its
+            compiled form then reads inventory in lots of ``config.order_size``), "reference" (Python: a
+            JitPolicy's ``py_func``, an agent's ``quote``), or "auto" (fast for a QuoteRule or a JitPolicy).
+            spill_dir, progress, sink: see :func:`run_fast` (``sink``: the records go to
             ``sink.update(fills, states)`` batch by batch and are not kept).
+        features: a compiled policy's feature matrix, one row per event (float64); None: an empty row.
     """
     if path not in ("auto", "fast", "reference"):
         raise ValueError(f"path must be 'auto', 'fast' or 'reference', got {path!r}")
+    kw: dict[str, Any] = {"spill_dir": spill_dir, "progress": progress, "sink": sink, "features": features}
+    if isinstance(policy, JitPolicy):
+        run = run_reference if path == "reference" else run_fast
+        return run(policy, stream, config, **kw)
     rule = QuoteRule.from_policy(policy) if path != "reference" else None
-    if path == "fast" and rule is None:
+    jit = as_jit_policy(policy) if path == "fast" and rule is None else None
+    if path == "fast" and rule is None and jit is None:
         raise ValueError(
-            f"path='fast' needs the AS (finite horizon), symmetric or naive rule; {type(policy).__name__} "
-            "runs on path='reference'"
+            f"path='fast' needs the AS (finite horizon), symmetric or naive rule or a compiled policy "
+            f"(JitPolicy); {type(policy).__name__} runs on path='reference'"
         )
-    if rule is not None:
-        return run_fast(rule, stream, config, spill_dir=spill_dir, progress=progress, sink=sink)
-    return run_reference(policy, stream, config, spill_dir=spill_dir, progress=progress, sink=sink)
+    if rule is not None or jit is not None:
+        return run_fast(jit if rule is None else rule, stream, config, **kw)
+    return run_reference(policy, stream, config, **kw)

@@ -1,8 +1,11 @@
-"""The compiled backtest loop (numba): the steps of :mod:`mmenv.backtest`, event by event, with a QuoteRule.
+"""The compiled backtest loop (numba): the steps of :mod:`mmenv.backtest`, event by event, with a QuoteRule
+or a compiled policy (:class:`mmenv.sim.jit_policy.JitPolicy`).
 
 The loop's state lives in two small vectors (``st`` floats, ``ist`` integers) so that a chunk can stop when
 a record buffer is full and resume after the flush. Matching and accounting call
-:func:`mmenv.sim.fills.match_and_settle` (compiled), the decision calls the rule of :mod:`mmenv.sim.quote_rules`.
+:func:`mmenv.sim.fills.match_and_settle` (compiled), the decision calls the rule of :mod:`mmenv.sim.quote_rules`, or the compiled policy through its numba callback
+(:func:`mmenv.sim.jit_policy.compiled_callback`: one signature, so this loop is compiled once for every
+policy) with the state vector of :mod:`mmenv.backtest.jit_state`.
 :mod:`mmenv.backtest.reference` is the readable oracle this loop is tested against, record for record.
 """
 
@@ -30,6 +33,7 @@ from mmenv.backtest.config import (
     P_WITHDRAW,
     BacktestConfig,
 )
+from mmenv.backtest.jit_state import check_feature_rows, check_features, fill_stream_state
 from mmenv.backtest.result import (
     ERR_CROSSED,
     ERR_NAN_QUOTE,
@@ -49,15 +53,19 @@ from mmenv.backtest.stream import TickStream, iter_chunks
 from mmenv.jit import njit
 from mmenv.records import Recorder
 from mmenv.sim.fills import match_and_settle
+from mmenv.sim.jit_policy import N_STATE, JitPolicy, compiled_callback, no_policy
 from mmenv.sim.quote_rules import RULE_CODES, QuoteRule, rule_depths
 
-__all__ = ["run_fast"]
+__all__ = ["RULE_JIT", "run_fast"]
+
+#: The decision code of a compiled policy (the quote rules' codes are >= 0).
+RULE_JIT = -1
 
 
 # Indices of the float state vector ``st`` and the integer state vector ``ist`` of the loop.
-_Q, _CASH, _BID, _ASK, _NEXT_DEC, _LAST_T, _T0, _LAST_MID, _LAST_BP, _LAST_AP, _ERR_A, _ERR_B = range(12)
+_Q, _CASH, _BID, _ASK, _NEXT_DEC, _LAST_T, _T0, _LAST_MID, _LAST_BP, _LAST_AP, _ERR_A, _ERR_B, _S0 = range(13)
 
-_N_ST = 12
+_N_ST = 13
 
 _EV, _NF, _NS, _SINCE, _ERR, _ERR_EV, _NDEC, _NLIVE, _STARTED, _QHEAD, _QCOUNT = range(11)
 
@@ -80,13 +88,34 @@ def _decide(
     latency: float,
     withdraw: bool,
     ev: int,
+    pfn: Any,
+    feats: np.ndarray,
+    pprm: np.ndarray,
+    pmem: np.ndarray,
+    jst: np.ndarray,
+    jout: np.ndarray,
+    q_max: float,
+    size: float,
 ) -> bool:
     """The decision step: quotes from ``(q, tau, m_i, sigma)`` at ``t_i``, live now or queued until ``t_i + L``.
 
-    Returns True on an error (``ist[_ERR]`` set, naming event ``ev``).
+    With ``code == RULE_JIT`` the compiled policy ``pfn`` (parameters ``pprm``, scratch ``pmem``) decides
+    from the state vector ``jst`` and the feature row of event ``ev``; its NaN or +inf depth withdraws that
+    side. Returns True on an error (``ist[_ERR]`` set, naming event ``ev``).
     """
     tau = horizon - ((ti - st[_T0]) % horizon)
-    db, da = rule_depths(code, rp, q, tau, mi, sigma)
+    if code == RULE_JIT:
+        fill_stream_state(
+            jst, ti, st[_T0], tau, mi, st[_S0], q, q_max, size, sigma, st[_BID], st[_ASK], float(ist[_QCOUNT])
+        )
+        jout[0] = math.nan
+        jout[1] = math.nan
+        pfn(jst, feats[min(ev, feats.shape[0] - 1)], pprm, pmem, jout)
+        db = math.nan if jout[0] == math.inf else jout[0]
+        da = math.nan if jout[1] == math.inf else jout[1]
+        withdraw = True
+    else:
+        db, da = rule_depths(code, rp, q, tau, mi, sigma)
     if (db != db or da != da) and not withdraw:
         ist[_ERR], ist[_ERR_EV], st[_ERR_A], st[_ERR_B] = ERR_NAN_QUOTE, ev, db, da
         return True
@@ -142,11 +171,19 @@ def _kernel(
     fills: np.ndarray,
     states: np.ndarray,
     queue: np.ndarray,
+    pfn: Any,
+    feats: np.ndarray,
+    pprm: np.ndarray,
+    pmem: np.ndarray,
+    jst: np.ndarray,
+    jout: np.ndarray,
 ) -> int:
     """Run the loop of the module docstring from event ``i0`` of the chunk; return where it stopped.
 
     It stops at the end of the chunk, when a record buffer has no room for one more event, or on an error
-    (``ist[_ERR] != 0``, event index in ``ist[_ERR_EV]``).
+    (``ist[_ERR] != 0``, event index in ``ist[_ERR_EV]``). ``code == RULE_JIT``: the compiled policy ``pfn``
+    decides (parameters ``pprm``, scratch ``pmem``, feature rows ``feats`` by event index, state vector
+    ``jst``, depths ``jout``); otherwise it is never called.
     """
     n = time.shape[0]
     cap_f = fills.shape[0]
@@ -179,6 +216,7 @@ def _kernel(
         if ist[_STARTED] == 0:
             ist[_STARTED] = 1
             st[_T0] = ti
+            st[_S0] = mi
             st[_NEXT_DEC] = ti
             k = ist[_NS]
             states[k]["event"] = -1
@@ -193,7 +231,28 @@ def _kernel(
         # 2. decision on the quote update (before the trade: the trade is not seen)
         if on_quotes and ti >= st[_NEXT_DEC]:
             if _decide(
-                st, ist, queue, code, rp, st[_Q], ti, mi, sigma, horizon, interval, latency, withdraw, ev
+                st,
+                ist,
+                queue,
+                code,
+                rp,
+                st[_Q],
+                ti,
+                mi,
+                sigma,
+                horizon,
+                interval,
+                latency,
+                withdraw,
+                ev,
+                pfn,
+                feats,
+                pprm,
+                pmem,
+                jst,
+                jout,
+                q_max,
+                osize,
             ):
                 return i
         # 3. quotes going live
@@ -268,7 +327,30 @@ def _kernel(
         ist[_EV] = ev + 1
         # 2'. decision after the trade (reprice_on_quotes=False): live from the next event on
         if not on_quotes and ti >= st[_NEXT_DEC]:
-            if _decide(st, ist, queue, code, rp, q, ti, mi, sigma, horizon, interval, latency, withdraw, ev):
+            if _decide(
+                st,
+                ist,
+                queue,
+                code,
+                rp,
+                q,
+                ti,
+                mi,
+                sigma,
+                horizon,
+                interval,
+                latency,
+                withdraw,
+                ev,
+                pfn,
+                feats,
+                pprm,
+                pmem,
+                jst,
+                jout,
+                q_max,
+                osize,
+            ):
                 return i + 1
     return n
 
@@ -289,34 +371,50 @@ def _final_state_row(st: np.ndarray, ist: np.ndarray) -> tuple:
 
 
 def run_fast(
-    rule: QuoteRule,
+    rule: QuoteRule | JitPolicy,
     stream: TickStream | Iterable[TickStream],
     config: BacktestConfig | None = None,
     *,
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
     sink: Any | None = None,
+    features: np.ndarray | None = None,
 ) -> BacktestResult:
-    """The compiled loop (numba) with a :class:`QuoteRule`; see the module docstring.
+    """The compiled loop (numba) with a :class:`QuoteRule` or a compiled policy; see the module docstring.
 
     Args:
-        rule: the quote rule. stream: one stream (cut into chunks of ``config.chunk_size``) or an iterable of
+        rule: the quote rule, or a :class:`mmenv.sim.jit_policy.JitPolicy` (called inside the loop with the
+            state vector of :mod:`mmenv.backtest.jit_state`; its memory starts at zero on every run).
+        stream: one stream (cut into chunks of ``config.chunk_size``) or an iterable of
             chunks (e.g. a generator: memory then stays flat). config: the backtest parameters.
         spill_dir: if given, records are spilled to ``spill_dir/<strategy>_{fills,states}.bin`` and returned
             as memory maps. progress: tqdm bar over events.
         sink: if given, each time the buffers fill (and at the end) their records -- fills and states of the
             same events, in order -- go to ``sink.update(fills, states)`` and are not kept (the result's
             records are then empty): e.g. :class:`mmenv.analytics.stream.StreamingSummary`.
+        features: for a compiled policy, the feature matrix (one row per event of the stream, float64; see
+            :func:`mmenv.backtest.jit_state.check_features`); None: the policy gets an empty row.
     """
     cfg = BacktestConfig() if config is None else config
-    if not isinstance(rule, QuoteRule):
-        raise TypeError(f"rule must be a QuoteRule, got {type(rule).__name__}")
+    if isinstance(rule, JitPolicy):
+        code, rp, name = RULE_JIT, np.full(3, math.nan), rule.name
+        pfn, pprm, pmem = rule.callback(), np.array(rule.params, dtype=np.float64), rule.new_memory()
+    elif isinstance(rule, QuoteRule):
+        code, rp, name = RULE_CODES[rule.kind], rule.packed(), rule.name
+        pfn, pprm, pmem = compiled_callback(no_policy), np.zeros(0), np.zeros(0)
+        if features is not None:
+            raise ValueError("features are given to a compiled policy (JitPolicy), not to a QuoteRule")
+    else:
+        raise TypeError(f"rule must be a QuoteRule or a JitPolicy, got {type(rule).__name__}")
+    feats = check_features(features, stream)
+    jst, jout = np.full(N_STATE, math.nan), np.zeros(2)
     st, ist, queue = _new_state(cfg)
-    prm, rp, code = cfg.packed(), rule.packed(), RULE_CODES[rule.kind]
-    frec, srec = make_recorders(spill_dir, cfg, rule.name)
-    bar = progress_bar(progress, len(stream) if isinstance(stream, TickStream) else None, rule.name)
+    prm = cfg.packed()
+    frec, srec = make_recorders(spill_dir, cfg, name)
+    bar = progress_bar(progress, len(stream) if isinstance(stream, TickStream) else None, name)
     for chunk in iter_chunks(stream, cfg.chunk_size):
         i, n = 0, len(chunk)
+        check_feature_rows(feats, features, int(ist[_EV]) + n)
         while i < n:
             i = _kernel(
                 chunk.time,
@@ -333,6 +431,12 @@ def run_fast(
                 frec.buffer,
                 srec.buffer,
                 queue,
+                pfn,
+                feats,
+                pprm,
+                pmem,
+                jst,
+                jout,
             )
             frec.n, srec.n = int(ist[_NF]), int(ist[_NS])
             if ist[_ERR]:
@@ -344,7 +448,7 @@ def run_fast(
             bar.update(n)
     if bar is not None:
         bar.close()
-    return _finish(frec, srec, st, ist, cfg, rule.name, sink)
+    return _finish(frec, srec, st, ist, cfg, name, sink)
 
 
 def _finish(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mmenv.backtest.config import BacktestConfig
+from mmenv.backtest.jit_state import check_feature_rows, check_features, fill_stream_state
 from mmenv.backtest.result import (
     ERR_CROSSED,
     ERR_NAN_QUOTE,
@@ -41,6 +42,7 @@ from mmenv.backtest.result import (
 from mmenv.backtest.stream import TickStream, iter_chunks
 from mmenv.policy import QuoteState
 from mmenv.sim.fills import match_and_settle
+from mmenv.sim.jit_policy import N_STATE, JitPolicy
 from mmenv.sim.quote_rules import QuoteRule
 
 __all__ = ["run_reference"]
@@ -54,18 +56,31 @@ def run_reference(
     spill_dir: str | os.PathLike | None = None,
     progress: bool = False,
     sink: Any | None = None,
+    features: np.ndarray | None = None,
 ) -> BacktestResult:
     """The readable loop, event by event in Python, for any :class:`mmenv.policy.Policy` (or a QuoteRule).
 
     Same steps, same order and same records as the compiled loop; matching and accounting by
-    ``mmenv.sim.fills.match_and_settle.py_func`` (the core's rule, uncompiled). See :func:`run_fast` for the args.
+    ``mmenv.sim.fills.match_and_settle.py_func`` (the core's rule, uncompiled). A
+    :class:`mmenv.sim.jit_policy.JitPolicy` is called as its Python function (``py_func``) on the same state
+    vector (``mmenv.backtest.jit_state.fill_stream_state.py_func``), feature row, parameters and memory as in
+    the compiled loop. See :func:`run_fast` for the args.
     """
     cfg = BacktestConfig() if config is None else config
     if isinstance(policy, QuoteRule):
         policy = policy.to_policy()
+    jit = policy if isinstance(policy, JitPolicy) else None
+    if jit is None and features is not None:
+        raise ValueError("features are given to a compiled policy (JitPolicy), not to a Python policy")
+    feats = check_features(features, stream)
+    if jit is not None:
+        pprm, pmem = np.array(jit.params, dtype=np.float64), jit.new_memory()
+        jst, jout = np.full(N_STATE, math.nan), np.zeros(2)
+        fill_state = fill_stream_state.py_func
+    else:
+        policy.reset(1)
     name = str(getattr(policy, "name", type(policy).__name__))
     settle = match_and_settle.py_func
-    policy.reset(1)
     q, cash = float(cfg.q0), float(cfg.cash0)
     bid = ask = math.nan  # live quote prices
     pending: list[tuple[float, float, float]] = []  # (bid, ask, live time), in decision order
@@ -80,10 +95,20 @@ def run_reference(
         """The decision step at ``t`` (mid ``m``, inventory ``q``); returns the next decision time."""
         nonlocal bid, ask, n_dec
         tau = cfg.horizon - ((t - t0) % cfg.horizon)
-        state = QuoteState(q=np.array([q]), tau=np.array([tau]), mid=np.array([m]), sigma=sigma_arr, s0=s0)
-        db_a, da_a = policy.quote(state)
-        db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
-        if (db != db or da != da) and not cfg.allow_withdraw:
+        if jit is not None:
+            fill_state(
+                jst, t, t0, tau, m, s0[0], q, cfg.q_max, cfg.order_size, cfg.sigma, bid, ask, len(pending)
+            )
+            jout[:] = math.nan
+            jit.py_func(jst, feats[min(ev, feats.shape[0] - 1)], pprm, pmem, jout)
+            db, da = (math.nan if x == math.inf else float(x) for x in jout)
+        else:
+            state = QuoteState(
+                q=np.array([q]), tau=np.array([tau]), mid=np.array([m]), sigma=sigma_arr, s0=s0
+            )
+            db_a, da_a = policy.quote(state)
+            db, da = float(np.asarray(db_a).reshape(-1)[0]), float(np.asarray(da_a).reshape(-1)[0])
+        if (db != db or da != da) and not (cfg.allow_withdraw or jit is not None):
             raise_loop_error(ERR_NAN_QUOTE, ev, db, da)
         bid_px, ask_px = m - db, m + da
         if bid_px >= ask_px:
@@ -101,6 +126,7 @@ def run_reference(
         return next_dec
 
     for chunk in iter_chunks(stream, cfg.chunk_size):
+        check_feature_rows(feats, features, ev + len(chunk))
         for i in range(len(chunk)):
             # both buffers are emptied together, before an event, when either has no room for one more
             if frec.n + 2 > frec.capacity or srec.n + 2 > srec.capacity:

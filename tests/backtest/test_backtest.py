@@ -261,8 +261,14 @@ def test_backtest_dispatch():
     )
     trend = backtest(TrendFollowingAgent(half_spread=0.05, beta=1.0), s, cfg)
     assert trend.strategy == "trend" and trend.n_events == 200
+    assert backtest(TrendFollowingAgent(), s, cfg, path="fast").n_events == 200  # its compiled form
+
+    class MyTrend(TrendFollowingAgent):  # a changed quote: no compiled form, the reference path only
+        def quote(self, state):
+            return super().quote(state)
+
     with pytest.raises(ValueError, match="path='fast'"):
-        backtest(TrendFollowingAgent(), s, cfg, path="fast")
+        backtest(MyTrend(), s, cfg, path="fast")
 
 
 def test_reference_calls_the_core_rule(monkeypatch):
