@@ -7,7 +7,9 @@ path, a decision every tick, every fill recorded and the state recorded every ``
 1. Throughput: the 10-million-event stream held in memory, backtest timed alone (after a warm-up run that
    compiles the kernel), records in memory and spilled to disk; then backtest and scores together (the
    metrics of ``mmenv backtest``): records in memory scored by ``summarize_backtest`` afterwards, against
-   records scored batch by batch as they are produced (``StreamingSummary``, nothing kept).
+   records scored batch by batch as they are produced (``StreamingSummary``, nothing kept); and the AS
+   quotes written as a user's compiled policy (:class:`mmenv.sim.jit_policy.JitPolicy`, called inside the
+   loop through its numba callback) against the built-in rule, records in memory.
 2. Memory: streams of growing length fed chunk by chunk from a generator with records spilled to disk;
    peak traced allocations (tracemalloc, numpy included) should not grow with the stream.
 
@@ -31,10 +33,27 @@ import numpy as np
 if not __package__:  # run as a file: import this checkout, as python -m does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import math
+
 from benchmarks._util import machine
 from mmenv.analytics import summarize_backtest
 from mmenv.analytics.stream import StreamingSummary
 from mmenv.backtest import BacktestConfig, QuoteRule, TickStream, run_fast
+from mmenv.jit import njit
+from mmenv.sim import jit_policy as jp
+from mmenv.sim.jit_policy import JitPolicy
+
+
+@njit(cache=True)
+def as_policy(state, features, params, memory, out) -> None:
+    """The AS quotes (AS 2008 eqs. 3.17-3.18) as a user's compiled policy; ``params``: gamma, k, order size
+    (the state's inventory is in lots of it)."""
+    g, k = params[0], params[1]
+    q = state[jp.J_Q] * params[2]
+    var = g * state[jp.J_SIGMA] * state[jp.J_SIGMA] * state[jp.J_TAU]
+    half = 0.5 * (var + 2.0 / g * math.log(1.0 + g / k))
+    out[0] = q * var + half
+    out[1] = -q * var + half
 
 
 def synthetic_chunks(n_events: int, chunk: int, seed: int = 0, k: float = 50.0, s0: float = 130.0):
@@ -99,6 +118,19 @@ def main() -> None:
             f"{args.events:,} events, AS, {label}: {best:.3f} s -> {args.events / best / 1e6:.2f} M events/s "
             f"({n_fills:,} fills, {n_states:,} states recorded)"
         )
+    policy = JitPolicy(as_policy, params=[0.001, 50.0, cfg.order_size], name="as-jit")
+    run_fast(policy, stream.slice(0, 10_000), cfg)  # compile the policy
+    for label, pol in (("AS rule", rule), ("AS as a compiled user policy (JitPolicy)", policy)):
+        best = np.inf
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            res = run_fast(pol, stream, cfg)
+            best = min(best, time.perf_counter() - t)
+        print(
+            f"{args.events:,} events, {label}, records in memory: {best:.3f} s -> "
+            f"{args.events / best / 1e6:.2f} M events/s (pnl {res.pnl:.6g})"
+        )
+        del res
     horizons = (1 / 3600, 10 / 3600, 60 / 3600)
     for label, streaming in (("then summarize_backtest", False), ("scored as they stream", True)):
         best = np.inf
