@@ -50,6 +50,7 @@ from mmenv.replay.config import (
     P_WAIT,
 )
 from mmenv.sim.fills import match_and_settle
+from mmenv.sim.jit_policy import no_policy
 from mmenv.sim.quote_rules import rule_depths
 
 __all__ = [
@@ -91,12 +92,6 @@ Q_RISK_AVERSE, Q_POWER, Q_LOG, Q_FIXED = 0, 1, 2, 3
 RULE_TOUCH = 16
 #: The code of a compiled policy (:mod:`mmenv.replay.jit_policy`), called through the loop's ``pfn``.
 RULE_JIT = 32
-
-
-def no_policy(state, features, params, memory, out) -> None:
-    """The compiled policy the loop is given when it runs a rule or an external policy: never called."""
-    out[0] = math.nan
-    out[1] = math.nan
 
 
 @njit(cache=True, inline="always")
