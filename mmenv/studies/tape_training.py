@@ -126,6 +126,6 @@ def run(args: argparse.Namespace) -> int:
     for name, s in scores.items():
         print(f"  {name:<8} P&L per window {s['mean']:+.4g} +- {s['se']:.2g} {inst.settlement_currency}")
     for name, s in paired.items():
-        print(f"  {name:<18} {s['mean']:+.4g} +- {s['se']:.2g} (paired by window)")
+        print(f"  {name:<18} {s['mean']:+.4g} +- {s['se']:.2g} {inst.settlement_currency} (paired by window)")
     print(f"wrote {Path(args.out) / 'eval_replay.json'} ({time.perf_counter() - t0:.1f} s)")
     return 0
