@@ -115,6 +115,22 @@ class Recorder:
         self.buffer[self.n] = row
         self.n += 1
 
+    def last(self, k: int) -> np.ndarray:
+        """A copy of the last ``k`` rows recorded (flushed or buffered), in order; ``0 <= k <= total``."""
+        if isinstance(k, bool) or int(k) != k or not 0 <= k <= self.total:
+            raise ValueError(f"k must be an integer in [0, {self.total}], got {k!r}")
+        if k <= self.n:
+            return self.buffer[self.n - k : self.n].copy()
+        older = k - self.n
+        if self._fh is not None:
+            self._fh.flush()
+            flushed = np.fromfile(
+                self._part, dtype=self.dtype, offset=(self._flushed - older) * self.dtype.itemsize
+            )
+        else:
+            flushed = np.concatenate(self._chunks)[self._flushed - older :]
+        return np.concatenate([flushed, self.buffer[: self.n]])
+
     def flush(self) -> None:
         """Move the buffered rows to the spill file (or to memory) and empty the buffer."""
         if self.n == 0:

@@ -30,18 +30,39 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from mmenv.backtest.result import BacktestResult
 from mmenv.instrument import Instrument
 
-__all__ = ["is_native", "settle"]
+__all__ = ["fill_flows", "is_native", "settle"]
 
 
 def is_native(instrument: Instrument) -> bool:
     """Whether the replay's own accounting is the instrument's: linear, contract size 1."""
     return not instrument.inverse and instrument.contract_size == 1.0
+
+
+def fill_flows(
+    fills: np.ndarray, replay: dict[str, Any], instrument: Instrument
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fills' unit values, maker fees and cash flows in ``instrument``'s settlement currency.
+
+    For fill ``i`` of side ``s_i`` (+1 bought), size ``n_i`` and price ``P_i``: unit value ``u_i =
+    unit_value(P_i)`` (:meth:`mmenv.instrument.Instrument.unit_value`), fee ``f_i = maker_fee_bps * 1e-4 *
+    |n_i u_i| + maker_fee_per_unit * n_i`` and cash flow ``-s_i n_i u_i - f_i``.
+
+    Args:
+        fills: fill records (:data:`mmenv.records.FILL_DTYPE`). replay: the replay's settings
+            (:meth:`mmenv.replay.config.ReplayConfig.to_dict`). instrument: the contract traded.
+    """
+    size = np.asarray(fills["size"], dtype=np.float64)
+    side = np.asarray(fills["side"], dtype=np.float64)
+    px = instrument.unit_value(np.asarray(fills["price"], dtype=np.float64))
+    fee = replay["maker_fee_bps"] * 1e-4 * np.abs(size * px) + replay["maker_fee_per_unit"] * size
+    return px, fee, -side * size * px - fee
 
 
 def settle(result: BacktestResult, instrument: Instrument) -> BacktestResult:
@@ -64,11 +85,7 @@ def settle(result: BacktestResult, instrument: Instrument) -> BacktestResult:
     cfg = result.extra["replay"]
     fills, states = result.fills, result.states
     v = instrument.unit_value
-    size = np.asarray(fills["size"], dtype=np.float64)
-    side = np.asarray(fills["side"], dtype=np.float64)
-    px = v(np.asarray(fills["price"], dtype=np.float64))
-    fee = cfg["maker_fee_bps"] * 1e-4 * np.abs(size * px) + cfg["maker_fee_per_unit"] * size
-    flow = -side * size * px - fee
+    px, fee, flow = fill_flows(fills, cfg, instrument)
     # cash at each state: the flows of the fills of its event and before (fills come first in an event)
     before = np.searchsorted(np.asarray(fills["event"]), np.asarray(states["event"]), side="right")
     cum = np.concatenate([[0.0], np.cumsum(flow)])

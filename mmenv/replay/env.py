@@ -38,8 +38,18 @@ are (already in [-1, 1]); ``micro_ticks`` / max |G*| of the spec's micro-price t
 data before the episodes); ``spread_ticks`` / ``spread_cap``; ``mid_age_s`` / ``max_age_s``. Their names are
 ``signal_<column>`` in :attr:`ReplayEnv.obs_names`.
 
-Reward: the change of mark-to-mid equity (cash + q mid) since the previous decision, minus
-``inventory_penalty * (q / order_size)^2 * elapsed seconds``.
+Reward: the change of mark-to-mid equity since the previous decision, minus ``inventory_penalty * (q /
+order_size)^2 * elapsed seconds``, in the ``instrument``'s settlement currency (:mod:`mmenv.instrument`).
+Linear of contract size 1 (the default): equity ``cash + q M`` with the replay's own cash (price units).
+Otherwise every money amount is taken in unit values ``u(P)`` (:meth:`mmenv.instrument.Instrument.unit_value`:
+``c P`` linear, ``-c / P`` inverse, ``c`` the contract size), as :func:`mmenv.replay.accounting.settle` does
+for a whole run: equity ``cash_s + q u(M)`` with ``cash_s = sum_i (-s_i n_i u(P_i) - f_i)`` over the fills so
+far (side ``s_i``, size ``n_i``, price ``P_i``, maker fee ``f_i = maker_fee_bps 1e-4 |n_i u(P_i)| +
+maker_fee_per_unit n_i``; :func:`mmenv.replay.accounting.fill_flows`). For an inverse contract the reward is
+thus in coins: a long of ``n`` contracts bought at ``P0`` and marked at ``P1`` has earned ``n c (1 / P0 - 1 /
+P1)`` (Binance, "Coin-margined futures: contract specifications"). ``info`` reports ``cash`` and ``equity``
+in the same currency (``currency``); the episode's records (:meth:`ReplayEnv.result`) stay in prices and
+the replay's own cash, for :func:`mmenv.replay.accounting.settle` to account in the settlement currency.
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ import numpy as np
 from gymnasium import spaces
 
 from mmenv.data.tape import TRADE, Tape
+from mmenv.instrument import Instrument
+from mmenv.replay.accounting import fill_flows, is_native
 from mmenv.replay.config import ReplayConfig
 from mmenv.replay.engine import ReplayState, check_grid_step, tape_lot
 from mmenv.signals import FeatureSpec, compute_features
@@ -99,6 +111,9 @@ class ReplayEnv(gymnasium.Env):
             be a whole number of lots.
         signals: a :class:`mmenv.signals.FeatureSpec`: the order-book signals appended to the observation,
             normalised to [-1, 1] (module docstring); None (default): the 8 values only.
+        instrument: the :class:`mmenv.instrument.Instrument` traded, whose settlement currency the reward
+            and ``info``'s P&L are in (module docstring); None (default): linear, contract size 1, the
+            replay's own price units.
     """
 
     metadata = {"render_modes": []}
@@ -117,6 +132,7 @@ class ReplayEnv(gymnasium.Env):
         inventory_penalty: float = 0.0,
         lot: float | None = None,
         signals: FeatureSpec | None = None,
+        instrument: Instrument | None = None,
     ) -> None:
         if not isinstance(tape, Tape) or len(tape) < 2:
             raise ValueError(f"tape must be a Tape with >= 2 events, got {type(tape).__name__}")
@@ -134,6 +150,11 @@ class ReplayEnv(gymnasium.Env):
             raise ValueError(f"max_depth_ticks must be > 0, got {max_depth_ticks!r}")
         if not (math.isfinite(inventory_penalty) and inventory_penalty >= 0):
             raise ValueError(f"inventory_penalty must be >= 0, got {inventory_penalty!r}")
+        if instrument is not None and not isinstance(instrument, Instrument):
+            raise ValueError(f"instrument must be an Instrument or None, got {type(instrument).__name__}")
+        self.instrument = instrument
+        self._native = instrument is None or is_native(instrument)
+        self._replay = self.config.to_dict()
         self.tape, self.episode_s, self.start_mode = tape, float(episode_s), start
         self.action_unit, self.penalty = action_unit, float(inventory_penalty)
         self.tick = tape.tick
@@ -175,6 +196,7 @@ class ReplayEnv(gymnasium.Env):
         self._mid0 = float(self._ep.mid[0])
         self._done = False
         self._last_side = 0.0
+        self._cash_s, self._nf = 0.0, 0
         self._advance()
         self._eq = self._equity()
         self._t = self.state.elapsed_s
@@ -209,9 +231,21 @@ class ReplayEnv(gymnasium.Env):
             self._last_side = float(self._ep.side[i0 + trades[-1]])
         if self._i >= len(self._ep):
             self._done = True
+        if not self._native:
+            total = self.state.fills.total
+            if total > self._nf:
+                flow = fill_flows(self.state.fills.last(total - self._nf), self._replay, self.instrument)[2]
+                self._cash_s += float(np.sum(flow))
+                self._nf = total
+
+    def _cash(self) -> float:
+        """Cash in the settlement currency (module docstring)."""
+        return self.state.cash if self._native else self._cash_s
 
     def _equity(self) -> float:
-        return self.state.cash + self.state.q * self.state.mid
+        if self._native:
+            return self.state.cash + self.state.q * self.state.mid
+        return self._cash_s + self.state.q * float(self.instrument.unit_value(self.state.mid))
 
     def _obs(self) -> np.ndarray:
         st, ep, cfg = self.state, self._ep, self.config
@@ -239,18 +273,23 @@ class ReplayEnv(gymnasium.Env):
 
     def _info(self) -> dict[str, Any]:
         st = self.state
-        return {
+        info = {
             "q": st.q,
-            "cash": st.cash,
+            "cash": self._cash(),
             "equity": self._equity(),
             "mid": st.mid,
             "time_s": st.elapsed_s,
             "n_fills": int(st.fills.total),
             "events": st.n_events,
         }
+        if self.instrument is not None:
+            info["currency"] = self.instrument.settlement_currency
+        return info
 
     def result(self, name: str = "env"):
-        """The episode's records as a :class:`mmenv.backtest.BacktestResult` (after the episode ended)."""
+        """The episode's records as a :class:`mmenv.backtest.BacktestResult` (after the episode ended), in
+        prices and the replay's own cash; ``settle(result, env.instrument)``
+        (:func:`mmenv.replay.accounting.settle`) accounts them in the settlement currency, as the reward is."""
         if self.state is None:
             raise RuntimeError("no episode: call reset() first")
         return self.state.finish(name)

@@ -313,6 +313,7 @@ def _run_tape(name: str, src: sources.TapeSource, args: argparse.Namespace, out:
         n_envs=max(1, min(int(args.n_envs), 8)),
         progress=not args.no_progress,
         signals=bool(getattr(args, "signals", False)),
+        instrument=src.instrument_of(tape),
     )
 
 

@@ -18,13 +18,14 @@ for a tape of one's own, what :mod:`mmenv.studies.rl_study` runs on the simulate
    and "best tuned AS" (GLFT) is the AS-type (GLFT-type) policy with the highest training mean.
 3. PPO (stable-baselines3, :func:`mmenv.studies.tape_ppo.train_on_tape`) trains for ``timesteps``
    decisions on :class:`mmenv.replay.env.ReplayEnv` episodes of ``episode_s`` seconds drawn from the
-   training part (reward: the change of mark-to-mid equity; observation: inventory, time, spread, queue
-   imbalance, last trade side, event gap, mid change, sigma; action: the two depths in ticks, in
+   training part (reward: the change of mark-to-mid equity in the instrument's settlement currency, coins
+   for an inverse contract; observation: inventory, time, spread, queue imbalance, last trade side, event
+   gap, mid change, sigma; action: the two depths in ticks, in
    [0.5, ``max_depth_ticks``], which the agent sets through [-1, 1] mapped linearly onto that box). The
    learning curve is the mean return of the training episodes per rollout.
 4. The held-out half is cut into windows of ``episode_s`` seconds; in each, from a flat start, PPO
    (deterministic actions) and the tuned policies are replayed on the same events. Scores: P&L per window
-   (mark to mid at the window's end) with its SE, and PPO minus each tuned policy paired by window.
+   in the settlement currency (mark to mid at the window's end) with its SE, and PPO minus each tuned policy paired by window.
 5. Diagnostics (:func:`replay_diagnostics`): inventory (time-weighted mean |q| and std of the final q, in
    lots), fills per window, the spread captured and the markouts at 1 s and 10 s per unit filled (ticks;
    negative: adverse selection), the quoted depth, and the quote skew, ``(bid + ask) / 2 - mid`` in ticks,
@@ -45,6 +46,8 @@ import numpy as np
 
 from agents.ppo import configure_torch, plot_learning_curve
 from mmenv.analytics.scores import markouts, mid_at
+from mmenv.instrument import Instrument
+from mmenv.replay.accounting import settle
 from mmenv.replay.engine import ReplayConfig, replay
 from mmenv.signals import feature_names
 from mmenv.signals.fit import fit_signals
@@ -104,8 +107,14 @@ def _families(law) -> list[str]:
     return out
 
 
-def tune_risk_aversion(make, families, windows, cfg, grid=None) -> dict[str, Any]:
-    """Mean P&L per training window of every (family, r); the best r per family (module docstring, step 2).
+def _pnl(res, instrument: Instrument | None) -> float:
+    """A replay's P&L in the settlement currency of ``instrument`` (None: the replay's price units)."""
+    return res.pnl if instrument is None else settle(res, instrument).pnl
+
+
+def tune_risk_aversion(make, families, windows, cfg, grid=None, instrument=None) -> dict[str, Any]:
+    """Mean P&L per training window of every (family, r), in the settlement currency of ``instrument``
+    (None: price units); the best r per family (module docstring, step 2).
 
     Returns {family: {"best": r, "mean_pnl": {r: mean}, "errors": {r: message}}}; an r whose quotes cannot be
     built (a law that does not decay where the quotes would sit) is listed under "errors", not scored.
@@ -117,7 +126,7 @@ def tune_risk_aversion(make, families, windows, cfg, grid=None) -> dict[str, Any
         errors: dict[str, str] = {}
         for r in grid:
             try:
-                pnl = [replay(make(fam, r, float(w.mid[0])), w, cfg).pnl for w in windows]
+                pnl = [_pnl(replay(make(fam, r, float(w.mid[0])), w, cfg), instrument) for w in windows]
             except ValueError as exc:
                 errors[f"{r:g}"] = str(exc)
                 continue
@@ -210,7 +219,7 @@ def _load() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
-def _ppo_result(model, venv, window, cfg, max_depth_ticks: float, signals=None):
+def _ppo_result(model, venv, window, cfg, max_depth_ticks: float, signals=None, instrument=None):
     """The trained agent over one window, deterministic actions, flat start: its BacktestResult
     (``signals``: the feature spec of an agent trained with the order-book signals in its observation)."""
     env = replay_env(
@@ -221,6 +230,7 @@ def _ppo_result(model, venv, window, cfg, max_depth_ticks: float, signals=None):
         start="first",
         max_depth_ticks=max_depth_ticks,
         signals=signals,
+        instrument=instrument,
     )
     play(model, venv, env)
     return env.unwrapped.result("ppo")
@@ -242,6 +252,7 @@ def run_tape_market(
     grid=None,
     progress: bool = False,
     signals: bool = False,
+    instrument: Instrument | None = None,
 ) -> dict[str, Any]:
     """Steps 1-5 of the module docstring on ``tape``; JSON-ready metrics. ``name``: the key of its settings in
     :data:`TAPE_SETTINGS` (a sample key or a tape's format; ``episode_s`` and ``max_depth_ticks`` override them)
@@ -251,7 +262,9 @@ def run_tape_market(
     [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.tape_ppo.replay_env`). ``signals``: also train
     a second PPO, same seed and budget, with the order-book signals in its observation (the env's
     ``signals``, the micro-price table fitted on the first half, :func:`mmenv.signals.fit.fit_signals`),
-    scored on the same windows as ``ppo_signals``, with its paired edge over PPO without them."""
+    scored on the same windows as ``ppo_signals``, with its paired edge over PPO without them.
+    ``instrument``: the :class:`mmenv.instrument.Instrument` traded; rewards, tuning and scores are in its
+    settlement currency (coins for an inverse contract; None: the replay's price units)."""
     grid = RISK_GRID if grid is None else tuple(grid)
     spec = TAPE_SETTINGS.get(name, DEFAULT_SETTINGS)
     episode_s = float(episode_s if episode_s is not None else spec["episode_s"])
@@ -264,7 +277,7 @@ def run_tape_market(
     make = _policy_factory(cal, law, max_lots=max_lots, horizon=episode_s)
     train_w, test_w = episode_windows(ins, episode_s), episode_windows(oos, episode_s)
     t0 = time.perf_counter()
-    tuning = tune_risk_aversion(make, _families(law), train_w, cfg, grid)
+    tuning = tune_risk_aversion(make, _families(law), train_w, cfg, grid, instrument)
     tune_s = time.perf_counter() - t0
     best = {}
     for kind in ("as", "glft"):
@@ -287,7 +300,7 @@ def run_tape_market(
             episode_s=episode_s,
             progress=progress,
             curve=curve_out,
-            env_kwargs={"max_depth_ticks": max_depth, **env_extra},
+            env_kwargs={"max_depth_ticks": max_depth, "instrument": instrument, **env_extra},
             rescale_action=True,
         )
 
@@ -310,10 +323,12 @@ def run_tape_market(
         results["ppo_signals"] = []
     for w in test_w:
         s0 = float(w.mid[0])
-        results["ppo"].append(_ppo_result(model, venv, w, cfg, max_depth))
+        results["ppo"].append(_ppo_result(model, venv, w, cfg, max_depth, instrument=instrument))
         if with_signals is not None:
             ws = with_signals
-            results["ppo_signals"].append(_ppo_result(ws["model"], ws["venv"], w, cfg, max_depth, ws["spec"]))
+            results["ppo_signals"].append(
+                _ppo_result(ws["model"], ws["venv"], w, cfg, max_depth, ws["spec"], instrument)
+            )
         results["as_tuned"].append(
             replay(make(best["as"]["family"], best["as"]["risk_aversion"], s0), w, cfg)
         )
@@ -322,7 +337,7 @@ def run_tape_market(
         )
         results["as_default"].append(replay(make("as", 1.0, s0), w, cfg))
     eval_s = time.perf_counter() - t0
-    pnl = {n: np.array([r.pnl for r in rs]) for n, rs in results.items()}
+    pnl = {n: np.array([_pnl(r, instrument) for r in rs]) for n, rs in results.items()}
     edges = {ref: mean_se(pnl["ppo"] - pnl[ref]) for ref in ("as_tuned", "glft_tuned", "as_default")}
     if with_signals is not None:
         edges["ppo_signals_vs_ppo"] = mean_se(pnl["ppo_signals"] - pnl["ppo"])
@@ -335,6 +350,7 @@ def run_tape_market(
         "source": tape.source,
         "tape_validation": sources.tape_validation(tape),
         "tick": float(tape.tick),
+        "currency": "price units" if instrument is None else instrument.settlement_currency,
         "episode_s": episode_s,
         "in_sample": {
             "fraction": in_sample,

@@ -9,10 +9,12 @@
    :func:`mmenv.studies.tape_ppo.train_on_tape`) trains for
    ``--timesteps`` decisions on :class:`mmenv.replay.env.ReplayEnv` episodes of ``--episode-s`` seconds drawn
    from the in-sample part (decisions on every quote update; action: depths in ticks; reward: the change of
-   mark-to-mid equity).
+   mark-to-mid equity in the settlement currency of the tape's instrument, ``--instrument``: coins for an
+   inverse contract).
 3. The out-of-sample part is cut into consecutive windows of ``--episode-s`` seconds; in each window, from a
    flat start, the trained agent (deterministic actions) and the calibrated AS, GLFT and CJP policies are
-   replayed on the same events with the same settings. Scores: each policy's mean P&L per window with its
+   replayed on the same events with the same settings (fees: the instrument's unless ``--maker-fee-bps`` /
+   ``--taker-fee-bps``). Scores, in the settlement currency: each policy's mean P&L per window with its
    standard error, and PPO minus each policy paired by window (mean and standard error of the
    differences).
 
@@ -29,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from mmenv.instrument import Instrument
 from mmenv.outdir import staged
+from mmenv.replay.accounting import settle
 from mmenv.replay.engine import replay
 from mmenv.studies import sources
 from mmenv.studies.common import mean_se, write_json
@@ -43,26 +47,32 @@ __all__ = ["REFERENCE", "evaluate_windows", "run"]
 REFERENCE = ("as", "glft", "optimal")
 
 
-def evaluate_windows(model, venv, oos, cfg, policies_of, episode_s: float) -> dict[str, np.ndarray]:
-    """P&L per out-of-sample window of PPO and the reference policies (same events, same settings); the
-    agent acts deterministically from a flat start in each window."""
+def evaluate_windows(
+    model, venv, oos, cfg, policies_of, episode_s: float, instrument: Instrument | None = None
+) -> dict[str, np.ndarray]:
+    """P&L per out-of-sample window of PPO and the reference policies (same events, same settings), in the
+    settlement currency of ``instrument`` (None: the replay's price units); the agent acts
+    deterministically from a flat start in each window."""
     out: dict[str, list[float]] = {"ppo": []}
     for w in episode_windows(oos, episode_s):
-        env = replay_env(w, cfg, episode_s=w.duration_s + 1.0, start="first")
+        env = replay_env(w, cfg, episode_s=w.duration_s + 1.0, start="first", instrument=instrument)
         out["ppo"].append(play(model, venv, env))
         for name, pol in policies_of(float(w.mid[0])).items():
-            out.setdefault(name, []).append(replay(pol, w, cfg).pnl)
+            res = replay(pol, w, cfg)
+            out.setdefault(name, []).append(res.pnl if instrument is None else settle(res, instrument).pnl)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
 def run(args: argparse.Namespace) -> int:
     """Train on the in-sample tape, evaluate out of sample, write eval_replay.json, print the table."""
     t0 = time.perf_counter()
-    tape = sources.load_tape(args)
+    src = sources.one_tape_source(args)
+    tape = src.load()
+    inst = src.instrument_of(tape)
     ins, oos = tape.split(args.in_sample)
     cal = calibrate_tape(ins)
     lot = float(args.lot) if args.lot is not None else median_lot(ins)
-    cfg = replay_config(args, lot=lot, sigma=float(cal.sigma))
+    cfg = replay_config(args, lot=lot, sigma=float(cal.sigma), instrument=inst)
     episode_s = float(args.episode_s)
     n_envs = max(1, min(int(args.n_envs), 8))
     with staged(args.out, getattr(args, "force", False), "train") as out:
@@ -74,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             n_envs=n_envs,
             episode_s=episode_s,
             progress=not args.no_progress,
+            env_kwargs={"instrument": inst},
         )
         save_agent(model, venv, out)
 
@@ -87,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 s0=s0,
             )
 
-        pnl = evaluate_windows(model, venv, oos, cfg, policies_of, episode_s)
+        pnl = evaluate_windows(model, venv, oos, cfg, policies_of, episode_s, inst)
         scores = {name: mean_se(x) for name, x in pnl.items()}
         paired = {f"ppo_minus_{n}": mean_se(pnl["ppo"] - pnl[n]) for n in REFERENCE}
         result = {
@@ -100,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             "lot": lot,
             "replay": cfg.to_dict(),
             "header": cfg.describe(),
+            "instrument": inst.to_dict(),
+            "currency": inst.settlement_currency,
             "calibration": {"A": float(cal.A), "k": float(cal.k), "sigma": float(cal.sigma)},
             "pnl_per_window": scores,
             "paired": paired,
@@ -111,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
         f"{scores['ppo']['n']} out-of-sample windows of {episode_s:g} s; {cfg.describe()}"
     )
     for name, s in scores.items():
-        print(f"  {name:<8} P&L per window {s['mean']:+.4g} +- {s['se']:.2g}")
+        print(f"  {name:<8} P&L per window {s['mean']:+.4g} +- {s['se']:.2g} {inst.settlement_currency}")
     for name, s in paired.items():
-        print(f"  {name:<18} {s['mean']:+.4g} +- {s['se']:.2g} (paired by window)")
+        print(f"  {name:<18} {s['mean']:+.4g} +- {s['se']:.2g} {inst.settlement_currency} (paired by window)")
     print(f"wrote {Path(args.out) / 'eval_replay.json'} ({time.perf_counter() - t0:.1f} s)")
     return 0
