@@ -66,9 +66,10 @@ MARKETS: dict[str, dict[str, Any]] = {
     "toxic": {"market": "toxic", "toxic_share": 0.5},
     "garch": {"market": "garch"},
 }
-#: The shared samples studied on the event-clock replay env (:data:`mmenv.studies.sources.STUDY_SAMPLES`;
-#: their settings in :data:`mmenv.studies.rl_tapes.TAPE_SETTINGS`).
-TAPE_MARKETS = sources.STUDY_SAMPLES
+#: The shared samples studied on the event-clock replay env (:data:`mmenv.studies.sources.REPLAY_SAMPLES`: the
+#: LOBSTER and Binance USD-M tapes and the two COIN-M captures; their settings in
+#: :data:`mmenv.studies.rl_tapes.TAPE_SETTINGS`).
+TAPE_MARKETS = sources.REPLAY_SAMPLES
 #: The task of every market: the penalized reward of the model market's PPO run.
 TASK: dict[str, Any] = {"reward": "penalized", "phi": 0.2, "alpha": 0.1}
 #: Risk aversions tried for AS and GLFT on the training paths (1 / price unit).
@@ -219,8 +220,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         choices=[*MARKETS, *TAPE_MARKETS],
-        help="markets to study: simulated (trend, toxic, garch) or the shared samples (lobster, binance) "
-        "(default: trend toxic garch, or none when a tape is given by its flags)",
+        help="markets to study: simulated (trend, toxic, garch) or the shared samples (lobster, binance, "
+        "binance_cm_btcusd, binance_cm_ethusd; default: trend toxic garch, or none when a tape is given by its flags)",
     )
     sources.add_data_argument(parser)
     sources.add_tape_arguments(parser, "study PPO against tuned AS and GLFT on it")

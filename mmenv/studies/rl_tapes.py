@@ -72,11 +72,14 @@ __all__ = [
 #: Risk aversions r tried on the training windows (scale-free: AS's inventory shift is at most r / k per lot).
 RISK_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
 #: The study's settings per tape, by sample key (:data:`mmenv.data.samples.SAMPLES`) or, for a tape given by
-#: flags, by format: the window (episode) length in seconds and the largest depth PPO may quote (ticks; about
-#: ten times sigma sqrt(window) of the tape). A generic tape gets :data:`DEFAULT_SETTINGS`.
+#: flags, by format: the window (episode) length in seconds and the largest depth PPO may quote (ticks; of
+#: the order of the standard deviation of the mid's move over one window: 15.7 on BTCUSDT, 17.5 on the BTCUSD
+#: COIN-M perpetual and 1.10 on ETHUSD over 5 s). A generic tape gets :data:`DEFAULT_SETTINGS`.
 TAPE_SETTINGS: dict[str, dict[str, float]] = {
     "lobster": {"episode_s": 60.0, "max_depth_ticks": 50.0},
     "binance": {"episode_s": 5.0, "max_depth_ticks": 200.0},
+    "binance_cm_btcusd": {"episode_s": 5.0, "max_depth_ticks": 200.0},
+    "binance_cm_ethusd": {"episode_s": 5.0, "max_depth_ticks": 150.0},
 }
 DEFAULT_SETTINGS: dict[str, float] = {"episode_s": 60.0, "max_depth_ticks": 50.0}
 MARKOUT_S = (1.0, 10.0)

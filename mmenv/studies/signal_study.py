@@ -16,9 +16,9 @@ capture, the markout of the fills over ``--horizon-s`` (total and per fill: ``si
 M_fill)``, negative: adverse selection), fills, and the markout by touch-imbalance bucket at fill time.
 Paired by walk-forward window: the mean difference strategy - AS and its standard error (sample sd / sqrt(n
 windows)). Amounts are in the settlement currency: quote currency for the linear tapes; for the inverse
-COIN-M contracts, coins, converted from the replay's price x contracts accounting by ``face / M0^2`` (M0 the
-window's first mid; first order: the conversion's relative error is at most ``2 max |M / M0 - 1|`` over
-the window, reported as ``conversion_error_bound``).
+COIN-M contracts, coins, exactly: every replay is accounted by :func:`mmenv.replay.accounting.settle` (a
+contract's value in coins is ``-face / M``, so cash flows, the fee, the marks and the markouts are all taken
+in coins at their own prices) before it is scored.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from mmenv.analytics.scores import markouts, summarize_backtest
 from mmenv.data.samples import SAMPLES
 from mmenv.instrument import KNOWN_INSTRUMENTS
 from mmenv.outdir import staged
+from mmenv.replay.accounting import settle
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.sources import TapeSource, study_samples
 from mmenv.studies.strategies import signal_policies, tape_policies
@@ -91,26 +92,22 @@ def window_scores(
     }
     pols = tape_policies(COMPARED, cal, **kw)
     pols.update(signal_policies(COMPARED, cal, sig.fit, sig.features, **kw, tick=tape.tick))
-    m0 = float(part.mid[0])
-    inverse = instrument is not None and instrument.inverse
-    conv = instrument.contract_size / (m0 * m0) if inverse else 1.0
     out: dict[str, dict[str, Any]] = {}
     for name in COMPARED:
         res = replay_policy(pols[name], part, cfg)
+        if instrument is not None:
+            res = settle(res, instrument)
         s = summarize_backtest(res, (horizon_s,), episode=args.replay_horizon_s)
         mk = markouts(res.fills, res.states, (horizon_s,))[:, 0] if len(res.fills) else np.zeros(0)
         n = len(res.fills)
-        b = imbalance_breakdown(res, sig.features, sig.names, horizon_s)
-        b["markout_total"] = [v * conv for v in b["markout_total"]]
-        b["markout_per_unit"] = [v * conv for v in b["markout_per_unit"]]
         out[name] = {
-            "pnl_net": float(res.pnl) * conv,
-            "fees": float(s["fees"]) * conv,
-            "spread_pnl": float(s["spread_pnl"]) * conv,
-            "markout_total": float(mk.sum()) * conv,
-            "markout_per_fill": float(mk.sum()) * conv / n if n else math.nan,
+            "pnl_net": float(res.pnl),
+            "fees": float(s["fees"]),
+            "spread_pnl": float(s["spread_pnl"]),
+            "markout_total": float(mk.sum()),
+            "markout_per_fill": float(mk.sum()) / n if n else math.nan,
             "n_fills": n,
-            "imbalance_buckets": b,
+            "imbalance_buckets": imbalance_breakdown(res, sig.features, sig.names, horizon_s),
         }
     out["_window"] = {
         "n_events": len(part),
@@ -122,7 +119,6 @@ def window_scores(
             "sigma_per_sqrt_s": float(cal.sigma),
         },
         "signal_fit": sig.fit.to_dict() if sig.fit is not None else None,
-        "conversion_error_bound": float(2.0 * np.max(np.abs(part.mid / m0 - 1.0))) if inverse else 0.0,
     }
     return out
 

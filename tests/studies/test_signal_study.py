@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from mmenv.cli import main
+from mmenv.instrument import KNOWN_INSTRUMENTS
 from mmenv.studies.signal_study import BASELINE, COMPARED, format_study, tape_study
 from mmenv.studies.sources import TapeSource
+from tests.conftest import SAMPLE_FILES
 from tests.studies.test_replay_study import synthetic_tape
 
 
@@ -89,3 +92,36 @@ def test_power_table_and_section_x_evidence(study):
     assert "**Order-book signals see part of the toxic flow.**" in text
     makers = sum(1 for n, s in study["single_split"].items() if n != "_window" and s["pnl_net"] > 0)
     assert f"{makers} of {len(COMPARED)} out-of-sample runs make money" in text
+
+
+@pytest.mark.skipif("binance_cm_btcusd" not in SAMPLE_FILES, reason="the shared COIN-M sample is absent")
+def test_inverse_tape_is_scored_in_coin_exactly():
+    """On the BTCUSD_PERP capture, AS's P&L in the study is its replay's P&L in BTC computed by hand from the
+    fills at their own prices (a contract is worth ``-face / M`` BTC), not a first-order conversion."""
+    from mmenv.studies.signal_study import _args, window_scores
+    from mmenv.studies.sources import sample_source
+    from mmenv.studies.strategies import tape_policies
+    from mmenv.studies.tape_signals import replay_policy
+    from mmenv.studies.tapes import calibrate_tape, median_lot, replay_config
+
+    tape = sample_source("binance_cm_btcusd", None).load()
+    ins, oos = tape.split(0.5)
+    part = oos.slice(0, len(oos) // 3)  # a third of the held-out half keeps the test fast
+    instrument = KNOWN_INSTRUMENTS["BTCUSD_PERP"]
+    args = _args(False, instrument.maker_fee_bps)
+    scores = window_scores(tape, ins, part, args, 1.0, instrument)["as"]
+    cal = calibrate_tape(ins)
+    kw = {"max_lots": args.max_lots, "risk_aversion": args.risk_aversion, "horizon": args.replay_horizon_s}
+    pol = tape_policies(("as",), cal, **kw, s0=float(part.mid[0]))["as"]
+    cfg = replay_config(args, lot=median_lot(ins), sigma=float(cal.sigma))
+    res = replay_policy(pol, part, cfg)
+    f = res.fills
+    assert len(f) > 0
+    face = instrument.contract_size
+    size, side, px = (np.asarray(f[k], dtype=np.float64) for k in ("size", "side", "price"))
+    fee = instrument.maker_fee_bps * 1e-4 * size * face / px
+    q_end = float(res.states["inventory"][-1])
+    by_hand = float(np.sum(side * size * face / px - fee) - q_end * face / float(res.states["mid"][-1]))
+    assert scores["pnl_net"] == pytest.approx(by_hand, rel=1e-9, abs=1e-12)
+    assert scores["fees"] == pytest.approx(float(fee.sum()), rel=1e-9)
+    assert scores["n_fills"] == len(f)
