@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from mmenv.data.tape import TRADE, Tape
 from mmenv.jit import njit
-from mmenv.signals.microprice import MicroPriceTable
+from mmenv.signals.microprice import MicroPriceTable, check_fields
 
 __all__ = ["FeatureSpec", "compute_features", "feature_kernel", "feature_names", "ofi_events"]
 
@@ -91,6 +92,42 @@ class FeatureSpec:
             raise ValueError(
                 f"FeatureSpec.micro must be a MicroPriceTable or None, got {type(self.micro).__name__}"
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain values (a saved agent's ``signals.json``): JSON-ready; :meth:`from_dict` of it
+        gives the same spec and micro-price table, every float bit for bit."""
+        return {
+            "ofi_windows_s": list(self.ofi_windows_s),
+            "flow_windows_s": list(self.flow_windows_s),
+            "spread_cap": int(self.spread_cap),
+            "max_age_s": float(self.max_age_s),
+            "micro": None if self.micro is None else self.micro.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> FeatureSpec:
+        """The spec of :meth:`to_dict`'s ``d``, validated at the boundary (every field present and no other;
+        the windows lists of numbers; the values as the constructor checks them; ``micro`` None or a table,
+        :meth:`MicroPriceTable.from_dict`).
+
+        Raises:
+            ValueError: naming the field and its value.
+        """
+        fields = ("ofi_windows_s", "flow_windows_s", "spread_cap", "max_age_s", "micro")
+        check_fields(d, fields, "FeatureSpec", "the feature spec")
+        for k in ("ofi_windows_s", "flow_windows_s"):
+            if not isinstance(d[k], list):
+                raise ValueError(f"FeatureSpec.{k} must be a list of windows (seconds), got {d[k]!r:.80}")
+        if isinstance(d["max_age_s"], bool):
+            raise ValueError(f"FeatureSpec.max_age_s must be a finite number > 0, got {d['max_age_s']!r}")
+        micro = None if d["micro"] is None else MicroPriceTable.from_dict(d["micro"], "FeatureSpec.micro")
+        return cls(
+            ofi_windows_s=tuple(d["ofi_windows_s"]),
+            flow_windows_s=tuple(d["flow_windows_s"]),
+            spread_cap=d["spread_cap"],
+            max_age_s=d["max_age_s"],
+            micro=micro,
+        )
 
 
 def feature_names(spec: FeatureSpec) -> list[str]:

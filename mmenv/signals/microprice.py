@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mmenv.data.tape import QUOTE, Tape
 
-__all__ = ["MicroPriceTable", "fit_microprice", "state_index"]
+__all__ = ["MicroPriceTable", "check_fields", "fit_microprice", "state_index"]
+
+_INT_FIELDS = ("n_imbalance", "n_spread", "iterations", "n_samples", "empty_cells")
+_TABLE_FIELDS = ("g_ticks", "g1_ticks", "counts")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +61,10 @@ class MicroPriceTable:
     n_samples: int
     empty_cells: int
 
-    def to_dict(self) -> dict:
-        """The table as plain lists (for metrics.json)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain lists and numbers (metrics.json; a saved agent's ``signals.json``): JSON-ready,
+        and :meth:`from_dict` of it gives the same table, every float bit for bit (JSON writes the shortest
+        repr of a float64, which reads back to the same value)."""
         return {
             "g_ticks": self.g_ticks.tolist(),
             "g1_ticks": self.g1_ticks.tolist(),
@@ -70,6 +76,76 @@ class MicroPriceTable:
             "n_samples": self.n_samples,
             "empty_cells": self.empty_cells,
         }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "micro") -> MicroPriceTable:
+        """The table of :meth:`to_dict`'s ``d``, validated: every field present and no other, integers
+        ``n_imbalance >= 2``, ``n_spread >= 1``, ``iterations >= 1``, ``n_samples >= 0``, ``0 <= empty_cells
+        <= n_imbalance * n_spread``, ``last_step_ticks`` a finite number >= 0, ``g_ticks`` and ``g1_ticks``
+        (n_imbalance, n_spread) finite numbers, ``counts`` (n_imbalance, n_spread) integers >= 0.
+
+        Raises:
+            ValueError: naming the field (``where.<field>``) and its value.
+        """
+        check_fields(d, (*_TABLE_FIELDS, *_INT_FIELDS, "last_step_ticks"), where, "the micro-price table")
+        ints = {k: _integer(d[k], f"{where}.{k}") for k in _INT_FIELDS}
+        for k, lo in (("n_imbalance", 2), ("n_spread", 1), ("iterations", 1), ("n_samples", 0)):
+            if ints[k] < lo:
+                raise ValueError(f"{where}.{k} must be >= {lo}, got {ints[k]}")
+        shape = (ints["n_imbalance"], ints["n_spread"])
+        if not 0 <= ints["empty_cells"] <= shape[0] * shape[1]:
+            raise ValueError(
+                f"{where}.empty_cells must lie in [0, {shape[0] * shape[1]}], got {ints['empty_cells']}"
+            )
+        step = d["last_step_ticks"]
+        if not (_is_number(step) and math.isfinite(step) and step >= 0):
+            raise ValueError(f"{where}.last_step_ticks must be a finite number >= 0, got {step!r}")
+        tables = {k: _matrix(d[k], shape, f"{where}.{k}", k == "counts") for k in _TABLE_FIELDS}
+        return cls(**tables, **ints, last_step_ticks=float(step))
+
+
+def check_fields(d: Any, fields: tuple[str, ...], where: str, what: str) -> None:
+    """Check that ``d`` is a dict holding exactly ``fields`` (``what``: the object's name, ``where``: the
+    prefix of the field names in the errors).
+
+    Raises:
+        ValueError: not a dict, a missing field or an unknown one, named ``where.<field>``.
+    """
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} must be an object of {what}'s fields, got {d!r:.80}")
+    for k in fields:
+        if k not in d:
+            raise ValueError(f"{where}.{k} is missing")
+    for k in d:
+        if k not in fields:
+            raise ValueError(f"{where}.{k}: unknown field (expected {', '.join(fields)})")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _integer(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{name} must be an integer, got {v!r:.80}")
+    return v
+
+
+def _matrix(v: Any, shape: tuple[int, int], name: str, counts: bool) -> np.ndarray:
+    """``v`` as a float64 (int64 for ``counts``) matrix of ``shape``, every entry checked."""
+    what = "integers >= 0" if counts else "finite numbers"
+    if not (
+        isinstance(v, list)
+        and len(v) == shape[0]
+        and all(isinstance(r, list) and len(r) == shape[1] for r in v)
+    ):
+        raise ValueError(f"{name} must be a {shape[0]} x {shape[1]} list of lists of {what}, got {v!r:.80}")
+    for i, row in enumerate(v):
+        for j, x in enumerate(row):
+            ok = (isinstance(x, int) and x >= 0) if counts else (_is_number(x) and math.isfinite(x))
+            if isinstance(x, bool) or not ok:
+                raise ValueError(f"{name}[{i}][{j}] must be one of {what}, got {x!r:.80}")
+    return np.array(v, dtype=np.int64 if counts else np.float64)
 
 
 def state_index(bid_qty, ask_qty, spread_ticks, n_imbalance: int, n_spread: int) -> np.ndarray:
