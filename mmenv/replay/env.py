@@ -182,6 +182,16 @@ class ReplayEnv(gymnasium.Env):
         self._n_starts = max(1, int(np.searchsorted(tape.time, last_start, side="right")))
         self.state: ReplayState | None = None
 
+    @property
+    def signal_matrix(self) -> np.ndarray:
+        """The observation's signal columns at every event of the tape, read only: (len(tape), n_signals)
+        float64, ``clip(m / signal_scales(names, spec), -1, 1)`` of ``compute_features(tape, spec)`` (module
+        docstring); (len(tape), 0) without ``signals``. The observation at a decision holds row i (the
+        decision's event) rounded to float32."""
+        view = self._signals.view()
+        view.flags.writeable = False
+        return view
+
     # ------------------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

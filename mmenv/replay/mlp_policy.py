@@ -7,14 +7,19 @@ compute them:
 
 1. the env's observation (``ReplayEnv._obs``, 8 values, rounded to float32): inventory / limit, tau / horizon,
    spread in ticks, queue imbalance, side of the last trade, ``log1p`` of the milliseconds since the previous
-   event, mid change since the tape's first mid in ticks, sigma in ticks. The two that depend on the tape
-   alone (side of the last trade, time since the previous event) are the feature columns of
-   :func:`env_features`.
+   event, mid change since the tape's first mid in ticks, sigma in ticks; then, for an env built with
+   ``signals`` (a :class:`mmenv.signals.FeatureSpec`), its order-book signals, each scaled and clipped to
+   [-1, 1] (:attr:`mmenv.replay.env.ReplayEnv.signal_matrix`). Those that depend on the tape alone (side of
+   the last trade, time since the previous event, the signals) are the feature columns of
+   :func:`mlp_features`: the two of :func:`env_features`, then the env's signal matrix.
 2. normalisation (stable-baselines3 ``VecNormalize.normalize_obs``): ``clip((o - mean) / sqrt(var + eps),
    -clip_obs, clip_obs)``, rounded to float32 (the network's input dtype);
 3. the policy network: hidden layers ``h = act(W h + b)`` (tanh or ReLU), then the action layer ``a = W h
    + b``: the Gaussian's mean, the deterministic action; clipped to the model's action box (``predict``);
 4. the env's action map: clipped to its depth box (ticks), times the tick: the depths (price units).
+
+A replay whose ``features`` lack the columns the policy reads (fewer than ``2 + n_signals``) quotes
+nothing (both depths NaN): replay with :func:`mlp_features` of the env the agent acts in.
 
 The forward pass runs in float64 on float32 inputs and weights, where torch runs float32: actions agree to
 float32 rounding (about 1e-6 relative), so a depth that falls within that distance of a tick boundary can be
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,14 +50,28 @@ from mmenv.replay.jit_policy import (
     JitPolicy,
 )
 
-__all__ = ["ACTIVATIONS", "HEADER", "env_features", "mlp_forward", "mlp_jit_policy", "mlp_policy"]
+if TYPE_CHECKING:
+    from mmenv.replay.env import ReplayEnv
+
+__all__ = [
+    "ACTIVATIONS",
+    "HEADER",
+    "N_OBS",
+    "env_features",
+    "mlp_features",
+    "mlp_forward",
+    "mlp_jit_policy",
+    "mlp_policy",
+]
 
 #: Activation codes of the hidden layers.
 ACTIVATIONS = {"tanh": 0, "relu": 1}
 #: Parameter header: activation, hidden layers, horizon (s), first mid, eps, clip_obs (0: no normalisation),
-#: model action low (2), high (2), env depth low, high (ticks); then mean (8), var (8), then per layer
-#: n_in, n_out, W (n_out x n_in, row-major), b (n_out), the action layer last.
-HEADER = 12
+#: model action low (2), high (2), env depth low, high (ticks), observation width n (:data:`N_OBS` + the
+#: signal columns); then mean (n), var (n), then per layer n_in, n_out, W (n_out x n_in, row-major),
+#: b (n_out), the action layer last (the first layer's n_in is n).
+HEADER = 13
+#: The env's base observation (without signals): 8 values.
 N_OBS = 8
 
 
@@ -68,11 +88,21 @@ def env_features_kernel(time, kind, side, out) -> None:
 
 
 def env_features(tape: Tape) -> np.ndarray:
-    """The tape-only columns of the env's observation, (len(tape), 2) float64: side of the last trade and
-    ``log1p`` of the milliseconds since the previous event (``replay(..., features=)`` of the MLP policy)."""
+    """The tape-only columns of the env's base observation, (len(tape), 2) float64: side of the last trade
+    and ``log1p`` of the milliseconds since the previous event (the first two columns of
+    :func:`mlp_features`)."""
     out = np.zeros((len(tape), 2))
     env_features_kernel(tape.time, tape.kind, tape.side, out)
     return out
+
+
+def mlp_features(env: ReplayEnv) -> np.ndarray:
+    """The feature matrix of the compiled MLP acting as in ``env`` (a :class:`mmenv.replay.env.ReplayEnv`,
+    possibly wrapped), for ``replay(policy, env.tape, ..., features=)``: (len(tape), 2 + n_signals) float64,
+    :func:`env_features` of the env's tape followed by its scaled and clipped signals
+    (:attr:`mmenv.replay.env.ReplayEnv.signal_matrix`; none without ``signals``)."""
+    base = env.unwrapped
+    return np.ascontiguousarray(np.hstack([env_features(base.tape), base.signal_matrix]))
 
 
 @njit(cache=True)
@@ -81,7 +111,7 @@ def mlp_forward(params, x, out) -> None:
     float32 values): ``out[:2]`` = the action layer's output (the deterministic action, before clipping)."""
     act = int(params[0])
     n_hidden = int(params[1])
-    k = HEADER + 2 * N_OBS
+    k = HEADER + 2 * int(params[12])
     h = x.copy()
     for layer in range(n_hidden + 1):
         n_in, n_out = int(params[k]), int(params[k + 1])
@@ -106,7 +136,11 @@ def mlp_policy(state, features, params, memory, out) -> None:
     """The env's observation, normalised, through the network, mapped to depths (module docstring)."""
     tick = state[J_TICK]
     bq, aq = state[J_BID_SIZE], state[J_ASK_SIZE]
-    obs = np.empty(N_OBS)
+    n_obs = int(params[12])
+    if features.shape[0] < 2 + n_obs - N_OBS:  # a replay without the columns: no quote rather than garbage
+        out[0], out[1] = math.nan, math.nan
+        return
+    obs = np.empty(n_obs)
     obs[0] = np.float32(state[J_Q] / state[J_Q_MAX])
     obs[1] = np.float32(state[J_TAU] / params[2])
     obs[2] = np.float32((state[J_ASK] - state[J_BID]) / tick)
@@ -115,10 +149,12 @@ def mlp_policy(state, features, params, memory, out) -> None:
     obs[5] = np.float32(features[1])
     obs[6] = np.float32((state[J_MID] - params[3]) / tick)
     obs[7] = np.float32(state[J_SIGMA] / tick)
+    for j in range(N_OBS, n_obs):
+        obs[j] = np.float32(features[2 + j - N_OBS])
     clip = params[5]
     if clip > 0.0:
-        for j in range(N_OBS):
-            z = (obs[j] - params[HEADER + j]) / math.sqrt(params[HEADER + N_OBS + j] + params[4])
+        for j in range(n_obs):
+            z = (obs[j] - params[HEADER + j]) / math.sqrt(params[HEADER + n_obs + j] + params[4])
             obs[j] = np.float32(min(max(z, -clip), clip))
     a = np.empty(2)
     mlp_forward(params, obs, a)
@@ -141,28 +177,34 @@ def mlp_jit_policy(
     obs_var: Sequence[float] | None = None,
     epsilon: float = 1e-8,
     clip_obs: float = 10.0,
+    n_obs: int = N_OBS,
     name: str = "ppo",
 ) -> JitPolicy:
     """The compiled policy of an MLP (module docstring).
 
     Args:
         layers: (W, b) per layer, hidden layers then the action layer (W of shape (n_out, n_in), as torch's
-            ``Linear.weight``); 8 inputs, 2 outputs.
+            ``Linear.weight``); ``n_obs`` inputs, 2 outputs.
         activation: "tanh" or "relu" (the hidden layers'). horizon_s: the replay's AS horizon (s).
         first_mid: the mid of the tape's first event (price units). action_low, action_high: the model's
             action box. depth_low_ticks, depth_high_ticks: the env's depth box (ticks).
         obs_mean, obs_var, epsilon, clip_obs: the observation normaliser's statistics (None: no normaliser).
+        n_obs: the observation's width, :data:`N_OBS` plus the env's signal columns, which the replay's
+            ``features`` must then carry after the two of :func:`env_features` (:func:`mlp_features`).
 
     Raises:
-        ValueError: layer shapes that do not chain from 8 inputs to 2 outputs, an unknown activation,
-            statistics of the wrong length.
+        ValueError: a width below :data:`N_OBS`, layer shapes that do not chain from ``n_obs`` inputs to 2
+            outputs, an unknown activation, statistics of the wrong length.
     """
+    if isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < N_OBS:
+        raise ValueError(f"n_obs must be an integer >= {N_OBS}, got {n_obs!r}")
+    n_obs = int(n_obs)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     if len(layers) < 1:
         raise ValueError("layers must hold at least the action layer")
     body: list[np.ndarray] = []
-    n_in = N_OBS
+    n_in = n_obs
     for i, (w, b) in enumerate(layers):
         w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64).reshape(-1)
         if w.ndim != 2 or w.shape[1] != n_in or b.shape != (w.shape[0],):
@@ -172,10 +214,10 @@ def mlp_jit_policy(
     if n_in != 2:
         raise ValueError(f"the action layer must have 2 outputs (bid, ask), got {n_in}")
     norm = obs_mean is not None
-    mean = np.zeros(N_OBS) if not norm else np.asarray(obs_mean, dtype=np.float64).reshape(-1)
-    var = np.ones(N_OBS) if not norm else np.asarray(obs_var, dtype=np.float64).reshape(-1)
-    if mean.shape != (N_OBS,) or var.shape != (N_OBS,):
-        raise ValueError(f"obs_mean and obs_var must hold {N_OBS} values, got {mean.shape} and {var.shape}")
+    mean = np.zeros(n_obs) if not norm else np.asarray(obs_mean, dtype=np.float64).reshape(-1)
+    var = np.ones(n_obs) if not norm else np.asarray(obs_var, dtype=np.float64).reshape(-1)
+    if mean.shape != (n_obs,) or var.shape != (n_obs,):
+        raise ValueError(f"obs_mean and obs_var must hold {n_obs} values, got {mean.shape} and {var.shape}")
     head = [
         float(ACTIVATIONS[activation]),
         float(len(layers) - 1),
@@ -187,6 +229,7 @@ def mlp_jit_policy(
         *(float(x) for x in action_high),
         float(depth_low_ticks),
         float(depth_high_ticks),
+        float(n_obs),
     ]
     if len(head) != HEADER:
         raise ValueError("action_low and action_high must hold 2 values each")

@@ -60,7 +60,7 @@ from mmenv.outdir import staged
 from mmenv.replay.accounting import settle
 from mmenv.replay.config import parse_queue_model
 from mmenv.replay.engine import replay, tape_lot
-from mmenv.replay.mlp_policy import env_features
+from mmenv.replay.mlp_policy import mlp_features
 from mmenv.studies import sources, tape_ppo
 from mmenv.studies.common import fmt_value, write_json
 from mmenv.studies.strategies import (
@@ -263,15 +263,18 @@ def ppo_replay(run_dir: Path, tape, cfg) -> Any:
     """Replay a PPO agent trained by ``mmenv train --market replay`` (``run_dir``: its saved agent,
     :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape``, deterministic actions: its MLP compiled into the
     replay's loop (:func:`mmenv.studies.tape_ppo.compiled_agent`, the event-clock env's observation and
-    action map), else (a policy the compiled form does not cover) through the event-clock env."""
-    model, venv = tape_ppo.load_agent(run_dir, tape, cfg)
-    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
+    action map), else (a policy the compiled form does not cover) through the event-clock env. An agent
+    saved with its order-book signals (:data:`mmenv.studies.tape_ppo.SIGNALS_FILE`) observes them here too:
+    the env is built with its spec, and the compiled loop reads them as feature columns
+    (:func:`mmenv.replay.mlp_policy.mlp_features`)."""
+    model, venv, spec = tape_ppo.load_agent(run_dir, tape, cfg)
+    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
     try:
         pol = tape_ppo.compiled_agent(model, venv, env)
     except ValueError:
         tape_ppo.play(model, venv, env)
         return env.result("ppo")
-    return replay(pol, tape, env.unwrapped.config, features=env_features(tape))
+    return replay(pol, tape, env.unwrapped.config, features=mlp_features(env))
 
 
 def _calibration_dict(cal) -> dict[str, float]:

@@ -2,13 +2,16 @@
 
 Shared by ``mmenv train --market replay`` (:mod:`mmenv.studies.tape_training`), the RL study on the shared
 samples (:mod:`mmenv.studies.rl_tapes`) and the real-tape backtest's ``--ppo-run``
-(:mod:`mmenv.studies.tape_backtest`). A trained agent is a folder with :data:`MODEL_FILE` and
-:data:`NORMALIZATION_FILE` (the running mean of the observations); stable-baselines3 (the ``rl`` extra) is
-imported only when an agent is trained or loaded.
+(:mod:`mmenv.studies.tape_backtest`). A trained agent is a folder with :data:`MODEL_FILE`,
+:data:`NORMALIZATION_FILE` (the running mean of the observations) and, for an agent whose observation holds
+the order-book signals, :data:`SIGNALS_FILE` (their :class:`mmenv.signals.FeatureSpec` with its in-sample
+micro-price table, :meth:`mmenv.signals.FeatureSpec.to_dict`), so that it is loaded and replayed with the
+same observation; stable-baselines3 (the ``rl`` extra) is imported only when an agent is trained or loaded.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +21,16 @@ from agents.ppo import make_episode_stats_callback, make_logger
 from mmenv.replay.env import ReplayEnv
 from mmenv.replay.jit_policy import JitPolicy
 from mmenv.replay.mlp_policy import mlp_jit_policy
+from mmenv.signals import FeatureSpec
+from mmenv.studies.common import write_json
 
 __all__ = [
     "MODEL_FILE",
     "NORMALIZATION_FILE",
+    "SIGNALS_FILE",
     "compiled_agent",
     "load_agent",
+    "load_signals",
     "play",
     "replay_env",
     "save_agent",
@@ -32,6 +39,8 @@ __all__ = [
 
 #: The files of a trained agent, in its folder.
 MODEL_FILE, NORMALIZATION_FILE = "ppo_replay.zip", "vecnormalize.pkl"
+#: The feature spec of an agent trained with the order-book signals (absent: no signals).
+SIGNALS_FILE = "signals.json"
 
 
 def replay_env(tape, cfg, rescale_action: bool = False, **kwargs: Any):
@@ -102,16 +111,43 @@ def train_on_tape(
     return model, venv
 
 
-def save_agent(model, venv, folder: Path) -> None:
-    """Write a trained agent into ``folder`` (:data:`MODEL_FILE`, :data:`NORMALIZATION_FILE`)."""
+def save_agent(model, venv, folder: Path, signals: FeatureSpec | None = None) -> None:
+    """Write a trained agent into ``folder``: :data:`MODEL_FILE`, :data:`NORMALIZATION_FILE` and, when
+    its observation holds the order-book signals of ``signals`` (the spec its env was built with),
+    :data:`SIGNALS_FILE` (written atomically; none without signals)."""
+    if signals is not None and not isinstance(signals, FeatureSpec):
+        raise ValueError(f"signals must be a FeatureSpec or None, got {type(signals).__name__}")
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / MODEL_FILE)
     venv.save(str(folder / NORMALIZATION_FILE))
+    if signals is not None:
+        write_json(signals.to_dict(), folder / SIGNALS_FILE)
+
+
+def load_signals(folder: Path) -> FeatureSpec | None:
+    """The feature spec an agent in ``folder`` was trained with (:data:`SIGNALS_FILE`), None without one.
+
+    Raises:
+        ValueError: a file that is not JSON or not a valid spec, naming the file and the field.
+    """
+    path = folder / SIGNALS_FILE
+    if not path.exists():
+        return None
+    try:
+        return FeatureSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: not the feature spec of a saved agent: {exc}") from None
 
 
 def load_agent(folder: Path, tape, cfg):
-    """(model, observation normaliser) of an agent saved by :func:`save_agent` in ``folder``, to act on
-    ``tape`` with the replay settings ``cfg``; ValueError naming a missing file."""
+    """(model, observation normaliser, feature spec or None) of an agent saved by :func:`save_agent` in
+    ``folder``, to act on ``tape`` with the replay settings ``cfg``: build its env with
+    ``signals=`` that spec (:class:`mmenv.replay.env.ReplayEnv`), as it was trained.
+
+    Raises:
+        ValueError: a missing file, a malformed :data:`SIGNALS_FILE` (naming it), or a normaliser whose
+            observation width is not the env's.
+    """
     from stable_baselines3 import PPO  # the rl extra
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -121,9 +157,18 @@ def load_agent(folder: Path, tape, cfg):
             raise ValueError(
                 f"--ppo-run {folder}: {p.name} is missing (a run of mmenv train --market replay)"
             )
-    venv = VecNormalize.load(str(norm_path), DummyVecEnv([lambda: ReplayEnv(tape, cfg, episode_s=1.0)]))
+    spec = load_signals(folder)
+    try:
+        venv = VecNormalize.load(
+            str(norm_path), DummyVecEnv([lambda: ReplayEnv(tape, cfg, episode_s=1.0, signals=spec)])
+        )
+    except (AssertionError, ValueError) as exc:  # stable-baselines3 asserts the spaces match
+        raise ValueError(
+            f"--ppo-run {folder}: {norm_path.name} does not fit the observation of the env "
+            f"({'with' if spec is not None else 'without'} {SIGNALS_FILE}): {exc}"
+        ) from None
     venv.training = False
-    return PPO.load(str(model_path), device="cpu"), venv
+    return PPO.load(str(model_path), device="cpu"), venv, spec
 
 
 def play(model, venv, env) -> float:
@@ -142,12 +187,14 @@ def compiled_agent(model, venv, env) -> JitPolicy:
     """A stable-baselines3 PPO ``MlpPolicy`` (``model``) with its observation normaliser (``venv``, a
     ``VecNormalize``, or None) as a compiled policy for ``env`` (the :class:`ReplayEnv` it acts in, tick
     actions): its weights exported to arrays (:func:`mmenv.replay.mlp_policy.mlp_jit_policy`), its
-    deterministic action (the Gaussian's mean) evaluated inside the replay's loop. Replay it with
-    ``replay(policy, tape, env.config, features=env_features(tape))``.
+    deterministic action (the Gaussian's mean) evaluated inside the replay's loop; an env built with
+    ``signals`` gives it their columns as inputs after the 8 base values. Replay it with
+    ``replay(policy, env.tape, env.config, features=mlp_features(env))``
+    (:func:`mmenv.replay.mlp_policy.mlp_features`).
 
     Raises:
-        ValueError: a policy other than an MLP on the flat observation (tanh or ReLU hidden layers), or an
-            env acting in price units.
+        ValueError: a policy other than an MLP on the flat observation (tanh or ReLU hidden layers), an
+            env acting in price units, or a model whose observation is not the env's.
     """
     import torch  # the rl extra
 
@@ -155,6 +202,11 @@ def compiled_agent(model, venv, env) -> JitPolicy:
     base = env.unwrapped
     if base.action_unit != "tick":
         raise ValueError("the compiled PPO policy needs an env with action_unit='tick'")
+    n_obs = len(base.obs_names)
+    if model.observation_space.shape != (n_obs,):
+        raise ValueError(
+            f"the agent observes {model.observation_space.shape} values, the env {n_obs} ({base.obs_names})"
+        )
     extractor = type(policy.features_extractor).__name__
     if extractor != "FlattenExtractor" or not getattr(policy, "share_features_extractor", True):
         raise ValueError(f"the compiled PPO policy needs an MlpPolicy (flat observation), got {extractor}")
@@ -183,4 +235,5 @@ def compiled_agent(model, venv, env) -> JitPolicy:
         obs_var=venv.obs_rms.var if norm else None,
         epsilon=float(venv.epsilon) if norm else 1e-8,
         clip_obs=float(venv.clip_obs) if norm else 10.0,
+        n_obs=n_obs,
     )

@@ -8,13 +8,15 @@ import pytest
 
 from mmenv.replay.config import ReplayConfig
 from mmenv.replay.engine import replay
-from mmenv.replay.mlp_policy import env_features, mlp_jit_policy
+from mmenv.replay.mlp_policy import N_OBS, env_features, mlp_features, mlp_jit_policy
+from mmenv.signals.fit import fit_signals
 
 pytest.importorskip("stable_baselines3")
 
 
-def _agent(tape, cfg, seed=3):
-    """An untrained PPO (random weights, a bias that spreads the depths) with a non-trivial normaliser."""
+def _agent(tape, cfg, seed=3, signals=None):
+    """An untrained PPO (random weights, a bias that spreads the depths) with a non-trivial normaliser
+    (``signals``: the env's feature spec, the observation's extra columns)."""
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
@@ -22,11 +24,13 @@ def _agent(tape, cfg, seed=3):
     from mmenv.studies import tape_ppo
 
     venv = VecNormalize(
-        DummyVecEnv([lambda: tape_ppo.replay_env(tape, cfg, episode_s=5.0)]), norm_reward=False
+        DummyVecEnv([lambda: tape_ppo.replay_env(tape, cfg, episode_s=5.0, signals=signals)]),
+        norm_reward=False,
     )
     rng = np.random.default_rng(seed)
-    venv.obs_rms.mean = rng.normal(size=8)
-    venv.obs_rms.var = rng.uniform(0.5, 4.0, size=8)
+    n = venv.observation_space.shape[0]
+    venv.obs_rms.mean = rng.normal(size=n)
+    venv.obs_rms.var = rng.uniform(0.5, 4.0, size=n)
     venv.training = False
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", n_steps=64, batch_size=64)
     with torch.no_grad():
@@ -42,14 +46,20 @@ def tape(binance_sample):
     return load_binance(*binance_sample).slice(0, 6_000)
 
 
-def test_compiled_ppo_quotes_the_torch_policys_depths(tape):
+@pytest.mark.parametrize("with_signals", [False, True])
+def test_compiled_ppo_quotes_the_torch_policys_depths(tape, with_signals):
     from mmenv.studies import tape_ppo
 
     cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
-    model, venv = _agent(tape, cfg)
-    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first")
+    spec = fit_signals(tape.slice(0, 3000)).spec if with_signals else None
+    model, venv = _agent(tape, cfg, signals=spec)
+    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
     pol = tape_ppo.compiled_agent(model, venv, env)
-    feats = env_features(tape)
+    feats = mlp_features(env)
+    n_sig = env.unwrapped.signal_matrix.shape[1]
+    assert pol.params[12] == N_OBS + n_sig and feats.shape == (len(tape), 2 + n_sig)
+    np.testing.assert_array_equal(feats[:, :2], env_features(tape))
+    assert (n_sig > 0) == with_signals
     obs, _ = env.reset(seed=0)
     env.unwrapped.state.set_policy(pol, feats)
     torch_d, ours = [], []
@@ -61,7 +71,7 @@ def test_compiled_ppo_quotes_the_torch_policys_depths(tape):
         ours.append(env.unwrapped.state.jit_decide(pol))
         obs, _, _, done, _ = env.step(act[0])
     torch_d, ours = np.array(torch_d), np.array(ours)
-    assert len(ours) > 500 and np.ptp(ours[:, 0]) > 3 * tape.tick  # the depths move
+    assert len(ours) > 500 and np.ptp(ours, axis=0).max() > tape.tick  # the depths move
     np.testing.assert_allclose(ours, torch_d, rtol=2e-6, atol=1e-9)
     # the whole replay in the compiled loop: the env's records
     want = env.unwrapped.result("ppo")
@@ -71,17 +81,20 @@ def test_compiled_ppo_quotes_the_torch_policys_depths(tape):
     np.testing.assert_array_equal(got.states["equity"], want.states["equity"])
 
 
+_KW = dict(
+    activation="tanh",
+    horizon_s=60.0,
+    first_mid=100.0,
+    action_low=[-1, -1],
+    action_high=[1, 1],
+    depth_low_ticks=0.5,
+    depth_high_ticks=50.0,
+)
+
+
 def test_bad_layers_are_named():
     w = [(np.zeros((4, 8)), np.zeros(4)), (np.zeros((2, 4)), np.zeros(2))]
-    kw = dict(
-        activation="tanh",
-        horizon_s=60.0,
-        first_mid=100.0,
-        action_low=[-1, -1],
-        action_high=[1, 1],
-        depth_low_ticks=0.5,
-        depth_high_ticks=50.0,
-    )
+    kw = _KW
     assert mlp_jit_policy(w, **kw).name == "ppo"
     with pytest.raises(ValueError, match="layer 1"):
         mlp_jit_policy([w[0], (np.zeros((2, 5)), np.zeros(2))], **kw)
@@ -89,3 +102,37 @@ def test_bad_layers_are_named():
         mlp_jit_policy(w[:1], **kw)
     with pytest.raises(ValueError, match="activation"):
         mlp_jit_policy(w, **{**kw, "activation": "gelu"})
+
+
+def test_signal_columns_move_the_quotes_and_their_absence_quotes_nothing(tape):
+    """The compiled MLP reads the signal columns: other values, other depths; a replay without them (only
+    the two base columns) quotes nothing rather than reading past the row. An env whose width is not the
+    model's is refused."""
+    from mmenv.studies import tape_ppo
+
+    cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
+    spec = fit_signals(tape.slice(0, 3000)).spec
+    model, venv = _agent(tape, cfg, signals=spec)
+    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
+    pol = tape_ppo.compiled_agent(model, venv, env)
+    feats = mlp_features(env)
+    base = replay(pol, tape, env.unwrapped.config, features=feats)
+    zeroed = feats.copy()
+    zeroed[:, 2:] = 0.0
+    other = replay(pol, tape, env.unwrapped.config, features=zeroed)
+    assert len(base.fills) > 0
+    assert not np.array_equal(base.states["bid"], other.states["bid"], equal_nan=True)
+    none = replay(pol, tape, env.unwrapped.config, features=feats[:, :2])
+    assert len(none.fills) == 0 and np.isnan(none.states["bid"]).all()
+    with pytest.raises(ValueError, match="the agent observes"):
+        tape_ppo.compiled_agent(model, venv, tape_ppo.replay_env(tape, cfg, episode_s=5.0))
+    with pytest.raises(ValueError, match="n_obs must be an integer >= 8"):
+        mlp_jit_policy([(np.zeros((2, 7)), np.zeros(2))], n_obs=7, **_KW)
+    with pytest.raises(ValueError, match="do not take 10 inputs"):
+        mlp_jit_policy([(np.zeros((2, 8)), np.zeros(2))], n_obs=10, **_KW)
+    with pytest.raises(ValueError, match="must hold 10 values"):
+        mlp_jit_policy(
+            [(np.zeros((2, 10)), np.zeros(2))], n_obs=10, obs_mean=np.zeros(8), obs_var=np.ones(8), **_KW
+        )
+    with pytest.raises(ValueError, match="read-only"):
+        env.unwrapped.signal_matrix[0, 0] = 1.0
