@@ -265,8 +265,9 @@ def run_tape_market(
     [0.5, ``max_depth_ticks``] ticks, :func:`mmenv.studies.tape_ppo.replay_env`). ``signals``: also train
     a second PPO, same seed and budget, with the order-book signals in its observation (the env's
     ``signals``, the micro-price table fitted on the first half, :func:`mmenv.signals.fit.fit_signals`),
-    scored on the same windows as ``ppo_signals``, with its paired edge over PPO without them.
-    ``instrument``: the :class:`mmenv.instrument.Instrument` traded; rewards, tuning and scores are in its
+    scored on the same windows as ``ppo_signals``, with its paired edge over PPO without them, and saved
+    under ``out/<name>-signals/`` with its feature spec (``save_agent(..., signals=)``; the metrics'
+    ``signals.agent``). ``instrument``: the :class:`mmenv.instrument.Instrument` traded; rewards, tuning and scores are in its
     settlement currency (coins for an inverse contract; None: the replay's price units)."""
     grid = RISK_GRID if grid is None else tuple(grid)
     spec = TAPE_SETTINGS.get(name, DEFAULT_SETTINGS)
@@ -320,6 +321,7 @@ def run_tape_market(
         model_s, venv_s = train(curve_s, signals=fspec)
         with_signals = {"model": model_s, "venv": venv_s, "spec": fspec, "curve": curve_s}
         with_signals["train_seconds"] = time.perf_counter() - t1
+        save_agent(model_s, venv_s, out / f"{name}-signals", signals=fspec)
     t0 = time.perf_counter()
     results: dict[str, list] = {"ppo": [], "as_tuned": [], "glft_tuned": [], "as_default": []}
     if with_signals is not None:
@@ -397,6 +399,7 @@ def run_tape_market(
         if with_signals is None
         else {
             "features": feature_names(with_signals["spec"]),
+            "agent": f"{name}-signals",
             "train_seconds": with_signals["train_seconds"],
             "curve": with_signals["curve"],
             "final_training_return": with_signals["curve"][-1]["mean_return"]

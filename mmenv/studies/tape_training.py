@@ -10,7 +10,9 @@
    ``--timesteps`` decisions on :class:`mmenv.replay.env.ReplayEnv` episodes of ``--episode-s`` seconds drawn
    from the in-sample part (decisions on every quote update; action: depths in ticks; reward: the change of
    mark-to-mid equity in the settlement currency of the tape's instrument, ``--instrument``: coins for an
-   inverse contract).
+   inverse contract). With ``--signals`` the observation also holds the order-book signals of
+   :mod:`mmenv.signals` (:class:`mmenv.replay.env.ReplayEnv`'s ``signals``; the micro-price table fitted on
+   the in-sample part alone, :func:`mmenv.signals.fit.fit_signals`), in training and in scoring.
 3. The out-of-sample part is cut into consecutive windows of ``--episode-s`` seconds; in each window, from a
    flat start, the trained agent (deterministic actions) and the calibrated AS, GLFT and CJP policies are
    replayed on the same events with the same settings (fees: the instrument's unless ``--maker-fee-bps`` /
@@ -19,7 +21,8 @@
    differences).
 
 Writes ``DIR/eval_replay.json`` and the trained agent (``DIR/ppo_replay.zip`` with ``DIR/vecnormalize.pkl``,
-:func:`mmenv.studies.tape_ppo.save_agent`), which ``mmenv backtest --ppo-run DIR`` replays.
+and ``DIR/signals.json``, the feature spec, with ``--signals``; :func:`mmenv.studies.tape_ppo.save_agent`),
+which ``mmenv backtest --ppo-run DIR`` replays.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from mmenv.instrument import Instrument
 from mmenv.outdir import staged
 from mmenv.replay.accounting import settle
 from mmenv.replay.engine import replay
+from mmenv.signals import FeatureSpec, feature_names
+from mmenv.signals.fit import fit_signals
 from mmenv.studies import sources
 from mmenv.studies.common import mean_se, write_json
 from mmenv.studies.strategies import tape_policies
@@ -48,14 +53,24 @@ REFERENCE = ("as", "glft", "optimal")
 
 
 def evaluate_windows(
-    model, venv, oos, cfg, policies_of, episode_s: float, instrument: Instrument | None = None
+    model,
+    venv,
+    oos,
+    cfg,
+    policies_of,
+    episode_s: float,
+    instrument: Instrument | None = None,
+    signals: FeatureSpec | None = None,
 ) -> dict[str, np.ndarray]:
     """P&L per out-of-sample window of PPO and the reference policies (same events, same settings), in the
     settlement currency of ``instrument`` (None: the replay's price units); the agent acts
-    deterministically from a flat start in each window."""
+    deterministically from a flat start in each window, in an env built with the ``signals`` it was
+    trained with (None: none)."""
     out: dict[str, list[float]] = {"ppo": []}
     for w in episode_windows(oos, episode_s):
-        env = replay_env(w, cfg, episode_s=w.duration_s + 1.0, start="first", instrument=instrument)
+        env = replay_env(
+            w, cfg, episode_s=w.duration_s + 1.0, start="first", instrument=instrument, signals=signals
+        )
         out["ppo"].append(play(model, venv, env))
         for name, pol in policies_of(float(w.mid[0])).items():
             res = replay(pol, w, cfg)
@@ -75,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = replay_config(args, lot=lot, sigma=float(cal.sigma), instrument=inst)
     episode_s = float(args.episode_s)
     n_envs = max(1, min(int(args.n_envs), 8))
+    fspec = fit_signals(ins).spec if getattr(args, "signals", False) else None
     with staged(args.out, getattr(args, "force", False), "train") as out:
         model, venv = train_on_tape(
             ins,
@@ -84,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
             n_envs=n_envs,
             episode_s=episode_s,
             progress=not args.no_progress,
-            env_kwargs={"instrument": inst},
+            env_kwargs={"instrument": inst, "signals": fspec},
         )
-        save_agent(model, venv, out)
+        save_agent(model, venv, out, signals=fspec)
 
         def policies_of(s0: float) -> dict[str, Any]:
             return tape_policies(
@@ -98,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                 s0=s0,
             )
 
-        pnl = evaluate_windows(model, venv, oos, cfg, policies_of, episode_s, inst)
+        pnl = evaluate_windows(model, venv, oos, cfg, policies_of, episode_s, inst, fspec)
         scores = {name: mean_se(x) for name, x in pnl.items()}
         paired = {f"ppo_minus_{n}": mean_se(pnl["ppo"] - pnl[n]) for n in REFERENCE}
         result = {
@@ -114,14 +130,16 @@ def run(args: argparse.Namespace) -> int:
             "instrument": inst.to_dict(),
             "currency": inst.settlement_currency,
             "calibration": {"A": float(cal.A), "k": float(cal.k), "sigma": float(cal.sigma)},
+            "signals": None if fspec is None else {"features": feature_names(fspec), "spec": fspec.to_dict()},
             "pnl_per_window": scores,
             "paired": paired,
             "windows": {k: v.tolist() for k, v in pnl.items()},
         }
         write_json(result, out / "eval_replay.json")
+    seen = "" if fspec is None else f" (observing {', '.join(feature_names(fspec))})"
     print(
-        f"PPO on {tape.source}: trained {int(args.timesteps):,} decisions on the in-sample half, scored on "
-        f"{scores['ppo']['n']} out-of-sample windows of {episode_s:g} s; {cfg.describe()}"
+        f"PPO on {tape.source}{seen}: trained {int(args.timesteps):,} decisions on the in-sample half, scored "
+        f"on {scores['ppo']['n']} out-of-sample windows of {episode_s:g} s; {cfg.describe()}"
     )
     for name, s in scores.items():
         print(f"  {name:<8} P&L per window {s['mean']:+.4g} +- {s['se']:.2g} {inst.settlement_currency}")

@@ -19,7 +19,7 @@ market (``cjp_model``), no longer an upper bound.
 
 Writes DIR/eval.json and DIR/learning_curve.png (with the reference lines); prints the table. With a tape
 (``--market replay`` and ``--lobster``, ``--trades``/``--quotes`` or ``--tape``) PPO is trained on the tape
-instead (:mod:`mmenv.studies.tape_training`).
+instead (:mod:`mmenv.studies.tape_training`), with ``--signals`` the order-book signals in its observation.
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-seed", type=int, default=None, help="evaluation seed (default 10^6 + seed)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--episode-s", type=float, default=30.0, help="--market replay: episode length (s)")
+    parser.add_argument(
+        "--signals",
+        action="store_true",
+        help="--market replay: the order-book signals of mmenv.signals in the observation (micro-price table "
+        "fitted on the in-sample part), saved with the agent (signals.json) for mmenv backtest --ppo-run",
+    )
     g = parser.add_argument_group("real data (PPO trained and scored on a tape)")
     sources.add_tape_arguments(g, "train on its first part, score on the rest (--market replay)")
     tapes.add_replay_settings(g)
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         from mmenv.studies import tape_training  # stable-baselines3 and the tape's calibration: only here
 
         return tape_training.run(args)
+    if getattr(args, "signals", False):
+        raise ValueError("--signals is an option of PPO on a tape; add --market replay and a tape's flags")
 
     if args.eval_episodes < 2:
         raise ValueError(f"eval_episodes must be >= 2, got {args.eval_episodes!r}")

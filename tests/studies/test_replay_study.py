@@ -180,7 +180,7 @@ def test_train_replay_cli_trains_in_sample_and_scores_out_of_sample(tmp_path, ca
     assert set(m["paired"]) == {"ppo_minus_as", "ppo_minus_glft", "ppo_minus_optimal"}
     d = np.asarray(m["windows"]["ppo"]) - np.asarray(m["windows"]["as"])
     assert m["paired"]["ppo_minus_as"]["mean"] == pytest.approx(d.mean())
-    assert (out / "ppo_replay.zip").exists()
+    assert (out / "ppo_replay.zip").exists() and not (out / "signals.json").exists()
     assert "paired by window" in capsys.readouterr().out
     # the trained run scored by the replay backtest (through the event-clock env: the same engine)
     bt = tmp_path / "bt"
@@ -234,3 +234,58 @@ def test_report_lists_the_real_data_part():
     from mmenv.studies.report.real_tapes import sec_real_tapes
 
     assert any(sec_real_tapes in s.parts for s in SECTIONS)
+
+
+def test_a_ppo_trained_with_signals_is_saved_loaded_and_replayed_compiled(tmp_path, capsys):
+    """``mmenv train --market replay --signals`` saves the feature spec with the agent; ``mmenv backtest
+    --ppo-run`` replays it in the compiled loop with the same observation, and its numbers are those of the
+    agent played through the event-clock env with torch."""
+    pytest.importorskip("stable_baselines3")
+    from mmenv.data.loaders import load_tape, save_tape
+    from mmenv.replay.config import ReplayConfig
+    from mmenv.studies import tape_ppo
+    from mmenv.studies.tape_backtest import ppo_replay
+
+    path = save_tape(synthetic_tape(2500, seed=3), tmp_path / "tape.csv")
+    out = tmp_path / "run"
+    argv = ["train", "--market", "replay", "--tape", str(path), "--timesteps", "2048", "--n-envs", "2"]
+    rc = main([*argv, "--episode-s", "15", "--signals", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    m = json.loads((out / "eval_replay.json").read_text())
+    assert "micro_ticks" in m["signals"]["features"] and (out / tape_ppo.SIGNALS_FILE).exists()
+    assert "observing imbalance, micro_ticks" in capsys.readouterr().out
+    tape = load_tape(path)
+    ins, oos = tape.split(0.5)
+    cfg = ReplayConfig()
+    model, venv, spec = tape_ppo.load_agent(out, oos, cfg)
+    assert spec is not None and spec.to_dict() == m["signals"]["spec"]
+    assert model.observation_space.shape == (8 + len(m["signals"]["features"]),)
+
+    bt = tmp_path / "bt"
+    argv = ["backtest", "--tape", str(path), "--ppo-run", str(out), "--out", str(bt), "--no-progress"]
+    rc = main([*argv, "--replay-strategies", "as", "--replay-latencies-ms"])
+    assert rc == 0
+    got = json.loads((bt / "metrics.json").read_text())["strategies"]["ppo"]
+    # the same agent through the env with torch, on the backtest's out-of-sample part and settings
+    bcfg = ReplayConfig(**json.loads((bt / "metrics.json").read_text())["replay"])
+    env = tape_ppo.replay_env(oos, bcfg, episode_s=oos.duration_s + 1.0, start="first", signals=spec)
+    tape_ppo.play(model, venv, env)
+    want = env.unwrapped.result("ppo")
+    compiled = ppo_replay(out, oos, bcfg)
+    assert len(want.fills) > 10
+    np.testing.assert_array_equal(compiled.fills["price"], want.fills["price"])
+    np.testing.assert_array_equal(compiled.states["equity"], want.states["equity"])
+    assert got["n_fills"] == len(want.fills) and got["total_pnl"] == pytest.approx(want.pnl, rel=1e-12)
+    # the spec is what makes the saved normaliser fit: without it the agent is refused, naming why
+    (out / tape_ppo.SIGNALS_FILE).unlink()
+    with pytest.raises(ValueError, match=r"vecnormalize\.pkl does not fit the observation"):
+        tape_ppo.load_agent(out, oos, cfg)
+    (out / tape_ppo.SIGNALS_FILE).write_text('{"spread_cap": 3}')
+    with pytest.raises(ValueError, match=r"signals\.json: .*ofi_windows_s is missing"):
+        tape_ppo.load_agent(out, oos, cfg)
+
+
+def test_train_signals_needs_a_tape(tmp_path, capsys):
+    rc = main(["train", "--signals", "--timesteps", "10", "--out", str(tmp_path / "x")])
+    assert rc != 0 and not (tmp_path / "x").exists()
+    assert "mmenv train: error: --signals is an option of PPO on a tape" in capsys.readouterr().err

@@ -131,4 +131,13 @@ def test_ppo_with_and_without_signals_paired_by_window(small_tape, tmp_path):
     assert e["mean"] == pytest.approx((w["ppo_signals"] - w["ppo"]).mean(), rel=1e-12, abs=1e-12)
     assert "imbalance" in m["signals"]["features"]
     assert m["signals"]["curve"] and m["signals"]["train_seconds"] > 0
+    # the signals agent is saved beside the other, with its spec: it loads with the same observation
+    from mmenv.replay.config import ReplayConfig
+    from mmenv.replay.engine import tape_lot
+    from mmenv.studies.tape_ppo import SIGNALS_FILE, load_agent
+
+    folder = tmp_path / m["signals"]["agent"]
+    assert (folder / SIGNALS_FILE).exists() and not (tmp_path / "binance" / SIGNALS_FILE).exists()
+    model, _, spec = load_agent(folder, small_tape, ReplayConfig(order_size=tape_lot(small_tape)))
+    assert spec is not None and model.observation_space.shape == (8 + len(m["signals"]["features"]),)
     assert any("with the order-book signals in its observation" in s for s in summary({"binance": m}))
