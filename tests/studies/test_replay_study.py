@@ -236,7 +236,17 @@ def test_report_lists_the_real_data_part():
     assert any(sec_real_tapes in s.parts for s in SECTIONS)
 
 
-def test_a_ppo_trained_with_signals_is_saved_loaded_and_replayed_compiled(tmp_path, capsys):
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (a tiny MLP: more threads only contend for the cores)."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_a_ppo_trained_with_signals_is_saved_loaded_and_replayed_compiled(tmp_path, capsys, one_torch_thread):
     """``mmenv train --market replay --signals`` saves the feature spec with the agent; ``mmenv backtest
     --ppo-run`` replays it in the compiled loop with the same observation, and its numbers are those of the
     agent played through the event-clock env with torch."""
