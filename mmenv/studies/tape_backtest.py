@@ -266,9 +266,14 @@ def ppo_replay(run_dir: Path, tape, cfg) -> Any:
     action map), else (a policy the compiled form does not cover) through the event-clock env. An agent
     saved with its order-book signals (:data:`mmenv.studies.tape_ppo.SIGNALS_FILE`) observes them here too:
     the env is built with its spec, and the compiled loop reads them as feature columns
-    (:func:`mmenv.replay.mlp_policy.mlp_features`)."""
+    (:func:`mmenv.replay.mlp_policy.mlp_features`). An agent acting in another box than the env's depths
+    in ticks (rescaled actions) is refused (:func:`mmenv.studies.tape_ppo.check_action_box`)."""
     model, venv, spec = tape_ppo.load_agent(run_dir, tape, cfg)
     env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
+    try:
+        tape_ppo.check_action_box(model, env)
+    except ValueError as exc:
+        raise ValueError(f"--ppo-run {run_dir}: {exc}") from None
     try:
         pol = tape_ppo.compiled_agent(model, venv, env)
     except ValueError:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from gymnasium.wrappers import RescaleAction
 
 from agents.ppo import make_episode_stats_callback, make_logger
@@ -28,6 +29,7 @@ __all__ = [
     "MODEL_FILE",
     "NORMALIZATION_FILE",
     "SIGNALS_FILE",
+    "check_action_box",
     "compiled_agent",
     "load_agent",
     "load_signals",
@@ -183,6 +185,24 @@ def play(model, venv, env) -> float:
     return total
 
 
+def check_action_box(model, env) -> None:
+    """Check that ``model`` acts in the depth box of ``env`` (its unwrapped :class:`ReplayEnv`), in ticks:
+    the actions of an agent trained with ``rescale_action`` (in [-1, 1]^2, mapped onto a depth box the agent
+    folder does not record) cannot be replayed by an env built without that map.
+
+    Raises:
+        ValueError: naming both boxes.
+    """
+    low, high = model.action_space.low, model.action_space.high
+    box = env.unwrapped.action_space
+    if not (np.array_equal(low, box.low) and np.array_equal(high, box.high)):
+        raise ValueError(
+            f"the agent acts in [{low.tolist()}, {high.tolist()}], the env's depth box is "
+            f"[{box.low.tolist()}, {box.high.tolist()}] ticks (an agent trained with rescaled actions, as "
+            "mmenv rl-study's, is scored where it was trained; replay an agent of mmenv train --market replay)"
+        )
+
+
 def compiled_agent(model, venv, env) -> JitPolicy:
     """A stable-baselines3 PPO ``MlpPolicy`` (``model``) with its observation normaliser (``venv``, a
     ``VecNormalize``, or None) as a compiled policy for ``env`` (the :class:`ReplayEnv` it acts in, tick
@@ -194,7 +214,8 @@ def compiled_agent(model, venv, env) -> JitPolicy:
 
     Raises:
         ValueError: a policy other than an MLP on the flat observation (tanh or ReLU hidden layers), an
-            env acting in price units, or a model whose observation is not the env's.
+            env acting in price units, or a model whose observation or action box is not the env's
+            (:func:`check_action_box`).
     """
     import torch  # the rl extra
 
@@ -202,6 +223,7 @@ def compiled_agent(model, venv, env) -> JitPolicy:
     base = env.unwrapped
     if base.action_unit != "tick":
         raise ValueError("the compiled PPO policy needs an env with action_unit='tick'")
+    check_action_box(model, env)
     n_obs = len(base.obs_names)
     if model.observation_space.shape != (n_obs,):
         raise ValueError(

@@ -14,7 +14,7 @@ from mmenv.signals.fit import fit_signals
 pytest.importorskip("stable_baselines3")
 
 
-def _agent(tape, cfg, seed=3, signals=None):
+def _agent(tape, cfg, seed=3, signals=None, rescale=False):
     """An untrained PPO (random weights, a bias that spreads the depths) with a non-trivial normaliser
     (``signals``: the env's feature spec, the observation's extra columns)."""
     import torch
@@ -24,7 +24,7 @@ def _agent(tape, cfg, seed=3, signals=None):
     from mmenv.studies import tape_ppo
 
     venv = VecNormalize(
-        DummyVecEnv([lambda: tape_ppo.replay_env(tape, cfg, episode_s=5.0, signals=signals)]),
+        DummyVecEnv([lambda: tape_ppo.replay_env(tape, cfg, rescale, episode_s=5.0, signals=signals)]),
         norm_reward=False,
     )
     rng = np.random.default_rng(seed)
@@ -136,3 +136,21 @@ def test_signal_columns_move_the_quotes_and_their_absence_quotes_nothing(tape):
         )
     with pytest.raises(ValueError, match="read-only"):
         env.unwrapped.signal_matrix[0, 0] = 1.0
+
+
+def test_an_agent_with_rescaled_actions_is_refused(tape, tmp_path):
+    """An agent acting in [-1, 1]^2 (rescaled onto a depth box its folder does not record) is refused by the
+    compiled form and by --ppo-run, never replayed with the wrong depths."""
+    from mmenv.studies import tape_ppo
+    from mmenv.studies.tape_backtest import ppo_replay
+
+    cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
+    model, venv = _agent(tape, cfg, rescale=True)
+    env = tape_ppo.replay_env(tape, cfg, episode_s=5.0)
+    with pytest.raises(ValueError, match=r"the agent acts in \[\[-1.0, -1.0\], \[1.0, 1.0\]\]"):
+        tape_ppo.compiled_agent(model, venv, env)
+    tape_ppo.save_agent(model, venv, tmp_path / "agent")
+    with pytest.raises(
+        ValueError, match=r"--ppo-run .*agent: the agent acts in .* depth box is \[\[0.5, 0.5\]"
+    ):
+        ppo_replay(tmp_path / "agent", tape, cfg)
