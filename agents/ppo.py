@@ -425,26 +425,32 @@ def plot_learning_curve(
     references: dict[str, float] | None = None,
     title: str = "PPO learning curve",
     ylabel: str = "episode reward (penalized P&L)",
+    label: str = "PPO (training episodes, stochastic policy)",
+    more: dict[str, list[dict[str, float]]] | None = None,
 ) -> None:
     """Plot mean episode return (+- one std over the rollout's episodes) against env steps.
 
     Args:
         curve: :attr:`TrainResult.curve`. path: PNG file to write.
         references: optional horizontal lines, e.g. {"CJP optimum": 58.3, "AS": 55.9} (reward units).
-        title, ylabel: the axes' title and y label.
+        title, ylabel: the axes' title and y label. label: the curve's legend.
+        more: further curves of the same form by legend (e.g. the same agent trained with more inputs).
     """
     from mmenv.viz.style import pyplot, save_figure
 
     plt = pyplot()
 
-    x = np.array([c["timesteps"] for c in curve], dtype=float)
-    m = np.array([c["mean_return"] for c in curve], dtype=float)
-    s = np.array([c["std_return"] for c in curve], dtype=float)
+    curves = {label: curve, **(more or {})}
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(x, m, color="C0", label="PPO (training episodes, stochastic policy)")
-    ax.fill_between(x, m - s, m + s, color="C0", alpha=0.2)
-    for i, (name, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=name)
+    colors = [f"C{i}" for i in range(len(curves) + len(references or {}))]
+    for color, (name, cv) in zip(colors, curves.items(), strict=False):
+        x = np.array([c["timesteps"] for c in cv], dtype=float)
+        m = np.array([c["mean_return"] for c in cv], dtype=float)
+        s = np.array([c["std_return"] for c in cv], dtype=float)
+        ax.plot(x, m, color=color, label=name)
+        ax.fill_between(x, m - s, m + s, color=color, alpha=0.2)
+    for color, (name, value) in zip(colors[len(curves) :], (references or {}).items(), strict=False):
+        ax.axhline(value, color=color, linestyle="--", label=name)
     ax.set_xlabel("env steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -13,23 +13,28 @@ How :class:`ShardChoice` decides (all times are wall-clock seconds of whole call
 on it, since each shard writes only its own paths and every draw is addressed by its path):
 
 * It starts on **one thread**, which never loses to itself, and runs a **trial** after :attr:`FIRST`
-  seconds: an untimed sharded call (it wakes the thread pool), then :attr:`PAIRS` pairs of timed calls,
-  one thread and shards alternating, so both meet the same conditions. The shards win when their total
-  time is below :attr:`WIN` times one thread's (the mean decides, as it decides the throughput; a minimum
-  would crown a sharded call that was lucky once). The trial ends early, lost, as soon as the shards have
-  lost :attr:`GUARD` one-thread calls' worth of time against the one-thread calls beside them.
+  seconds: an untimed sharded call (it wakes the thread pool), then :attr:`PAIRS` pairs of blocks of
+  :attr:`BLOCK` calls, one thread and shards alternating block by block, so both meet the same conditions.
+  The first call of each block is not timed: it pays for the switch (a sharded call after a run on one
+  thread finds the pool asleep and wakes it, a cost the running shards do not pay step after step). The
+  shards win when the trimmed mean of their timed calls (the mean without the slowest :attr:`TRIM` share)
+  is below :attr:`WIN` times one thread's. Trimmed: on idle cores of a virtual machine about one call in a
+  hundred takes several times the usual (an interrupt, the host's own work), in either mode, and a dozen
+  calls' plain mean swings with one of them; contention slows many sharded calls and still moves the
+  trimmed mean, as it moves the throughput. The trial ends early, lost, when two sharded calls took more than :attr:`STUCK` one-thread calls (stuck behind another process's time slice)
+  or when more than half of its sharded calls were slower than one thread's trimmed mean.
 * A trial is only started when the CPUs this process may run on (``os.sched_getaffinity``) had, since the
   last look, at least :attr:`IDLE_SHARE` of a CPU idle for each helper thread (``/proc/stat``, the idle
   and iowait time of those CPUs; :class:`IdleCpus`). A busy machine costs no trial; where ``/proc/stat``
   is not readable, the trial alone decides.
-* While the shards run, every call is timed against the one-thread time of the last trial, as a one-sided
-  cumulative sum (CUSUM) of the excess, ``debt = max(0, debt + t_shards - t_one)``: the moment the debt
-  passes :attr:`GUARD` one-thread calls, the shards stop and one thread runs. One call stuck behind
-  another process's time slice is enough; a run of slightly slower calls takes a few more. A trial every
-  :attr:`RECHECK` seconds refreshes the one-thread time.
+* While the shards run, their calls are timed in windows of :attr:`WINDOW` calls: when a window's
+  trimmed mean is above the one-thread time of the last trial, the shards stop and one thread runs. Calls stuck behind
+  another process's time slice stop them within one window (the always-sharded env falls to a scheduler
+  slice a step under contention, so a window costs a few tenths of a second at most); a slow call now and
+  then on idle cores does not. A trial every :attr:`RECHECK` seconds refreshes the one-thread time.
 * After a lost trial or a fall-back, the next trial waits :attr:`WAIT` seconds, twice as long after each
   further loss, up to :attr:`LONGEST`; a won trial resets the wait. Under lasting contention the trials
-  cost a vanishing share of the time (at most one slow sharded call each, at growing intervals).
+  cost a vanishing share of the time (two stuck sharded calls each at most, at growing intervals).
 """
 
 from __future__ import annotations
@@ -115,12 +120,15 @@ class ShardChoice:
         calls: [calls run on one thread, calls run in shards].
         trials: [trials won, trials lost]; fallbacks: times the shards stopped after a slow call; skipped:
             trials not started because the CPUs were busy.
-        one_call: the one-thread time of a call in the last won trial (seconds; NaN before).
+        one_call: the one-thread time of a call in the last won trial (seconds, the trimmed mean of its timed calls; NaN before).
     """
 
     PAIRS = 8
+    BLOCK = 4
     WIN = 0.95
-    GUARD = 8.0
+    STUCK = 8.0
+    WINDOW = 16
+    TRIM = 0.125
     IDLE_SHARE = 0.5
     FIRST = 0.1
     WAIT = 0.25
@@ -147,9 +155,9 @@ class ShardChoice:
         self.one_call = math.nan
         self._due: float | None = None  # when the next trial is due (None: before the first call)
         self._wait = self.WAIT
-        self._debt = 0.0
+        self._window: list[float] = []  # seconds of the sharded calls of the current window
         self._k = 0  # calls into the current trial
-        self._sums = [0.0, 0.0]  # the trial's timed seconds: one thread, shards
+        self._times: tuple[list[float], list[float]] = ([], [])  # the trial's timed calls: one, shards
 
     @property
     def shard_share(self) -> float:
@@ -174,12 +182,14 @@ class ShardChoice:
         if self.mode == TRIAL:
             return self._trial_call(one, shards)
         result = shards()
-        seconds = self.clock() - now
+        self._window.append(self.clock() - now)
         self.calls[1] += 1
-        self._debt = max(0.0, self._debt + seconds - self.one_call)
-        if self._debt > self.GUARD * self.one_call:
-            self.fallbacks += 1
-            self._lose()
+        if len(self._window) == self.WINDOW:
+            slow = self._trimmed(self._window) > self.one_call
+            self._window.clear()
+            if slow:
+                self.fallbacks += 1
+                self._lose()
         return result
 
     def _maybe_start_trial(self, now: float, helpers: int) -> None:
@@ -196,10 +206,15 @@ class ShardChoice:
             return
         self._start_trial()
 
+    def _trimmed(self, xs: list[float]) -> float:
+        """The mean of ``xs`` without its slowest ``floor(TRIM len(xs))`` values (seconds)."""
+        keep = sorted(xs)[: len(xs) - int(self.TRIM * len(xs))]
+        return sum(keep) / len(keep)
+
     def _start_trial(self) -> None:
         self.mode = TRIAL
         self._k = 0
-        self._sums = [0.0, 0.0]
+        self._times = ([], [])
 
     def _trial_call(self, one: Callable[[], R], shards: Callable[[], R]) -> R:
         k = self._k
@@ -207,18 +222,26 @@ class ShardChoice:
         if k == 0:  # wakes the pool: untimed
             self.calls[1] += 1
             return shards()
-        sharded = k % 2 == 0  # 1: one thread, 2: shards, 3: one thread, ...
+        block, pos = divmod(k - 1, self.BLOCK)
+        sharded = block % 2 == 1  # blocks: one thread, shards, one thread, ...
+        if pos == 0:  # the switch: untimed
+            self.calls[sharded] += 1
+            return shards() if sharded else one()
         t0 = self.clock()
         result = shards() if sharded else one()
-        self._sums[sharded] += self.clock() - t0
+        self._times[sharded].append(self.clock() - t0)
         self.calls[sharded] += 1
         if sharded:
-            one_mean = self._sums[0] / (k // 2)
-            if self._sums[1] - self._sums[0] > self.GUARD * one_mean:
+            one_mean = self._trimmed(self._times[0])
+            got = self._times[1]
+            planned = self.PAIRS * (self.BLOCK - 1)
+            stuck = sum(t > self.STUCK * one_mean for t in got)
+            slower = sum(t > one_mean for t in got)
+            if stuck >= 2 or 2 * slower > planned:
                 self.trials[1] += 1
                 self._lose()
-            elif k == 2 * self.PAIRS:
-                if self._sums[1] < self.WIN * self._sums[0]:
+            elif k == 2 * self.PAIRS * self.BLOCK:
+                if self._trimmed(got) < self.WIN * one_mean:
                     self.trials[0] += 1
                     self._win(one_mean)
                 else:
@@ -226,10 +249,10 @@ class ShardChoice:
                     self._lose()
         return result
 
-    def _win(self, one_mean: float) -> None:
+    def _win(self, one_call: float) -> None:
         self.mode = SHARDS
-        self.one_call = one_mean
-        self._debt = 0.0
+        self.one_call = one_call
+        self._window.clear()
         self._wait = self.WAIT
         self._due = self.clock() + self.RECHECK
 

@@ -88,6 +88,7 @@ _POLICY_NAMES = {
     "as_tuned": "AS, tuned r",
     "glft_tuned": "GLFT, tuned r",
     "as_default": "AS, r = 1",
+    "ppo_signals": "PPO with the signals",
 }
 
 
@@ -349,7 +350,15 @@ def run_tape_market(
         edges["ppo_signals_vs_as_tuned"] = mean_se(pnl["ppo_signals"] - pnl["as_tuned"])
     png = out / f"learning_curve_{name}.png"
     label = tape.source if label is None else label
-    plot_tape_curve(curve, best, label, episode_s, png, held_out=float(pnl["ppo"].mean()))
+    plot_tape_curve(
+        curve,
+        best,
+        label,
+        episode_s,
+        png,
+        held_out=float(pnl["ppo"].mean()),
+        signals_curve=None if with_signals is None else with_signals["curve"],
+    )
     return {
         "label": label,
         "source": tape.source,
@@ -423,10 +432,17 @@ def _family_label(family: str) -> str:
 
 
 def plot_tape_curve(
-    curve, best: dict[str, Any], label: str, episode_s: float, png: Path, held_out: float | None = None
+    curve,
+    best: dict[str, Any],
+    label: str,
+    episode_s: float,
+    png: Path,
+    held_out: float | None = None,
+    signals_curve: list[dict[str, float]] | None = None,
 ) -> None:
     """The learning curve of a tape with the tuned AS and GLFT's mean P&L per training window as references
-    (and ``held_out``, the trained PPO's mean P&L per held-out window, when given)."""
+    (and ``held_out``, the trained PPO's mean P&L per held-out window, when given; ``signals_curve``: the
+    curve of PPO trained with the order-book signals, drawn beside it)."""
     refs = {
         f"{_family_label(b['family'])}, r {b['risk_aversion']:g}: mean P&L per training window": b[
             "train_mean_pnl"
@@ -441,6 +457,9 @@ def plot_tape_curve(
         references=refs,
         title=f"PPO on the {label} tape (training half)",
         ylabel=f"P&L per {episode_s:g} s episode",
+        more=None
+        if not signals_curve
+        else {"PPO with the order-book signals (training episodes)": signals_curve},
     )
 
 
@@ -467,7 +486,7 @@ def summary(tapes: dict[str, Any]) -> list[str]:
             f"{m['best']['as']['risk_aversion']:g}{edge}): {e['mean']:+.4g} ± {e['se']:.2g} per {m['episode_s']:g} s "
             f"window on {e['n']} held-out windows (against the tuned GLFT: {g['mean']:+.4g} ± {g['se']:.2g}), "
             f"after {m['timesteps']:,} training decisions ({_budget(m)}). Fills per "
-            f"window: PPO {fmt_number(p['fills_per_window'], '.1f')}, AS {fmt_number(a['fills_per_window'], '.1f')}; spread captured per unit: "
+            f"window: PPO {fmt_number(p['fills_per_window'], '.2f')}, AS {fmt_number(a['fills_per_window'], '.2f')}; spread captured per unit: "
             f"PPO {fmt_number(p['spread_capture_ticks'], '+.2f')}, AS {fmt_number(a['spread_capture_ticks'], '+.2f')} ticks; 1 s markout per "
             f"unit: PPO {fmt_number(p['markout_1s_ticks'], '+.2f')}, AS {fmt_number(a['markout_1s_ticks'], '+.2f')} ticks; mean |q|: PPO "
             f"{fmt_number(p['mean_abs_inventory_lots'], '.2f')}, AS {fmt_number(a['mean_abs_inventory_lots'], '.2f')} lots; correlation of "
@@ -479,11 +498,22 @@ def summary(tapes: dict[str, Any]) -> list[str]:
         sg = m["edges"].get("ppo_signals_vs_ppo")
         if sg is not None:
             v = m["edges"]["ppo_signals_vs_as_tuned"]
+            ds = d["ppo_signals"]
             out.append(
                 f"{m['label']}: PPO with the order-book signals in its observation minus PPO without, same "
                 f"seed and budget: {sg['mean']:+.4g} ± {sg['se']:.2g} per window on {sg['n']} held-out windows "
-                f"(against the tuned AS: {v['mean']:+.4g} ± {v['se']:.2g})."
+                f"(against the tuned AS: {v['mean']:+.4g} ± {v['se']:.2g}); with the signals it fills "
+                f"{fmt_number(ds['fills_per_window'], '.2f')} times per window (without: "
+                f"{fmt_number(p['fills_per_window'], '.2f')}), its 1 s markout per unit is "
+                f"{fmt_number(ds['markout_1s_ticks'], '+.2f')} ticks and its quote skew correlates "
+                f"{fmt_number(ds['skew_imbalance_corr'], '+.2f')} with the queue imbalance."
             )
+        drift = [
+            _drift_text("PPO", m.get("curve") or []),
+            _drift_text("PPO with the signals", (m.get("signals") or {}).get("curve") or []),
+        ]
+        if any(drift):
+            out.append(f"{m['label']}, learning curves: " + "; ".join(t for t in drift if t) + ".")
     return out
 
 
@@ -520,15 +550,53 @@ def _why(m: dict[str, Any]) -> str:
     return " ".join(out)
 
 
+def curve_drift(curve: list[dict[str, float]], share: float = 0.1) -> dict[str, float] | None:
+    """Whether a learning curve has flattened: the mean training return of the rollouts in the last ``share``
+    of the training steps minus that of the ``share`` before, with its standard error (the rollout means
+    of each part taken as independent draws: ``sqrt(var_last / n_last + var_before / n_before)``). None when
+    either part holds fewer than two rollouts."""
+    if not curve:
+        return None
+    steps = np.array([c["timesteps"] for c in curve], dtype=float)
+    ret = np.array([c["mean_return"] for c in curve], dtype=float)
+    end = steps[-1]
+    last = ret[steps > (1 - share) * end]
+    before = ret[(steps > (1 - 2 * share) * end) & (steps <= (1 - share) * end)]
+    if last.size < 2 or before.size < 2:
+        return None
+    se = math.sqrt(last.var(ddof=1) / last.size + before.var(ddof=1) / before.size)
+    return {
+        "last": float(last.mean()),
+        "before": float(before.mean()),
+        "diff": float(last.mean() - before.mean()),
+        "se": se,
+        "share": share,
+    }
+
+
+def _drift_text(name: str, curve: list[dict[str, float]]) -> str | None:
+    d = curve_drift(curve)
+    if d is None:
+        return None
+    flat = "flat within 2 SE" if abs(d["diff"]) <= 2 * d["se"] else "still moving"
+    return (
+        f"{name}'s mean training return over the last {d['share']:.0%} of its steps minus the {d['share']:.0%} "
+        f"before: {d['diff']:+.3g} ± {d['se']:.2g} ({flat})"
+    )
+
+
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
     """The report's subsection on the real tapes: (markdown, learning-curve file names)."""
+    sig = any("ppo_signals" in m["policies"] for m in tapes.values())
     rows = [
-        "| tape | window | PPO | tuned AS (r) | tuned GLFT (r) | PPO - AS | PPO - GLFT | training |",
-        "|---|---|---|---|---|---|---|---|",
+        "| tape | unit | window | PPO | tuned AS (r) | tuned GLFT (r) | PPO - AS | PPO - GLFT "
+        + ("| PPO with signals | with - without signals " if sig else "")
+        + "| training |",
+        "|---|---|---|---|---|---|---|---|" + ("---|---|" if sig else "") + "---|",
     ]
     diag = [
         "| tape | policy | fills / window | spread captured | markout 1 s | markout 10 s | mean abs q (lots) "
@@ -539,14 +607,29 @@ def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
     for _name, m in tapes.items():
         p, b = m["policies"], m["best"]
         ea, eg = m["edges"]["as_tuned"], m["edges"]["glft_tuned"]
+        with_sig = ""
+        if sig:
+            es = m["edges"].get("ppo_signals_vs_ppo")
+            ps = p.get("ppo_signals")
+            with_sig = (
+                f"| {ps['mean']:.4g} ± {ps['se']:.2g} | {es['mean']:+.4g} ± {es['se']:.2g} "
+                if ps and es
+                else "| - | - "
+            )
+        budget = f"{m['timesteps']:,} decisions, {_budget(m)}"
+        if (m.get("signals") or {}).get("train_seconds") is not None:
+            budget += f"; with signals {m['signals']['train_seconds']:.0f} s wall"
         rows.append(
-            f"| {m['label']} | {m['episode_s']:g} s x {ea['n']} | {p['ppo']['mean']:.4g} ± {p['ppo']['se']:.2g} "
+            f"| {m['label']} | {m.get('currency', 'price units')} | {m['episode_s']:g} s x {ea['n']} "
+            f"| {p['ppo']['mean']:.4g} ± {p['ppo']['se']:.2g} "
             f"| {p['as_tuned']['mean']:.4g} ({b['as']['family']}, {b['as']['risk_aversion']:g}) "
             f"| {p['glft_tuned']['mean']:.4g} ({b['glft']['family']}, {b['glft']['risk_aversion']:g}) "
             f"| {ea['mean']:+.4g} ± {ea['se']:.2g} | {eg['mean']:+.4g} ± {eg['se']:.2g} "
-            f"| {m['timesteps']:,} decisions, {_budget(m)} |"
+            f"{with_sig}| {budget} |"
         )
-        for pol in ("ppo", "as_tuned", "glft_tuned", "as_default"):
+        for pol in ("ppo", "ppo_signals", "as_tuned", "glft_tuned", "as_default"):
+            if pol not in m["diagnostics"]:
+                continue
             d = m["diagnostics"][pol]
             diag.append(
                 f"| {m['label']} | {_POLICY_NAMES[pol]} | {fmt_number(d['fills_per_window'], '.1f')} | {fmt_number(d['spread_capture_ticks'], '+.2f')} "
@@ -564,7 +647,9 @@ def report_markdown(tapes: dict[str, Any]) -> tuple[str, list[str]]:
         f"{{{', '.join(f'{r:g}' for r in first['risk_grid'])}}} on the training windows only; all scored on "
         "consecutive held-out windows of the second half, each from a flat start, every policy on the same "
         "events (queue-aware fills, zero latency, no fees, decisions on every top-of-book update). P&L per "
-        "window (price x units, marked to mid), differences paired by window (± 1 SE):\n\n"
+        "window in the tape's settlement currency (the quote currency, or coins for an inverse contract; marked "
+        "to mid), differences paired by window (± 1 SE); PPO with signals: the same PPO, seed and budget with "
+        "the order-book signals in its observation (micro-price table fitted on the training half):\n\n"
         + "\n".join(rows)
         + "\n\nWhy, from the held-out replays (per unit filled, in ticks: spread captured = mid - our price "
         "for a buy, the reverse for a sell; markout = the mid's move after the fill in our favour, negative "

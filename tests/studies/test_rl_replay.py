@@ -112,7 +112,7 @@ def test_missing_data_is_named(tmp_path, monkeypatch):
 @needs_data
 def test_ppo_with_and_without_signals_paired_by_window(small_tape, tmp_path):
     pytest.importorskip("stable_baselines3")
-    from mmenv.studies.rl_tapes import run_tape_market, summary
+    from mmenv.studies.rl_tapes import report_markdown, run_tape_market, summary
 
     m = run_tape_market(
         "binance",
@@ -141,3 +141,29 @@ def test_ppo_with_and_without_signals_paired_by_window(small_tape, tmp_path):
     model, _, spec = load_agent(folder, small_tape, ReplayConfig(order_size=tape_lot(small_tape)))
     assert spec is not None and model.observation_space.shape == (8 + len(m["signals"]["features"]),)
     assert any("with the order-book signals in its observation" in s for s in summary({"binance": m}))
+    text, _ = report_markdown({"binance": m})
+    assert "| PPO with signals | with - without signals |" in text
+    assert f"{e['mean']:+.4g} ± {e['se']:.2g}" in text and "| PPO with the signals |" in text
+
+
+def test_curve_drift_tells_a_flat_curve_from_a_rising_one():
+    from mmenv.studies.rl_tapes import curve_drift
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 201) * 1000
+
+    def curve(ret):
+        return [
+            {"timesteps": int(t), "mean_return": float(r), "std_return": 1.0}
+            for t, r in zip(steps, ret, strict=True)
+        ]
+
+    flat = curve(rng.normal(0.0, 1.0, 200))
+    d = curve_drift(flat)
+    last, before = np.array([c["mean_return"] for c in flat[180:]]), [c["mean_return"] for c in flat[160:180]]
+    assert d["diff"] == pytest.approx(last.mean() - np.mean(before), rel=1e-12)
+    assert d["se"] == pytest.approx(np.sqrt(last.var(ddof=1) / 20 + np.var(before, ddof=1) / 20), rel=1e-12)
+    assert abs(d["diff"]) < 3 * d["se"]
+    rising = curve(steps / 1000 * 0.1 + rng.normal(0.0, 1.0, 200))  # +2 over each tenth
+    assert curve_drift(rising)["diff"] > 3 * curve_drift(rising)["se"]
+    assert curve_drift(flat[:3]) is None
