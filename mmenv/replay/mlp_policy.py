@@ -16,7 +16,11 @@ compute them:
    -clip_obs, clip_obs)``, rounded to float32 (the network's input dtype);
 3. the policy network: hidden layers ``h = act(W h + b)`` (tanh or ReLU), then the action layer ``a = W h
    + b``: the Gaussian's mean, the deterministic action; clipped to the model's action box (``predict``);
-4. the env's action map: clipped to its depth box (ticks), times the tick: the depths (price units).
+4. the env's action map: for an agent trained through gymnasium's ``RescaleAction`` (actions in the model's
+   box, e.g. [-1, 1]^2, mapped linearly onto the depth box), the wrapper's map ``(a - intercept) / gradient``
+   in float32 with gymnasium's ``gradient`` and ``intercept`` (``gymnasium.wrappers.utils.rescale_box``;
+   :func:`rescale_coefficients`); then clipped to the env's depth box (ticks), times the tick: the depths
+   (price units).
 
 A replay whose ``features`` lack the columns the policy reads (fewer than ``2 + n_signals``) quotes
 nothing (both depths NaN): replay with :func:`mlp_features` of the env the agent acts in.
@@ -62,15 +66,17 @@ __all__ = [
     "mlp_forward",
     "mlp_jit_policy",
     "mlp_policy",
+    "rescale_coefficients",
 ]
 
 #: Activation codes of the hidden layers.
 ACTIVATIONS = {"tanh": 0, "relu": 1}
 #: Parameter header: activation, hidden layers, horizon (s), first mid, eps, clip_obs (0: no normalisation),
 #: model action low (2), high (2), env depth low, high (ticks), observation width n (:data:`N_OBS` + the
-#: signal columns); then mean (n), var (n), then per layer n_in, n_out, W (n_out x n_in, row-major),
+#: signal columns), rescaled (1: the action map of gymnasium's ``RescaleAction``, 0: none), its gradient (2)
+#: and intercept (2); then mean (n), var (n), then per layer n_in, n_out, W (n_out x n_in, row-major),
 #: b (n_out), the action layer last (the first layer's n_in is n).
-HEADER = 13
+HEADER = 18
 #: The env's base observation (without signals): 8 values.
 N_OBS = 8
 
@@ -103,6 +109,25 @@ def mlp_features(env: ReplayEnv) -> np.ndarray:
     (:attr:`mmenv.replay.env.ReplayEnv.signal_matrix`; none without ``signals``)."""
     base = env.unwrapped
     return np.ascontiguousarray(np.hstack([env_features(base.tape), base.signal_matrix]))
+
+
+def rescale_coefficients(depth_low, depth_high, min_action=-1.0, max_action=1.0):
+    """(gradient, intercept), float32 arrays of 2, of gymnasium's ``RescaleAction(env, min_action, max_action)``
+    on an env whose action box is ``[depth_low, depth_high]`` ticks (float32): the wrapper hands the env
+    ``(a - intercept) / gradient`` for the agent's action ``a``. gymnasium's own arithmetic
+    (``gymnasium.wrappers.utils.rescale_box``): ``gradient = (max_action - min_action) / (high - low)``, the
+    difference taken in extended precision, and ``intercept = gradient * -low + min_action``, each stored in
+    float32 (tests/replay/test_mlp_policy.py checks the map against the wrapper's, bit for bit)."""
+    wide = getattr(np, "float128", np.float64)
+    low = np.full(2, depth_low, dtype=np.float32)
+    high = np.full(2, depth_high, dtype=np.float32)
+    gradient = np.empty(2, dtype=np.float32)
+    gradient[:] = (np.float64(max_action) - np.float64(min_action)) / (
+        np.array(high, dtype=wide) - np.array(low, dtype=wide)
+    )
+    intercept = np.empty(2, dtype=np.float32)
+    intercept[:] = gradient * -low + np.float64(min_action)
+    return gradient, intercept
 
 
 @njit(cache=True)
@@ -160,6 +185,10 @@ def mlp_policy(state, features, params, memory, out) -> None:
     mlp_forward(params, obs, a)
     for s in range(2):
         v = min(max(np.float32(a[s]), params[6 + s]), params[8 + s])  # float32 as torch's, the model's box
+        if params[13] != 0.0:  # RescaleAction's map, in float32 as the wrapper computes it
+            v = np.float32(
+                np.float32(np.float32(v) - np.float32(params[16 + s])) / np.float32(params[14 + s])
+            )
         out[s] = min(max(v, params[10]), params[11]) * tick  # the env's depth box (ticks), to price
 
 
@@ -178,6 +207,7 @@ def mlp_jit_policy(
     epsilon: float = 1e-8,
     clip_obs: float = 10.0,
     n_obs: int = N_OBS,
+    rescale: tuple[Sequence[float], Sequence[float]] | None = None,
     name: str = "ppo",
 ) -> JitPolicy:
     """The compiled policy of an MLP (module docstring).
@@ -191,6 +221,8 @@ def mlp_jit_policy(
         obs_mean, obs_var, epsilon, clip_obs: the observation normaliser's statistics (None: no normaliser).
         n_obs: the observation's width, :data:`N_OBS` plus the env's signal columns, which the replay's
             ``features`` must then carry after the two of :func:`env_features` (:func:`mlp_features`).
+        rescale: (gradient, intercept), 2 values each, of the ``RescaleAction`` wrapper the agent acted
+            through (:func:`rescale_coefficients`), or None: the model's actions are depths in ticks.
 
     Raises:
         ValueError: a width below :data:`N_OBS`, layer shapes that do not chain from ``n_obs`` inputs to 2
@@ -231,6 +263,15 @@ def mlp_jit_policy(
         float(depth_high_ticks),
         float(n_obs),
     ]
+    if rescale is None:
+        head += [0.0, 1.0, 1.0, 0.0, 0.0]
+    else:
+        grad, icp = (np.asarray(x, dtype=np.float64).reshape(-1) for x in rescale)
+        if grad.shape != (2,) or icp.shape != (2,) or not (np.all(np.isfinite(grad)) and np.all(grad != 0)):
+            raise ValueError(
+                f"rescale must be (gradient, intercept) of 2 finite values each, gradient non-zero, got {rescale!r}"
+            )
+        head += [1.0, *grad.tolist(), *icp.tolist()]
     if len(head) != HEADER:
         raise ValueError("action_low and action_high must hold 2 values each")
     params = np.concatenate([np.array(head), mean, var, *body])

@@ -313,7 +313,7 @@ def run_tape_market(
     t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
     model, venv = train(curve)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
-    save_agent(model, venv, out / name)
+    save_agent(model, venv, out / name, rescale_action=True, max_depth_ticks=max_depth)
     with_signals = None
     if signals:
         fspec = fit_signals(ins).spec
@@ -322,7 +322,14 @@ def run_tape_market(
         model_s, venv_s = train(curve_s, signals=fspec)
         with_signals = {"model": model_s, "venv": venv_s, "spec": fspec, "curve": curve_s}
         with_signals["train_seconds"] = time.perf_counter() - t1
-        save_agent(model_s, venv_s, out / f"{name}-signals", signals=fspec)
+        save_agent(
+            model_s,
+            venv_s,
+            out / f"{name}-signals",
+            signals=fspec,
+            rescale_action=True,
+            max_depth_ticks=max_depth,
+        )
     t0 = time.perf_counter()
     results: dict[str, list] = {"ppo": [], "as_tuned": [], "glft_tuned": [], "as_default": []}
     if with_signals is not None:

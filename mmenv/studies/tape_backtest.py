@@ -260,16 +260,26 @@ def _pnl(res, instrument: Instrument) -> float:
 
 
 def ppo_replay(run_dir: Path, tape, cfg) -> Any:
-    """Replay a PPO agent trained by ``mmenv train --market replay`` (``run_dir``: its saved agent,
-    :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape``, deterministic actions: its MLP compiled into the
-    replay's loop (:func:`mmenv.studies.tape_ppo.compiled_agent`, the event-clock env's observation and
-    action map), else (a policy the compiled form does not cover) through the event-clock env. An agent
-    saved with its order-book signals (:data:`mmenv.studies.tape_ppo.SIGNALS_FILE`) observes them here too:
-    the env is built with its spec, and the compiled loop reads them as feature columns
-    (:func:`mmenv.replay.mlp_policy.mlp_features`). An agent acting in another box than the env's depths
-    in ticks (rescaled actions) is refused (:func:`mmenv.studies.tape_ppo.check_action_box`)."""
+    """Replay a saved PPO agent (``run_dir``: a run of ``mmenv train --market replay`` or an agent folder of
+    ``mmenv rl-study``, :func:`mmenv.studies.tape_ppo.load_agent`) on ``tape``, deterministic actions: its
+    MLP compiled into the replay's loop (:func:`mmenv.studies.tape_ppo.compiled_agent`, the event-clock
+    env's observation and action map), else (a policy the compiled form does not cover) through the
+    event-clock env. The env is built as the agent was trained: with its order-book signals
+    (:data:`mmenv.studies.tape_ppo.SIGNALS_FILE`; the compiled loop reads them as feature columns,
+    :func:`mmenv.replay.mlp_policy.mlp_features`) and its action map
+    (:data:`mmenv.studies.tape_ppo.ACTION_FILE`: the depth box, and actions in [-1, 1]^2 rescaled onto it)."""
     model, venv, spec = tape_ppo.load_agent(run_dir, tape, cfg)
-    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
+    action = tape_ppo.load_action(run_dir)
+    extra = {} if action["max_depth_ticks"] is None else {"max_depth_ticks": action["max_depth_ticks"]}
+    env = tape_ppo.replay_env(
+        tape,
+        cfg,
+        action["rescale_action"],
+        episode_s=tape.duration_s + 1.0,
+        start="first",
+        signals=spec,
+        **extra,
+    )
     try:
         tape_ppo.check_action_box(model, env)
     except ValueError as exc:
@@ -278,7 +288,7 @@ def ppo_replay(run_dir: Path, tape, cfg) -> Any:
         pol = tape_ppo.compiled_agent(model, venv, env)
     except ValueError:
         tape_ppo.play(model, venv, env)
-        return env.result("ppo")
+        return env.unwrapped.result("ppo")
     return replay(pol, tape, env.unwrapped.config, features=mlp_features(env))
 
 

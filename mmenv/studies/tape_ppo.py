@@ -21,16 +21,18 @@ from gymnasium.wrappers import RescaleAction
 from agents.ppo import make_episode_stats_callback, make_logger
 from mmenv.replay.env import ReplayEnv
 from mmenv.replay.jit_policy import JitPolicy
-from mmenv.replay.mlp_policy import mlp_jit_policy
+from mmenv.replay.mlp_policy import mlp_jit_policy, rescale_coefficients
 from mmenv.signals import FeatureSpec
 from mmenv.studies.common import write_json
 
 __all__ = [
+    "ACTION_FILE",
     "MODEL_FILE",
     "NORMALIZATION_FILE",
     "SIGNALS_FILE",
     "check_action_box",
     "compiled_agent",
+    "load_action",
     "load_agent",
     "load_signals",
     "play",
@@ -43,14 +45,17 @@ __all__ = [
 MODEL_FILE, NORMALIZATION_FILE = "ppo_replay.zip", "vecnormalize.pkl"
 #: The feature spec of an agent trained with the order-book signals (absent: no signals).
 SIGNALS_FILE = "signals.json"
+#: The action map of an agent: its env's depth box and whether the agent acted through ``RescaleAction``
+#: (absent, in an agent saved before it existed: depths in ticks on the env's default box).
+ACTION_FILE = "action.json"
 
 
 def replay_env(tape, cfg, rescale_action: bool = False, **kwargs: Any):
     """A :class:`mmenv.replay.env.ReplayEnv` (``kwargs``: its arguments), with actions in [-1, 1]^2 mapped
     linearly onto its depth box when ``rescale_action`` (gymnasium's ``RescaleAction``)."""
     env = ReplayEnv(tape, cfg, **kwargs)
-    if rescale_action:
-        env = RescaleAction(env, -1.0, 1.0)
+    if rescale_action:  # float32 bounds, the box's own dtype
+        env = RescaleAction(env, np.full(2, -1.0, np.float32), np.full(2, 1.0, np.float32))
     return env
 
 
@@ -113,17 +118,52 @@ def train_on_tape(
     return model, venv
 
 
-def save_agent(model, venv, folder: Path, signals: FeatureSpec | None = None) -> None:
-    """Write a trained agent into ``folder``: :data:`MODEL_FILE`, :data:`NORMALIZATION_FILE` and, when
-    its observation holds the order-book signals of ``signals`` (the spec its env was built with),
-    :data:`SIGNALS_FILE` (written atomically; none without signals)."""
+def save_agent(
+    model,
+    venv,
+    folder: Path,
+    signals: FeatureSpec | None = None,
+    *,
+    rescale_action: bool = False,
+    max_depth_ticks: float | None = None,
+) -> None:
+    """Write a trained agent into ``folder``: :data:`MODEL_FILE`, :data:`NORMALIZATION_FILE`,
+    :data:`ACTION_FILE` (``rescale_action`` and ``max_depth_ticks``, None: the env's default, as
+    :func:`train_on_tape` was given them) and, when its observation holds the order-book signals of
+    ``signals`` (the spec its env was built with), :data:`SIGNALS_FILE` (JSON written atomically)."""
     if signals is not None and not isinstance(signals, FeatureSpec):
         raise ValueError(f"signals must be a FeatureSpec or None, got {type(signals).__name__}")
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / MODEL_FILE)
     venv.save(str(folder / NORMALIZATION_FILE))
+    action = {"rescale_action": bool(rescale_action), "max_depth_ticks": max_depth_ticks}
+    write_json(action, folder / ACTION_FILE)
     if signals is not None:
         write_json(signals.to_dict(), folder / SIGNALS_FILE)
+
+
+def load_action(folder: Path) -> dict[str, Any]:
+    """The action map of the agent in ``folder`` (:data:`ACTION_FILE`): ``{"rescale_action": bool,
+    "max_depth_ticks": float or None}``, the defaults where the file is absent.
+
+    Raises:
+        ValueError: a file that is not JSON or holds other fields or values, naming the file and the field.
+    """
+    path = folder / ACTION_FILE
+    if not path.exists():
+        return {"rescale_action": False, "max_depth_ticks": None}
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not the action map of a saved agent: {exc}") from None
+    if not isinstance(d, dict) or set(d) != {"rescale_action", "max_depth_ticks"}:
+        raise ValueError(f"{path}: expected the fields rescale_action and max_depth_ticks, got {d!r}")
+    if not isinstance(d["rescale_action"], bool):
+        raise ValueError(f"{path}: rescale_action must be true or false, got {d['rescale_action']!r}")
+    m = d["max_depth_ticks"]
+    if m is not None and (isinstance(m, bool) or not isinstance(m, (int, float)) or not m > 0.5):
+        raise ValueError(f"{path}: max_depth_ticks must be a number > 0.5 or null, got {m!r}")
+    return {"rescale_action": d["rescale_action"], "max_depth_ticks": None if m is None else float(m)}
 
 
 def load_signals(folder: Path) -> FeatureSpec | None:
@@ -186,20 +226,20 @@ def play(model, venv, env) -> float:
 
 
 def check_action_box(model, env) -> None:
-    """Check that ``model`` acts in the depth box of ``env`` (its unwrapped :class:`ReplayEnv`), in ticks:
-    the actions of an agent trained with ``rescale_action`` (in [-1, 1]^2, mapped onto a depth box the agent
-    folder does not record) cannot be replayed by an env built without that map.
+    """Check that ``model`` acts in the action box of ``env`` as built (depths in ticks, or the box of its
+    ``RescaleAction`` wrapper): an agent trained through the wrapper cannot be replayed by an env built
+    without it, nor one trained without it by an env with it.
 
     Raises:
         ValueError: naming both boxes.
     """
     low, high = model.action_space.low, model.action_space.high
-    box = env.unwrapped.action_space
+    box = env.action_space
     if not (np.array_equal(low, box.low) and np.array_equal(high, box.high)):
         raise ValueError(
-            f"the agent acts in [{low.tolist()}, {high.tolist()}], the env's depth box is "
-            f"[{box.low.tolist()}, {box.high.tolist()}] ticks (an agent trained with rescaled actions, as "
-            "mmenv rl-study's, is scored where it was trained; replay an agent of mmenv train --market replay)"
+            f"the agent acts in [{low.tolist()}, {high.tolist()}], the env in "
+            f"[{box.low.tolist()}, {box.high.tolist()}] (depths in ticks, or the box of the env's "
+            f"RescaleAction wrapper; the agent folder's {ACTION_FILE} says which)"
         )
 
 
@@ -258,4 +298,19 @@ def compiled_agent(model, venv, env) -> JitPolicy:
         epsilon=float(venv.epsilon) if norm else 1e-8,
         clip_obs=float(venv.clip_obs) if norm else 10.0,
         n_obs=n_obs,
+        rescale=_rescale_of(env),
+    )
+
+
+def _rescale_of(env) -> tuple[np.ndarray, np.ndarray] | None:
+    """(gradient, intercept) of ``env``'s ``RescaleAction`` wrapper (the outermost wrapper), None without one."""
+    if not isinstance(env, RescaleAction):
+        if env.action_space != env.unwrapped.action_space:
+            raise ValueError("the compiled PPO policy knows no action wrapper but gymnasium's RescaleAction")
+        return None
+    box = env.unwrapped.action_space
+    if not (np.all(box.low == box.low[0]) and np.all(box.high == box.high[0])):
+        raise ValueError(f"the compiled PPO policy needs one depth box for both sides, got {box}")
+    return rescale_coefficients(
+        float(box.low[0]), float(box.high[0]), float(env.action_space.low[0]), float(env.action_space.high[0])
     )

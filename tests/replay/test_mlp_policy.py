@@ -46,14 +46,23 @@ def tape(binance_sample):
     return load_binance(*binance_sample).slice(0, 6_000)
 
 
-@pytest.mark.parametrize("with_signals", [False, True])
-def test_compiled_ppo_quotes_the_torch_policys_depths(tape, with_signals):
+@pytest.mark.parametrize(("with_signals", "rescale"), [(False, False), (True, False), (True, True)])
+def test_compiled_ppo_quotes_the_torch_policys_depths(tape, with_signals, rescale):
+    """Also an agent acting in [-1, 1]^2 through gymnasium's RescaleAction onto the depth box, as rl-study's."""
     from mmenv.studies import tape_ppo
 
     cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
     spec = fit_signals(tape.slice(0, 3000)).spec if with_signals else None
-    model, venv = _agent(tape, cfg, signals=spec)
-    env = tape_ppo.replay_env(tape, cfg, episode_s=tape.duration_s + 1.0, start="first", signals=spec)
+    model, venv = _agent(tape, cfg, signals=spec, rescale=rescale)
+    if rescale:  # spread the rescaled actions over the box rather than its edge
+        import torch
+
+        with torch.no_grad():
+            model.policy.action_net.bias[:] = torch.tensor([-0.6, 0.2])
+            model.policy.action_net.weight.mul_(1.0 / 40.0)
+    env = tape_ppo.replay_env(
+        tape, cfg, rescale, episode_s=tape.duration_s + 1.0, start="first", signals=spec
+    )
     pol = tape_ppo.compiled_agent(model, venv, env)
     feats = mlp_features(env)
     n_sig = env.unwrapped.signal_matrix.shape[1]
@@ -66,7 +75,8 @@ def test_compiled_ppo_quotes_the_torch_policys_depths(tape, with_signals):
     done = False
     while not done:
         act, _ = model.predict(venv.normalize_obs(obs[None, :]), deterministic=True)
-        a = np.clip(np.asarray(act[0], dtype=np.float64), 0.5, 50.0) * tape.tick
+        a = np.asarray(env.action(act[0]) if rescale else act[0], dtype=np.float64)  # the wrapper's map
+        a = np.clip(a, 0.5, 50.0) * tape.tick
         torch_d.append(a)
         ours.append(env.unwrapped.state.jit_decide(pol))
         obs, _, _, done, _ = env.step(act[0])
@@ -138,19 +148,39 @@ def test_signal_columns_move_the_quotes_and_their_absence_quotes_nothing(tape):
         env.unwrapped.signal_matrix[0, 0] = 1.0
 
 
-def test_an_agent_with_rescaled_actions_is_refused(tape, tmp_path):
-    """An agent acting in [-1, 1]^2 (rescaled onto a depth box its folder does not record) is refused by the
-    compiled form and by --ppo-run, never replayed with the wrong depths."""
+def test_a_rescaled_agent_replays_through_its_folders_action_map(tape, tmp_path):
+    """An agent acting in [-1, 1]^2 rescaled onto a depth box of 150 ticks (rl-study's): its folder records
+    the map (action.json), --ppo-run replays it compiled with the env path's fills; without the map the env's
+    box differs from the agent's and it is refused, never replayed with the wrong depths."""
     from mmenv.studies import tape_ppo
     from mmenv.studies.tape_backtest import ppo_replay
 
     cfg = ReplayConfig(order_size=0.01, q_max=0.05, sigma=7.5, horizon_s=20.0)
     model, venv = _agent(tape, cfg, rescale=True)
-    env = tape_ppo.replay_env(tape, cfg, episode_s=5.0)
+    import torch
+
+    with torch.no_grad():
+        model.policy.action_net.bias[:] = torch.tensor([-0.9, -0.8])
+        model.policy.action_net.weight.mul_(1.0 / 40.0)
     with pytest.raises(ValueError, match=r"the agent acts in \[\[-1.0, -1.0\], \[1.0, 1.0\]\]"):
-        tape_ppo.compiled_agent(model, venv, env)
-    tape_ppo.save_agent(model, venv, tmp_path / "agent")
+        tape_ppo.compiled_agent(model, venv, tape_ppo.replay_env(tape, cfg, episode_s=5.0))
+    folder = tmp_path / "agent"
+    tape_ppo.save_agent(model, venv, folder, rescale_action=True, max_depth_ticks=150.0)
+    assert tape_ppo.load_action(folder) == {"rescale_action": True, "max_depth_ticks": 150.0}
+    got = ppo_replay(folder, tape, cfg)
+    env = tape_ppo.replay_env(
+        tape, cfg, True, episode_s=tape.duration_s + 1.0, start="first", max_depth_ticks=150.0
+    )
+    tape_ppo.play(model, venv, env)
+    want = env.unwrapped.result("ppo")
+    assert len(want.fills) > 0
+    np.testing.assert_array_equal(got.fills["price"], want.fills["price"])
+    np.testing.assert_array_equal(got.states["equity"], want.states["equity"])
+    (folder / tape_ppo.ACTION_FILE).unlink()  # an agent without its map: the default box, refused
     with pytest.raises(
-        ValueError, match=r"--ppo-run .*agent: the agent acts in .* depth box is \[\[0.5, 0.5\]"
+        ValueError, match=r"--ppo-run .*agent: the agent acts in .* the env in \[\[0.5, 0.5\]"
     ):
-        ppo_replay(tmp_path / "agent", tape, cfg)
+        ppo_replay(folder, tape, cfg)
+    (folder / tape_ppo.ACTION_FILE).write_text('{"rescale_action": "yes", "max_depth_ticks": 150}')
+    with pytest.raises(ValueError, match="rescale_action must be true or false, got 'yes'"):
+        ppo_replay(folder, tape, cfg)
