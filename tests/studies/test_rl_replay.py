@@ -143,6 +143,11 @@ def test_ppo_with_and_without_signals_paired_by_window(small_tape, tmp_path):
     assert any("with the order-book signals in its observation" in s for s in summary({"binance": m}))
     text, _ = report_markdown({"binance": m})
     assert "| PPO with signals | with - without signals |" in text
+    from mmenv.studies.report.summary import SUMMARY
+
+    rl = dict((fn.__name__, fn) for _, fn in SUMMARY)["_rl"]({"rl_study": {"tapes": {"binance": m}}})
+    assert "PPO with the order-book signals in its observation minus PPO without" in rl
+    assert f"{e['mean']:+.3g} ± {e['se']:.2g}" in rl
     assert f"{e['mean']:+.4g} ± {e['se']:.2g}" in text and "| PPO with the signals |" in text
 
 

@@ -107,6 +107,16 @@ def _rl(m: Metrics) -> str | None:
                 for t in tapes.values()
             )
         )
+        sig = {k: t for k, t in tapes.items() if "ppo_signals_vs_ppo" in t["edges"]}
+        if sig:
+            out.append(
+                "PPO with the order-book signals in its observation minus PPO without (same seed and budget) is "
+                + ", ".join(
+                    f"{t['edges']['ppo_signals_vs_ppo']['mean']:+.3g} ± {t['edges']['ppo_signals_vs_ppo']['se']:.2g} "
+                    f"{t.get('currency', 'price units')} on {t['label']}"
+                    for t in sig.values()
+                )
+            )
     return "; ".join(out) + "."
 
 
