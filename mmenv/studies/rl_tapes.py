@@ -587,7 +587,7 @@ def _drift_text(name: str, curve: list[dict[str, float]]) -> str | None:
         return None
     flat = "flat within 2 SE" if abs(d["diff"]) <= 2 * d["se"] else "still moving"
     return (
-        f"{name}'s mean training return over the last {d['share']:.0%} of its steps minus the {d['share']:.0%} "
+        f"{name}, mean training return over the last {d['share']:.0%} of the steps minus the {d['share']:.0%} "
         f"before: {d['diff']:+.3g} ± {d['se']:.2g} ({flat})"
     )
 
