@@ -42,11 +42,12 @@ BASELINE = "cfd4e6c"
 VECTOR = """
 import inspect, json, sys, time, warnings, numpy as np, gymnasium as gym
 import mmenv
-from mmenv.envs.vector_env import MarketMakingVectorEnv
+from gymnasium.envs.registration import load_env_creator
 warnings.simplefilter("ignore")
 n = 10_000
 extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-known = inspect.signature(MarketMakingVectorEnv.__init__).parameters
+# the class each tree registers (its module moved between releases)
+known = inspect.signature(load_env_creator(gym.spec("mmenv/MarketMaking-v0").vector_entry_point).__init__).parameters
 extra = {k: v for k, v in extra.items() if k in known}  # an older tree: its defaults
 env = gym.make_vec("mmenv/MarketMaking-v0", num_envs=n, vectorization_mode="vector_entry_point",
                    q_max=float("inf"), mid_model="binomial", fill_model="linear", A=140.0, k=1.5, **extra)
@@ -67,9 +68,9 @@ print(best)
 SINGLE = """
 import inspect, json, sys, time, numpy as np, gymnasium as gym
 import mmenv
-from mmenv.envs.env import MarketMakingEnv
+from gymnasium.envs.registration import load_env_creator
 extra = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-known = inspect.signature(MarketMakingEnv.__init__).parameters
+known = inspect.signature(load_env_creator(gym.spec("mmenv/MarketMaking-v0").entry_point).__init__).parameters
 extra = {k: v for k, v in extra.items() if k in known}  # an older tree: its defaults
 env = gym.make("mmenv/MarketMaking-v0", **extra)
 env.reset(seed=0)
