@@ -575,7 +575,7 @@ def curve_drift(
     rollouts' autocorrelation.
 
     Consecutive rollout means are correlated (one policy update moves the next rollout only a little; lag-1
-    autocorrelations of 0.3-0.8 on the shared tapes), so treating them as independent draws understates the
+    autocorrelations of 0.2-0.8 on the shared tapes), so treating them as independent draws understates the
     error: on simulated flat AR(1) curves with coefficient 0.8 that test calls 52% of them "still moving".
     Here each part is cut into ``batches`` consecutive batches (the first rollouts of a part dropped when
     it does not divide evenly) and the variance of the part's mean is that of its batch means over
